@@ -1,0 +1,252 @@
+// Package store defines the job-state and queue backend of stolos: one
+// interface at the level of job operations, so that each backend (SQLite,
+// ZooKeeper, Redis) makes each transition atomic in its own way.
+//
+// A backend knows nothing of the dependency graph. Callers compute parents
+// and children with lib/graph and pass them in; the backend checks and
+// changes the states of all the jobs an operation names in one atomic step
+// (a SQLite transaction, a ZooKeeper multi-op with version checks, a Redis
+// Lua script). That is what makes bubble-down idempotent and race-free: the
+// completion of a parent and the parking of a child can never both miss each
+// other.
+//
+// The job model (DESIGN.md section 4): a job is absent or in one of four
+// states. Beside the state it carries whether it is queued (it has a queue
+// entry, waiting or claimed), its priority and queue position, its lease
+// while claimed, its count of failed attempts, and the text of its last
+// outcome. A job has at most one queue entry: queueing a queued job changes
+// nothing, so duplicate entries cannot exist.
+package store
+
+import (
+	"context"
+	"errors"
+	"strconv"
+	"time"
+)
+
+// State is a job's state. The zero value means the job does not exist.
+type State string
+
+// The four states of the original Stolos.
+const (
+	Absent    State = ""
+	Pending   State = "pending"
+	Completed State = "completed"
+	Failed    State = "failed"
+	Skipped   State = "skipped"
+)
+
+// States lists the states a job can be in, in display order.
+var States = []State{Pending, Completed, Failed, Skipped}
+
+// ParseState returns the state named s, or an error naming s.
+func ParseState(s string) (State, error) {
+	for _, st := range States {
+		if string(st) == s {
+			return st, nil
+		}
+	}
+	return Absent, errors.New("unknown state " + strconv.Quote(s) + " (want pending, completed, failed or skipped)")
+}
+
+// DefaultPriority is the priority of a job queued without one. Lower runs
+// first.
+const DefaultPriority = 100
+
+// Ref names one job.
+type Ref struct {
+	App   string
+	JobID string
+}
+
+func (r Ref) String() string { return r.App + " " + r.JobID }
+
+// Job is what a backend knows of one job.
+type Job struct {
+	Ref
+	State     State
+	Queued    bool      // it has a queue entry (waiting, or claimed)
+	Priority  int       // meaningful while queued
+	Owner     string    // lease holder while claimed, "" otherwise
+	Until     time.Time // lease expiry while claimed
+	NotBefore time.Time // queued but not claimable before this (retry delay); zero if claimable
+	Attempts  int       // failed attempts since the last success or readd
+	Outcome   string    // last outcome: "exit 0", "exit 3", "signal KILL", "lease lost", ...
+}
+
+// Claimed reports whether the job is held under a live lease at now.
+func (j Job) Claimed(now time.Time) bool { return j.Owner != "" && now.Before(j.Until) }
+
+// Node is a job that an operation may have to create, with what the app's
+// valid_if_or said of it: a job created with Skip is created skipped and not
+// queued.
+type Node struct {
+	Ref
+	Skip bool
+}
+
+// Child is a child job for bubble-down, with all of its parents.
+type Child struct {
+	Node
+	Parents []Ref
+}
+
+// SubmitItem is one job to queue.
+type SubmitItem struct {
+	Node
+	Priority int
+	// Readd re-queues the job in any state and resets its attempt count.
+	// Reset lists its descendants (all of them, from the graph): those that
+	// exist are set to pending, not queued, attempts reset; a claimed one
+	// keeps its lease.
+	Readd bool
+	Reset []Ref
+}
+
+// SubmitResult says what Submit did with one item.
+type SubmitResult int
+
+const (
+	Created        SubmitResult = iota // a new job, pending and queued
+	CreatedSkipped                     // a new job, skipped by valid_if_or
+	Exists                             // not a readd, and the job exists: left alone
+	Requeued                           // readd: the job was pending and queued again (or skipped, by valid_if_or)
+	AlreadyQueued                      // readd of a job that is queued: not queued twice (descendants still reset)
+)
+
+// Lease is a claim on one job. Every change that depends on holding the job
+// (Renew, Release, Complete with a lease, Fail, Park) names the lease's Token
+// and fails with ErrLeaseLost when the lease expired or was taken over: that
+// is how a worker that lost its lease is fenced off.
+type Lease struct {
+	Ref
+	Token    string
+	Owner    string
+	Until    time.Time
+	Priority int
+	Attempts int // failed attempts so far, before this one
+}
+
+// ClaimRequest asks for up to N runnable jobs of one app.
+type ClaimRequest struct {
+	App   string
+	Owner string // who holds the leases: "host:pid" or similar, shown by stolos-state
+	N     int
+	Lease time.Duration
+	// Transferable marks leases taken by stolos-claim, which hands the job
+	// ids on (to xargs stolos-exec, say): Acquire may take such a lease over.
+	Transferable bool
+}
+
+// ClaimResult holds the leases taken, in queue order (priority, then
+// oldest first), and when a queue entry that was not claimable now (retry
+// delay, live lease) may become claimable: the zero time if none.
+type ClaimResult struct {
+	Leases []Lease
+	Next   time.Time
+}
+
+// ParkResult says what Park did.
+type ParkResult struct {
+	// Ready: every parent is completed. The lease is kept; run the job.
+	Ready bool
+	// Parents holds the parents' jobs as Park saw them (for reporting the
+	// one that holds the child back). When not Ready, the child was taken
+	// off its queue and its lease released: it stays pending and the
+	// completion of its last parent queues it again.
+	Parents []Job
+}
+
+// Counts are the numbers of an app's jobs by state, plus those queued and
+// those claimed.
+type Counts struct {
+	States  map[State]int
+	Queued  int
+	Claimed int
+}
+
+// Errors every backend returns (wrapped) for the same causes.
+var (
+	ErrLeaseLost  = errors.New("lease lost")
+	ErrNotFound   = errors.New("no such job")
+	ErrHeld       = errors.New("job is claimed by another worker")
+	ErrNotPending = errors.New("job is not pending")
+)
+
+// Backend stores job state and per-app queues. Every method is atomic with
+// respect to every other, across processes and machines; all are safe for
+// concurrent use. Times are the backend's own clock where it has one.
+type Backend interface {
+	// Submit queues jobs, in one transaction per call (callers batch).
+	// A new job is created pending and queued, or skipped if its Node says
+	// Skip. An existing job is left alone unless Readd (see SubmitItem).
+	Submit(ctx context.Context, items []SubmitItem) ([]SubmitResult, error)
+
+	// Claim takes up to N claimable jobs of an app off its queue, in order of
+	// priority then queue position, under leases. A queue entry whose job
+	// is not pending is removed, never handed out. A claimed job stays
+	// queued (its entry is the lease) until Complete, Fail or Park removes
+	// it; if its lease expires, it is claimable again.
+	Claim(ctx context.Context, req ClaimRequest) (ClaimResult, error)
+
+	// Acquire takes a lease on one named job to run it now (stolos-exec
+	// JOB_ID): a job that is absent is created pending, not queued. It fails
+	// with ErrNotPending for a job in another state, and with ErrHeld while
+	// another worker's live lease is on it (a transferable lease from
+	// stolos-claim is taken over).
+	Acquire(ctx context.Context, ref Ref, owner string, lease time.Duration) (Lease, error)
+
+	// Renew extends a lease to now+d.
+	Renew(ctx context.Context, l Lease, d time.Duration) (Lease, error)
+
+	// Release gives a lease back without an outcome: the job stays pending,
+	// and claimable at once if it is queued.
+	Release(ctx context.Context, l Lease) error
+
+	// Complete marks a job completed, removes its queue entry and lease, and
+	// resets its attempt count, and then, in the same atomic step, queues
+	// each child all of whose parents are now completed (creating it if
+	// absent; skipped if its Node says so) unless the child is already
+	// queued or not pending. With a zero Token it acts on the job whatever
+	// its lease (stolos-state -set completed); otherwise the lease must be
+	// held. Children are queued with the completed job's priority.
+	Complete(ctx context.Context, l Lease, outcome string, children []Child) error
+
+	// Fail records a failed attempt: the attempt count goes up by one and,
+	// if it reaches maxRetry, the job is failed and leaves its queue;
+	// otherwise it is queued again at the back, claimable after delay.
+	// It reports whether the failure was final.
+	Fail(ctx context.Context, l Lease, outcome string, maxRetry int, delay time.Duration) (final bool, err error)
+
+	// Park is bubble-up. It checks the parents of a claimed job; if all are
+	// completed the job is Ready. Otherwise, in the same atomic step, it
+	// creates the parents that are absent (pending and queued, or skipped),
+	// queues those pending parents that are neither queued nor claimed,
+	// and takes the child off its queue, releasing the lease.
+	Park(ctx context.Context, l Lease, parents []Node) (ParkResult, error)
+
+	// SetState sets the state of existing jobs, outside the lease protocol
+	// (stolos-state -set). Pending leaves the queue entry as it is; failed
+	// and skipped remove the queue entry and any lease. (Completed goes
+	// through Complete, for bubble-down.) ErrNotFound for an absent job.
+	SetState(ctx context.Context, ref Ref, st State, outcome string) error
+
+	// Get reads jobs; an absent one comes back with State Absent.
+	Get(ctx context.Context, refs []Ref) ([]Job, error)
+
+	// List calls fn for every job of an app (of one state, unless st is
+	// Absent), streaming; order is unspecified. An error from fn stops it.
+	List(ctx context.Context, app string, st State, fn func(Job) error) error
+
+	// Count counts an app's jobs.
+	Count(ctx context.Context, app string) (Counts, error)
+
+	// Wait blocks until the app's queue may have changed (a watch, a
+	// blocking read), or until, or ctx ends. It may return early; callers
+	// loop. It never busy-polls.
+	Wait(ctx context.Context, app string, until time.Time) error
+
+	// Close releases connections (and, in ZooKeeper, the session).
+	Close() error
+}
