@@ -1,0 +1,460 @@
+// Package config loads the apps of a tasks.json (the original Stolos schema,
+// read unchanged) into a checked, typed model: templates parsed, every value
+// in depends_on, autofill_values and valid_if_or normalized by its
+// identifier's rule, "all" expanded per parent, and every problem found at
+// load time with the app and key named.
+package config
+
+import (
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/stolos-sched/stolos/lib/jobid"
+)
+
+// DefaultGroup is the name of the unnamed dependency group (form A).
+const DefaultGroup = "default"
+
+// Options are the settings that shape the graph.
+type Options struct {
+	DefaultTemplate string // for apps without job_id
+	Delimiter       string // "_" when empty
+	Validations     jobid.Validations
+}
+
+// Config is a loaded tasks.json.
+type Config struct {
+	Apps   []*App // in file order
+	byName map[string]*App
+	Opts   Options
+}
+
+// App is one app of the config.
+type App struct {
+	Name     string
+	Index    int // position in the file
+	Template *jobid.Template
+	Parser   *jobid.Parser
+	// Autofill maps identifiers to their values: the domain and fill of
+	// the app's identifiers.
+	Autofill map[string]*Values
+	// ValidIfOr is nil when every job is valid.
+	ValidIfOr *ValidIfOr
+	Groups    []*Group  // depends_on, in file order
+	Children  []Edge    // apps that depend on this one, in file order
+	Exec      Exec      // the keys stolos-exec reads
+	Raw       []member  // every key as written
+}
+
+// Values is an ordered set of normalized values.
+type Values struct {
+	List []string
+	set  map[string]struct{}
+}
+
+func newValues(list []string) *Values {
+	v := &Values{set: make(map[string]struct{}, len(list))}
+	for _, s := range list {
+		if _, dup := v.set[s]; !dup {
+			v.set[s] = struct{}{}
+			v.List = append(v.List, s)
+		}
+	}
+	return v
+}
+
+// Has reports whether s is one of the values.
+func (v *Values) Has(s string) bool { _, ok := v.set[s]; return ok }
+
+// Group is one dependency group; a job needs the parents of every group it
+// is compatible with.
+type Group struct {
+	Name string
+	// Subs are the group's subgroups after "all" was expanded per parent
+	// app. A group applies to a child job only if every one of them is
+	// compatible with it (AND).
+	Subs []*Sub
+}
+
+// Sub is one subgroup: parent apps and identifier values.
+type Sub struct {
+	Parents []*App
+	// Values lists the values given for identifiers (explicit lists and
+	// expanded "all"): the cross product of parents, overriding the job's
+	// own value.
+	Values map[string]*Values
+	// JobIDs, when not nil, are explicit parent job ids, canonical under
+	// each parent's template.
+	JobIDs map[*App]*Values
+}
+
+// Edge is a child app and the group of its depends_on that names the parent.
+type Edge struct {
+	Child *App
+	Group *Group
+}
+
+// ValidIfOr decides whether a job is valid (queued) or skipped.
+type ValidIfOr struct {
+	Values map[string]*Values // identifier -> accepted values (ORed)
+	Func   string             // "_func": an external command, "" if none
+}
+
+// Exec holds the per-app keys that stolos-exec reads.
+type Exec struct {
+	JobType    string // "bash" when empty in the file
+	BashCmd    string
+	CheckCmd   string
+	MaxRetry   int // -1: not set (the flag's default applies)
+	RetryDelay time.Duration
+	Timeout    time.Duration
+	Env        map[string]string
+}
+
+// App returns the app named name, or nil.
+func (c *Config) App(name string) *App { return c.byName[name] }
+
+// Names lists the app names in file order.
+func (c *Config) Names() []string {
+	out := make([]string, len(c.Apps))
+	for i, a := range c.Apps {
+		out[i] = a.Name
+	}
+	return out
+}
+
+// Error is a load error: the app and key at fault, and what is wrong.
+type Error struct {
+	App string
+	Key string
+	Err string
+}
+
+func (e *Error) Error() string {
+	switch {
+	case e.App == "":
+		return e.Err
+	case e.Key == "":
+		return fmt.Sprintf("app %s: %s", e.App, e.Err)
+	}
+	return fmt.Sprintf("app %s: %s: %s", e.App, e.Key, e.Err)
+}
+
+func errf(app, key, format string, args ...any) *Error {
+	return &Error{App: app, Key: key, Err: fmt.Sprintf(format, args...)}
+}
+
+// appKeys are the keys stolos reads; others (pymodule, spark_conf, ...) are
+// kept but ignored.
+var knownKeys = map[string]bool{
+	"job_type": true, "job_id": true, "depends_on": true, "autofill_values": true,
+	"valid_if_or": true, "bash_cmd": true, "check_cmd": true, "max_retry": true,
+	"retry_delay": true, "timeout": true, "env": true,
+}
+
+// Parse loads a tasks.json document.
+func Parse(data []byte, opts Options) (*Config, error) {
+	if opts.Delimiter == "" {
+		opts.Delimiter = "_"
+	}
+	if opts.Validations == nil {
+		opts.Validations = jobid.Validations{}
+	}
+	apps, err := objectMembers(data)
+	if err != nil {
+		return nil, err
+	}
+	c := &Config{byName: make(map[string]*App, len(apps)), Opts: opts}
+	// First pass: each app on its own.
+	for i, m := range apps {
+		a, err := c.parseApp(i, m)
+		if err != nil {
+			return nil, err
+		}
+		c.Apps = append(c.Apps, a)
+		c.byName[a.Name] = a
+	}
+	// Second pass: dependencies, which need every app's template.
+	for i, m := range apps {
+		a := c.Apps[i]
+		for _, km := range a.Raw {
+			if km.Key == "depends_on" {
+				if err := c.parseDependsOn(a, km.Value); err != nil {
+					return nil, err
+				}
+			}
+		}
+		_ = m
+	}
+	if err := c.checkCycles(); err != nil {
+		return nil, err
+	}
+	for _, child := range c.Apps {
+		for _, g := range child.Groups {
+			for _, p := range g.parentApps() {
+				p.Children = append(p.Children, Edge{child, g})
+			}
+		}
+	}
+	for _, a := range c.Apps {
+		if err := c.checkFill(a); err != nil {
+			return nil, err
+		}
+	}
+	return c, nil
+}
+
+func (c *Config) parseApp(i int, m member) (*App, error) {
+	name := m.Key
+	if name == "" || strings.ContainsAny(name, "\t\n\r ") {
+		return nil, errf("", "", "bad app name %q: it must be non-empty, without spaces, tabs or newlines", name)
+	}
+	if kind(m.Value) != "an object" {
+		return nil, errf(name, "", "want an object, found %s", kind(m.Value))
+	}
+	keys, err := objectMembers(m.Value)
+	if err != nil {
+		return nil, errf(name, "", "%v", err)
+	}
+	a := &App{Name: name, Index: i, Raw: keys, Exec: Exec{JobType: "bash", MaxRetry: -1}}
+	get := func(k string) (json.RawMessage, bool) {
+		for _, km := range keys {
+			if km.Key == k {
+				return km.Value, true
+			}
+		}
+		return nil, false
+	}
+	tmpl := c.Opts.DefaultTemplate
+	if raw, ok := get("job_id"); ok {
+		s, ok := isString(raw)
+		if !ok {
+			return nil, errf(name, "job_id", "want a template string, found %s", kind(raw))
+		}
+		tmpl = s
+	} else if tmpl == "" {
+		return nil, errf(name, "", "no job_id template and no default (-job-id-default-template, STOLOS_JOB_ID_DEFAULT_TEMPLATE)")
+	}
+	if a.Template, err = jobid.ParseTemplate(tmpl, c.Opts.Delimiter); err != nil {
+		return nil, errf(name, "job_id", "%v", err)
+	}
+	a.Parser = jobid.NewParser(a.Template, c.Opts.Validations)
+	if raw, ok := get("autofill_values"); ok {
+		if a.Autofill, err = c.parseAutofill(a, raw); err != nil {
+			return nil, err
+		}
+	}
+	if raw, ok := get("valid_if_or"); ok {
+		if a.ValidIfOr, err = c.parseValidIfOr(a, raw); err != nil {
+			return nil, err
+		}
+	}
+	if err := parseExec(a, get); err != nil {
+		return nil, err
+	}
+	return a, nil
+}
+
+// normalize normalizes values of identifier k for app a's rules.
+func (c *Config) normalize(k string, vals []string) ([]string, error) {
+	r := c.Opts.Validations[k]
+	out := make([]string, len(vals))
+	for i, v := range vals {
+		n, err := r.Normalize(v)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = n
+	}
+	return out, nil
+}
+
+func (c *Config) parseAutofill(a *App, raw json.RawMessage) (map[string]*Values, error) {
+	if kind(raw) != "an object" {
+		return nil, errf(a.Name, "autofill_values", "want an object, found %s", kind(raw))
+	}
+	ms, err := objectMembers(raw)
+	if err != nil {
+		return nil, errf(a.Name, "autofill_values", "%v", err)
+	}
+	out := make(map[string]*Values, len(ms))
+	for _, m := range ms {
+		key := "autofill_values." + m.Key
+		if !a.Template.Has(m.Key) {
+			return nil, errf(a.Name, key, "%q is not an identifier of the template %q", m.Key, a.Template.Text)
+		}
+		var vals []string
+		if s, ok := isString(m.Value); ok {
+			vals, err = c.autofillRange(m.Key, s)
+		} else {
+			vals, err = scalars(m.Value)
+			if err == nil {
+				vals, err = c.normalize(m.Key, vals)
+			}
+		}
+		if err != nil {
+			return nil, errf(a.Name, key, "%v", err)
+		}
+		out[m.Key] = newValues(vals)
+	}
+	return out, nil
+}
+
+// maxAutofill bounds the values one autofill range may produce.
+const maxAutofill = 10_000_000
+
+// autofillRange expands "min:max[:step]": min <= x < max. For a date
+// identifier the bounds are dates and the range runs over calendar days.
+func (c *Config) autofillRange(ident, s string) ([]string, error) {
+	parts := strings.Split(s, ":")
+	if len(parts) < 2 || len(parts) > 3 {
+		return nil, fmt.Errorf("range %q: want \"min:max\" or \"min:max:step\"", s)
+	}
+	for _, p := range parts {
+		if p == "" || strings.Trim(p, "0123456789") != "" {
+			return nil, fmt.Errorf("range %q: %q is not a non-negative integer", s, p)
+		}
+	}
+	step := int64(1)
+	if len(parts) == 3 {
+		n, err := strconv.ParseInt(parts[2], 10, 64)
+		if err != nil || n <= 0 {
+			return nil, fmt.Errorf("range %q: step must be a positive integer", s)
+		}
+		step = n
+	}
+	vals, err := c.Opts.Validations[ident].Range(parts[0], parts[1], step, false, maxAutofill)
+	if err != nil {
+		return nil, fmt.Errorf("range %q: %v", s, err)
+	}
+	return vals, nil
+}
+
+func (c *Config) parseValidIfOr(a *App, raw json.RawMessage) (*ValidIfOr, error) {
+	if kind(raw) != "an object" {
+		return nil, errf(a.Name, "valid_if_or", "want an object, found %s", kind(raw))
+	}
+	ms, err := objectMembers(raw)
+	if err != nil {
+		return nil, errf(a.Name, "valid_if_or", "%v", err)
+	}
+	if len(ms) == 0 {
+		return nil, nil // {} means no criteria: every job is valid
+	}
+	v := &ValidIfOr{Values: map[string]*Values{}}
+	for _, m := range ms {
+		key := "valid_if_or." + m.Key
+		if m.Key == "_func" {
+			s, ok := isString(m.Value)
+			if !ok || strings.TrimSpace(s) == "" {
+				return nil, errf(a.Name, key, "want a command string, found %s", kind(m.Value))
+			}
+			v.Func = s
+			continue
+		}
+		if !a.Template.Has(m.Key) {
+			return nil, errf(a.Name, key, "%q is not an identifier of the template %q", m.Key, a.Template.Text)
+		}
+		vals, err := scalars(m.Value)
+		if err == nil {
+			vals, err = c.normalize(m.Key, vals)
+		}
+		if err != nil {
+			return nil, errf(a.Name, key, "%v", err)
+		}
+		v.Values[m.Key] = newValues(vals)
+	}
+	return v, nil
+}
+
+func parseExec(a *App, get func(string) (json.RawMessage, bool)) error {
+	str := func(k string, dst *string) error {
+		if raw, ok := get(k); ok {
+			s, ok := isString(raw)
+			if !ok {
+				return errf(a.Name, k, "want a string, found %s", kind(raw))
+			}
+			*dst = s
+		}
+		return nil
+	}
+	dur := func(k string, dst *time.Duration) error {
+		var s string
+		if err := str(k, &s); err != nil || s == "" {
+			return err
+		}
+		d, err := time.ParseDuration(s)
+		if err != nil || d < 0 {
+			return errf(a.Name, k, "want a duration such as \"30s\" or \"5m\", found %q", s)
+		}
+		*dst = d
+		return nil
+	}
+	if err := str("job_type", &a.Exec.JobType); err != nil {
+		return err
+	}
+	if a.Exec.JobType == "" || strings.Trim(a.Exec.JobType, "abcdefghijklmnopqrstuvwxyz0123456789-_") != "" {
+		return errf(a.Name, "job_type", "%q: want a name of lower-case letters, digits, '-' or '_'", a.Exec.JobType)
+	}
+	if err := str("bash_cmd", &a.Exec.BashCmd); err != nil {
+		return err
+	}
+	if err := str("check_cmd", &a.Exec.CheckCmd); err != nil {
+		return err
+	}
+	if err := dur("retry_delay", &a.Exec.RetryDelay); err != nil {
+		return err
+	}
+	if err := dur("timeout", &a.Exec.Timeout); err != nil {
+		return err
+	}
+	if raw, ok := get("max_retry"); ok {
+		n, err := strconv.Atoi(strings.TrimSpace(string(raw)))
+		if err != nil || n < 1 {
+			return errf(a.Name, "max_retry", "want a whole number of at least 1, found %s", strings.TrimSpace(string(raw)))
+		}
+		a.Exec.MaxRetry = n
+	}
+	if raw, ok := get("env"); ok {
+		var env map[string]string
+		if kind(raw) != "an object" || json.Unmarshal(raw, &env) != nil {
+			return errf(a.Name, "env", "want an object of strings")
+		}
+		for k := range env {
+			if k == "" || strings.ContainsAny(k, "=\x00") {
+				return errf(a.Name, "env", "bad variable name %q", k)
+			}
+		}
+		a.Exec.Env = env
+	}
+	return nil
+}
+
+// parentApps lists the distinct parent apps of a group, in order.
+func (g *Group) parentApps() []*App {
+	var out []*App
+	seen := map[*App]bool{}
+	for _, s := range g.Subs {
+		for _, p := range s.Parents {
+			if !seen[p] {
+				seen[p] = true
+				out = append(out, p)
+			}
+		}
+	}
+	return out
+}
+
+// sortedKeys returns the keys of m in order, for stable messages.
+func sortedKeys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
