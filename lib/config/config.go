@@ -44,10 +44,10 @@ type App struct {
 	Autofill map[string]*Values
 	// ValidIfOr is nil when every job is valid.
 	ValidIfOr *ValidIfOr
-	Groups    []*Group  // depends_on, in file order
-	Children  []Edge    // apps that depend on this one, in file order
-	Exec      Exec      // the keys stolos-exec reads
-	Raw       []member  // every key as written
+	Groups    []*Group // depends_on, in file order
+	Children  []Edge   // apps that depend on this one, in file order
+	Exec      Exec     // the keys stolos-exec reads
+	Raw       []member // every key as written
 }
 
 // Values is an ordered set of normalized values.

@@ -71,7 +71,7 @@ func Parents(out []Rel, c *config.App, vals []string) []Rel {
 					case s.Values[k] != nil:
 						lists = append(lists, s.Values[k].List)
 					case c.Template.Has(k):
-						lists = append(lists, vals[c.Template.Index(k) : c.Template.Index(k)+1])
+						lists = append(lists, vals[c.Template.Index(k):c.Template.Index(k)+1])
 					default:
 						lists = append(lists, p.Autofill[k].List)
 					}
