@@ -48,14 +48,14 @@ var ErrMissing = errors.New("zookeeper not installed")
 
 // Server is one ZooKeeper server process (or one node of an ensemble).
 type Server struct {
-	dir        string // data dir and config
-	port       int    // client port
-	java       string
-	classpath  string
-	mu         sync.Mutex
-	cmd        *exec.Cmd
-	done       chan struct{}
-	id         int
+	dir       string // data dir and config
+	port      int    // client port
+	java      string
+	classpath string
+	mu        sync.Mutex
+	cmd       *exec.Cmd
+	done      chan struct{}
+	id        int
 }
 
 // find returns the java binary and the class path, or an error wrapping
