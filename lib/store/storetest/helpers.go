@@ -1,0 +1,274 @@
+package storetest
+
+import (
+	"errors"
+	"fmt"
+	"sort"
+	"testing"
+	"time"
+
+	"github.com/stolos-sched/stolos/lib/store"
+)
+
+// longLease is a lease that never expires during a test.
+const longLease = time.Minute
+
+// shortLease is a lease a test waits out.
+const shortLease = 150 * time.Millisecond
+
+// deadline bounds every wait on a condition.
+const deadline = 10 * time.Second
+
+// tolerance is how far two times may differ when a backend stores them with
+// less than nanosecond precision.
+const tolerance = time.Millisecond
+
+func ref(app, id string) store.Ref { return store.Ref{App: app, JobID: id} }
+
+func node(app, id string) store.Node { return store.Node{Ref: ref(app, id)} }
+
+func item(app, id string, prio int) store.SubmitItem {
+	return store.SubmitItem{Node: node(app, id), Priority: prio}
+}
+
+func child(c store.Ref, parents ...store.Ref) store.Child {
+	return store.Child{Node: store.Node{Ref: c}, Parents: parents}
+}
+
+func submit(t *testing.T, b store.Backend, items ...store.SubmitItem) []store.SubmitResult {
+	t.Helper()
+	res, err := b.Submit(ctx(t), items)
+	if err != nil {
+		t.Fatalf("submit %v: %v", items, err)
+	}
+	if len(res) != len(items) {
+		t.Fatalf("submit %d items: %d results", len(items), len(res))
+	}
+	return res
+}
+
+func claimReq(app, owner string, n int, lease time.Duration) store.ClaimRequest {
+	return store.ClaimRequest{App: app, Owner: owner, N: n, Lease: lease}
+}
+
+func claim(t *testing.T, b store.Backend, app string, n int, lease time.Duration) store.ClaimResult {
+	t.Helper()
+	return claimAs(t, b, claimReq(app, "w1", n, lease))
+}
+
+func claimAs(t *testing.T, b store.Backend, req store.ClaimRequest) store.ClaimResult {
+	t.Helper()
+	before := time.Now()
+	res, err := b.Claim(ctx(t), req)
+	if err != nil {
+		t.Fatalf("claim %+v: %v", req, err)
+	}
+	after := time.Now()
+	if len(res.Leases) > req.N {
+		t.Fatalf("claim %d: got %d leases", req.N, len(res.Leases))
+	}
+	tokens := map[string]bool{}
+	for _, l := range res.Leases {
+		if l.App != req.App || l.Owner != req.Owner || l.Token == "" || tokens[l.Token] {
+			t.Fatalf("claim %+v: bad lease %+v", req, l)
+		}
+		tokens[l.Token] = true
+		checkUntil(t, "claim lease", l.Until, before, after, req.Lease)
+	}
+	return res
+}
+
+// claimOne claims exactly one job of app and fails the test otherwise.
+func claimOne(t *testing.T, b store.Backend, app string, lease time.Duration) store.Lease {
+	t.Helper()
+	res := claim(t, b, app, 1, lease)
+	if len(res.Leases) != 1 {
+		t.Fatalf("claim %s: got %d leases, want 1", app, len(res.Leases))
+	}
+	return res.Leases[0]
+}
+
+// claimIDs claims one job at a time until the queue has nothing claimable,
+// completing each, and returns the job ids in claim order.
+func claimIDs(t *testing.T, b store.Backend, app string) []string {
+	t.Helper()
+	var ids []string
+	for {
+		res := claim(t, b, app, 1, longLease)
+		if len(res.Leases) == 0 {
+			return ids
+		}
+		ids = append(ids, res.Leases[0].JobID)
+		complete(t, b, res.Leases[0])
+	}
+}
+
+func complete(t *testing.T, b store.Backend, l store.Lease, children ...store.Child) {
+	t.Helper()
+	if err := b.Complete(ctx(t), l, "exit 0", children); err != nil {
+		t.Fatalf("complete %v: %v", l.Ref, err)
+	}
+}
+
+// completeRef completes a job without a lease (stolos-state -set completed).
+func completeRef(t *testing.T, b store.Backend, r store.Ref, children ...store.Child) {
+	t.Helper()
+	complete(t, b, store.Lease{Ref: r}, children...)
+}
+
+func acquire(t *testing.T, b store.Backend, r store.Ref, owner string, d time.Duration) store.Lease {
+	t.Helper()
+	before := time.Now()
+	l, err := b.Acquire(ctx(t), r, owner, d)
+	if err != nil {
+		t.Fatalf("acquire %v: %v", r, err)
+	}
+	if l.Ref != r || l.Owner != owner || l.Token == "" {
+		t.Fatalf("acquire %v as %s: bad lease %+v", r, owner, l)
+	}
+	checkUntil(t, "acquire lease", l.Until, before, time.Now(), d)
+	return l
+}
+
+func fail(t *testing.T, b store.Backend, l store.Lease, outcome string, maxRetry int, delay time.Duration) bool {
+	t.Helper()
+	final, err := b.Fail(ctx(t), l, outcome, maxRetry, delay)
+	if err != nil {
+		t.Fatalf("fail %v: %v", l.Ref, err)
+	}
+	return final
+}
+
+func setState(t *testing.T, b store.Backend, r store.Ref, st store.State, outcome string) {
+	t.Helper()
+	if err := b.SetState(ctx(t), r, st, outcome); err != nil {
+		t.Fatalf("set state %v %s: %v", r, st, err)
+	}
+}
+
+func getJobs(t *testing.T, b store.Backend, refs ...store.Ref) []store.Job {
+	t.Helper()
+	jobs, err := b.Get(ctx(t), refs)
+	if err != nil {
+		t.Fatalf("get %v: %v", refs, err)
+	}
+	if len(jobs) != len(refs) {
+		t.Fatalf("get %d refs: %d jobs", len(refs), len(jobs))
+	}
+	for i, j := range jobs {
+		if j.Ref != refs[i] {
+			t.Fatalf("get %v: job %d is %v", refs, i, j.Ref)
+		}
+	}
+	return jobs
+}
+
+// checkUntil checks that a lease expiry or retry time is d after a moment
+// between before and after.
+func checkUntil(t *testing.T, what string, got, before, after time.Time, d time.Duration) {
+	t.Helper()
+	lo, hi := before.Add(d-tolerance), after.Add(d+tolerance)
+	if got.Before(lo) || got.After(hi) {
+		t.Fatalf("%s: time %v, want between %v and %v", what, got, lo, hi)
+	}
+}
+
+func near(a, b time.Time) bool {
+	d := a.Sub(b)
+	return -tolerance <= d && d <= tolerance
+}
+
+// view is the part of a job a test asserts exactly.
+type view struct {
+	State    store.State
+	Queued   bool
+	Priority int // only while queued
+	Owner    string
+	Attempts int
+	Outcome  string
+}
+
+func viewOf(j store.Job) view {
+	v := view{State: j.State, Queued: j.Queued, Attempts: j.Attempts, Outcome: j.Outcome}
+	if j.Queued {
+		v.Priority = j.Priority
+	}
+	if j.Claimed(time.Now()) {
+		v.Owner = j.Owner
+	}
+	return v
+}
+
+func (v view) String() string {
+	return fmt.Sprintf("{%s queued=%v prio=%d owner=%q attempts=%d outcome=%q}",
+		v.State, v.Queued, v.Priority, v.Owner, v.Attempts, v.Outcome)
+}
+
+// pendingQueued is the view of a job waiting on its queue.
+func pendingQueued(prio int) view { return view{State: store.Pending, Queued: true, Priority: prio} }
+
+// checkJobs checks the views of jobs.
+func checkJobs(t *testing.T, b store.Backend, want map[store.Ref]view) {
+	t.Helper()
+	refs := make([]store.Ref, 0, len(want))
+	for r := range want {
+		refs = append(refs, r)
+	}
+	sortRefs(refs)
+	for _, j := range getJobs(t, b, refs...) {
+		if got := viewOf(j); got != want[j.Ref] {
+			t.Errorf("job %v: %v, want %v", j.Ref, got, want[j.Ref])
+		}
+	}
+	if t.Failed() {
+		t.FailNow()
+	}
+}
+
+func checkJob(t *testing.T, b store.Backend, r store.Ref, want view) {
+	t.Helper()
+	checkJobs(t, b, map[store.Ref]view{r: want})
+}
+
+func sortRefs(refs []store.Ref) {
+	sort.Slice(refs, func(i, j int) bool {
+		if refs[i].App != refs[j].App {
+			return refs[i].App < refs[j].App
+		}
+		return refs[i].JobID < refs[j].JobID
+	})
+}
+
+func wantLeaseLost(t *testing.T, what string, err error) {
+	t.Helper()
+	if !errors.Is(err, store.ErrLeaseLost) {
+		t.Fatalf("%s: error %v, want %v", what, err, store.ErrLeaseLost)
+	}
+}
+
+// waitFor polls cond every few milliseconds until it holds, failing the
+// test at the deadline.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	end := time.Now().Add(deadline)
+	for !cond() {
+		if time.Now().After(end) {
+			t.Fatalf("%s: not after %v", what, deadline)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// waitPast waits until the machine clock is past tm.
+func waitPast(t *testing.T, tm time.Time) {
+	t.Helper()
+	waitFor(t, "clock past "+tm.String(), func() bool { return time.Now().After(tm.Add(2 * tolerance)) })
+}
+
+func ids(leases []store.Lease) []string {
+	out := make([]string, len(leases))
+	for i, l := range leases {
+		out[i] = l.JobID
+	}
+	return out
+}

@@ -1,0 +1,132 @@
+// Package storetest is the conformance suite of lib/store: one set of tests
+// that every backend (SQLite, Redis, ZooKeeper) runs unchanged, so that they
+// all implement the same job model with the same guarantees.
+//
+// A backend package uses it like this:
+//
+//	var h = storetest.Harness{New: ..., Open: ...}
+//
+//	func TestMain(m *testing.M) {
+//		storetest.MaybeChild(h)
+//		// start a server if the backend needs one
+//		os.Exit(m.Run())
+//	}
+//
+//	func TestConformance(t *testing.T) { storetest.Run(t, h) }
+//
+// Some tests start the test binary again as worker processes (through
+// MaybeChild), so that the guarantees are checked across OS processes and not
+// only across goroutines. A spec string must therefore hold everything a
+// fresh process needs to reach the namespace: a file path, or a server
+// address with a key prefix or chroot.
+package storetest
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/stolos-sched/stolos/lib/store"
+)
+
+// Harness opens backends for the suite. New makes a fresh empty namespace (a
+// new SQLite file, Redis key prefix, ZooKeeper chroot) and returns a spec
+// string; Open turns a spec into a backend, in this process or in a child
+// process.
+type Harness struct {
+	New  func(t testing.TB) string
+	Open func(spec string) (store.Backend, error)
+}
+
+// suite is one run of the suite: a harness and the test it reports to.
+type suite struct {
+	h Harness
+}
+
+// Run runs every conformance test as subtests of t.
+func Run(t *testing.T, h Harness) {
+	s := suite{h: h}
+	for _, c := range s.cases() {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			c.fn(t)
+		})
+	}
+}
+
+type testCase struct {
+	name string
+	fn   func(t *testing.T)
+}
+
+// cases lists every test of the suite.
+func (s suite) cases() []testCase {
+	return []testCase{
+		{"SubmitNew", s.testSubmitNew},
+		{"SubmitExisting", s.testSubmitExisting},
+		{"SubmitReadd", s.testSubmitReadd},
+		{"SubmitReaddQueued", s.testSubmitReaddQueued},
+		{"SubmitBatchDuplicate", s.testSubmitBatchDuplicate},
+		{"ClaimPriorityOrder", s.testClaimPriorityOrder},
+		{"ClaimInsertionOrder", s.testClaimInsertionOrder},
+		{"ClaimSizes", s.testClaimSizes},
+		{"ClaimN", s.testClaimN},
+		{"ClaimNeverHandsOutNonPending", s.testClaimNonPending},
+		{"ClaimApps", s.testClaimApps},
+		{"LeaseExpiry", s.testLeaseExpiry},
+		{"Renew", s.testRenew},
+		{"Release", s.testRelease},
+		{"Fencing", s.testFencing},
+		{"CompleteBubbleDown", s.testCompleteBubbleDown},
+		{"CompleteIdempotent", s.testCompleteIdempotent},
+		{"CompleteWithoutLease", s.testCompleteWithoutLease},
+		{"FailRetry", s.testFailRetry},
+		{"FailDelay", s.testFailDelay},
+		{"ParkReady", s.testParkReady},
+		{"ParkBubbleUp", s.testParkBubbleUp},
+		{"ParkBlocked", s.testParkBlocked},
+		{"Acquire", s.testAcquire},
+		{"AcquireTakeover", s.testAcquireTakeover},
+		{"SetState", s.testSetState},
+		{"GetAbsent", s.testGetAbsent},
+		{"ListCount", s.testListCount},
+		{"Wait", s.testWait},
+		{"Namespaces", s.testNamespaces},
+		{"BadInput", s.testBadInput},
+		{"ProcessesClaimComplete", s.testProcessesClaimComplete},
+		{"ProcessesParentsRace", s.testProcessesParentsRace},
+		{"ProcessesParkRace", s.testProcessesParkRace},
+		{"ProcessesDeadWorker", s.testProcessesDeadWorker},
+	}
+}
+
+// open makes a fresh namespace and opens one backend on it, closed when the
+// test ends. It returns the spec too, to open more instances.
+func (s suite) open(t *testing.T) (store.Backend, string) {
+	t.Helper()
+	spec := s.h.New(t)
+	return s.openSpec(t, spec), spec
+}
+
+// openSpec opens another backend instance on spec, closed when the test ends.
+func (s suite) openSpec(t *testing.T, spec string) store.Backend {
+	t.Helper()
+	b, err := s.h.Open(spec)
+	if err != nil {
+		t.Fatalf("open %q: %v", spec, err)
+	}
+	t.Cleanup(func() {
+		if err := b.Close(); err != nil {
+			t.Errorf("close %q: %v", spec, err)
+		}
+	})
+	return b
+}
+
+// ctx returns a context that ends with the test, with a generous deadline
+// so that a hung backend fails the test instead of the whole run.
+func ctx(t *testing.T) context.Context {
+	c, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	t.Cleanup(cancel)
+	return c
+}
