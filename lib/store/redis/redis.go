@@ -1,0 +1,537 @@
+// Package redis is the Redis job-state and queue backend of stolos: a
+// store.Backend over one Redis server (standalone, not cluster), where
+// every transition is one Lua script and so atomic across all machines that
+// share the server. Leases and retry delays use the server's clock.
+//
+// It fixes the original's Redis backend: the db is honoured, priorities are
+// ordered as numbers, a claim skips over entries that are claimed or
+// delayed without scanning them (they live in their own sorted sets), a
+// consumed entry leaves no key behind, and losing a lease is an error, not
+// a signal.
+package redis
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"strconv"
+	"strings"
+	"time"
+
+	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/stolos-sched/stolos/lib/store"
+)
+
+// DefaultKeyPrefix is the key prefix the tools use when none is given.
+const DefaultKeyPrefix = "stolos:"
+
+// DefaultPort is Redis's port.
+const DefaultPort = 6379
+
+// listPage is how many jobs List reads per round trip.
+const listPage = 500
+
+// Options say how to reach the server.
+type Options struct {
+	Host     string // default 127.0.0.1
+	Port     int    // default 6379
+	DB       int
+	Username string // for Redis ACLs; "" is the default user
+	Password string
+	// TLS connects with TLS, verifying the server against the system's
+	// roots; TLSConfig, if set, is used instead (and implies TLS).
+	TLS       bool
+	TLSConfig *tls.Config
+	// KeyPrefix begins every key and channel name, so that many namespaces
+	// share one db. It is used as given (see DefaultKeyPrefix).
+	KeyPrefix string
+	// DialTimeout bounds connecting; default 5s.
+	DialTimeout time.Duration
+}
+
+func (o Options) addr() string {
+	host, port := o.Host, o.Port
+	if host == "" {
+		host = "127.0.0.1"
+	}
+	if port == 0 {
+		port = DefaultPort
+	}
+	return net.JoinHostPort(host, strconv.Itoa(port))
+}
+
+// Backend is a store.Backend on Redis.
+type Backend struct {
+	c      *goredis.Client
+	addr   string
+	prefix string
+	s      scripts
+}
+
+var _ store.Backend = (*Backend)(nil)
+
+// Open connects to the server, checks that it answers, loads the scripts,
+// and writes one warning line to warn if the server may evict keys.
+func Open(ctx context.Context, o Options, warn io.Writer) (*Backend, error) {
+	addr := o.addr()
+	opt := &goredis.Options{
+		Addr:            addr,
+		Username:        o.Username,
+		Password:        o.Password,
+		DB:              o.DB,
+		DialTimeout:     o.DialTimeout,
+		Protocol:        2,
+		DisableIdentity: true,
+		TLSConfig:       o.TLSConfig,
+	}
+	if opt.DialTimeout == 0 {
+		opt.DialTimeout = 5 * time.Second
+	}
+	if o.TLS && opt.TLSConfig == nil {
+		opt.TLSConfig = &tls.Config{ServerName: strings.Trim(o.Host, "[]"), MinVersion: tls.VersionTLS12}
+	}
+	// Dial once ourselves first: the client retries failed dials, which is
+	// right for reconnecting later but slow to say that nobody listens.
+	d := net.Dialer{Timeout: opt.DialTimeout}
+	conn, err := d.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return nil, (&Backend{addr: addr}).openErr(err, o)
+	}
+	conn.Close()
+	b := &Backend{c: goredis.NewClient(opt), addr: addr, prefix: o.KeyPrefix, s: newScripts()}
+	if err := b.c.Ping(ctx).Err(); err != nil {
+		b.c.Close()
+		return nil, b.openErr(err, o)
+	}
+	pipe := b.c.Pipeline()
+	for _, sc := range b.s.all() {
+		sc.Load(ctx, pipe)
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
+		b.c.Close()
+		return nil, fmt.Errorf("redis %s: load scripts: %v", addr, err)
+	}
+	b.checkEviction(ctx, warn)
+	return b, nil
+}
+
+// openErr says in one line why the first PING failed.
+func (b *Backend) openErr(err error, o Options) error {
+	msg := err.Error()
+	switch {
+	case strings.Contains(msg, "WRONGPASS") || strings.Contains(msg, "invalid password"):
+		return fmt.Errorf("redis %s: wrong password", b.addr)
+	case strings.Contains(msg, "NOAUTH"):
+		return fmt.Errorf("redis %s: the server wants a password and none was given", b.addr)
+	case strings.Contains(msg, "without any password configured"):
+		return fmt.Errorf("redis %s: a password was given but the server has none", b.addr)
+	case strings.Contains(msg, "DB index is out of range"):
+		return fmt.Errorf("redis %s: db %d is out of range", b.addr, o.DB)
+	}
+	var op *net.OpError
+	if errors.As(err, &op) {
+		return fmt.Errorf("redis %s: cannot connect: %v", b.addr, op.Err)
+	}
+	return fmt.Errorf("redis %s: %v", b.addr, err)
+}
+
+// checkEviction warns when the server's maxmemory-policy may evict our keys.
+// Our keys never have a TTL, so only the allkeys-* policies can evict them
+// (volatile-* policies evict only keys with a TTL). A server that does not
+// permit CONFIG is not checked.
+func (b *Backend) checkEviction(ctx context.Context, warn io.Writer) {
+	m, err := b.c.ConfigGet(ctx, "maxmemory-policy").Result()
+	if err != nil || warn == nil {
+		return
+	}
+	if p := m["maxmemory-policy"]; strings.HasPrefix(p, "allkeys-") {
+		fmt.Fprintf(warn, "warning: redis %s has maxmemory-policy %s, which may evict job state; set it to noeviction\n", b.addr, p)
+	}
+}
+
+// Close closes the connections.
+func (b *Backend) Close() error { return b.c.Close() }
+
+// run runs a script with the key prefix first, and turns the scripts'
+// error replies into the store's errors about ref.
+func (b *Backend) run(ctx context.Context, sc *goredis.Script, ref store.Ref, args ...any) (any, error) {
+	v, err := sc.Run(ctx, b.c, nil, append([]any{b.prefix}, args...)...).Result()
+	if err == nil {
+		return v, nil
+	}
+	msg := err.Error()
+	rest, ok := strings.CutPrefix(msg, "STOLOS ")
+	if !ok {
+		return nil, fmt.Errorf("redis %s: %v", b.addr, err)
+	}
+	word, detail, _ := strings.Cut(rest, " ")
+	switch word {
+	case "lease":
+		return nil, fmt.Errorf("%v: %w", ref, store.ErrLeaseLost)
+	case "notfound":
+		return nil, fmt.Errorf("%v: %w", ref, store.ErrNotFound)
+	case "held":
+		return nil, fmt.Errorf("%v: %w (%s)", ref, store.ErrHeld, detail)
+	case "notpending":
+		return nil, fmt.Errorf("%v: %w (it is %s)", ref, store.ErrNotPending, detail)
+	}
+	return nil, fmt.Errorf("redis %s: %v", b.addr, err)
+}
+
+func micros(d time.Duration) string { return strconv.FormatInt(d.Microseconds(), 10) }
+
+func flag(b bool) string {
+	if b {
+		return "1"
+	}
+	return "0"
+}
+
+// Submit queues jobs in one script per call.
+func (b *Backend) Submit(ctx context.Context, items []store.SubmitItem) ([]store.SubmitResult, error) {
+	if len(items) == 0 {
+		return nil, nil
+	}
+	args := make([]any, 0, 6*len(items))
+	for _, it := range items {
+		args = append(args, it.App, it.JobID, flag(it.Skip), strconv.Itoa(it.Priority), flag(it.Readd), strconv.Itoa(len(it.Reset)))
+		for _, r := range it.Reset {
+			args = append(args, r.App, r.JobID)
+		}
+	}
+	v, err := b.run(ctx, b.s.submit, items[0].Ref, args...)
+	if err != nil {
+		return nil, err
+	}
+	codes, _ := v.([]any)
+	if len(codes) != len(items) {
+		return nil, fmt.Errorf("redis %s: submit: %d results for %d items", b.addr, len(codes), len(items))
+	}
+	res := make([]store.SubmitResult, len(items))
+	for i, c := range codes {
+		res[i] = store.SubmitResult(toInt(c))
+	}
+	return res, nil
+}
+
+// Claim takes up to req.N jobs off the app's queue.
+func (b *Backend) Claim(ctx context.Context, req store.ClaimRequest) (store.ClaimResult, error) {
+	if req.N <= 0 {
+		return store.ClaimResult{}, nil
+	}
+	v, err := b.run(ctx, b.s.claim, store.Ref{App: req.App}, req.App, req.Owner, strconv.Itoa(req.N), micros(req.Lease), flag(req.Transferable))
+	if err != nil {
+		return store.ClaimResult{}, err
+	}
+	r, _ := v.([]any)
+	if len(r) != 2 {
+		return store.ClaimResult{}, fmt.Errorf("redis %s: claim: bad reply", b.addr)
+	}
+	var res store.ClaimResult
+	for _, e := range toSlice(r[0]) {
+		f := toSlice(e)
+		if len(f) != 5 {
+			return store.ClaimResult{}, fmt.Errorf("redis %s: claim: bad reply", b.addr)
+		}
+		res.Leases = append(res.Leases, store.Lease{
+			Ref:      store.Ref{App: req.App, JobID: toStr(f[0])},
+			Token:    toStr(f[1]),
+			Owner:    req.Owner,
+			Until:    toTime(f[2]),
+			Priority: toInt(f[3]),
+			Attempts: toInt(f[4]),
+		})
+	}
+	res.Next = toTime(r[1])
+	return res, nil
+}
+
+// Acquire takes a lease on one named job.
+func (b *Backend) Acquire(ctx context.Context, ref store.Ref, owner string, lease time.Duration) (store.Lease, error) {
+	v, err := b.run(ctx, b.s.acquire, ref, ref.App, ref.JobID, owner, micros(lease))
+	if err != nil {
+		return store.Lease{}, err
+	}
+	f := toSlice(v)
+	if len(f) != 4 {
+		return store.Lease{}, fmt.Errorf("redis %s: acquire: bad reply", b.addr)
+	}
+	return store.Lease{Ref: ref, Token: toStr(f[0]), Owner: owner, Until: toTime(f[1]), Priority: toInt(f[2]), Attempts: toInt(f[3])}, nil
+}
+
+// Renew extends a lease.
+func (b *Backend) Renew(ctx context.Context, l store.Lease, d time.Duration) (store.Lease, error) {
+	v, err := b.run(ctx, b.s.renew, l.Ref, l.App, l.JobID, l.Token, micros(d))
+	if err != nil {
+		return store.Lease{}, err
+	}
+	l.Until = toTime(v)
+	return l, nil
+}
+
+// Release gives a lease back.
+func (b *Backend) Release(ctx context.Context, l store.Lease) error {
+	_, err := b.run(ctx, b.s.release, l.Ref, l.App, l.JobID, l.Token)
+	return err
+}
+
+// Complete marks a job completed and queues its ready children.
+func (b *Backend) Complete(ctx context.Context, l store.Lease, outcome string, children []store.Child) error {
+	args := []any{l.App, l.JobID, l.Token, outcome}
+	for _, c := range children {
+		args = append(args, c.App, c.JobID, flag(c.Skip), strconv.Itoa(len(c.Parents)))
+		for _, p := range c.Parents {
+			args = append(args, p.App, p.JobID)
+		}
+	}
+	_, err := b.run(ctx, b.s.complete, l.Ref, args...)
+	return err
+}
+
+// Fail records a failed attempt.
+func (b *Backend) Fail(ctx context.Context, l store.Lease, outcome string, maxRetry int, delay time.Duration) (bool, error) {
+	v, err := b.run(ctx, b.s.fail, l.Ref, l.App, l.JobID, l.Token, outcome, strconv.Itoa(maxRetry), micros(delay))
+	if err != nil {
+		return false, err
+	}
+	return toInt(v) == 1, nil
+}
+
+// Park checks the parents of a claimed job, and queues the missing ones.
+func (b *Backend) Park(ctx context.Context, l store.Lease, parents []store.Node) (store.ParkResult, error) {
+	args := []any{l.App, l.JobID, l.Token}
+	for _, p := range parents {
+		args = append(args, p.App, p.JobID, flag(p.Skip))
+	}
+	v, err := b.run(ctx, b.s.park, l.Ref, args...)
+	if err != nil {
+		return store.ParkResult{}, err
+	}
+	r := toSlice(v)
+	if len(r) != 2 {
+		return store.ParkResult{}, fmt.Errorf("redis %s: park: bad reply", b.addr)
+	}
+	res := store.ParkResult{Ready: toInt(r[0]) == 1}
+	for i, f := range toSlice(r[1]) {
+		res.Parents = append(res.Parents, decodeJob(parents[i].Ref, f))
+	}
+	return res, nil
+}
+
+// SetState sets the state of an existing job.
+func (b *Backend) SetState(ctx context.Context, ref store.Ref, st store.State, outcome string) error {
+	if _, err := store.ParseState(string(st)); err != nil {
+		return fmt.Errorf("%v: %v", ref, err)
+	}
+	_, err := b.run(ctx, b.s.setState, ref, ref.App, ref.JobID, string(st), outcome)
+	return err
+}
+
+// Get reads jobs.
+func (b *Backend) Get(ctx context.Context, refs []store.Ref) ([]store.Job, error) {
+	if len(refs) == 0 {
+		return nil, nil
+	}
+	args := make([]any, 0, 2*len(refs))
+	for _, r := range refs {
+		args = append(args, r.App, r.JobID)
+	}
+	v, err := b.run(ctx, b.s.get, refs[0], args...)
+	if err != nil {
+		return nil, err
+	}
+	r := toSlice(v)
+	if len(r) != 2 || len(toSlice(r[1])) != len(refs) {
+		return nil, fmt.Errorf("redis %s: get: bad reply", b.addr)
+	}
+	jobs := make([]store.Job, len(refs))
+	for i, f := range toSlice(r[1]) {
+		jobs[i] = decodeJob(refs[i], f)
+	}
+	return jobs, nil
+}
+
+// List calls fn for every job of an app (in one state, unless st is
+// Absent), a page at a time, in order of state then job id.
+func (b *Backend) List(ctx context.Context, app string, st store.State, fn func(store.Job) error) error {
+	states := store.States
+	if st != store.Absent {
+		if _, err := store.ParseState(string(st)); err != nil {
+			return err
+		}
+		states = []store.State{st}
+	}
+	for _, s := range states {
+		after := ""
+		for {
+			v, err := b.run(ctx, b.s.listPage, store.Ref{App: app}, app, string(s), after, strconv.Itoa(listPage))
+			if err != nil {
+				return err
+			}
+			r := toSlice(v)
+			if len(r) != 3 {
+				return fmt.Errorf("redis %s: list: bad reply", b.addr)
+			}
+			ids, fields := toSlice(r[1]), toSlice(r[2])
+			for i, id := range ids {
+				j := decodeJob(store.Ref{App: app, JobID: toStr(id)}, fields[i])
+				if j.State == store.Absent {
+					continue // deleted between the two reads: cannot happen in one script
+				}
+				if err := fn(j); err != nil {
+					return err
+				}
+			}
+			if len(ids) < listPage {
+				break
+			}
+			after = toStr(ids[len(ids)-1])
+		}
+	}
+	return nil
+}
+
+// Count counts an app's jobs.
+func (b *Backend) Count(ctx context.Context, app string) (store.Counts, error) {
+	v, err := b.run(ctx, b.s.count, store.Ref{App: app}, app)
+	if err != nil {
+		return store.Counts{}, err
+	}
+	r := toSlice(v)
+	if len(r) != 6 {
+		return store.Counts{}, fmt.Errorf("redis %s: count: bad reply", b.addr)
+	}
+	c := store.Counts{States: map[store.State]int{}, Queued: toInt(r[4]), Claimed: toInt(r[5])}
+	for i, s := range store.States {
+		if n := toInt(r[i]); n > 0 {
+			c.States[s] = n
+		}
+	}
+	return c, nil
+}
+
+// channel is the pub/sub channel announcing claimable work of app; the
+// scripts build the same name.
+func (b *Backend) channel(app string) string {
+	return b.prefix + strconv.Itoa(len(app)) + ":" + app + ":n"
+}
+
+// Wait subscribes to the app's channel, then looks whether work is
+// claimable already (so that no announcement can be missed between the
+// caller's last claim and the subscription), and otherwise blocks until an
+// announcement, the next lease expiry or retry time, until, or the end of
+// ctx. A zero until means no deadline.
+func (b *Backend) Wait(ctx context.Context, app string, until time.Time) error {
+	ps := b.c.Subscribe(ctx, b.channel(app))
+	defer ps.Close()
+	if _, err := ps.Receive(ctx); err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		return fmt.Errorf("redis %s: subscribe: %v", b.addr, err)
+	}
+	v, err := b.run(ctx, b.s.waitCheck, store.Ref{App: app}, app)
+	if err != nil {
+		return err
+	}
+	r := toSlice(v)
+	if len(r) != 3 {
+		return fmt.Errorf("redis %s: wait: bad reply", b.addr)
+	}
+	if toInt(r[0]) == 1 {
+		return nil
+	}
+	deadline := until
+	if next := toTime(r[2]); !next.IsZero() {
+		// The server's clock decides; convert its distance to ours.
+		at := time.Now().Add(next.Sub(toTime(r[1])))
+		if deadline.IsZero() || at.Before(deadline) {
+			deadline = at
+		}
+	}
+	var timeout <-chan time.Time
+	if !deadline.IsZero() {
+		d := time.Until(deadline)
+		if d <= 0 {
+			return nil
+		}
+		t := time.NewTimer(d)
+		defer t.Stop()
+		timeout = t.C
+	}
+	select {
+	case <-ps.Channel():
+		return nil
+	case <-timeout:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// decodeJob reads the fields a script's job() returned.
+func decodeJob(ref store.Ref, v any) store.Job {
+	f := toSlice(v)
+	j := store.Job{Ref: ref}
+	if len(f) != 8 || f[0] == nil {
+		return j
+	}
+	j.State = store.State(toStr(f[0]))
+	j.Queued = toStr(f[1]) == "1"
+	if j.Queued {
+		j.Priority = toInt(f[2])
+	}
+	j.Owner = toStr(f[3])
+	j.Until = toTime(f[4])
+	j.NotBefore = toTime(f[5])
+	j.Attempts = toInt(f[6])
+	j.Outcome = toStr(f[7])
+	return j
+}
+
+func toSlice(v any) []any {
+	s, _ := v.([]any)
+	return s
+}
+
+func toStr(v any) string {
+	switch x := v.(type) {
+	case string:
+		return x
+	case int64:
+		return strconv.FormatInt(x, 10)
+	}
+	return ""
+}
+
+func toInt(v any) int {
+	switch x := v.(type) {
+	case int64:
+		return int(x)
+	case string:
+		n, _ := strconv.Atoi(x)
+		return n
+	}
+	return 0
+}
+
+// toTime reads microseconds since the epoch; "" or nil is the zero time.
+func toTime(v any) time.Time {
+	s := toStr(v)
+	if s == "" {
+		return time.Time{}
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil {
+		f, ferr := strconv.ParseFloat(s, 64) // a sorted-set score
+		if ferr != nil {
+			return time.Time{}
+		}
+		n = int64(f)
+	}
+	return time.UnixMicro(n)
+}

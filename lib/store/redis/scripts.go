@@ -1,0 +1,449 @@
+package redis
+
+import (
+	"strconv"
+	"strings"
+
+	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/stolos-sched/stolos/lib/store"
+)
+
+// Every transition is one Lua script, so it is atomic. Each script is the
+// prelude (shared helpers) followed by its body. ARGV[1] is always the key
+// prefix; the other arguments are the script's own.
+//
+// Keys, with K = prefix .. #app .. ":" .. app .. ":" (the length makes the
+// app name unambiguous whatever characters it holds):
+//
+//	K.."j:"..id     hash, one per job: state, q (queued: "1" or absent),
+//	                pri, qm (the job's member in K.."q"), nb (not before),
+//	                owner, token, until, tr (transferable), att, out
+//	K.."s:"..state  sorted set (all scores 0) of the job ids in that state,
+//	                for List (paged by lex) and Count
+//	K.."q"          waiting entries: score = priority, member = 16 hex
+//	                digits of a sequence number then the job id, so equal
+//	                priorities come out first in, first out
+//	K.."d"          delayed entries (retry delay): job ids by not-before time
+//	K.."lq"         leases of queued jobs: job ids by lease expiry
+//	K.."lh"         leases of jobs that are not queued (Acquire)
+//	K.."n"          pub/sub channel: published when work became claimable
+//	prefix.."seq"   the sequence counter for queue positions
+//	prefix.."tok"   the counter for lease tokens
+//
+// Where a job sits follows from its fields: with an owner it is in lq (if
+// queued) or lh; otherwise, if queued, in d (if nb is set) or q; otherwise
+// nowhere. Every change calls detach, changes fields, then place, which
+// keeps that invariant. Times are microseconds of the server's clock (TIME),
+// so every machine agrees on leases and delays.
+const prelude = `
+if redis.replicate_commands then pcall(redis.replicate_commands) end
+local P = ARGV[1]
+local DEFAULTPRI = '@DEFAULTPRI@'
+local tm = redis.call('TIME')
+local now = tonumber(tm[1]) * 1000000 + tonumber(tm[2])
+local function I(n) return string.format('%.0f', n) end
+local function K(app) return P .. string.len(app) .. ':' .. app .. ':' end
+local function H(app, id) return K(app) .. 'j:' .. id end
+local notified = {}
+local function notify(app)
+  if not notified[app] then
+    notified[app] = true
+    redis.call('PUBLISH', K(app) .. 'n', '1')
+  end
+end
+local function setstate(app, id, h, old, new)
+  if old == new then return end
+  if old then redis.call('ZREM', K(app) .. 's:' .. old, id) end
+  redis.call('ZADD', K(app) .. 's:' .. new, 0, id)
+  redis.call('HSET', h, 'state', new)
+end
+local function detach(app, id, h)
+  local k = K(app)
+  local qm = redis.call('HGET', h, 'qm')
+  if qm then redis.call('ZREM', k .. 'q', qm) end
+  redis.call('ZREM', k .. 'd', id)
+  redis.call('ZREM', k .. 'lq', id)
+  redis.call('ZREM', k .. 'lh', id)
+end
+local function place(app, id, h)
+  local k = K(app)
+  local f = redis.call('HMGET', h, 'q', 'owner', 'until', 'nb', 'pri', 'qm')
+  if f[2] then
+    if f[1] then redis.call('ZADD', k .. 'lq', f[3], id) else redis.call('ZADD', k .. 'lh', f[3], id) end
+  elseif f[1] then
+    if f[4] then
+      redis.call('ZADD', k .. 'd', f[4], id)
+    else
+      redis.call('ZADD', k .. 'q', f[5], f[6])
+      notify(app)
+    end
+  end
+end
+local function clearlease(h) redis.call('HDEL', h, 'owner', 'token', 'until', 'tr') end
+local function unqueue(h) redis.call('HDEL', h, 'q', 'qm', 'nb') end
+local function live(h)
+  local f = redis.call('HMGET', h, 'owner', 'until')
+  return f[1] and tonumber(f[2]) > now
+end
+local function held(h, token)
+  local f = redis.call('HMGET', h, 'token', 'until')
+  return f[1] and f[1] == token and tonumber(f[2]) > now
+end
+local function enqueue(app, id, h, pri, nb)
+  detach(app, id, h)
+  local seq = redis.call('INCR', P .. 'seq')
+  redis.call('HSET', h, 'q', '1', 'pri', pri, 'qm', string.format('%016x', seq) .. id)
+  if nb then redis.call('HSET', h, 'nb', I(nb)) else redis.call('HDEL', h, 'nb') end
+  place(app, id, h)
+end
+local function create(app, id, h, skip, pri)
+  if skip then
+    setstate(app, id, h, nil, 'skipped')
+  else
+    setstate(app, id, h, nil, 'pending')
+    enqueue(app, id, h, pri, nil)
+  end
+end
+local function pri(h) return redis.call('HGET', h, 'pri') or DEFAULTPRI end
+local JOBFIELDS = {'state', 'q', 'pri', 'owner', 'until', 'nb', 'att', 'out'}
+local function job(h)
+  local f = redis.call('HMGET', h, unpack(JOBFIELDS))
+  if f[6] and tonumber(f[6]) <= now then f[6] = false end
+  return f
+end
+local function lost() return redis.error_reply('STOLOS lease') end
+`
+
+// Submit: per item: app, id, skip, priority, readd, n, then n (app, id)
+// pairs to reset. Returns one result code per item.
+const submitBody = `
+local res = {}
+local i = 2
+while i <= #ARGV do
+  local app, id, skip, p, readd, nr = ARGV[i], ARGV[i+1], ARGV[i+2] == '1', ARGV[i+3], ARGV[i+4] == '1', tonumber(ARGV[i+5])
+  i = i + 6
+  local h = H(app, id)
+  if readd then
+    for r = 1, nr do
+      local ra, ri = ARGV[i], ARGV[i+1]
+      i = i + 2
+      local rh = H(ra, ri)
+      local rs = redis.call('HGET', rh, 'state')
+      if rs then
+        setstate(ra, ri, rh, rs, 'pending')
+        redis.call('HDEL', rh, 'att')
+      end
+    end
+  else
+    i = i + 2 * nr
+  end
+  local st = redis.call('HGET', h, 'state')
+  if not st then
+    create(app, id, h, skip, p)
+    res[#res+1] = skip and @CreatedSkipped@ or @Created@
+  elseif not readd then
+    res[#res+1] = @Exists@
+  else
+    redis.call('HDEL', h, 'att')
+    if redis.call('HGET', h, 'q') then
+      setstate(app, id, h, st, 'pending')
+      res[#res+1] = @AlreadyQueued@
+    elseif skip then
+      setstate(app, id, h, st, 'skipped')
+      res[#res+1] = @Requeued@
+    else
+      setstate(app, id, h, st, 'pending')
+      enqueue(app, id, h, p, nil)
+      res[#res+1] = @Requeued@
+    end
+  end
+end
+return res
+`
+
+// Claim: app, owner, n, lease (µs), transferable. Moves expired leases and
+// due delayed entries back first, then pops up to n pending jobs off the
+// head of the queue, consuming entries of jobs that are not pending.
+// Returns {{id, token, until, priority, attempts}...}, next.
+const claimBody = `
+local app, owner, n, dur, tr = ARGV[2], ARGV[3], tonumber(ARGV[4]), tonumber(ARGV[5]), ARGV[6]
+local k = K(app)
+for _, z in ipairs({'lq', 'lh'}) do
+  for _, id in ipairs(redis.call('ZRANGEBYSCORE', k .. z, '-inf', I(now), 'LIMIT', 0, 1000)) do
+    local h = H(app, id)
+    detach(app, id, h)
+    clearlease(h)
+    place(app, id, h)
+  end
+end
+for _, id in ipairs(redis.call('ZRANGEBYSCORE', k .. 'd', '-inf', I(now), 'LIMIT', 0, 1000)) do
+  local h = H(app, id)
+  detach(app, id, h)
+  redis.call('HDEL', h, 'nb')
+  place(app, id, h)
+end
+local out = {}
+while #out < n do
+  local top = redis.call('ZRANGE', k .. 'q', 0, 0)
+  if #top == 0 then break end
+  local qm = top[1]
+  local id = string.sub(qm, 17)
+  local h = H(app, id)
+  local f = redis.call('HMGET', h, 'state', 'qm', 'pri', 'att')
+  if f[1] ~= 'pending' or f[2] ~= qm then
+    redis.call('ZREM', k .. 'q', qm)
+    if f[2] == qm then unqueue(h) end
+  else
+    local token = I(now) .. '-' .. redis.call('INCR', P .. 'tok')
+    local u = I(now + dur)
+    detach(app, id, h)
+    redis.call('HSET', h, 'owner', owner, 'token', token, 'until', u, 'tr', tr)
+    place(app, id, h)
+    out[#out+1] = {id, token, u, f[3], f[4] or '0'}
+  end
+end
+local nxt = ''
+for _, z in ipairs({'lq', 'd'}) do
+  local m = redis.call('ZRANGE', k .. z, 0, 0, 'WITHSCORES')
+  if #m > 0 and (nxt == '' or tonumber(m[2]) < tonumber(nxt)) then nxt = m[2] end
+end
+return {out, nxt}
+`
+
+// Acquire: app, id, owner, lease (µs). Returns {token, until, priority,
+// attempts}.
+const acquireBody = `
+local app, id, owner, dur = ARGV[2], ARGV[3], ARGV[4], tonumber(ARGV[5])
+local h = H(app, id)
+local f = redis.call('HMGET', h, 'state', 'owner', 'until', 'tr', 'att')
+if not f[1] then
+  setstate(app, id, h, nil, 'pending')
+elseif f[1] ~= 'pending' then
+  return redis.error_reply('STOLOS notpending ' .. f[1])
+elseif f[2] and tonumber(f[3]) > now and f[4] ~= '1' then
+  return redis.error_reply('STOLOS held ' .. f[2])
+end
+local token = I(now) .. '-' .. redis.call('INCR', P .. 'tok')
+local u = I(now + dur)
+detach(app, id, h)
+redis.call('HSET', h, 'owner', owner, 'token', token, 'until', u, 'tr', '0')
+redis.call('HDEL', h, 'nb')
+place(app, id, h)
+return {token, u, pri(h), f[5] or '0'}
+`
+
+// Renew: app, id, token, lease (µs). Returns the new expiry.
+const renewBody = `
+local app, id, token, dur = ARGV[2], ARGV[3], ARGV[4], tonumber(ARGV[5])
+local h = H(app, id)
+if not held(h, token) then return lost() end
+local u = I(now + dur)
+detach(app, id, h)
+redis.call('HSET', h, 'until', u)
+place(app, id, h)
+return u
+`
+
+// Release: app, id, token.
+const releaseBody = `
+local app, id, token = ARGV[2], ARGV[3], ARGV[4]
+local h = H(app, id)
+if not held(h, token) then return lost() end
+detach(app, id, h)
+clearlease(h)
+place(app, id, h)
+return 1
+`
+
+// Complete: app, id, token ("" for none), outcome, then per child: app,
+// id, skip, n, and n parent (app, id) pairs.
+const completeBody = `
+local app, id, token, outcome = ARGV[2], ARGV[3], ARGV[4], ARGV[5]
+local h = H(app, id)
+local st = redis.call('HGET', h, 'state')
+if token ~= '' then
+  if not held(h, token) then return lost() end
+elseif not st then
+  return redis.error_reply('STOLOS notfound')
+end
+local p = pri(h)
+detach(app, id, h)
+clearlease(h)
+unqueue(h)
+redis.call('HDEL', h, 'att')
+redis.call('HSET', h, 'out', outcome)
+setstate(app, id, h, st, 'completed')
+local i = 6
+while i <= #ARGV do
+  local ca, ci, skip, np = ARGV[i], ARGV[i+1], ARGV[i+2] == '1', tonumber(ARGV[i+3])
+  i = i + 4
+  local ready = true
+  for r = 1, np do
+    if redis.call('HGET', H(ARGV[i], ARGV[i+1]), 'state') ~= 'completed' then ready = false end
+    i = i + 2
+  end
+  if ready then
+    local ch = H(ca, ci)
+    local cs = redis.call('HGET', ch, 'state')
+    if not cs then
+      create(ca, ci, ch, skip, p)
+    elseif cs == 'pending' and not redis.call('HGET', ch, 'q') then
+      if skip then
+        detach(ca, ci, ch)
+        clearlease(ch)
+        setstate(ca, ci, ch, cs, 'skipped')
+      else
+        enqueue(ca, ci, ch, p, nil)
+      end
+    end
+  end
+end
+return 1
+`
+
+// Fail: app, id, token, outcome, maxRetry, delay (µs). Returns 1 if final.
+const failBody = `
+local app, id, token, outcome, maxr, delay = ARGV[2], ARGV[3], ARGV[4], ARGV[5], tonumber(ARGV[6]), tonumber(ARGV[7])
+local h = H(app, id)
+if not held(h, token) then return lost() end
+local att = tonumber(redis.call('HGET', h, 'att') or '0') + 1
+detach(app, id, h)
+clearlease(h)
+redis.call('HSET', h, 'att', att, 'out', outcome)
+if att >= maxr then
+  unqueue(h)
+  setstate(app, id, h, 'pending', 'failed')
+  return 1
+end
+local nb = nil
+if delay > 0 then nb = now + delay end
+enqueue(app, id, h, pri(h), nb)
+return 0
+`
+
+// Park: app, id, token, then per parent: app, id, skip. Returns {ready,
+// {job fields of each parent}}.
+const parkBody = `
+local app, id, token = ARGV[2], ARGV[3], ARGV[4]
+local h = H(app, id)
+if not held(h, token) then return lost() end
+local ready = true
+for i = 5, #ARGV, 3 do
+  if redis.call('HGET', H(ARGV[i], ARGV[i+1]), 'state') ~= 'completed' then ready = false end
+end
+local jobs = {}
+if not ready then
+  local p = pri(h)
+  for i = 5, #ARGV, 3 do
+    local pa, pi, skip = ARGV[i], ARGV[i+1], ARGV[i+2] == '1'
+    local ph = H(pa, pi)
+    local ps = redis.call('HGET', ph, 'state')
+    if not ps then
+      create(pa, pi, ph, skip, p)
+    elseif ps == 'pending' and not redis.call('HGET', ph, 'q') and not live(ph) then
+      enqueue(pa, pi, ph, p, nil)
+    end
+  end
+  detach(app, id, h)
+  clearlease(h)
+  unqueue(h)
+end
+for i = 5, #ARGV, 3 do jobs[#jobs+1] = job(H(ARGV[i], ARGV[i+1])) end
+return {ready and 1 or 0, jobs}
+`
+
+// SetState: app, id, state, outcome ("" keeps the last one).
+const setStateBody = `
+local app, id, new, outcome = ARGV[2], ARGV[3], ARGV[4], ARGV[5]
+local h = H(app, id)
+local st = redis.call('HGET', h, 'state')
+if not st then return redis.error_reply('STOLOS notfound') end
+if new ~= 'pending' then
+  detach(app, id, h)
+  clearlease(h)
+  unqueue(h)
+end
+setstate(app, id, h, st, new)
+if outcome ~= '' then redis.call('HSET', h, 'out', outcome) end
+return 1
+`
+
+// Get: (app, id) pairs. Returns {now, {job fields}...}.
+const getBody = `
+local jobs = {}
+for i = 2, #ARGV, 2 do jobs[#jobs+1] = job(H(ARGV[i], ARGV[i+1])) end
+return {I(now), jobs}
+`
+
+// ListPage: app, state, after (exclusive; "" for the start), count.
+// Returns {now, ids, {job fields}...}.
+const listPageBody = `
+local app, st, after, n = ARGV[2], ARGV[3], ARGV[4], tonumber(ARGV[5])
+local from = '-'
+if after ~= '' then from = '(' .. after end
+local ids = redis.call('ZRANGEBYLEX', K(app) .. 's:' .. st, from, '+', 'LIMIT', 0, n)
+local jobs = {}
+for _, id in ipairs(ids) do jobs[#jobs+1] = job(H(app, id)) end
+return {I(now), ids, jobs}
+`
+
+// Count: app. Returns {pending, completed, failed, skipped, queued, claimed}.
+const countBody = `
+local k = K(ARGV[2])
+local r = {}
+for _, s in ipairs({'pending', 'completed', 'failed', 'skipped'}) do r[#r+1] = redis.call('ZCARD', k .. 's:' .. s) end
+r[#r+1] = redis.call('ZCARD', k .. 'q') + redis.call('ZCARD', k .. 'd') + redis.call('ZCARD', k .. 'lq')
+r[#r+1] = redis.call('ZCOUNT', k .. 'lq', '(' .. I(now), '+inf') + redis.call('ZCOUNT', k .. 'lh', '(' .. I(now), '+inf')
+return r
+`
+
+// WaitCheck: app. Returns {claimable now (1/0), now, next} where next is
+// the earliest lease expiry or retry time ("" if none).
+const waitCheckBody = `
+local k = K(ARGV[2])
+if redis.call('ZCARD', k .. 'q') > 0 then return {1, I(now), ''} end
+local nxt = ''
+for _, z in ipairs({'lq', 'lh', 'd'}) do
+  local m = redis.call('ZRANGE', k .. z, 0, 0, 'WITHSCORES')
+  if #m > 0 and (nxt == '' or tonumber(m[2]) < tonumber(nxt)) then nxt = m[2] end
+end
+if nxt ~= '' and tonumber(nxt) <= now then return {1, I(now), nxt} end
+return {0, I(now), nxt}
+`
+
+// scripts holds the loaded scripts of one backend.
+type scripts struct {
+	submit, claim, acquire, renew, release, complete, fail, park, setState, get, listPage, count, waitCheck *goredis.Script
+}
+
+func newScripts() scripts {
+	r := strings.NewReplacer(
+		"@DEFAULTPRI@", strconv.Itoa(store.DefaultPriority),
+		"@Created@", strconv.Itoa(int(store.Created)),
+		"@CreatedSkipped@", strconv.Itoa(int(store.CreatedSkipped)),
+		"@Exists@", strconv.Itoa(int(store.Exists)),
+		"@Requeued@", strconv.Itoa(int(store.Requeued)),
+		"@AlreadyQueued@", strconv.Itoa(int(store.AlreadyQueued)),
+	)
+	mk := func(body string) *goredis.Script { return goredis.NewScript(r.Replace(prelude + body)) }
+	return scripts{
+		submit:    mk(submitBody),
+		claim:     mk(claimBody),
+		acquire:   mk(acquireBody),
+		renew:     mk(renewBody),
+		release:   mk(releaseBody),
+		complete:  mk(completeBody),
+		fail:      mk(failBody),
+		park:      mk(parkBody),
+		setState:  mk(setStateBody),
+		get:       mk(getBody),
+		listPage:  mk(listPageBody),
+		count:     mk(countBody),
+		waitCheck: mk(waitCheckBody),
+	}
+}
+
+func (s scripts) all() []*goredis.Script {
+	return []*goredis.Script{s.submit, s.claim, s.acquire, s.renew, s.release, s.complete, s.fail, s.park, s.setState, s.get, s.listPage, s.count, s.waitCheck}
+}
