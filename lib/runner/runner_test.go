@@ -1,0 +1,535 @@
+//go:build linux
+
+package runner
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// The test binary doubles as the reaper and as a helper process that runs a
+// job (for the kill -9 test).
+func TestMain(m *testing.M) {
+	if len(os.Args) > 1 {
+		switch os.Args[1] {
+		case "__stolos_reaper":
+			os.Exit(ReaperMain(os.Args[2:]))
+		case "__runner_helper":
+			os.Exit(helperMain(os.Args[2:]))
+		}
+	}
+	os.Exit(m.Run())
+}
+
+// helperMain runs a bash job with command args[1] and $T set to args[0].
+func helperMain(args []string) int {
+	j := testJob(args[0], args[1])
+	o, err := Run(context.Background(), j)
+	fmt.Println(o.Text, err)
+	return 0
+}
+
+func reaperArgv() []string {
+	exe, err := os.Executable()
+	if err != nil {
+		panic(err)
+	}
+	return []string{exe, "__stolos_reaper"}
+}
+
+// testJob is job 20140601_42 of app1 running cmd, with $T set to dir.
+func testJob(dir, cmd string) Job {
+	return Job{
+		App:     "app1",
+		JobID:   "20140601_42",
+		Idents:  []Ident{{"date", "20140601"}, {"client_id", "42"}},
+		BashCmd: cmd,
+		Environ: os.Environ(),
+		Env:     map[string]string{"T": dir},
+		Grace:   5 * time.Second,
+		Reaper:  reaperArgv(),
+	}
+}
+
+func run(t *testing.T, ctx context.Context, j Job) Outcome {
+	t.Helper()
+	o, err := Run(ctx, j)
+	if err != nil {
+		t.Fatalf("Run(%q): %v", j.BashCmd, err)
+	}
+	return o
+}
+
+// waitFile waits for dir/name to hold a complete line and returns it.
+func waitFile(t *testing.T, dir, name string) string {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		b, err := os.ReadFile(filepath.Join(dir, name))
+		if err == nil && bytes.HasSuffix(b, []byte("\n")) {
+			return strings.TrimSuffix(string(b), "\n")
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s never appeared", name)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// waitPid waits for the pid written in dir/name.
+func waitPid(t *testing.T, dir, name string) int {
+	t.Helper()
+	s := waitFile(t, dir, name)
+	pid, err := strconv.Atoi(s)
+	if err != nil {
+		t.Fatalf("%s holds %q, not a pid", name, s)
+	}
+	return pid
+}
+
+// alive says whether pid is a live (not zombie) process.
+func alive(pid int) bool {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return false
+	}
+	i := bytes.LastIndexByte(b, ')')
+	return i < 0 || i+2 >= len(b) || b[i+2] != 'Z'
+}
+
+func waitGone(t *testing.T, what string, pid int) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for alive(pid) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s (pid %d) still alive", what, pid)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func TestRunStatus(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		cmd   string
+		extra []string
+		want  Outcome
+	}{
+		{cmd: "true", want: Outcome{"exit 0", true}},
+		{cmd: "exit 3", want: Outcome{"exit 3", false}},
+		{cmd: "kill -KILL $$", want: Outcome{"signal KILL", false}},
+		{cmd: "kill -TERM $$", want: Outcome{"signal TERM", false}},
+		{cmd: "kill -SEGV $$", want: Outcome{"signal SEGV", false}},
+		{cmd: "notacommand", want: Outcome{"exit 127", false}},
+		// Extra words are appended with a space (the original used none).
+		{cmd: "test {app_name}", extra: []string{"= app1", "&& exit 5"}, want: Outcome{"exit 5", false}},
+		{cmd: "echo {app_name}", extra: []string{"&& notacommand"}, want: Outcome{"exit 127", false}},
+		{cmd: "echo {nope}", want: Outcome{`bad command: unknown placeholder {nope} in template "echo {nope}"`, false}},
+		{cmd: "echo {nope", want: Outcome{`bad command: unclosed "{" at byte 5 of template "echo {nope" (write "{{" for a literal brace)`, false}},
+		{cmd: "", want: Outcome{"bad command: empty command", false}},
+		{cmd: " \t", want: Outcome{"bad command: empty command", false}},
+	} {
+		j := testJob(t.TempDir(), tc.cmd)
+		j.Extra = tc.extra
+		if o := run(t, context.Background(), j); o != tc.want {
+			t.Errorf("Run(%q, extra %q) = %+v, want %+v", tc.cmd, tc.extra, o, tc.want)
+		}
+	}
+}
+
+func TestRunOutput(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	j := testJob(dir, `echo out {date}; echo err >&2; cat; echo "$PWD"`)
+	var stdout, stderr bytes.Buffer
+	j.Stdout, j.Stderr = &stdout, &stderr
+	if o := run(t, context.Background(), j); o != (Outcome{"exit 0", true}) {
+		t.Fatalf("outcome %+v", o)
+	}
+	wd, _ := os.Getwd()
+	if got, want := stdout.String(), "out 20140601\n"+wd+"\n"; got != want {
+		t.Errorf("stdout %q, want %q", got, want)
+	}
+	if got := stderr.String(); got != "err\n" {
+		t.Errorf("stderr %q, want %q", got, "err\n")
+	}
+
+	// Files are handed to the command as they are.
+	f, err := os.Create(filepath.Join(dir, "log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	j.Stdout, j.Stderr = f, f
+	if o := run(t, context.Background(), j); o != (Outcome{"exit 0", true}) {
+		t.Fatalf("outcome %+v", o)
+	}
+	b, _ := os.ReadFile(f.Name())
+	if got, want := string(b), "out 20140601\nerr\n"+wd+"\n"; got != want {
+		t.Errorf("log %q, want %q", got, want)
+	}
+}
+
+func TestRunEnv(t *testing.T) {
+	t.Parallel()
+	j := testJob(t.TempDir(), `printf '%s|' "$STOLOS_APP_NAME" "$STOLOS_JOB_ID" "$date" "$client_id" "$FROM_CONFIG" "$BASE" "$OVER"`)
+	j.Environ = []string{"BASE=base", "date=base", "OVER=base", "STOLOS_JOB_ID=base", "PATH=" + os.Getenv("PATH")}
+	j.Env = map[string]string{"FROM_CONFIG": "a b", "OVER": "config", "client_id": "config"}
+	var stdout bytes.Buffer
+	j.Stdout = &stdout
+	if o := run(t, context.Background(), j); !o.OK {
+		t.Fatalf("outcome %+v", o)
+	}
+	if got, want := stdout.String(), "app1|20140601_42|20140601|42|a b|base|config|"; got != want {
+		t.Errorf("environment %q, want %q", got, want)
+	}
+}
+
+func TestRunInjection(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	nasty := []string{
+		`a$(touch $T/pwned1)b`,
+		"c`touch $T/pwned2`d",
+		`e'; touch $T/pwned3; echo '`,
+		`f"; touch $T/pwned4; echo "`,
+		`g;touch $T/pwned5`,
+		`h|touch $T/pwned6`,
+		`i&&touch $T/pwned7`,
+		`j'\''k $HOME *`,
+		`-n`,
+		``,
+	}
+	for i, id := range nasty {
+		j := testJob(dir, `printf '%s\n' {job_id} {x} > "$T/out"`)
+		j.JobID = id
+		j.Idents = []Ident{{"x", id}}
+		out := fmt.Sprintf("out%d", i)
+		j.Env["T"] = dir
+		j.BashCmd = strings.ReplaceAll(j.BashCmd, "$T/out", "$T/"+out)
+		if o := run(t, context.Background(), j); o != (Outcome{"exit 0", true}) {
+			t.Fatalf("job id %q: outcome %+v", id, o)
+		}
+		b, err := os.ReadFile(filepath.Join(dir, out))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, want := string(b), id+"\n"+id+"\n"; got != want {
+			t.Errorf("job id %q arrived as %q, want %q", id, got, want)
+		}
+	}
+	ents, _ := os.ReadDir(dir)
+	for _, e := range ents {
+		if strings.HasPrefix(e.Name(), "pwned") {
+			t.Errorf("injected command ran: %s exists", e.Name())
+		}
+	}
+}
+
+func TestRunTimeoutKillsGroup(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	j := testJob(dir, `sleep 1000 & echo $! > "$T/bg"; echo $$ > "$T/sh"; sleep 1000`)
+	j.Timeout = 300 * time.Millisecond
+	j.Grace = 100 * time.Millisecond
+	if o := run(t, context.Background(), j); o != (Outcome{"timeout after 300ms", false}) {
+		t.Fatalf("outcome %+v", o)
+	}
+	waitGone(t, "shell", waitPid(t, dir, "sh"))
+	waitGone(t, "background sleep", waitPid(t, dir, "bg"))
+}
+
+func TestRunCancel(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name, cmd, trapped string
+		grace              time.Duration
+	}{
+		// SIGTERM trapped: the command ends itself within the grace period
+		// (a long one: Run would wait it out if the group did not end).
+		{"trapped", `trap 'echo got TERM > "$T/trapped"; exit 7' TERM; echo ready > "$T/ready"; while :; do sleep 0.05; done`, "got TERM", time.Minute},
+		// SIGTERM ignored by the shell and its children: SIGKILL after grace.
+		{"ignored", `trap '' TERM; echo ready > "$T/ready"; while :; do sleep 0.05; done`, "", 200 * time.Millisecond},
+		// Grace 0: SIGKILL at once, the trap never runs.
+		{"nograce", `trap 'echo got TERM > "$T/trapped"; exit 7' TERM; echo ready > "$T/ready"; while :; do sleep 0.05; done`, "", 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			dir := t.TempDir()
+			j := testJob(dir, `echo $$ > "$T/sh"; `+tc.cmd)
+			j.Grace = tc.grace
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			go func() {
+				waitFile(t, dir, "ready")
+				cancel()
+			}()
+			if o := run(t, ctx, j); o != (Outcome{"canceled", false}) {
+				t.Fatalf("outcome %+v", o)
+			}
+			waitGone(t, "shell", waitPid(t, dir, "sh"))
+			b, _ := os.ReadFile(filepath.Join(dir, "trapped"))
+			if got := strings.TrimSpace(string(b)); got != tc.trapped {
+				t.Errorf("trap wrote %q, want %q", got, tc.trapped)
+			}
+		})
+	}
+}
+
+func TestRunCanceledBeforeStart(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if o := run(t, ctx, testJob(dir, `touch "$T/ran"`)); o != (Outcome{"canceled", false}) {
+		t.Fatalf("outcome %+v", o)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "ran")); err == nil {
+		t.Error("the command ran")
+	}
+}
+
+// What a command leaves running in its group is ended when it exits.
+func TestRunLeftovers(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	j := testJob(dir, `sleep 1000 & echo $! > "$T/bg"`)
+	if o := run(t, context.Background(), j); o != (Outcome{"exit 0", true}) {
+		t.Fatalf("outcome %+v", o)
+	}
+	waitGone(t, "background sleep", waitPid(t, dir, "bg"))
+}
+
+func TestRunPlugin(t *testing.T) {
+	t.Parallel()
+	bin := t.TempDir()
+	write := func(name, text string, mode os.FileMode) {
+		if err := os.WriteFile(filepath.Join(bin, name), []byte(text), mode); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("stolos-plugin-echo", "#!/bin/sh\necho \"$STOLOS_APP_NAME $STOLOS_JOB_ID $date $#:$1:$2\"\nexit 4\n", 0o755)
+	write("stolos-plugin-noexec", "#!/bin/sh\nexit 0\n", 0o644)
+	write("stolos-plugin-garbage", "not a program\n", 0o755)
+	if err := os.Mkdir(filepath.Join(bin, "stolos-plugin-dir"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		jobType string
+		path    string
+		want    Outcome
+		stdout  string
+	}{
+		{jobType: "echo", path: "/nonexistent:" + bin, want: Outcome{"exit 4", false}, stdout: "app1 20140601_42 20140601 2:a b:{c}\n"},
+		{jobType: "echo", path: "", want: Outcome{"plugin not found: stolos-plugin-echo", false}},
+		{jobType: "nope", path: bin, want: Outcome{"plugin not found: stolos-plugin-nope", false}},
+		{jobType: "noexec", path: bin, want: Outcome{"plugin not found: stolos-plugin-noexec", false}},
+		{jobType: "dir", path: bin, want: Outcome{"plugin not found: stolos-plugin-dir", false}},
+		{jobType: "../" + filepath.Base(bin) + "/stolos-plugin-echo", path: bin, want: Outcome{"plugin not found: stolos-plugin-../" + filepath.Base(bin) + "/stolos-plugin-echo", false}},
+		{jobType: "garbage", path: bin, want: Outcome{"start failed: " + filepath.Join(bin, "stolos-plugin-garbage") + ": exec format error", false}},
+	} {
+		j := testJob(t.TempDir(), "unused {nope}")
+		j.JobType = tc.jobType
+		j.Extra = []string{"a b", "{c}"}
+		j.Environ = []string{"PATH=" + tc.path}
+		var stdout bytes.Buffer
+		j.Stdout = &stdout
+		if o := run(t, context.Background(), j); o != tc.want {
+			t.Errorf("job type %q: outcome %+v, want %+v", tc.jobType, o, tc.want)
+		}
+		if stdout.String() != tc.stdout {
+			t.Errorf("job type %q: stdout %q, want %q", tc.jobType, stdout.String(), tc.stdout)
+		}
+	}
+}
+
+func TestRunCheckCmd(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name, cmd, check string
+		want             Outcome
+		ran              bool
+	}{
+		{"already done", `touch "$T/ran"`, `true`, Outcome{"already done (check_cmd)", true}, false},
+		{"done by the run", `touch "$T/ran"`, `test -e "$T/ran"`, Outcome{"exit 0", true}, true},
+		{"check fails after", `touch "$T/ran"`, `exit 1`, Outcome{"check failed: exit 1", false}, true},
+		{"check killed after", `touch "$T/ran"`, `test -e "$T/ran" && kill -KILL $$; exit 1`, Outcome{"check failed: signal KILL", false}, true},
+		{"command fails", `touch "$T/ran"; exit 3`, `false`, Outcome{"exit 3", false}, true},
+		{"check uses placeholders", `touch "$T/ran"`, `test {job_id} = 20140601_42 && test -e "$T/ran"`, Outcome{"exit 0", true}, true},
+		{"bad check", `touch "$T/ran"`, `test -e {nope}`, Outcome{`bad command: unknown placeholder {nope} in template "test -e {nope}"`, false}, false},
+		{"bad command", `touch {nope}`, `true`, Outcome{`bad command: unknown placeholder {nope} in template "touch {nope}"`, false}, false},
+	} {
+		dir := t.TempDir()
+		j := testJob(dir, tc.cmd)
+		j.CheckCmd = tc.check
+		if o := run(t, context.Background(), j); o != tc.want {
+			t.Errorf("%s: outcome %+v, want %+v", tc.name, o, tc.want)
+		}
+		_, err := os.Stat(filepath.Join(dir, "ran"))
+		if ran := err == nil; ran != tc.ran {
+			t.Errorf("%s: command ran: %v, want %v", tc.name, ran, tc.ran)
+		}
+	}
+}
+
+// The timeout covers the whole attempt, check_cmd runs included.
+func TestRunCheckTimeout(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	j := testJob(dir, `touch "$T/ran"`)
+	j.CheckCmd = `test -e "$T/ran" && sleep 1000; exit 1`
+	j.Timeout = 200 * time.Millisecond
+	j.Grace = 0
+	if o := run(t, context.Background(), j); o != (Outcome{"timeout after 200ms", false}) {
+		t.Fatalf("outcome %+v", o)
+	}
+}
+
+func TestCheck(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		check string
+		done  bool
+		want  Outcome
+	}{
+		{`true`, true, Outcome{"exit 0", true}},
+		{`exit 2`, false, Outcome{"exit 2", false}},
+		{`{nope}`, false, Outcome{`bad command: unknown placeholder {nope} in template "{nope}"`, false}},
+	} {
+		j := testJob(t.TempDir(), "unused")
+		j.CheckCmd = tc.check
+		done, o, err := Check(context.Background(), j)
+		if err != nil || done != tc.done || o != tc.want {
+			t.Errorf("Check(%q) = %v, %+v, %v; want %v, %+v", tc.check, done, o, err, tc.done, tc.want)
+		}
+	}
+	j := testJob(t.TempDir(), "unused")
+	if _, _, err := Check(context.Background(), j); err == nil || err.Error() != "job app1 20140601_42 has no check_cmd" {
+		t.Errorf("Check without check_cmd: %v", err)
+	}
+}
+
+// A broken reaper set-up is the runner's error, not the job's outcome.
+func TestRunReaperErrors(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		reaper []string
+		err    string
+	}{
+		{nil, "no reaper command set up to run jobs"},
+		{[]string{"/nonexistent/stolos-exec"}, "start reaper: fork/exec /nonexistent/stolos-exec: no such file or directory"},
+		{[]string{"/bin/true"}, "reaper /bin/true ended with exit 0 without reporting; does it run runner.ReaperMain?"},
+	} {
+		j := testJob(t.TempDir(), "true")
+		j.Reaper = tc.reaper
+		o, err := Run(context.Background(), j)
+		if err == nil || err.Error() != tc.err {
+			t.Errorf("reaper %q: Run = %+v, %v; want error %s", tc.reaper, o, err, tc.err)
+		}
+	}
+}
+
+// ReaperMain refuses to run when not started by the runner.
+func TestReaperMainMisuse(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		args   []string
+		stderr string
+	}{
+		{nil, "stolos reaper: no command given\n"},
+		{[]string{"/bin/true"}, "stolos reaper: not the leader of its process group\n"},
+	} {
+		cmd := exec.Command(reaperArgv()[0], append(reaperArgv()[1:], tc.args...)...)
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		err := cmd.Run()
+		if cmd.ProcessState.ExitCode() != 2 || stderr.String() != tc.stderr {
+			t.Errorf("reaper %q: %v, stderr %q; want exit 2, %q", tc.args, err, stderr.String(), tc.stderr)
+		}
+	}
+	// A group leader without the pipes.
+	cmd := exec.Command(reaperArgv()[0], append(reaperArgv()[1:], "/bin/true")...)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	err := cmd.Run()
+	if cmd.ProcessState.ExitCode() != 2 || stderr.String() != "stolos reaper: fd 3 is not a pipe\n" {
+		t.Errorf("reaper without pipes: %v, stderr %q", err, stderr.String())
+	}
+}
+
+// kill -9 of the reaper alone: its command dies with it (parent-death
+// signal) and the runner ends the rest of the group.
+func TestRunReaperKilled(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	j := testJob(dir, `sleep 1000 & echo $! > "$T/bg"; echo $PPID > "$T/reaper"; echo $$ > "$T/sh"; wait`)
+	done := make(chan Outcome, 1)
+	go func() { done <- run(t, context.Background(), j) }()
+	reaper, sh, bg := waitPid(t, dir, "reaper"), waitPid(t, dir, "sh"), waitPid(t, dir, "bg")
+	if err := syscall.Kill(reaper, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	if o := <-done; o != (Outcome{"signal KILL", false}) {
+		t.Errorf("outcome %+v", o)
+	}
+	waitGone(t, "shell", sh)
+	waitGone(t, "background sleep", bg)
+}
+
+// kill -9 of the program that called Run: the reaper, the shell and the
+// shell's background child all die.
+func TestRunCallerKilled(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	helper := exec.Command(exe, "__runner_helper", dir,
+		`sleep 1000 & echo $! > "$T/bg"; echo $PPID > "$T/reaper"; echo $$ > "$T/sh"; wait`)
+	var out bytes.Buffer
+	helper.Stdout, helper.Stderr = &out, &out
+	if err := helper.Start(); err != nil {
+		t.Fatal(err)
+	}
+	reaper, sh, bg := waitPid(t, dir, "reaper"), waitPid(t, dir, "sh"), waitPid(t, dir, "bg")
+	if err := helper.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	if err := helper.Wait(); err == nil || err.Error() != "signal: killed" {
+		t.Fatalf("helper: %v, output %q", err, out.String())
+	}
+	waitGone(t, "reaper", reaper)
+	waitGone(t, "shell", sh)
+	waitGone(t, "background sleep", bg)
+	if out.Len() != 0 {
+		t.Errorf("helper printed %q", out.String())
+	}
+}
+
+func BenchmarkRun(b *testing.B) {
+	j := testJob(b.TempDir(), "true")
+	for b.Loop() {
+		if o, err := Run(context.Background(), j); err != nil || !o.OK {
+			b.Fatal(o, err)
+		}
+	}
+}
+
+func BenchmarkShDirect(b *testing.B) {
+	for b.Loop() {
+		if err := exec.Command(Shell, "-c", "true").Run(); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -1,0 +1,126 @@
+package runner
+
+import (
+	"fmt"
+	"strings"
+)
+
+// segment is one piece of a parsed command template: literal text, or a
+// placeholder's name.
+type segment struct {
+	lit  string
+	name string // placeholder name; "" for literal text
+}
+
+// parse splits a command template into literal text and placeholders.
+// "{name}" is a placeholder, "{{" and "}}" are literal braces. A name is any
+// non-empty text without braces (so "{client_id:05d}" is a placeholder named
+// "client_id:05d", which no job fills: Python format specs are not supported).
+func parse(tmpl string) ([]segment, error) {
+	var segs []segment
+	var lit strings.Builder
+	for i := 0; i < len(tmpl); i++ {
+		c := tmpl[i]
+		switch {
+		case c == '{' && i+1 < len(tmpl) && tmpl[i+1] == '{':
+			lit.WriteByte('{')
+			i++
+		case c == '}' && i+1 < len(tmpl) && tmpl[i+1] == '}':
+			lit.WriteByte('}')
+			i++
+		case c == '}':
+			return nil, fmt.Errorf("unmatched \"}\" at byte %d of template %q (write \"}}\" for a literal brace)", i, tmpl)
+		case c == '{':
+			end := strings.IndexAny(tmpl[i+1:], "{}")
+			if end < 0 || tmpl[i+1+end] == '{' {
+				return nil, fmt.Errorf("unclosed \"{\" at byte %d of template %q (write \"{{\" for a literal brace)", i, tmpl)
+			}
+			name := tmpl[i+1 : i+1+end]
+			if name == "" {
+				return nil, fmt.Errorf("empty placeholder \"{}\" at byte %d of template %q", i, tmpl)
+			}
+			if lit.Len() > 0 {
+				segs = append(segs, segment{lit: lit.String()})
+				lit.Reset()
+			}
+			segs = append(segs, segment{name: name})
+			i += 1 + end
+		default:
+			lit.WriteByte(c)
+		}
+	}
+	if lit.Len() > 0 {
+		segs = append(segs, segment{lit: lit.String()})
+	}
+	return segs, nil
+}
+
+// Placeholders returns the names of the placeholders tmpl uses, each once, in
+// order of first use, or an error for a malformed template (an unclosed "{",
+// an unmatched "}", an empty "{}"). Config loading uses it to reject a
+// command that names a placeholder no job of the app fills.
+func Placeholders(tmpl string) ([]string, error) {
+	segs, err := parse(tmpl)
+	if err != nil {
+		return nil, err
+	}
+	var names []string
+	seen := map[string]bool{}
+	for _, s := range segs {
+		if s.name != "" && !seen[s.name] {
+			seen[s.name] = true
+			names = append(names, s.name)
+		}
+	}
+	return names, nil
+}
+
+// Command fills the template tmpl for job j and returns the shell command
+// line. {app_name} is j.App, {job_id} is j.JobID, and {NAME} is the value of
+// j's identifier NAME (an identifier named app_name or job_id wins, as in the
+// original). Every value is inserted shell-quoted (in single quotes, a quote
+// written '\''), so no job_id can inject shell code; templates must not quote
+// placeholders themselves ("{date}" yields the quotes too). "{{" and "}}" are
+// literal braces. A placeholder no value fills is an error naming it and the
+// template.
+func Command(tmpl string, j Job) (string, error) {
+	segs, err := parse(tmpl)
+	if err != nil {
+		return "", err
+	}
+	var b strings.Builder
+	for _, s := range segs {
+		if s.name == "" {
+			b.WriteString(s.lit)
+			continue
+		}
+		v, ok := j.value(s.name)
+		if !ok {
+			return "", fmt.Errorf("unknown placeholder {%s} in template %q", s.name, tmpl)
+		}
+		b.WriteString(shellQuote(v))
+	}
+	return b.String(), nil
+}
+
+// value returns the value that fills placeholder name for j.
+func (j Job) value(name string) (string, bool) {
+	for _, id := range j.Idents {
+		if id.Name == name {
+			return id.Value, true
+		}
+	}
+	switch name {
+	case "app_name":
+		return j.App, true
+	case "job_id":
+		return j.JobID, true
+	}
+	return "", false
+}
+
+// shellQuote returns s as one POSIX shell word: in single quotes, each single
+// quote written as '\''.
+func shellQuote(s string) string {
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
