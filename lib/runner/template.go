@@ -78,10 +78,14 @@ func Placeholders(tmpl string) ([]string, error) {
 // Command fills the template tmpl for job j and returns the shell command
 // line. {app_name} is j.App, {job_id} is j.JobID, and {NAME} is the value of
 // j's identifier NAME (an identifier named app_name or job_id wins, as in the
-// original). Every value is inserted shell-quoted (in single quotes, a quote
-// written '\''), so no job_id can inject shell code; templates must not quote
-// placeholders themselves ("{date}" yields the quotes too). "{{" and "}}" are
-// literal braces. A placeholder no value fills is an error naming it and the
+// original). Every value is inserted shell-quoted, as one word in single
+// quotes:
+//
+//	it's  ->  'it'\''s'
+//
+// so no job_id can inject shell code; templates must not quote placeholders
+// themselves ("{date}" yields the quotes too). "{{" and "}}" are literal
+// braces. A placeholder no value fills is an error naming it and the
 // template.
 func Command(tmpl string, j Job) (string, error) {
 	segs, err := parse(tmpl)
@@ -119,8 +123,11 @@ func (j Job) value(name string) (string, bool) {
 	return "", false
 }
 
-// shellQuote returns s as one POSIX shell word: in single quotes, each single
-// quote written as '\''.
+// shellQuote returns s as one POSIX shell word in single quotes; a single
+// quote inside closes the quotes, is escaped with a backslash, and reopens
+// them:
+//
+//	it's  ->  'it'\''s'
 func shellQuote(s string) string {
 	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
