@@ -1,0 +1,22 @@
+// Package children is stolos-children: it reads jobs (arguments, or stdin
+// lines of bare job ids with -a, or APP<TAB>JOB_ID records) and writes their
+// child jobs, APP<TAB>JOB_ID[<TAB>GROUP] per line. See stolos-children(1).
+package children
+
+import (
+	"io"
+
+	"github.com/stolos-sched/stolos/lib/cli"
+	"github.com/stolos-sched/stolos/lib/related"
+)
+
+// Main runs stolos-children.
+func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	return related.Main(related.Children, args, stdin, stdout, stderr)
+}
+
+// Tool returns the tool with its flags registered, for documentation checks.
+func Tool() *cli.Tool {
+	t, _ := related.NewTool(related.Children, nil, io.Discard, io.Discard)
+	return t
+}

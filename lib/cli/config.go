@@ -1,0 +1,112 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+
+	"github.com/stolos-sched/stolos/lib/config"
+	"github.com/stolos-sched/stolos/lib/jobid"
+)
+
+// ConfigFlags are the flags that say where the app configuration is and
+// how job ids look. Every tool registers them with the same names, so one
+// -config file serves all tools.
+type ConfigFlags struct {
+	TasksJSON       string
+	Validations     string
+	DefaultTemplate string
+	Delimiter       string
+	Backend         string
+	Redis           RedisFlags // the configuration backend "redis"
+}
+
+// RedisFlags are the connection settings of a Redis server.
+type RedisFlags struct {
+	Host      string
+	Port      int
+	DB        int
+	Password  string
+	TLS       bool
+	KeyPrefix string
+}
+
+// Register adds the configuration flags to fs.
+func (c *ConfigFlags) Register(fs *flag.FlagSet) {
+	fs.StringVar(&c.TasksJSON, "tasks-json", "", "the apps' configuration, a tasks.json `FILE` (env STOLOS_TASKS_JSON)")
+	fs.StringVar(&c.Validations, "job-id-validations", "", "identifier rules, a JSON `FILE` (env STOLOS_JOB_ID_VALIDATIONS)")
+	fs.StringVar(&c.DefaultTemplate, "job-id-default-template", "", "job id `TEMPLATE` of apps without job_id (env STOLOS_JOB_ID_DEFAULT_TEMPLATE)")
+	fs.StringVar(&c.Delimiter, "job-id-delimiter", "_", "`STRING` between identifiers of a job id (env STOLOS_JOB_ID_DELIMITER)")
+	fs.StringVar(&c.Backend, "configuration-backend", "json", "where the configuration is: json or redis (env STOLOS_CONFIGURATION_BACKEND)")
+	fs.StringVar(&c.Redis.Host, "redis-host", "localhost", "configuration backend redis: `HOST` (env STOLOS_REDIS_HOST)")
+	fs.IntVar(&c.Redis.Port, "redis-port", 6379, "configuration backend redis: `PORT` (env STOLOS_REDIS_PORT)")
+	fs.IntVar(&c.Redis.DB, "redis-db", 0, "configuration backend redis: database `N` (env STOLOS_REDIS_DB)")
+	fs.StringVar(&c.Redis.Password, "redis-password", "", "configuration backend redis: `PASSWORD` (env STOLOS_REDIS_PASSWORD)")
+	fs.BoolVar(&c.Redis.TLS, "redis-tls", false, "configuration backend redis: connect with TLS (env STOLOS_REDIS_TLS)")
+	fs.StringVar(&c.Redis.KeyPrefix, "redis-key-prefix", "stolos/", "configuration backend redis: key `PREFIX` (env STOLOS_REDIS_KEY_PREFIX)")
+}
+
+// ConfigSource fetches a tasks.json document from a configuration backend
+// other than the JSON file.
+type ConfigSource func(ctx context.Context, r RedisFlags) ([]byte, error)
+
+// Load reads and checks the configuration. sources maps the backends other
+// than "json" that this tool can read to their fetchers. Any error is a
+// usage error (exit 2): the configuration is the tool's input.
+func (c *ConfigFlags) Load(ctx context.Context, sources map[string]ConfigSource) (*config.Config, error) {
+	opts := config.Options{DefaultTemplate: c.DefaultTemplate, Delimiter: c.Delimiter}
+	if c.Delimiter == "" {
+		return nil, errors.New("-job-id-delimiter is empty")
+	}
+	if c.Validations != "" {
+		data, err := os.ReadFile(c.Validations)
+		if err != nil {
+			return nil, fmt.Errorf("job id validations: %v", pathErr(err))
+		}
+		if opts.Validations, err = jobid.ParseValidations(data); err != nil {
+			return nil, fmt.Errorf("%s: %v", c.Validations, err)
+		}
+	}
+	var data []byte
+	var where string
+	switch c.Backend {
+	case "json":
+		if c.TasksJSON == "" {
+			return nil, errors.New("no configuration: set -tasks-json FILE or STOLOS_TASKS_JSON")
+		}
+		var err error
+		if data, err = os.ReadFile(c.TasksJSON); err != nil {
+			return nil, fmt.Errorf("tasks json: %v", pathErr(err))
+		}
+		where = c.TasksJSON
+	default:
+		fetch := sources[c.Backend]
+		if fetch == nil {
+			if c.Backend == "redis" {
+				return nil, errors.New("-configuration-backend redis: this tool reads the configuration from a JSON file only (-tasks-json)")
+			}
+			return nil, fmt.Errorf("unknown -configuration-backend %q (want json or redis)", c.Backend)
+		}
+		var err error
+		if data, err = fetch(ctx, c.Redis); err != nil {
+			return nil, fmt.Errorf("configuration backend %s: %v", c.Backend, err)
+		}
+		where = fmt.Sprintf("redis %s:%d/%d %s*", c.Redis.Host, c.Redis.Port, c.Redis.DB, c.Redis.KeyPrefix)
+	}
+	cfg, err := config.Parse(data, opts)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %v", where, err)
+	}
+	return cfg, nil
+}
+
+// pathErr words a file error as "PATH: reason".
+func pathErr(err error) error {
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		return fmt.Errorf("%s: %v", pe.Path, pe.Err)
+	}
+	return err
+}

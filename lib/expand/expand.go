@@ -1,0 +1,185 @@
+// Package expand is stolos-expand: it writes the job ids of an app made of
+// the cross product of identifier values, in template order, one per line.
+// Values come from ID=VALUES arguments (a,b,c and inclusive ranges lo..hi
+// of integers, or of calendar days for date identifiers) or, for an
+// identifier not named, from the app's autofill_values. It reads nothing.
+// See stolos-expand(1).
+package expand
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/stolos-sched/stolos/lib/cli"
+	"github.com/stolos-sched/stolos/lib/config"
+	"github.com/stolos-sched/stolos/lib/jobid"
+)
+
+type flags struct {
+	App    string
+	Config cli.ConfigFlags
+}
+
+func newTool(stdin io.Reader, stdout, stderr io.Writer) (*cli.Tool, *flags) {
+	t := cli.New("stolos-expand", "stolos-expand -a APP [ID=VALUES ...]", stdin, stdout, stderr)
+	f := &flags{}
+	t.AppFlag(&f.App, true)
+	f.Config.Register(t.Flags)
+	return t, f
+}
+
+// Tool returns the tool with its flags registered, for documentation checks.
+func Tool() *cli.Tool {
+	t, _ := newTool(nil, io.Discard, io.Discard)
+	return t
+}
+
+// MaxValues bounds the values one range may produce.
+const MaxValues = 100_000_000
+
+// Main runs stolos-expand.
+func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	t, f := newTool(stdin, stdout, stderr)
+	rest, status, ok := t.Parse(args)
+	if !ok {
+		return status
+	}
+	if f.App == "" {
+		return t.Usagef("no app: give -a APP or set STOLOS_APP_NAME")
+	}
+	cfg, err := f.Config.Load(context.Background(), nil)
+	if err != nil {
+		return t.Usagef("%v", err)
+	}
+	a := cfg.App(f.App)
+	if a == nil {
+		return t.Usagef("unknown app %q", f.App)
+	}
+	lists, err := Values(a, rest)
+	if err != nil {
+		return t.Usagef("%v", err)
+	}
+	if err := write(t, a, lists); err != nil {
+		return t.Fail(err)
+	}
+	return t.Flush()
+}
+
+// Values returns the values of each identifier of a's template, from
+// ID=VALUES arguments or the app's autofill values.
+func Values(a *config.App, args []string) ([][]string, error) {
+	tm := a.Template
+	lists := make([][]string, len(tm.Idents))
+	given := make([]bool, len(tm.Idents))
+	for _, arg := range args {
+		name, spec, ok := strings.Cut(arg, "=")
+		if !ok {
+			return nil, fmt.Errorf("argument %q: want ID=VALUES", arg)
+		}
+		i := tm.Index(name)
+		if i < 0 {
+			return nil, fmt.Errorf("argument %q: %q is not an identifier of app %s (template %q)", arg, name, a.Name, tm.Text)
+		}
+		if given[i] {
+			return nil, fmt.Errorf("argument %q: %s is given twice", arg, name)
+		}
+		given[i] = true
+		vals, err := ParseValues(a.Parser.Rules[i], spec)
+		if err != nil {
+			return nil, fmt.Errorf("argument %q: %v", arg, err)
+		}
+		lists[i] = vals
+	}
+	for i, name := range tm.Idents {
+		if given[i] {
+			continue
+		}
+		af := a.Autofill[name]
+		if af == nil {
+			return nil, fmt.Errorf("no values for %s: give %s=VALUES (app %s has no autofill_values for it)", name, name, a.Name)
+		}
+		lists[i] = af.List
+	}
+	for i, l := range lists[:len(lists)-1] {
+		for _, v := range l {
+			if strings.Contains(v, tm.Delim) {
+				return nil, fmt.Errorf("%s value %q holds the delimiter %q", tm.Idents[i], v, tm.Delim)
+			}
+		}
+	}
+	return lists, nil
+}
+
+// ParseValues parses VALUES: comma-separated values and inclusive ranges
+// lo..hi, normalized by rule r; repeats are dropped.
+func ParseValues(r *jobid.Rule, spec string) ([]string, error) {
+	var out []string
+	seen := map[string]bool{}
+	for _, item := range strings.Split(spec, ",") {
+		var vals []string
+		if lo, hi, isRange := strings.Cut(item, ".."); isRange {
+			if lo == "" || hi == "" {
+				return nil, fmt.Errorf("range %q: want lo..hi", item)
+			}
+			if !r.IsDate() && !r.IsInt() && !isInt(lo) {
+				return nil, fmt.Errorf("range %q: ranges need integers or dates", item)
+			}
+			var err error
+			if vals, err = r.Range(lo, hi, 1, true, MaxValues); err != nil {
+				return nil, fmt.Errorf("range %q: %v", item, err)
+			}
+		} else {
+			v, err := r.Normalize(item)
+			if err != nil {
+				return nil, err
+			}
+			vals = []string{v}
+		}
+		for _, v := range vals {
+			if !seen[v] {
+				seen[v] = true
+				out = append(out, v)
+			}
+		}
+	}
+	return out, nil
+}
+
+func isInt(s string) bool {
+	s = strings.TrimPrefix(s, "-")
+	return s != "" && strings.Trim(s, "0123456789") == ""
+}
+
+// write writes the cross product, first identifier slowest.
+func write(t *cli.Tool, a *config.App, lists [][]string) error {
+	for _, l := range lists {
+		if len(l) == 0 {
+			return nil
+		}
+	}
+	idx := make([]int, len(lists))
+	vals := make([]string, len(lists))
+	var line []byte
+	for {
+		for i, l := range lists {
+			vals[i] = l[idx[i]]
+		}
+		line = append(a.Template.AppendFormat(line[:0], vals), '\n')
+		if _, err := t.Stdout.Write(line); err != nil {
+			return err
+		}
+		i := len(lists) - 1
+		for ; i >= 0; i-- {
+			idx[i]++
+			if idx[i] < len(lists[i]) {
+				break
+			}
+			idx[i] = 0
+		}
+		if i < 0 {
+			return nil
+		}
+	}
+}

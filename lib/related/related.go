@@ -1,0 +1,242 @@
+// Package related is the shared body of stolos-parents and
+// stolos-children: it reads job records (arguments or stdin) and writes
+// the related jobs of each, one APP<TAB>JOB_ID[<TAB>GROUP] line per job.
+package related
+
+import (
+	"context"
+	"io"
+	"slices"
+
+	"github.com/stolos-sched/stolos/lib/cli"
+	"github.com/stolos-sched/stolos/lib/config"
+	"github.com/stolos-sched/stolos/lib/graph"
+)
+
+// Direction is parents or children.
+type Direction struct {
+	Name  string // "stolos-parents"
+	Noun  string // "parent"
+	Nouns string // "ancestors"
+	step  func(out []graph.Rel, a *config.App, vals []string) []graph.Rel
+}
+
+// The two directions.
+var (
+	Parents  = Direction{"stolos-parents", "parent", "ancestors", graph.Parents}
+	Children = Direction{"stolos-children", "child", "descendants", graph.Children}
+)
+
+// Flags are the tool's flags.
+type Flags struct {
+	App    string
+	Groups bool
+	Rec    bool
+	Config cli.ConfigFlags
+}
+
+// NewTool makes the tool and registers its flags.
+func NewTool(d Direction, stdin io.Reader, stdout, stderr io.Writer) (*cli.Tool, *Flags) {
+	t := cli.New(d.Name, d.Name+" [-g] [-r] [-a APP] [JOB_ID ...]", stdin, stdout, stderr)
+	f := &Flags{}
+	t.AppFlag(&f.App, false)
+	t.Flags.BoolVar(&f.Groups, "g", false, "add the dependency group of each "+d.Noun+" as a third field (env STOLOS_G)")
+	t.Flags.BoolVar(&f.Rec, "r", false, "every "+d.Nouns[:len(d.Nouns)-1]+" once, parents before children (env STOLOS_R)")
+	f.Config.Register(t.Flags)
+	return t, f
+}
+
+// Main runs the tool.
+func Main(d Direction, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	t, f := NewTool(d, stdin, stdout, stderr)
+	rest, status, ok := t.Parse(args)
+	if !ok {
+		return status
+	}
+	cfg, err := f.Config.Load(context.Background(), nil)
+	if err != nil {
+		return t.Usagef("%v", err)
+	}
+	if f.App != "" && cfg.App(f.App) == nil {
+		return t.Usagef("unknown app %q", f.App)
+	}
+	w := &writer{t: t, groups: f.Groups}
+	var walk *walker
+	if f.Rec {
+		walk = &walker{d: d, w: w, seen: map[key]*node{}}
+	}
+	var rels []graph.Rel
+	seen := map[key]bool{}
+	status = cli.OK
+	err = t.Records(f.App, rest, func(r cli.Record, bad error) bool {
+		if bad == nil {
+			var a *config.App
+			var vals []string
+			a, _, vals, bad = cli.Job(cfg, r)
+			if bad == nil {
+				if walk != nil {
+					return walk.root(a, vals) == nil
+				}
+				rels = d.step(rels[:0], a, vals)
+				clear(seen)
+				for _, rel := range rels {
+					k := w.key(rel)
+					if !seen[k] {
+						seen[k] = true
+						if w.write(rel) != nil {
+							return false
+						}
+					}
+				}
+				return true
+			}
+		}
+		t.Errorf("%v", bad)
+		status = cli.Failure
+		return true
+	})
+	if err != nil {
+		t.Errorf("%v", err)
+		status = cli.Failure
+	}
+	if walk != nil {
+		if err := walk.finish(); err != nil && w.err == nil {
+			t.Errorf("%v", err)
+			status = cli.Failure
+		}
+	}
+	if w.err != nil {
+		return t.Fail(w.err)
+	}
+	if t.Flush() != cli.OK {
+		return cli.Failure
+	}
+	return status
+}
+
+type key struct{ app, job, group string }
+
+type writer struct {
+	t      *cli.Tool
+	groups bool
+	err    error
+}
+
+func (w *writer) key(r graph.Rel) key {
+	if w.groups {
+		return key{r.App.Name, r.JobID, r.Group}
+	}
+	return key{r.App.Name, r.JobID, ""}
+}
+
+func (w *writer) write(r graph.Rel) error {
+	if w.err != nil {
+		return w.err
+	}
+	b := w.t.Stdout
+	b.WriteString(r.App.Name)
+	b.WriteByte('\t')
+	b.WriteString(r.JobID)
+	if w.groups {
+		b.WriteByte('\t')
+		b.WriteString(r.Group)
+	}
+	_, w.err = b.WriteString("\n")
+	return w.err
+}
+
+// walker finds every ancestor (or descendant) once, parents before
+// children. Ancestors are written as found (a depth-first post-order);
+// descendants are written at the end (a reverse post-order), since a
+// descendant can only be placed once all the paths to it are known.
+type walker struct {
+	d     Direction
+	w     *writer
+	seen  map[key]*node
+	post  []*node // descendants: post-order, written reversed at the end
+	roots []root  // descendants: the inputs, walked at the end
+}
+
+type node struct {
+	rel     graph.Rel
+	reached bool // reached through an edge (not only as an input)
+	written bool
+}
+
+func (k *walker) root(a *config.App, vals []string) error {
+	r := graph.Rel{App: a, JobID: string(a.Template.AppendFormat(nil, vals))}
+	if k.d.Name != Parents.Name {
+		k.roots = append(k.roots, root{r, vals})
+		return nil
+	}
+	return k.visit(r, vals, false)
+}
+
+type root struct {
+	rel  graph.Rel
+	vals []string
+}
+
+func (k *walker) visit(r graph.Rel, vals []string, viaEdge bool) error {
+	nk := key{r.App.Name, r.JobID, ""}
+	n := k.seen[nk]
+	if n != nil {
+		if viaEdge && !n.reached {
+			n.reached = true
+			n.rel.Group = r.Group
+			if k.d.Name == Parents.Name {
+				return k.emit(n)
+			}
+		}
+		return nil
+	}
+	n = &node{rel: r, reached: viaEdge}
+	k.seen[nk] = n
+	rels := k.d.step(nil, r.App, vals)
+	if k.d.Name != Parents.Name {
+		// Walked in reverse, the reverse post-order lists siblings in
+		// their natural order.
+		slices.Reverse(rels)
+	}
+	for _, rel := range rels {
+		pv, err := rel.App.Parser.Parse(rel.JobID)
+		if err != nil {
+			return err // cannot happen: the graph makes canonical ids
+		}
+		if err := k.visit(rel, pv, true); err != nil {
+			return err
+		}
+	}
+	if k.d.Name == Parents.Name {
+		if viaEdge {
+			return k.emit(n)
+		}
+		return nil
+	}
+	k.post = append(k.post, n)
+	return nil
+}
+
+func (k *walker) emit(n *node) error {
+	if n.written {
+		return nil
+	}
+	n.written = true
+	return k.w.write(n.rel)
+}
+
+func (k *walker) finish() error {
+	for i := len(k.roots) - 1; i >= 0; i-- {
+		if err := k.visit(k.roots[i].rel, k.roots[i].vals, false); err != nil {
+			return err
+		}
+	}
+	for i := len(k.post) - 1; i >= 0; i-- {
+		if n := k.post[i]; n.reached {
+			if err := k.emit(n); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
