@@ -1,0 +1,371 @@
+// Package zookeeper is the ZooKeeper backend of lib/store: job state and
+// queues kept in a ZooKeeper ensemble shared by many machines.
+//
+// Every job is one znode whose data holds its state, queue entry, lease,
+// attempts and outcome, so a job's existence is its state's existence
+// (locks and counters never create it, unlike the original). Every
+// transition reads the job nodes it depends on and commits one multi-op
+// with a version check on each of them (or a create-and-delete that proves
+// an absent one still absent), retrying on a conflict; so, for example, two
+// parents completing at once cannot both miss their child.
+//
+// Leases are data in the job node (owner, token, end), not ephemeral nodes,
+// so a session may expire and be replaced without losing anything. Lease
+// times come from the local clock of each client (Unix milliseconds): the
+// hosts sharing an ensemble must keep their clocks in sync (NTP), and a
+// lease is only as exact as that.
+//
+// See layout.go for the tree: no znode ever gets more than a few thousand
+// children, whatever the number of jobs and queue entries.
+package zookeeper
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/go-zookeeper/zk"
+)
+
+// Options say how to reach the ensemble.
+type Options struct {
+	// Hosts is host:port,...[/chroot]; a host without a port uses 2181.
+	Hosts string
+	// SessionTimeout is the ZooKeeper session timeout; zero means 5s. It also
+	// bounds how long Open waits for a first connection.
+	SessionTimeout time.Duration
+	// Auth is "user:password" for digest authentication, optional. With it,
+	// every node stolos creates is readable and writable by that user only.
+	Auth string
+}
+
+// DefaultSessionTimeout is the session timeout when Options leave it zero.
+const DefaultSessionTimeout = 5 * time.Second
+
+// retryFor bounds how long an operation keeps retrying while the ensemble
+// cannot be reached (its context may end it sooner).
+const retryFor = time.Minute
+
+// Backend is a store.Backend on a ZooKeeper ensemble.
+type Backend struct {
+	conn  *zk.Conn
+	hosts string // as given, for errors
+	p     paths
+	acl   []zk.ACL
+
+	mu    sync.Mutex
+	known map[string]bool  // nodes known to exist (structure only)
+	seen  map[string]int32 // per app: notify version seen by the last Claim
+	clock func() time.Time
+}
+
+type nopLogger struct{}
+
+func (nopLogger) Printf(string, ...any) {}
+
+// parseHosts splits host:port,...[/chroot] into servers and chroot.
+func parseHosts(s string) (servers []string, chroot string, err error) {
+	bad := func(why string) error { return fmt.Errorf("zookeeper hosts %q: %s", s, why) }
+	hostPart := s
+	if i := strings.IndexByte(s, '/'); i >= 0 {
+		hostPart, chroot = s[:i], s[i:]
+	}
+	if chroot == "/" {
+		chroot = ""
+	}
+	if chroot != "" {
+		for _, c := range strings.Split(chroot[1:], "/") {
+			if c == "" || c == "." || c == ".." || c == "zookeeper" && chroot == "/zookeeper" {
+				return nil, "", bad(fmt.Sprintf("bad chroot %q", chroot))
+			}
+			for _, r := range c {
+				if r < 0x20 || r == 0x7f {
+					return nil, "", bad(fmt.Sprintf("bad chroot %q", chroot))
+				}
+			}
+		}
+	}
+	if strings.TrimSpace(hostPart) == "" {
+		return nil, "", bad("no host")
+	}
+	for _, h := range strings.Split(hostPart, ",") {
+		h = strings.TrimSpace(h)
+		if h == "" {
+			return nil, "", bad("empty host")
+		}
+		host, port := h, "2181"
+		if strings.Contains(h, ":") {
+			var err error
+			if host, port, err = net.SplitHostPort(h); err != nil {
+				return nil, "", bad(fmt.Sprintf("bad host %q", h))
+			}
+		}
+		if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+			return nil, "", bad(fmt.Sprintf("bad port %q in %q", port, h))
+		}
+		if host == "" {
+			return nil, "", bad(fmt.Sprintf("no host name in %q", h))
+		}
+		servers = append(servers, net.JoinHostPort(host, port))
+	}
+	return servers, chroot, nil
+}
+
+// Open connects to the ensemble, authenticates, and creates the chroot and
+// the top of the tree if they are missing. It fails quickly, naming the
+// hosts, when no server can be reached.
+func Open(ctx context.Context, o Options) (*Backend, error) {
+	servers, chroot, err := parseHosts(o.Hosts)
+	if err != nil {
+		return nil, err
+	}
+	var user, pass string
+	if o.Auth != "" {
+		var ok bool
+		user, pass, ok = strings.Cut(o.Auth, ":")
+		if !ok || user == "" {
+			return nil, errors.New(`zookeeper auth: want "user:password"`)
+		}
+	}
+	timeout := o.SessionTimeout
+	if timeout <= 0 {
+		timeout = DefaultSessionTimeout
+	}
+
+	// Count failed dials: once every server has refused, give up at once
+	// rather than wait out the deadline.
+	var failures atomic.Int32
+	var lastErr atomic.Value
+	dialer := func(network, addr string, t time.Duration) (net.Conn, error) {
+		c, err := net.DialTimeout(network, addr, t)
+		if err != nil {
+			lastErr.Store(err.Error())
+			failures.Add(1)
+		}
+		return c, err
+	}
+	connected := make(chan struct{}, 1)
+	onEvent := func(ev zk.Event) {
+		if ev.Type == zk.EventSession && ev.State == zk.StateHasSession {
+			select {
+			case connected <- struct{}{}:
+			default:
+			}
+		}
+	}
+	conn, _, err := zk.Connect(servers, timeout,
+		zk.WithLogger(nopLogger{}), zk.WithLogInfo(false),
+		zk.WithDialer(dialer), zk.WithEventCallback(onEvent))
+	if err != nil {
+		return nil, fmt.Errorf("zookeeper %s: %v", o.Hosts, err)
+	}
+	fail := func(why string) (*Backend, error) {
+		conn.Close()
+		return nil, fmt.Errorf("zookeeper %s: cannot connect: %s", strings.Join(servers, ","), why)
+	}
+	deadline := time.NewTimer(timeout)
+	defer deadline.Stop()
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
+wait:
+	for {
+		select {
+		case <-connected:
+			break wait
+		case <-ctx.Done():
+			return fail(ctx.Err().Error())
+		case <-deadline.C:
+			why := "no session after " + timeout.String()
+			if e, ok := lastErr.Load().(string); ok {
+				why += " (" + e + ")"
+			}
+			return fail(why)
+		case <-tick.C:
+			if int(failures.Load()) >= len(servers) {
+				e, _ := lastErr.Load().(string)
+				return fail(e)
+			}
+		}
+	}
+
+	b := &Backend{
+		conn:  conn,
+		hosts: o.Hosts,
+		p:     paths{root: chroot},
+		acl:   zk.WorldACL(zk.PermAll),
+		known: map[string]bool{},
+		seen:  map[string]int32{},
+		clock: time.Now,
+	}
+	if o.Auth != "" {
+		if err := conn.AddAuth("digest", []byte(o.Auth)); err != nil {
+			conn.Close()
+			return nil, fmt.Errorf("zookeeper %s: auth: %v", o.Hosts, err)
+		}
+		b.acl = zk.DigestACL(zk.PermAll, user, pass)
+	}
+	if err := b.ensure(ctx, b.p.apps()); err != nil {
+		conn.Close()
+		return nil, err
+	}
+	// Creating needs the parent's create right only; prove we can read too.
+	if err := b.retry(ctx, func() error { _, _, err := conn.Get(b.p.apps()); return err }); err != nil {
+		conn.Close()
+		return nil, b.wrap(b.p.apps(), err)
+	}
+	return b, nil
+}
+
+// Close closes the session.
+func (b *Backend) Close() error {
+	b.conn.Close()
+	return nil
+}
+
+// transient reports errors after which a request may succeed once the
+// client has reconnected (or opened a new session).
+func transient(err error) bool {
+	return errors.Is(err, zk.ErrConnectionClosed) || errors.Is(err, zk.ErrNoServer) ||
+		errors.Is(err, zk.ErrSessionExpired) || errors.Is(err, zk.ErrSessionMoved)
+}
+
+// wrap names the node and the hosts in an error.
+func (b *Backend) wrap(path string, err error) error {
+	if errors.Is(err, zk.ErrNoAuth) {
+		return fmt.Errorf("zookeeper %s: %s: not authorized (wrong or missing auth)", b.hosts, path)
+	}
+	return fmt.Errorf("zookeeper %s: %s: %w", b.hosts, path, err)
+}
+
+// retry runs f until it returns something other than a transient error,
+// backing off, for at most retryFor or until ctx ends.
+func (b *Backend) retry(ctx context.Context, f func() error) error {
+	start := time.Now()
+	wait := 5 * time.Millisecond
+	for {
+		err := f()
+		if !transient(err) {
+			return err
+		}
+		if time.Since(start) > retryFor {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%w (%v)", ctx.Err(), err)
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, 500*time.Millisecond)
+	}
+}
+
+// ensure creates a structural node and its missing ancestors under the
+// chroot (the chroot's own ancestors too).
+func (b *Backend) ensure(ctx context.Context, path string) error {
+	b.mu.Lock()
+	ok := b.known[path]
+	b.mu.Unlock()
+	if ok {
+		return nil
+	}
+	err := b.retry(ctx, func() error { _, err := b.conn.Create(path, nil, 0, b.acl); return err })
+	if errors.Is(err, zk.ErrNoNode) {
+		parent := path[:strings.LastIndexByte(path, '/')]
+		if parent == "" {
+			return b.wrap(path, err)
+		}
+		if err := b.ensure(ctx, parent); err != nil {
+			return err
+		}
+		err = b.retry(ctx, func() error { _, err := b.conn.Create(path, nil, 0, b.acl); return err })
+	}
+	if err != nil && !errors.Is(err, zk.ErrNodeExists) {
+		return b.wrap(path, err)
+	}
+	b.mu.Lock()
+	b.known[path] = true
+	b.mu.Unlock()
+	return nil
+}
+
+// forget drops what ensure knew (after a node it knew was removed).
+func (b *Backend) forget() {
+	b.mu.Lock()
+	clear(b.known)
+	b.mu.Unlock()
+}
+
+// ensureApp creates an app's fixed nodes.
+func (b *Backend) ensureApp(ctx context.Context, app string) error {
+	if err := checkName("app name", app); err != nil {
+		return err
+	}
+	for _, p := range []string{b.p.notify(app), b.p.seq(app), b.p.jobs(app), b.p.queue(app)} {
+		if err := b.ensure(ctx, p); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// children lists a node's children, sorted; a missing node has none.
+func (b *Backend) children(ctx context.Context, path string) ([]string, error) {
+	var names []string
+	err := b.retry(ctx, func() error {
+		var err error
+		names, _, err = b.conn.Children(path)
+		return err
+	})
+	if errors.Is(err, zk.ErrNoNode) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, b.wrap(path, err)
+	}
+	slices.Sort(names)
+	return names, nil
+}
+
+// parallel runs f(0..n-1) on a few goroutines (the client pipelines their
+// requests on one connection) and returns the first error.
+func parallel(n int, f func(i int) error) error {
+	const workers = 32
+	if n <= 1 {
+		if n == 1 {
+			return f(0)
+		}
+		return nil
+	}
+	var next atomic.Int64
+	errs := make([]error, min(n, workers))
+	var wg sync.WaitGroup
+	for w := range errs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= n {
+					return
+				}
+				if err := f(i); err != nil {
+					errs[w] = err
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+// now is the time leases are measured by: the local clock, in Unix
+// milliseconds (see the package doc).
+func (b *Backend) now() int64 { return b.clock().UnixMilli() }

@@ -1,0 +1,734 @@
+package zookeeper
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/go-zookeeper/zk"
+	"github.com/stolos-sched/stolos/lib/store"
+)
+
+var _ store.Backend = (*Backend)(nil)
+
+// submitBatch is how many items one multi-op of Submit takes at most (a
+// multi-op must stay under ZooKeeper's 1 MB request limit).
+const submitBatch = 400
+
+// claimBatch is how many jobs one multi-op of Claim takes at most.
+const claimBatch = 200
+
+func ms(d time.Duration) int64 { return d.Milliseconds() }
+
+// Submit queues jobs. Each batch of up to submitBatch items is one atomic
+// multi-op; a call with more items is several.
+func (b *Backend) Submit(ctx context.Context, items []store.SubmitItem) ([]store.SubmitResult, error) {
+	for _, it := range items {
+		if err := checkRefs(it.Ref); err != nil {
+			return nil, err
+		}
+		if err := checkRefs(it.Reset...); err != nil {
+			return nil, err
+		}
+	}
+	out := make([]store.SubmitResult, 0, len(items))
+	for len(items) > 0 {
+		n := min(len(items), submitBatch)
+		res, err := b.submit(ctx, items[:n])
+		if err != nil {
+			return out, err
+		}
+		out = append(out, res...)
+		items = items[n:]
+	}
+	return out, nil
+}
+
+func (b *Backend) submit(ctx context.Context, items []store.SubmitItem) ([]store.SubmitResult, error) {
+	res := make([]store.SubmitResult, len(items))
+	err := b.update(ctx, "submit", func(t *txn) error {
+		var refs []store.Ref
+		for _, it := range items {
+			refs = append(refs, it.Ref)
+			refs = append(refs, it.Reset...)
+		}
+		if err := t.load(refs...); err != nil {
+			return err
+		}
+		for i, it := range items {
+			x := t.get(it.Ref)
+			switch {
+			case !x.present && it.Skip:
+				t.put(x, jobData{State: store.Skipped, Prio: it.Priority})
+				res[i] = store.CreatedSkipped
+			case !x.present:
+				d := jobData{State: store.Pending}
+				if err := t.enqueue(x, &d, it.Priority, 0); err != nil {
+					return err
+				}
+				t.put(x, d)
+				res[i] = store.Created
+			case !it.Readd:
+				res[i] = store.Exists
+			default:
+				r, err := t.readd(x, it)
+				if err != nil {
+					return err
+				}
+				res[i] = r
+			}
+		}
+		return nil
+	})
+	return res, err
+}
+
+// readd re-queues an existing job and resets its descendants.
+func (t *txn) readd(x *rec, it store.SubmitItem) (store.SubmitResult, error) {
+	for _, r := range it.Reset {
+		y := t.get(r)
+		if !y.present || y == x {
+			continue
+		}
+		d := y.cur
+		d.State, d.NotBefore, d.Attempts = store.Pending, 0, 0
+		if !d.live(t.now) {
+			d.Q = "" // a claimed one keeps its lease, whose entry it is
+		}
+		t.put(y, d)
+	}
+	d := x.cur
+	d.Attempts = 0
+	if d.Q != "" && d.State == store.Pending {
+		t.put(x, d)
+		return store.AlreadyQueued, nil
+	}
+	d.Q, d.NotBefore = "", 0
+	if it.Skip {
+		d.State = store.Skipped
+		d.clearLease()
+		t.put(x, d)
+		return store.Requeued, nil
+	}
+	d.State = store.Pending
+	var nb int64
+	if d.live(t.now) {
+		nb = d.Until
+	}
+	if err := t.enqueue(x, &d, it.Priority, nb); err != nil {
+		return 0, err
+	}
+	t.put(x, d)
+	return store.Requeued, nil
+}
+
+// candidate is a claimable queue entry.
+type candidate struct {
+	q   string // entry name relative to the app's queue
+	ref store.Ref
+}
+
+// head lists up to want claimable entries of app's queue in order, and the
+// earliest time a skipped entry becomes claimable (0 if none). It removes
+// the empty queue nodes it meets.
+func (b *Backend) head(ctx context.Context, app string, now int64, want int) ([]candidate, int64, error) {
+	var out []candidate
+	var next int64
+	var walk func(rel string, depth int) error
+	walk = func(rel string, depth int) error {
+		path := b.p.queue(app)
+		if rel != "" {
+			path += "/" + rel
+		}
+		names, err := b.children(ctx, path)
+		if err != nil {
+			return err
+		}
+		if len(names) == 0 && depth > 0 {
+			// Best effort; a concurrent writer that needs it creates it again.
+			b.conn.Delete(path, -1)
+			b.forget()
+			return nil
+		}
+		for _, n := range names {
+			if len(out) >= want {
+				return nil
+			}
+			child := n
+			if rel != "" {
+				child = rel + "/" + n
+			}
+			if depth < 4 {
+				if err := walk(child, depth+1); err != nil {
+					return err
+				}
+				continue
+			}
+			e, err := parseEntry(child)
+			if err != nil {
+				continue // not ours
+			}
+			if e.notBefore > now {
+				if next == 0 || e.notBefore < next {
+					next = e.notBefore
+				}
+				continue
+			}
+			out = append(out, candidate{q: child, ref: store.Ref{App: app, JobID: e.jobID}})
+		}
+		return nil
+	}
+	err := walk("", 0)
+	return out, next, err
+}
+
+// Claim takes up to N claimable jobs off an app's queue.
+func (b *Backend) Claim(ctx context.Context, req store.ClaimRequest) (store.ClaimResult, error) {
+	var res store.ClaimResult
+	switch {
+	case req.N <= 0:
+		return res, fmt.Errorf("claim %d jobs: want at least 1", req.N)
+	case req.Lease <= 0:
+		return res, fmt.Errorf("claim with lease %v: want a positive lease", req.Lease)
+	case req.Owner == "":
+		return res, errors.New("claim without an owner")
+	}
+	if err := b.ensureApp(ctx, req.App); err != nil {
+		return res, err
+	}
+	// The notify version before looking, for Wait.
+	var st *zk.Stat
+	err := b.retry(ctx, func() error {
+		var err error
+		_, st, err = b.conn.Exists(b.p.notify(req.App))
+		return err
+	})
+	if err != nil {
+		return res, b.wrap(b.p.notify(req.App), err)
+	}
+	b.mu.Lock()
+	b.seen[req.App] = st.Version
+	b.mu.Unlock()
+
+	var next int64
+	for round := 0; round < 5 && len(res.Leases) < req.N; round++ {
+		want := req.N - len(res.Leases)
+		cands, nx, err := b.head(ctx, req.App, b.now(), want+4)
+		if err != nil {
+			return res, err
+		}
+		next = nx
+		if len(cands) == 0 {
+			break
+		}
+		lost := false
+		for len(cands) > 0 && len(res.Leases) < req.N {
+			n := min(len(cands), req.N-len(res.Leases), claimBatch)
+			got, err := b.claimSome(ctx, req, cands[:n])
+			if err != nil {
+				return res, err
+			}
+			if len(got) < n {
+				lost = true
+			}
+			res.Leases = append(res.Leases, got...)
+			cands = cands[n:]
+		}
+		if !lost {
+			break
+		}
+	}
+	if next != 0 && len(res.Leases) < req.N {
+		res.Next = time.UnixMilli(next)
+	}
+	return res, nil
+}
+
+// claimSome claims those of cands that are still claimable.
+func (b *Backend) claimSome(ctx context.Context, req store.ClaimRequest, cands []candidate) ([]store.Lease, error) {
+	var out []store.Lease
+	err := b.update(ctx, "claim "+req.App, func(t *txn) error {
+		out = out[:0]
+		refs := make([]store.Ref, len(cands))
+		for i, c := range cands {
+			refs[i] = c.ref
+		}
+		if err := t.load(refs...); err != nil {
+			return err
+		}
+		until := t.now + ms(req.Lease)
+		for _, c := range cands {
+			x := t.get(c.ref)
+			if !x.present || x.cur.Q != c.q || x.cur.State != store.Pending || x.cur.live(t.now) || x.changed {
+				// Taken or changed meanwhile: not ours to claim. (A
+				// queued job is always pending: every transition that
+				// leaves pending removes its entry in the same multi.)
+				continue
+			}
+			d := x.cur
+			d.Owner, d.Token, d.Transferable, d.Until = req.Owner, newToken(), req.Transferable, until
+			d.NotBefore = 0
+			d.Q = withNotBefore(d.Q, until)
+			t.put(x, d)
+			out = append(out, store.Lease{Ref: c.ref, Token: d.Token, Owner: d.Owner,
+				Until: time.UnixMilli(until), Priority: d.Prio, Attempts: d.Attempts})
+		}
+		// Jobs we skip need no version check: drop them from the commit.
+		kept := t.order[:0]
+		for _, x := range t.order {
+			if x.changed {
+				kept = append(kept, x)
+			}
+		}
+		t.order = kept
+		return nil
+	})
+	return out, err
+}
+
+// held loads the job of a lease and checks that the lease is still held.
+func (t *txn) held(l store.Lease) (*rec, error) {
+	if err := t.load(l.Ref); err != nil {
+		return nil, err
+	}
+	x := t.get(l.Ref)
+	if !x.present {
+		return nil, fmt.Errorf("%v: %w", l.Ref, store.ErrNotFound)
+	}
+	if l.Token == "" || x.cur.Token != l.Token || !x.cur.live(t.now) || x.cur.State != store.Pending {
+		return nil, fmt.Errorf("%v: %w", l.Ref, store.ErrLeaseLost)
+	}
+	return x, nil
+}
+
+// Acquire takes a lease on one named job to run it now.
+func (b *Backend) Acquire(ctx context.Context, ref store.Ref, owner string, lease time.Duration) (store.Lease, error) {
+	var l store.Lease
+	switch {
+	case lease <= 0:
+		return l, fmt.Errorf("acquire %v with lease %v: want a positive lease", ref, lease)
+	case owner == "":
+		return l, fmt.Errorf("acquire %v without an owner", ref)
+	}
+	err := b.update(ctx, "acquire "+ref.String(), func(t *txn) error {
+		if err := t.load(ref); err != nil {
+			return err
+		}
+		x := t.get(ref)
+		d := x.cur
+		switch {
+		case !x.present:
+			d = jobData{State: store.Pending, Prio: store.DefaultPriority}
+		case d.State != store.Pending:
+			return fmt.Errorf("%v: %w", ref, store.ErrNotPending)
+		case d.live(t.now) && !d.Transferable:
+			return fmt.Errorf("%v: %w (%s)", ref, store.ErrHeld, d.Owner)
+		}
+		until := t.now + ms(lease)
+		d.Owner, d.Token, d.Transferable, d.Until = owner, newToken(), false, until
+		if d.Q != "" {
+			d.Q = withNotBefore(d.Q, until)
+		}
+		t.put(x, d)
+		l = store.Lease{Ref: ref, Token: d.Token, Owner: owner, Until: time.UnixMilli(until),
+			Priority: d.Prio, Attempts: d.Attempts}
+		return nil
+	})
+	return l, err
+}
+
+// Renew extends a lease to now+d.
+func (b *Backend) Renew(ctx context.Context, l store.Lease, dur time.Duration) (store.Lease, error) {
+	if dur <= 0 {
+		return l, fmt.Errorf("renew %v by %v: want a positive lease", l.Ref, dur)
+	}
+	err := b.update(ctx, "renew "+l.Ref.String(), func(t *txn) error {
+		x, err := t.held(l)
+		if err != nil {
+			return err
+		}
+		d := x.cur
+		d.Until = t.now + ms(dur)
+		if d.Q != "" {
+			d.Q = withNotBefore(d.Q, d.Until)
+		}
+		t.put(x, d)
+		l.Until, l.Priority, l.Attempts = time.UnixMilli(d.Until), d.Prio, d.Attempts
+		return nil
+	})
+	return l, err
+}
+
+// Release gives a lease back: the job stays pending, claimable at once if
+// queued.
+func (b *Backend) Release(ctx context.Context, l store.Lease) error {
+	return b.update(ctx, "release "+l.Ref.String(), func(t *txn) error {
+		x, err := t.held(l)
+		if err != nil {
+			return err
+		}
+		d := x.cur
+		d.clearLease()
+		if d.Q != "" {
+			nb := int64(0)
+			if d.NotBefore > t.now {
+				nb = d.NotBefore
+			}
+			d.Q = withNotBefore(d.Q, nb)
+			t.notify[l.App] = true
+		}
+		t.put(x, d)
+		return nil
+	})
+}
+
+// Complete marks a job completed and queues the children whose parents
+// are now all completed, in one multi-op that checks every parent's version.
+func (b *Backend) Complete(ctx context.Context, l store.Lease, outcome string, children []store.Child) error {
+	for _, c := range children {
+		if err := checkRefs(c.Ref); err != nil {
+			return err
+		}
+		if err := checkRefs(c.Parents...); err != nil {
+			return err
+		}
+	}
+	return b.update(ctx, "complete "+l.Ref.String(), func(t *txn) error {
+		var x *rec
+		if l.Token != "" {
+			var err error
+			if x, err = t.held(l); err != nil {
+				return err
+			}
+		} else {
+			if err := t.load(l.Ref); err != nil {
+				return err
+			}
+			if x = t.get(l.Ref); !x.present {
+				return fmt.Errorf("%v: %w", l.Ref, store.ErrNotFound)
+			}
+		}
+		var refs []store.Ref
+		for _, c := range children {
+			refs = append(refs, c.Ref)
+			refs = append(refs, c.Parents...)
+		}
+		if err := t.load(refs...); err != nil {
+			return err
+		}
+		d := x.cur
+		prio := d.Prio
+		d.State, d.Q, d.NotBefore, d.Attempts, d.Outcome = store.Completed, "", 0, 0, outcome
+		d.clearLease()
+		t.put(x, d)
+		for _, c := range children {
+			ready := true
+			for _, p := range c.Parents {
+				if y := t.get(p); !y.present || y.cur.State != store.Completed {
+					ready = false
+					break
+				}
+			}
+			if !ready {
+				continue
+			}
+			if err := t.queueNode(c.Node, prio); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// queueNode creates a job that is absent (pending and queued, or skipped
+// as its Node says), or queues one that is pending and not queued (a
+// claimed one's entry is not claimable before its lease ends).
+func (t *txn) queueNode(n store.Node, prio int) error {
+	x := t.get(n.Ref)
+	if !x.present {
+		if n.Skip {
+			t.put(x, jobData{State: store.Skipped, Prio: prio})
+			return nil
+		}
+		d := jobData{State: store.Pending}
+		if err := t.enqueue(x, &d, prio, 0); err != nil {
+			return err
+		}
+		t.put(x, d)
+		return nil
+	}
+	if x.cur.State != store.Pending || x.cur.Q != "" {
+		return nil
+	}
+	d := x.cur
+	var nb int64
+	if d.live(t.now) {
+		nb = d.Until
+	}
+	d.NotBefore = 0
+	if err := t.enqueue(x, &d, prio, nb); err != nil {
+		return err
+	}
+	t.put(x, d)
+	return nil
+}
+
+// Fail records a failed attempt.
+func (b *Backend) Fail(ctx context.Context, l store.Lease, outcome string, maxRetry int, delay time.Duration) (bool, error) {
+	var final bool
+	switch {
+	case maxRetry < 0:
+		return false, fmt.Errorf("fail %v: negative max retries %d", l.Ref, maxRetry)
+	case delay < 0:
+		return false, fmt.Errorf("fail %v: negative delay %v", l.Ref, delay)
+	}
+	err := b.update(ctx, "fail "+l.Ref.String(), func(t *txn) error {
+		x, err := t.held(l)
+		if err != nil {
+			return err
+		}
+		d := x.cur
+		d.Attempts++
+		d.Outcome = outcome
+		d.clearLease()
+		d.NotBefore = 0
+		final = d.Attempts >= maxRetry
+		if final {
+			d.State, d.Q = store.Failed, ""
+			t.put(x, d)
+			return nil
+		}
+		var nb int64
+		if delay > 0 {
+			nb = t.now + ms(delay)
+			d.NotBefore = nb
+		}
+		if err := t.enqueue(x, &d, d.Prio, nb); err != nil {
+			return err
+		}
+		t.put(x, d)
+		return nil
+	})
+	return final, err
+}
+
+// Park is bubble-up: see store.Backend.
+func (b *Backend) Park(ctx context.Context, l store.Lease, parents []store.Node) (store.ParkResult, error) {
+	var res store.ParkResult
+	for _, p := range parents {
+		if err := checkRefs(p.Ref); err != nil {
+			return res, err
+		}
+	}
+	err := b.update(ctx, "park "+l.Ref.String(), func(t *txn) error {
+		res = store.ParkResult{}
+		x, err := t.held(l)
+		if err != nil {
+			return err
+		}
+		refs := make([]store.Ref, len(parents))
+		for i, p := range parents {
+			refs[i] = p.Ref
+		}
+		if err := t.load(refs...); err != nil {
+			return err
+		}
+		ready := true
+		for _, p := range parents {
+			if y := t.get(p.Ref); !y.present || y.cur.State != store.Completed {
+				ready = false
+			}
+		}
+		if !ready {
+			prio := x.cur.Prio
+			for _, p := range parents {
+				y := t.get(p.Ref)
+				if y.present && y.cur.live(t.now) {
+					continue // running: it queues the child when it completes
+				}
+				if err := t.queueNode(p, prio); err != nil {
+					return err
+				}
+			}
+			d := x.cur
+			d.Q, d.NotBefore = "", 0
+			d.clearLease()
+			t.put(x, d)
+		}
+		res.Ready = ready
+		for _, p := range parents {
+			y := t.get(p.Ref)
+			res.Parents = append(res.Parents, y.orig.job(p.Ref, y.exists))
+		}
+		return nil
+	})
+	return res, err
+}
+
+// SetState sets the state of an existing job outside the lease protocol.
+func (b *Backend) SetState(ctx context.Context, ref store.Ref, st store.State, outcome string) error {
+	if _, err := store.ParseState(string(st)); err != nil || st == store.Completed {
+		return fmt.Errorf("set state of %v to %q: want pending, failed or skipped", ref, st)
+	}
+	if err := checkRefs(ref); err != nil {
+		return err
+	}
+	return b.update(ctx, "set state "+ref.String(), func(t *txn) error {
+		if err := t.load(ref); err != nil {
+			return err
+		}
+		x := t.get(ref)
+		if !x.present {
+			return fmt.Errorf("%v: %w", ref, store.ErrNotFound)
+		}
+		d := x.cur
+		d.State, d.Outcome = st, outcome
+		if st != store.Pending {
+			d.Q, d.NotBefore = "", 0
+			d.clearLease()
+		} else if d.Q != "" {
+			t.notify[ref.App] = true
+		}
+		t.put(x, d)
+		return nil
+	})
+}
+
+// Get reads jobs.
+func (b *Backend) Get(ctx context.Context, refs []store.Ref) ([]store.Job, error) {
+	if err := checkRefs(refs...); err != nil {
+		return nil, err
+	}
+	recs := make([]*rec, len(refs))
+	for i, r := range refs {
+		recs[i] = &rec{ref: r, path: b.p.job(r)}
+	}
+	if err := parallel(len(recs), func(i int) error { return b.read(ctx, recs[i]) }); err != nil {
+		return nil, err
+	}
+	out := make([]store.Job, len(refs))
+	for i, x := range recs {
+		out[i] = x.cur.job(x.ref, x.exists)
+	}
+	return out, nil
+}
+
+// List calls fn for every job of an app (of state st unless Absent), one
+// bucket at a time.
+func (b *Backend) List(ctx context.Context, app string, st store.State, fn func(store.Job) error) error {
+	if err := checkName("app name", app); err != nil {
+		return err
+	}
+	if _, err := store.ParseState(string(st)); err != nil && st != store.Absent {
+		return err
+	}
+	buckets, err := b.children(ctx, b.p.jobs(app))
+	if err != nil {
+		return err
+	}
+	for _, bk := range buckets {
+		names, err := b.children(ctx, b.p.jobs(app)+"/"+bk)
+		if err != nil {
+			return err
+		}
+		recs := make([]*rec, 0, len(names))
+		for _, n := range names {
+			id, err := unescapeName(n)
+			if err != nil {
+				continue
+			}
+			r := store.Ref{App: app, JobID: id}
+			recs = append(recs, &rec{ref: r, path: b.p.job(r)})
+		}
+		if err := parallel(len(recs), func(i int) error { return b.read(ctx, recs[i]) }); err != nil {
+			return err
+		}
+		for _, x := range recs {
+			if !x.exists || st != store.Absent && x.cur.State != st {
+				continue
+			}
+			if err := fn(x.cur.job(x.ref, true)); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// Count counts an app's jobs (reading every one of them).
+func (b *Backend) Count(ctx context.Context, app string) (store.Counts, error) {
+	c := store.Counts{States: map[store.State]int{}}
+	now := b.clock()
+	err := b.List(ctx, app, store.Absent, func(j store.Job) error {
+		c.States[j.State]++
+		if j.Queued {
+			c.Queued++
+		}
+		if j.Claimed(now) {
+			c.Claimed++
+		}
+		return nil
+	})
+	return c, err
+}
+
+// Wait blocks until the app's notify node changes (or changed since this
+// backend's last Claim of the app), until, or ctx ends.
+func (b *Backend) Wait(ctx context.Context, app string, until time.Time) error {
+	if err := b.ensureApp(ctx, app); err != nil {
+		return err
+	}
+	path := b.p.notify(app)
+	var st *zk.Stat
+	var ch <-chan zk.Event
+	err := b.retry(ctx, func() error {
+		var err error
+		_, st, ch, err = b.conn.ExistsW(path)
+		return err
+	})
+	if err != nil {
+		return b.wrap(path, err)
+	}
+	b.mu.Lock()
+	seen, ok := b.seen[app]
+	b.seen[app] = st.Version
+	b.mu.Unlock()
+	if ok && seen != st.Version {
+		return nil
+	}
+	var timer <-chan time.Time
+	if !until.IsZero() {
+		d := time.Until(until)
+		if d <= 0 {
+			return nil
+		}
+		t := time.NewTimer(d)
+		defer t.Stop()
+		timer = t.C
+	}
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-timer:
+		return nil
+	case ev := <-ch:
+		if ev.Err != nil && !transient(ev.Err) && !errors.Is(ev.Err, zk.ErrClosing) {
+			return b.wrap(path, ev.Err)
+		}
+		return nil
+	}
+}
+
+// checkRefs rejects refs whose app or job id stolos cannot store.
+func checkRefs(refs ...store.Ref) error {
+	for _, r := range refs {
+		if err := checkName("app name", r.App); err != nil {
+			return err
+		}
+		if err := checkName("job id", r.JobID); err != nil {
+			return fmt.Errorf("app %s: %v", r.App, err)
+		}
+	}
+	return nil
+}
