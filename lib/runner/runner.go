@@ -55,9 +55,13 @@ type Job struct {
 	Idents     []Ident // the job id's identifiers, in template order
 	// JobType is "bash" ("" means bash) or X for the plugin program
 	// stolos-plugin-X, looked up in the job's PATH.
-	JobType  string
-	BashCmd  string   // the app's bash_cmd template (bash jobs)
-	Extra    []string // words after "--": appended to bash_cmd, or a plugin's arguments
+	JobType string
+	BashCmd string // the app's bash_cmd template (bash jobs)
+	// Extra holds the words after "--" on stolos-exec's command line. A
+	// bash job appends them to BashCmd, joined by spaces, before the
+	// placeholders are filled (so they may use them, and a literal brace is
+	// written twice); a plugin gets them, untouched, as its arguments.
+	Extra    []string
 	CheckCmd string   // optional check_cmd template, run with Shell
 	Environ  []string // the base environment, usually os.Environ(); nil means empty
 	Env      map[string]string

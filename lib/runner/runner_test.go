@@ -486,6 +486,28 @@ func TestRunReaperKilled(t *testing.T) {
 	waitGone(t, "background sleep", bg)
 }
 
+// The command dies with its reaper even after leaving the process group
+// (setsid keeps the parent-death signal), where the runner cannot reach it.
+func TestRunParentDeathSignal(t *testing.T) {
+	t.Parallel()
+	if _, err := exec.LookPath("setsid"); err != nil {
+		t.Skip("no setsid program:", err)
+	}
+	dir := t.TempDir()
+	j := testJob(dir, `echo $PPID > "$T/reaper"; exec setsid /bin/sh -c 'echo $$ > "$T/sh"; exec sleep 1000'`)
+	done := make(chan Outcome, 1)
+	go func() { done <- run(t, context.Background(), j) }()
+	reaper, sh := waitPid(t, dir, "reaper"), waitPid(t, dir, "sh")
+	t.Cleanup(func() { _ = syscall.Kill(sh, syscall.SIGKILL) })
+	if err := syscall.Kill(reaper, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	if o := <-done; o != (Outcome{"signal KILL", false}) {
+		t.Errorf("outcome %+v", o)
+	}
+	waitGone(t, "command outside the group", sh)
+}
+
 // kill -9 of the program that called Run: the reaper, the shell and the
 // shell's background child all die.
 func TestRunCallerKilled(t *testing.T) {
