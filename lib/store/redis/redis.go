@@ -196,6 +196,9 @@ func (b *Backend) Submit(ctx context.Context, items []store.SubmitItem) ([]store
 	if len(items) == 0 {
 		return nil, nil
 	}
+	if err := checkSubmit(items); err != nil {
+		return nil, err
+	}
 	args := make([]any, 0, 6*len(items))
 	for _, it := range items {
 		args = append(args, it.App, it.JobID, flag(it.Skip), strconv.Itoa(it.Priority), flag(it.Readd), strconv.Itoa(len(it.Reset)))
@@ -220,8 +223,8 @@ func (b *Backend) Submit(ctx context.Context, items []store.SubmitItem) ([]store
 
 // Claim takes up to req.N jobs off the app's queue.
 func (b *Backend) Claim(ctx context.Context, req store.ClaimRequest) (store.ClaimResult, error) {
-	if req.N <= 0 {
-		return store.ClaimResult{}, nil
+	if err := checkClaim(req); err != nil {
+		return store.ClaimResult{}, err
 	}
 	v, err := b.run(ctx, b.s.claim, store.Ref{App: req.App}, req.App, req.Owner, strconv.Itoa(req.N), micros(req.Lease), flag(req.Transferable))
 	if err != nil {
@@ -252,6 +255,15 @@ func (b *Backend) Claim(ctx context.Context, req store.ClaimRequest) (store.Clai
 
 // Acquire takes a lease on one named job.
 func (b *Backend) Acquire(ctx context.Context, ref store.Ref, owner string, lease time.Duration) (store.Lease, error) {
+	if err := checkRef(ref); err != nil {
+		return store.Lease{}, err
+	}
+	if owner == "" {
+		return store.Lease{}, fmt.Errorf("acquire %v: empty owner", ref)
+	}
+	if err := checkPositive("lease", lease); err != nil {
+		return store.Lease{}, fmt.Errorf("acquire %v: %w", ref, err)
+	}
 	v, err := b.run(ctx, b.s.acquire, ref, ref.App, ref.JobID, owner, micros(lease))
 	if err != nil {
 		return store.Lease{}, err
@@ -265,6 +277,12 @@ func (b *Backend) Acquire(ctx context.Context, ref store.Ref, owner string, leas
 
 // Renew extends a lease.
 func (b *Backend) Renew(ctx context.Context, l store.Lease, d time.Duration) (store.Lease, error) {
+	if err := checkRef(l.Ref); err != nil {
+		return store.Lease{}, err
+	}
+	if err := checkPositive("lease", d); err != nil {
+		return store.Lease{}, fmt.Errorf("renew %v: %w", l.Ref, err)
+	}
 	v, err := b.run(ctx, b.s.renew, l.Ref, l.App, l.JobID, l.Token, micros(d))
 	if err != nil {
 		return store.Lease{}, err
@@ -275,12 +293,21 @@ func (b *Backend) Renew(ctx context.Context, l store.Lease, d time.Duration) (st
 
 // Release gives a lease back.
 func (b *Backend) Release(ctx context.Context, l store.Lease) error {
+	if err := checkRef(l.Ref); err != nil {
+		return err
+	}
 	_, err := b.run(ctx, b.s.release, l.Ref, l.App, l.JobID, l.Token)
 	return err
 }
 
 // Complete marks a job completed and queues its ready children.
 func (b *Backend) Complete(ctx context.Context, l store.Lease, outcome string, children []store.Child) error {
+	if err := checkRef(l.Ref); err != nil {
+		return err
+	}
+	if err := checkChildren(children); err != nil {
+		return fmt.Errorf("complete %v: %w", l.Ref, err)
+	}
 	args := []any{l.App, l.JobID, l.Token, outcome}
 	for _, c := range children {
 		args = append(args, c.App, c.JobID, flag(c.Skip), strconv.Itoa(len(c.Parents)))
@@ -294,6 +321,12 @@ func (b *Backend) Complete(ctx context.Context, l store.Lease, outcome string, c
 
 // Fail records a failed attempt.
 func (b *Backend) Fail(ctx context.Context, l store.Lease, outcome string, maxRetry int, delay time.Duration) (bool, error) {
+	if err := checkRef(l.Ref); err != nil {
+		return false, err
+	}
+	if err := checkFail(maxRetry, delay); err != nil {
+		return false, fmt.Errorf("fail %v: %w", l.Ref, err)
+	}
 	v, err := b.run(ctx, b.s.fail, l.Ref, l.App, l.JobID, l.Token, outcome, strconv.Itoa(maxRetry), micros(delay))
 	if err != nil {
 		return false, err
@@ -303,6 +336,12 @@ func (b *Backend) Fail(ctx context.Context, l store.Lease, outcome string, maxRe
 
 // Park checks the parents of a claimed job, and queues the missing ones.
 func (b *Backend) Park(ctx context.Context, l store.Lease, parents []store.Node) (store.ParkResult, error) {
+	if err := checkRef(l.Ref); err != nil {
+		return store.ParkResult{}, err
+	}
+	if err := checkNodes(parents); err != nil {
+		return store.ParkResult{}, fmt.Errorf("park %v: parent: %w", l.Ref, err)
+	}
 	args := []any{l.App, l.JobID, l.Token}
 	for _, p := range parents {
 		args = append(args, p.App, p.JobID, flag(p.Skip))
@@ -324,8 +363,11 @@ func (b *Backend) Park(ctx context.Context, l store.Lease, parents []store.Node)
 
 // SetState sets the state of an existing job.
 func (b *Backend) SetState(ctx context.Context, ref store.Ref, st store.State, outcome string) error {
-	if _, err := store.ParseState(string(st)); err != nil {
-		return fmt.Errorf("%v: %v", ref, err)
+	if err := checkRef(ref); err != nil {
+		return err
+	}
+	if err := checkSetState(st); err != nil {
+		return fmt.Errorf("set state of %v: %w", ref, err)
 	}
 	_, err := b.run(ctx, b.s.setState, ref, ref.App, ref.JobID, string(st), outcome)
 	return err
@@ -335,6 +377,9 @@ func (b *Backend) SetState(ctx context.Context, ref store.Ref, st store.State, o
 func (b *Backend) Get(ctx context.Context, refs []store.Ref) ([]store.Job, error) {
 	if len(refs) == 0 {
 		return nil, nil
+	}
+	if err := checkRefs(refs); err != nil {
+		return nil, err
 	}
 	args := make([]any, 0, 2*len(refs))
 	for _, r := range refs {
@@ -358,6 +403,9 @@ func (b *Backend) Get(ctx context.Context, refs []store.Ref) ([]store.Job, error
 // List calls fn for every job of an app (in one state, unless st is
 // Absent), a page at a time, in order of state then job id.
 func (b *Backend) List(ctx context.Context, app string, st store.State, fn func(store.Job) error) error {
+	if err := checkApp(app); err != nil {
+		return err
+	}
 	states := store.States
 	if st != store.Absent {
 		if _, err := store.ParseState(string(st)); err != nil {
@@ -397,6 +445,9 @@ func (b *Backend) List(ctx context.Context, app string, st store.State, fn func(
 
 // Count counts an app's jobs.
 func (b *Backend) Count(ctx context.Context, app string) (store.Counts, error) {
+	if err := checkApp(app); err != nil {
+		return store.Counts{}, err
+	}
 	v, err := b.run(ctx, b.s.count, store.Ref{App: app}, app)
 	if err != nil {
 		return store.Counts{}, err
@@ -426,6 +477,9 @@ func (b *Backend) channel(app string) string {
 // announcement, the next lease expiry or retry time, until, or the end of
 // ctx. A zero until means no deadline.
 func (b *Backend) Wait(ctx context.Context, app string, until time.Time) error {
+	if err := checkApp(app); err != nil {
+		return err
+	}
 	ps := b.c.Subscribe(ctx, b.channel(app))
 	defer ps.Close()
 	if _, err := ps.Receive(ctx); err != nil {

@@ -18,6 +18,7 @@ import (
 
 	"github.com/stolos-sched/stolos/lib/store"
 	"github.com/stolos-sched/stolos/lib/store/redis/redistest"
+	"github.com/stolos-sched/stolos/lib/store/storetest"
 )
 
 // shared is the server of this test binary, started by TestMain.
@@ -31,7 +32,7 @@ func TestMain(m *testing.M) {
 }
 
 func testMain(m *testing.M) int {
-	maybeChild()
+	storetest.MaybeChild(harness)
 	srv, stop, err := redistest.StartMain()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -384,7 +385,3 @@ func TestWait(t *testing.T) {
 		t.Fatalf("wait with ended ctx = %v", err)
 	}
 }
-
-// maybeChild is where the conformance suite's child processes start; see
-// conformance_test.go.
-func maybeChild() {}

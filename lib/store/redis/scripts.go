@@ -133,6 +133,11 @@ while i <= #ARGV do
       if rs then
         setstate(ra, ri, rh, rs, 'pending')
         redis.call('HDEL', rh, 'att')
+        if not live(rh) then
+          detach(ra, ri, rh)
+          clearlease(rh)
+          unqueue(rh)
+        end
       end
     end
   else
@@ -323,7 +328,7 @@ return 0
 `
 
 // Park: app, id, token, then per parent: app, id, skip. Returns {ready,
-// {job fields of each parent}}.
+// {job fields of each parent, as they were before Park changed them}}.
 const parkBody = `
 local app, id, token = ARGV[2], ARGV[3], ARGV[4]
 local h = H(app, id)
@@ -333,6 +338,7 @@ for i = 5, #ARGV, 3 do
   if redis.call('HGET', H(ARGV[i], ARGV[i+1]), 'state') ~= 'completed' then ready = false end
 end
 local jobs = {}
+for i = 5, #ARGV, 3 do jobs[#jobs+1] = job(H(ARGV[i], ARGV[i+1])) end
 if not ready then
   local p = pri(h)
   for i = 5, #ARGV, 3 do
@@ -349,11 +355,10 @@ if not ready then
   clearlease(h)
   unqueue(h)
 end
-for i = 5, #ARGV, 3 do jobs[#jobs+1] = job(H(ARGV[i], ARGV[i+1])) end
 return {ready and 1 or 0, jobs}
 `
 
-// SetState: app, id, state, outcome ("" keeps the last one).
+// SetState: app, id, state, outcome.
 const setStateBody = `
 local app, id, new, outcome = ARGV[2], ARGV[3], ARGV[4], ARGV[5]
 local h = H(app, id)
@@ -365,7 +370,7 @@ if new ~= 'pending' then
   unqueue(h)
 end
 setstate(app, id, h, st, new)
-if outcome ~= '' then redis.call('HSET', h, 'out', outcome) end
+redis.call('HSET', h, 'out', outcome)
 return 1
 `
 
