@@ -50,10 +50,11 @@ func server(t testing.TB) *zktest.Server {
 }
 
 // newSpec returns a spec for a fresh chroot on the shared server:
-// host:port/chroot.
+// host:port/chroot. Each chroot is a top-level node of its own, since a
+// test with digest auth makes its chroot unwritable to others.
 func newSpec(t testing.TB) string {
 	t.Helper()
-	return fmt.Sprintf("%s/stolos-test/p%d-t%d", server(t).Hosts(), os.Getpid(), chroots.Add(1))
+	return fmt.Sprintf("%s/stolos-test-p%d-t%d", server(t).Hosts(), os.Getpid(), chroots.Add(1))
 }
 
 // openSpec opens a backend on a spec made by newSpec.

@@ -1,0 +1,149 @@
+package zookeeper
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/stolos-sched/stolos/lib/store"
+)
+
+func TestEscapeName(t *testing.T) {
+	cases := map[string]string{
+		"20140601_1":    "20140601_1",
+		"a/b":           "a%2Fb",
+		".":             "%2E",
+		"..":            "%2E%2E",
+		"a.b":           "a.b",
+		"100%":          "100%25",
+		"a b~c":         "a%20b%7Ec",
+		"zookeeper":     "zookeeper",
+		"é":             "%C3%A9",
+		"x\x00y":        "x%00y",
+		"{date}_{id}":   "%7Bdate%7D_%7Bid%7D",
+		"client/../etc": "client%2F..%2Fetc",
+	}
+	for in, want := range cases {
+		got := escapeName(in)
+		if got != want {
+			t.Errorf("escapeName(%q) = %q, want %q", in, got, want)
+		}
+		back, err := unescapeName(got)
+		if err != nil || back != in {
+			t.Errorf("unescapeName(%q) = %q, %v, want %q", got, back, err, in)
+		}
+	}
+	for _, bad := range []string{"%", "%2", "%zz", "a%2"} {
+		if _, err := unescapeName(bad); err == nil {
+			t.Errorf("unescapeName(%q): no error", bad)
+		}
+	}
+}
+
+func FuzzEscapeName(f *testing.F) {
+	for _, s := range []string{"", "a/b", "..", "%41", "x~1_2"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		e := escapeName(s)
+		if strings.ContainsAny(e, "/~") || e == "." || e == ".." {
+			t.Fatalf("escapeName(%q) = %q: not a safe znode name", s, e)
+		}
+		back, err := unescapeName(e)
+		if err != nil || back != s {
+			t.Fatalf("round trip of %q: %q, %v", s, back, err)
+		}
+	})
+}
+
+func TestEntryName(t *testing.T) {
+	cases := []entry{
+		{prio: 100, pos: 5, notBefore: 0, jobID: "20140601_1"},
+		{prio: -3, pos: 1<<posBits - 1, notBefore: 1732370000123, jobID: "a/b_c"},
+		{prio: 0, pos: 1 << 36, jobID: "_"},
+	}
+	for _, e := range cases {
+		q := e.name()
+		got, err := parseEntry(q)
+		if err != nil || got != e {
+			t.Errorf("parseEntry(%q) = %+v, %v, want %+v", q, got, err, e)
+		}
+	}
+	if got, want := entryName(100, 0x123456789, 0, "x"), "8000000000000064/00/123/456/00123456789_0_x"; got != want {
+		t.Errorf("entryName = %q, want %q", got, want)
+	}
+	// Priorities sort as numbers, positions as numbers.
+	if !(prioName(-5) < prioName(0) && prioName(0) < prioName(7) && prioName(7) < prioName(100)) {
+		t.Error("priority names do not sort as numbers")
+	}
+	if got, want := withNotBefore(entryName(1, 2, 0, "j"), 99), entryName(1, 2, 99, "j"); got != want {
+		t.Errorf("withNotBefore = %q, want %q", got, want)
+	}
+	for _, bad := range []string{"", "x", "8000000000000064/00/000/000/00000000005_0", "8000000000000064/00/000/000/5_0_x"} {
+		if _, err := parseEntry(bad); err == nil {
+			t.Errorf("parseEntry(%q): no error", bad)
+		}
+	}
+}
+
+// childCounter counts the children of every parent of the paths it sees.
+type childCounter map[string]int
+
+func (c childCounter) add(path string) {
+	for {
+		i := strings.LastIndexByte(path, '/')
+		if i < 0 {
+			return
+		}
+		parent := path[:i]
+		if c[path] == 0 {
+			c[parent+"\x00"]++ // distinct children, counted once each
+		}
+		c[path]++
+		path = parent
+	}
+}
+
+func (c childCounter) max() (string, int) {
+	var at string
+	var n int
+	for k, v := range c {
+		if strings.HasSuffix(k, "\x00") && v > n {
+			at, n = strings.TrimSuffix(k, "\x00"), v
+		}
+	}
+	return at, n
+}
+
+// TestChildrenBound: 1,000,000 jobs in one app, 200,000 of them queued, in
+// the two worst shapes (positions from one big block; every entry from a
+// block of its own), never put more than maxChildren children under a node.
+func TestChildrenBound(t *testing.T) {
+	if testing.Short() {
+		t.Skip("counts a million paths")
+	}
+	p := paths{root: "/c"}
+	c := childCounter{}
+	for i := range 1_000_000 {
+		c.add(p.job(store.Ref{App: "app", JobID: fmt.Sprintf("2014%04d_%d", i%3650, i)}))
+	}
+	for i := range 200_000 {
+		// Dense: positions in allocation order.
+		c.add(p.entry("app", entryName(100, uint64(i), 0, "j")))
+		// Sparse: one entry per block, blocks up to the 31-bit version.
+		v := uint64(i) * ((1 << 31) / 200_000)
+		c.add(p.entry("app", entryName(50, v<<posBlockBits, 0, "j")))
+		// Many priorities.
+		c.add(p.entry("app", entryName(i%1000, uint64(i)<<posBlockBits, 0, "j")))
+	}
+	at, n := c.max()
+	if n > maxChildren {
+		t.Fatalf("%s has %d children, more than %d", at, n, maxChildren)
+	}
+	t.Logf("most children: %d under %s", n, at)
+	// By construction: each queue level has at most 1<<posLevelBits
+	// children, the top at most 1<<(posBits-3*posLevelBits).
+	if 1<<posLevelBits > maxChildren || 1<<(posBits-3*posLevelBits) > maxChildren || jobBuckets > maxChildren {
+		t.Fatal("layout constants exceed the bound")
+	}
+}
