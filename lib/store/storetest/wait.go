@@ -52,7 +52,12 @@ func (s suite) testWait(t *testing.T) {
 			t.Fatalf("wait cancelled: %v, want %v", err, context.Canceled)
 		}
 	})
+	// A worker waits after a claim found nothing, as stolos-claim -wait
+	// does; the wait may begin before or after the submit.
 	t.Run("submit", func(t *testing.T) {
+		if r := claim(t, b1, "q", 1, longLease); len(r.Leases) != 0 {
+			t.Fatalf("claim: %v", ids(r.Leases))
+		}
 		ch := waitResult(ctx(t), b1, "q", far)
 		submit(t, b2, item("q", "1", 100))
 		if err := waited(t, "wait for submit", ch); err != nil {
@@ -75,6 +80,9 @@ func (s suite) testWait(t *testing.T) {
 	// A job made claimable by bubble-down in another instance wakes a waiter.
 	t.Run("bubble-down", func(t *testing.T) {
 		submit(t, b1, item("p", "1", 100))
+		if r := claim(t, b1, "c", 1, longLease); len(r.Leases) != 0 {
+			t.Fatalf("claim: %v", ids(r.Leases))
+		}
 		ch := waitResult(ctx(t), b1, "c", far)
 		completeRef(t, b2, ref("p", "1"), child(ref("c", "1"), ref("p", "1")))
 		if err := waited(t, "wait for bubble-down", ch); err != nil {

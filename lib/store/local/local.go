@@ -1,0 +1,212 @@
+// Package local is the default job-state backend of stolos: one SQLite file
+// (modernc.org/sqlite, pure Go) in WAL mode, safe for many concurrent
+// processes on one machine.
+//
+// Every Backend method is one SQLite transaction; those that write take the
+// write lock at BEGIN (BEGIN IMMEDIATE), so that two processes never read
+// the same state and both act on it, and retry while the database is busy.
+// Leases and retry delays are times of the machine clock.
+//
+// The queue is two partial indexes over the jobs table: entries that are
+// claimable (by app, priority, position) and entries that are waiting for
+// a time (a live lease or a retry delay, by app and that time). A claim
+// first moves the entries whose time has passed to the claimable index and
+// then takes the first N, so it costs O(log n) whatever the queue size.
+//
+// Wait watches the database directory with inotify and re-reads a per-app
+// queue generation, bumped by every write that adds a claimable entry, on
+// each change of the database or its WAL file.
+package local
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+
+	"github.com/stolos-sched/stolos/lib/store"
+)
+
+// schemaVersion is the PRAGMA user_version of the schema below. Open
+// creates the schema in an empty file and refuses a file from a newer
+// stolos; a later version migrates older files here.
+const schemaVersion = 1
+
+const schema = `
+CREATE TABLE jobs (
+	app          TEXT    NOT NULL,
+	job_id       TEXT    NOT NULL,
+	state        TEXT    NOT NULL,
+	queued       INTEGER NOT NULL DEFAULT 0, -- 1: has a queue entry (waiting or claimed)
+	priority     INTEGER NOT NULL DEFAULT 100,
+	seq          INTEGER NOT NULL DEFAULT 0, -- queue position
+	wake         INTEGER NOT NULL DEFAULT 0, -- queued: 0 if claimable, else when it may be (unix ns)
+	owner        TEXT    NOT NULL DEFAULT '',
+	token        TEXT    NOT NULL DEFAULT '', -- lease token, '' if none
+	lease_until  INTEGER NOT NULL DEFAULT 0,
+	transferable INTEGER NOT NULL DEFAULT 0,
+	not_before   INTEGER NOT NULL DEFAULT 0,
+	attempts     INTEGER NOT NULL DEFAULT 0,
+	outcome      TEXT    NOT NULL DEFAULT '',
+	PRIMARY KEY (app, job_id)
+) WITHOUT ROWID;
+CREATE INDEX jobs_ready ON jobs (app, priority, seq) WHERE queued = 1 AND wake = 0;
+CREATE INDEX jobs_wake ON jobs (app, wake) WHERE queued = 1 AND wake > 0;
+CREATE INDEX jobs_state ON jobs (app, state);
+CREATE TABLE apps (
+	app TEXT PRIMARY KEY,
+	gen INTEGER NOT NULL -- bumped when a claimable entry is added
+) WITHOUT ROWID;
+CREATE TABLE meta (
+	key   TEXT PRIMARY KEY,
+	value INTEGER NOT NULL
+) WITHOUT ROWID;
+INSERT INTO meta (key, value) VALUES ('seq', 0);
+`
+
+// Backend is a job-state backend on one SQLite file.
+type Backend struct {
+	path string
+	w    *sql.DB // writes: BEGIN IMMEDIATE
+	r    *sql.DB // reads: plain BEGIN, query_only
+
+	mu   sync.Mutex
+	seen map[string]int64 // app -> queue generation seen by the last Claim or Wait
+}
+
+var _ store.Backend = (*Backend)(nil)
+
+// Open opens the SQLite file at path, creating it and its schema if needed.
+// The directory must exist.
+func Open(ctx context.Context, path string) (*Backend, error) {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	if fi, err := os.Stat(filepath.Dir(abs)); err != nil {
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	} else if !fi.IsDir() {
+		return nil, fmt.Errorf("open %s: %s is not a directory", path, filepath.Dir(abs))
+	}
+	uri := "file:" + (&url.URL{Path: abs}).EscapedPath() +
+		"?_pragma=busy_timeout(10000)&_pragma=journal_mode(wal)&_pragma=synchronous(normal)"
+	w, err := sql.Open("sqlite", uri+"&_txlock=immediate")
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	r, err := sql.Open("sqlite", uri+"&_pragma=query_only(1)")
+	if err != nil {
+		w.Close()
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	b := &Backend{path: abs, w: w, r: r, seen: map[string]int64{}}
+	if err := b.migrate(ctx); err != nil {
+		b.Close()
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	return b, nil
+}
+
+// migrate creates the schema in a new file and checks the version of an
+// existing one.
+func (b *Backend) migrate(ctx context.Context) error {
+	return b.write(ctx, func(tx *txn) error {
+		var v int
+		if err := tx.tx.QueryRowContext(ctx, "PRAGMA user_version").Scan(&v); err != nil {
+			return err
+		}
+		switch {
+		case v == schemaVersion:
+			return nil
+		case v > schemaVersion:
+			return fmt.Errorf("schema version %d is newer than this stolos (%d)", v, schemaVersion)
+		case v == 0:
+			var n int
+			if err := tx.tx.QueryRowContext(ctx, "SELECT count(*) FROM sqlite_schema").Scan(&n); err != nil {
+				return err
+			}
+			if n != 0 {
+				return errors.New("not a stolos database (it has tables but no schema version)")
+			}
+			if _, err := tx.tx.ExecContext(ctx, schema); err != nil {
+				return err
+			}
+			_, err := tx.tx.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", schemaVersion))
+			return err
+		}
+		return fmt.Errorf("unknown schema version %d", v)
+	})
+}
+
+// Close closes the database.
+func (b *Backend) Close() error {
+	return errors.Join(b.w.Close(), b.r.Close())
+}
+
+// Path is the absolute path of the database file.
+func (b *Backend) Path() string { return b.path }
+
+// write runs fn in one write transaction, retrying the whole transaction
+// while the database is busy, until ctx ends.
+func (b *Backend) write(ctx context.Context, fn func(tx *txn) error) error {
+	pause := time.Millisecond
+	for {
+		err := b.tryWrite(ctx, fn)
+		if !isBusy(err) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%w (database busy: %v)", ctx.Err(), err)
+		case <-time.After(pause):
+		}
+		pause = min(2*pause, 100*time.Millisecond)
+	}
+}
+
+func (b *Backend) tryWrite(ctx context.Context, fn func(tx *txn) error) error {
+	sqlTx, err := b.w.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	tx := &txn{ctx: ctx, tx: sqlTx, now: time.Now().UnixNano(), touched: map[string]bool{}}
+	defer tx.closeStmts()
+	if err := fn(tx); err != nil {
+		sqlTx.Rollback()
+		return err
+	}
+	if err := tx.finish(); err != nil {
+		sqlTx.Rollback()
+		return err
+	}
+	return sqlTx.Commit()
+}
+
+// isBusy reports whether err is SQLite's "database is busy" or "locked".
+func isBusy(err error) bool {
+	var se *sqlite.Error
+	if !errors.As(err, &se) {
+		return false
+	}
+	code := se.Code() & 0xff
+	return code == sqlite3.SQLITE_BUSY || code == sqlite3.SQLITE_LOCKED
+}
+
+// newToken returns a random lease token.
+func newToken() (string, error) {
+	var buf [16]byte
+	if _, err := rand.Read(buf[:]); err != nil {
+		return "", fmt.Errorf("lease token: %w", err)
+	}
+	return hex.EncodeToString(buf[:]), nil
+}

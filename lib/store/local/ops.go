@@ -1,0 +1,526 @@
+package local
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/stolos-sched/stolos/lib/store"
+)
+
+func checkApp(app string) error {
+	if app == "" {
+		return errors.New("empty app name")
+	}
+	return nil
+}
+
+func checkRef(r store.Ref) error {
+	if r.App == "" {
+		return fmt.Errorf("empty app name for job %q", r.JobID)
+	}
+	if r.JobID == "" {
+		return fmt.Errorf("empty job id for app %q", r.App)
+	}
+	return nil
+}
+
+func checkRefs(refs []store.Ref) error {
+	for _, r := range refs {
+		if err := checkRef(r); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func checkLease(what string, d time.Duration) error {
+	if d <= 0 {
+		return fmt.Errorf("%s %v is not positive", what, d)
+	}
+	return nil
+}
+
+// Submit queues jobs (see store.Backend).
+func (b *Backend) Submit(ctx context.Context, items []store.SubmitItem) ([]store.SubmitResult, error) {
+	for _, it := range items {
+		if err := checkRef(it.Ref); err != nil {
+			return nil, fmt.Errorf("submit: %w", err)
+		}
+		if err := checkRefs(it.Reset); err != nil {
+			return nil, fmt.Errorf("submit %v: reset: %w", it.Ref, err)
+		}
+	}
+	var res []store.SubmitResult
+	err := b.write(ctx, func(tx *txn) error {
+		res = make([]store.SubmitResult, len(items))
+		for i, it := range items {
+			var err error
+			if res[i], err = tx.submit(it); err != nil {
+				return fmt.Errorf("submit %v: %w", it.Ref, err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return res, nil
+}
+
+func (tx *txn) submit(it store.SubmitItem) (store.SubmitResult, error) {
+	r, found, err := tx.load(it.Ref)
+	if err != nil {
+		return 0, err
+	}
+	var res store.SubmitResult
+	switch {
+	case !found:
+		if res, err = tx.create(&r, it.Node, it.Priority); err != nil {
+			return 0, err
+		}
+	case !it.Readd:
+		return store.Exists, nil
+	case r.queued && r.state == store.Pending:
+		res = store.AlreadyQueued
+		r.attempts = 0
+	case it.Skip:
+		res = store.Requeued
+		dequeue(&r)
+		r.state, r.attempts = store.Skipped, 0
+	default:
+		res = store.Requeued
+		dequeue(&r)
+		r.state, r.attempts = store.Pending, 0
+		if err := tx.enqueue(&r, it.Priority); err != nil {
+			return 0, err
+		}
+	}
+	if err := tx.save(&r); err != nil {
+		return 0, err
+	}
+	if it.Readd {
+		for _, d := range it.Reset {
+			if d != it.Ref {
+				if err := tx.reset(d); err != nil {
+					return 0, fmt.Errorf("reset %v: %w", d, err)
+				}
+			}
+		}
+	}
+	return res, nil
+}
+
+// create makes an absent job: pending and queued with prio, or skipped.
+// The caller saves it.
+func (tx *txn) create(r *row, n store.Node, prio int) (store.SubmitResult, error) {
+	if n.Skip {
+		*r = newRow(n.Ref, store.Skipped)
+		return store.CreatedSkipped, nil
+	}
+	*r = newRow(n.Ref, store.Pending)
+	return store.Created, tx.enqueue(r, prio)
+}
+
+// reset sets an existing descendant of a readded job pending, without a
+// queue entry unless it is claimed, with no failed attempts.
+func (tx *txn) reset(ref store.Ref) error {
+	r, found, err := tx.load(ref)
+	if err != nil || !found {
+		return err
+	}
+	if !r.leased(tx.now) {
+		dequeue(&r)
+	}
+	r.state, r.attempts = store.Pending, 0
+	return tx.save(&r)
+}
+
+// Claim takes up to N claimable jobs of an app (see store.Backend).
+func (b *Backend) Claim(ctx context.Context, req store.ClaimRequest) (store.ClaimResult, error) {
+	switch {
+	case req.App == "":
+		return store.ClaimResult{}, errors.New("claim: empty app name")
+	case req.N <= 0:
+		return store.ClaimResult{}, fmt.Errorf("claim %s: number of jobs %d is not positive", req.App, req.N)
+	case req.Owner == "":
+		return store.ClaimResult{}, fmt.Errorf("claim %s: empty owner", req.App)
+	}
+	if err := checkLease("lease", req.Lease); err != nil {
+		return store.ClaimResult{}, fmt.Errorf("claim %s: %w", req.App, err)
+	}
+	var res store.ClaimResult
+	var gen int64
+	err := b.write(ctx, func(tx *txn) error {
+		var err error
+		res, err = tx.claim(req)
+		if err != nil {
+			return err
+		}
+		gen, err = tx.gen(req.App)
+		return err
+	})
+	if err != nil {
+		return store.ClaimResult{}, fmt.Errorf("claim %s: %w", req.App, err)
+	}
+	b.mu.Lock()
+	b.seen[req.App] = gen
+	b.mu.Unlock()
+	return res, nil
+}
+
+func (tx *txn) claim(req store.ClaimRequest) (store.ClaimResult, error) {
+	var res store.ClaimResult
+	// Entries whose lease or retry delay has passed become claimable.
+	err := tx.exec("UPDATE jobs SET wake = 0, not_before = 0 WHERE app = ? AND queued = 1 AND wake > 0 AND wake <= ?",
+		req.App, tx.now)
+	if err != nil {
+		return res, err
+	}
+	s, err := tx.stmt("SELECT min(wake) FROM jobs WHERE app = ? AND queued = 1 AND wake > 0")
+	if err != nil {
+		return res, err
+	}
+	var next *int64
+	if err := s.QueryRowContext(tx.ctx, req.App).Scan(&next); err != nil {
+		return res, err
+	}
+	if next != nil {
+		res.Next = time.Unix(0, *next)
+	}
+	for len(res.Leases) < req.N {
+		rows, err := tx.candidates(req.App, req.N-len(res.Leases))
+		if err != nil || len(rows) == 0 {
+			return res, err
+		}
+		for i := range rows {
+			r := &rows[i]
+			if r.state != store.Pending {
+				// A stale entry: consumed, never handed out.
+				dequeue(r)
+				clearLease(r)
+			} else {
+				l, err := tx.lease(r, req.Owner, req.Lease, req.Transferable)
+				if err != nil {
+					return res, err
+				}
+				res.Leases = append(res.Leases, l)
+			}
+			if err := tx.save(r); err != nil {
+				return res, err
+			}
+		}
+	}
+	return res, nil
+}
+
+// candidates reads the first n claimable entries of an app.
+func (tx *txn) candidates(app string, n int) ([]row, error) {
+	s, err := tx.stmt("SELECT " + rowCols + " FROM jobs WHERE app = ? AND queued = 1 AND wake = 0 ORDER BY priority, seq LIMIT ?")
+	if err != nil {
+		return nil, err
+	}
+	rs, err := s.QueryContext(tx.ctx, app, n)
+	if err != nil {
+		return nil, err
+	}
+	defer rs.Close()
+	var out []row
+	for rs.Next() {
+		var r row
+		if err := r.scan(rs); err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	return out, rs.Err()
+}
+
+// gen reads an app's queue generation.
+func (tx *txn) gen(app string) (int64, error) {
+	s, err := tx.stmt("SELECT coalesce((SELECT gen FROM apps WHERE app = ?), 0)")
+	if err != nil {
+		return 0, err
+	}
+	var g int64
+	err = s.QueryRowContext(tx.ctx, app).Scan(&g)
+	return g, err
+}
+
+// Acquire takes a lease on one named job (see store.Backend).
+func (b *Backend) Acquire(ctx context.Context, ref store.Ref, owner string, d time.Duration) (store.Lease, error) {
+	if err := checkRef(ref); err != nil {
+		return store.Lease{}, fmt.Errorf("acquire: %w", err)
+	}
+	if owner == "" {
+		return store.Lease{}, fmt.Errorf("acquire %v: empty owner", ref)
+	}
+	if err := checkLease("lease", d); err != nil {
+		return store.Lease{}, fmt.Errorf("acquire %v: %w", ref, err)
+	}
+	var l store.Lease
+	err := b.write(ctx, func(tx *txn) error {
+		r, found, err := tx.load(ref)
+		switch {
+		case err != nil:
+			return err
+		case !found:
+			r = newRow(ref, store.Pending)
+		case r.state != store.Pending:
+			return fmt.Errorf("%w (it is %s)", store.ErrNotPending, r.state)
+		case r.leased(tx.now) && !r.transferable:
+			return fmt.Errorf("%w (%s, until %s)", store.ErrHeld, r.owner, time.Unix(0, r.until).Format(time.RFC3339))
+		}
+		if l, err = tx.lease(&r, owner, d, false); err != nil {
+			return err
+		}
+		return tx.save(&r)
+	})
+	if err != nil {
+		return store.Lease{}, fmt.Errorf("acquire %v: %w", ref, err)
+	}
+	return l, nil
+}
+
+// Renew extends a lease (see store.Backend).
+func (b *Backend) Renew(ctx context.Context, l store.Lease, d time.Duration) (store.Lease, error) {
+	if err := checkLease("lease", d); err != nil {
+		return store.Lease{}, fmt.Errorf("renew %v: %w", l.Ref, err)
+	}
+	err := b.write(ctx, func(tx *txn) error {
+		r, err := tx.held(l)
+		if err != nil {
+			return err
+		}
+		r.until = tx.now + int64(d)
+		l.Until = time.Unix(0, r.until)
+		return tx.save(&r)
+	})
+	if err != nil {
+		return store.Lease{}, fmt.Errorf("renew %v: %w", l.Ref, err)
+	}
+	return l, nil
+}
+
+// Release gives a lease back (see store.Backend).
+func (b *Backend) Release(ctx context.Context, l store.Lease) error {
+	err := b.write(ctx, func(tx *txn) error {
+		r, err := tx.held(l)
+		if err != nil {
+			return err
+		}
+		clearLease(&r)
+		if r.queued {
+			r.notBefore = 0
+			tx.touched[r.App] = true
+		}
+		return tx.save(&r)
+	})
+	if err != nil {
+		return fmt.Errorf("release %v: %w", l.Ref, err)
+	}
+	return nil
+}
+
+// Complete marks a job completed and queues its ready children (see
+// store.Backend).
+func (b *Backend) Complete(ctx context.Context, l store.Lease, outcome string, children []store.Child) error {
+	if err := checkRef(l.Ref); err != nil {
+		return fmt.Errorf("complete: %w", err)
+	}
+	for _, c := range children {
+		if err := checkRef(c.Ref); err != nil {
+			return fmt.Errorf("complete %v: child: %w", l.Ref, err)
+		}
+		if err := checkRefs(c.Parents); err != nil {
+			return fmt.Errorf("complete %v: parent of %v: %w", l.Ref, c.Ref, err)
+		}
+	}
+	err := b.write(ctx, func(tx *txn) error {
+		var r row
+		var err error
+		if l.Token == "" {
+			var found bool
+			if r, found, err = tx.load(l.Ref); err != nil {
+				return err
+			} else if !found {
+				return store.ErrNotFound
+			}
+		} else if r, err = tx.held(l); err != nil {
+			return err
+		}
+		dequeue(&r)
+		clearLease(&r)
+		r.state, r.attempts, r.outcome = store.Completed, 0, outcome
+		if err := tx.save(&r); err != nil {
+			return err
+		}
+		for _, c := range children {
+			if err := tx.bubbleDown(c, r.priority); err != nil {
+				return fmt.Errorf("child %v: %w", c.Ref, err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("complete %v: %w", l.Ref, err)
+	}
+	return nil
+}
+
+// bubbleDown queues a child if all its parents are completed, creating it
+// if absent, unless it is queued or not pending.
+func (tx *txn) bubbleDown(c store.Child, prio int) error {
+	for _, p := range c.Parents {
+		r, _, err := tx.load(p)
+		if err != nil {
+			return err
+		}
+		if r.state != store.Completed {
+			return nil
+		}
+	}
+	r, found, err := tx.load(c.Ref)
+	switch {
+	case err != nil:
+		return err
+	case !found:
+		if _, err := tx.create(&r, c.Node, prio); err != nil {
+			return err
+		}
+	case r.state != store.Pending || r.queued:
+		return nil
+	default:
+		if err := tx.enqueue(&r, prio); err != nil {
+			return err
+		}
+	}
+	return tx.save(&r)
+}
+
+// Fail records a failed attempt (see store.Backend).
+func (b *Backend) Fail(ctx context.Context, l store.Lease, outcome string, maxRetry int, delay time.Duration) (bool, error) {
+	if maxRetry < 0 {
+		return false, fmt.Errorf("fail %v: max retry %d is negative", l.Ref, maxRetry)
+	}
+	if delay < 0 {
+		return false, fmt.Errorf("fail %v: retry delay %v is negative", l.Ref, delay)
+	}
+	var final bool
+	err := b.write(ctx, func(tx *txn) error {
+		r, err := tx.held(l)
+		if err != nil {
+			return err
+		}
+		clearLease(&r)
+		dequeue(&r)
+		r.attempts++
+		r.outcome = outcome
+		final = r.attempts >= maxRetry
+		if final {
+			r.state = store.Failed
+		} else {
+			if err := tx.enqueue(&r, r.priority); err != nil {
+				return err
+			}
+			if delay > 0 {
+				r.notBefore = tx.now + int64(delay)
+			}
+		}
+		return tx.save(&r)
+	})
+	if err != nil {
+		return false, fmt.Errorf("fail %v: %w", l.Ref, err)
+	}
+	return final, nil
+}
+
+// Park is bubble-up (see store.Backend).
+func (b *Backend) Park(ctx context.Context, l store.Lease, parents []store.Node) (store.ParkResult, error) {
+	for _, p := range parents {
+		if err := checkRef(p.Ref); err != nil {
+			return store.ParkResult{}, fmt.Errorf("park %v: parent: %w", l.Ref, err)
+		}
+	}
+	var res store.ParkResult
+	err := b.write(ctx, func(tx *txn) error {
+		r, err := tx.held(l)
+		if err != nil {
+			return err
+		}
+		res = store.ParkResult{Ready: true, Parents: make([]store.Job, len(parents))}
+		prows := make([]row, len(parents))
+		found := make([]bool, len(parents))
+		for i, p := range parents {
+			if prows[i], found[i], err = tx.load(p.Ref); err != nil {
+				return err
+			}
+			res.Parents[i] = prows[i].job(tx.now)
+			res.Ready = res.Ready && prows[i].state == store.Completed
+		}
+		if res.Ready {
+			return nil
+		}
+		for i, p := range parents {
+			pr := &prows[i]
+			switch {
+			case !found[i]:
+				if _, err := tx.create(pr, p, r.priority); err != nil {
+					return err
+				}
+			case pr.state == store.Pending && !pr.queued && !pr.leased(tx.now):
+				if err := tx.enqueue(pr, r.priority); err != nil {
+					return err
+				}
+			default:
+				continue
+			}
+			if err := tx.save(pr); err != nil {
+				return err
+			}
+			found[i] = true
+		}
+		dequeue(&r)
+		clearLease(&r)
+		return tx.save(&r)
+	})
+	if err != nil {
+		return store.ParkResult{}, fmt.Errorf("park %v: %w", l.Ref, err)
+	}
+	return res, nil
+}
+
+// SetState sets the state of an existing job (see store.Backend).
+func (b *Backend) SetState(ctx context.Context, ref store.Ref, st store.State, outcome string) error {
+	if err := checkRef(ref); err != nil {
+		return fmt.Errorf("set state: %w", err)
+	}
+	switch st {
+	case store.Pending, store.Failed, store.Skipped:
+	case store.Completed:
+		return fmt.Errorf("set state %v: completed goes through Complete", ref)
+	default:
+		return fmt.Errorf("set state %v: invalid state %s", ref, strconv.Quote(string(st)))
+	}
+	err := b.write(ctx, func(tx *txn) error {
+		r, found, err := tx.load(ref)
+		if err != nil {
+			return err
+		}
+		if !found {
+			return store.ErrNotFound
+		}
+		r.state, r.outcome = st, outcome
+		if st != store.Pending {
+			dequeue(&r)
+			clearLease(&r)
+		}
+		return tx.save(&r)
+	})
+	if err != nil {
+		return fmt.Errorf("set state %v: %w", ref, err)
+	}
+	return nil
+}

@@ -1,0 +1,223 @@
+package local
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/stolos-sched/stolos/lib/store"
+)
+
+// Get reads jobs (see store.Backend).
+func (b *Backend) Get(ctx context.Context, refs []store.Ref) ([]store.Job, error) {
+	if err := checkRefs(refs); err != nil {
+		return nil, fmt.Errorf("get: %w", err)
+	}
+	tx, err := b.r.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return nil, fmt.Errorf("get: %w", err)
+	}
+	defer tx.Rollback()
+	s, err := tx.PrepareContext(ctx, "SELECT "+rowCols+" FROM jobs WHERE app = ? AND job_id = ?")
+	if err != nil {
+		return nil, fmt.Errorf("get: %w", err)
+	}
+	defer s.Close()
+	now := time.Now().UnixNano()
+	jobs := make([]store.Job, len(refs))
+	for i, ref := range refs {
+		var r row
+		err := r.scan(s.QueryRowContext(ctx, ref.App, ref.JobID))
+		switch {
+		case errors.Is(err, sql.ErrNoRows):
+			jobs[i] = store.Job{Ref: ref}
+		case err != nil:
+			return nil, fmt.Errorf("get %v: %w", ref, err)
+		default:
+			jobs[i] = r.job(now)
+		}
+	}
+	return jobs, nil
+}
+
+// List calls fn for every job of an app, of one state unless st is Absent
+// (see store.Backend).
+func (b *Backend) List(ctx context.Context, app string, st store.State, fn func(store.Job) error) error {
+	if err := checkApp(app); err != nil {
+		return fmt.Errorf("list: %w", err)
+	}
+	q, args := "SELECT "+rowCols+" FROM jobs WHERE app = ?", []any{app}
+	if st != store.Absent {
+		if _, err := store.ParseState(string(st)); err != nil {
+			return fmt.Errorf("list %s: %w", app, err)
+		}
+		q, args = q+" AND state = ?", append(args, st)
+	}
+	rs, err := b.r.QueryContext(ctx, q, args...)
+	if err != nil {
+		return fmt.Errorf("list %s: %w", app, err)
+	}
+	defer rs.Close()
+	now := time.Now().UnixNano()
+	for rs.Next() {
+		var r row
+		if err := r.scan(rs); err != nil {
+			return fmt.Errorf("list %s: %w", app, err)
+		}
+		if err := fn(r.job(now)); err != nil {
+			return err
+		}
+	}
+	if err := rs.Err(); err != nil {
+		return fmt.Errorf("list %s: %w", app, err)
+	}
+	return nil
+}
+
+// Count counts an app's jobs (see store.Backend).
+func (b *Backend) Count(ctx context.Context, app string) (store.Counts, error) {
+	if err := checkApp(app); err != nil {
+		return store.Counts{}, fmt.Errorf("count: %w", err)
+	}
+	rs, err := b.r.QueryContext(ctx,
+		"SELECT state, count(*), sum(queued), sum(token != '' AND lease_until > ?) FROM jobs WHERE app = ? GROUP BY state",
+		time.Now().UnixNano(), app)
+	if err != nil {
+		return store.Counts{}, fmt.Errorf("count %s: %w", app, err)
+	}
+	defer rs.Close()
+	c := store.Counts{States: map[store.State]int{}}
+	for rs.Next() {
+		var st store.State
+		var n, queued, claimed int
+		if err := rs.Scan(&st, &n, &queued, &claimed); err != nil {
+			return store.Counts{}, fmt.Errorf("count %s: %w", app, err)
+		}
+		c.States[st] = n
+		c.Queued += queued
+		c.Claimed += claimed
+	}
+	if err := rs.Err(); err != nil {
+		return store.Counts{}, fmt.Errorf("count %s: %w", app, err)
+	}
+	return c, nil
+}
+
+// readGen reads an app's queue generation outside a write transaction.
+func (b *Backend) readGen(ctx context.Context, app string) (int64, error) {
+	var g int64
+	err := b.r.QueryRowContext(ctx, "SELECT coalesce((SELECT gen FROM apps WHERE app = ?), 0)", app).Scan(&g)
+	return g, err
+}
+
+// Wait blocks until the app's queue got a claimable entry since this
+// Backend's last Claim (or Wait) of the app, until until, or until ctx ends
+// (see store.Backend). It sleeps on inotify events for the database file
+// and its WAL, and re-reads the app's queue generation on each.
+func (b *Backend) Wait(ctx context.Context, app string, until time.Time) error {
+	if err := checkApp(app); err != nil {
+		return fmt.Errorf("wait: %w", err)
+	}
+	changes, stop, err := watch(b.path)
+	if err != nil {
+		return fmt.Errorf("wait %s: %w", app, err)
+	}
+	defer stop()
+	b.mu.Lock()
+	seen, ok := b.seen[app]
+	b.mu.Unlock()
+	timer := time.NewTimer(time.Until(until))
+	defer timer.Stop()
+	for {
+		gen, err := b.readGen(ctx, app)
+		if err != nil {
+			return fmt.Errorf("wait %s: %w", app, err)
+		}
+		if !ok {
+			seen, ok = gen, true
+		}
+		if gen != seen {
+			b.mu.Lock()
+			b.seen[app] = gen
+			b.mu.Unlock()
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-timer.C:
+			return nil
+		case err, open := <-changes:
+			if !open {
+				return fmt.Errorf("wait %s: watching %s: %w", app, filepath.Dir(b.path), err)
+			}
+		}
+	}
+}
+
+// watch watches the directory of the database for writes to the database
+// and its WAL. The channel gets a value (nil) for each batch of such
+// events; it is closed, after an error value, if watching fails. stop ends
+// the watch.
+func watch(path string) (<-chan error, func(), error) {
+	fd, err := unix.InotifyInit1(unix.IN_NONBLOCK | unix.IN_CLOEXEC)
+	if err != nil {
+		return nil, nil, fmt.Errorf("inotify: %w", err)
+	}
+	dir, base := filepath.Dir(path), filepath.Base(path)
+	const mask = unix.IN_MODIFY | unix.IN_CLOSE_WRITE | unix.IN_CREATE | unix.IN_MOVED_TO | unix.IN_DELETE
+	if _, err := unix.InotifyAddWatch(fd, dir, mask); err != nil {
+		unix.Close(fd)
+		return nil, nil, fmt.Errorf("inotify %s: %w", dir, err)
+	}
+	// A non-blocking descriptor makes an *os.File that uses the runtime
+	// poller, so that Close ends a pending Read.
+	f := os.NewFile(uintptr(fd), "inotify")
+	ch := make(chan error, 1)
+	go func() {
+		buf := make([]byte, 64*(unix.SizeofInotifyEvent+unix.PathMax))
+		for {
+			n, err := f.Read(buf)
+			if err != nil {
+				if !errors.Is(err, os.ErrClosed) {
+					select {
+					case ch <- err:
+					default:
+					}
+				}
+				close(ch)
+				return
+			}
+			if ours(buf[:n], base) {
+				select {
+				case ch <- nil:
+				default: // a wake-up is already pending
+				}
+			}
+		}
+	}()
+	return ch, func() { f.Close() }, nil
+}
+
+// ours reports whether a batch of inotify events names the database file
+// or one of its companions (-wal, -journal).
+func ours(buf []byte, base string) bool {
+	for off := 0; off+unix.SizeofInotifyEvent <= len(buf); {
+		ev := (*unix.InotifyEvent)(unsafe.Pointer(&buf[off]))
+		name := buf[off+unix.SizeofInotifyEvent : off+unix.SizeofInotifyEvent+int(ev.Len)]
+		off += unix.SizeofInotifyEvent + int(ev.Len)
+		n := strings.TrimRight(string(name), "\x00")
+		if n == base || n == base+"-wal" || n == base+"-journal" || ev.Mask&unix.IN_Q_OVERFLOW != 0 {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,203 @@
+package local
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"time"
+
+	"github.com/stolos-sched/stolos/lib/store"
+)
+
+// row is one job as stored.
+type row struct {
+	store.Ref
+	state        store.State
+	queued       bool
+	priority     int
+	seq          int64
+	wake         int64
+	owner        string
+	token        string
+	until        int64
+	transferable bool
+	notBefore    int64
+	attempts     int
+	outcome      string
+}
+
+const rowCols = "app, job_id, state, queued, priority, seq, wake, owner, token, lease_until, transferable, not_before, attempts, outcome"
+
+func (r *row) scan(s interface{ Scan(...any) error }) error {
+	return s.Scan(&r.App, &r.JobID, &r.state, &r.queued, &r.priority, &r.seq, &r.wake,
+		&r.owner, &r.token, &r.until, &r.transferable, &r.notBefore, &r.attempts, &r.outcome)
+}
+
+// leased reports whether the row holds a live lease at now.
+func (r *row) leased(now int64) bool { return r.token != "" && r.until > now }
+
+// job is the row as the store package sees it at now.
+func (r *row) job(now int64) store.Job {
+	j := store.Job{
+		Ref: r.Ref, State: r.state, Queued: r.queued, Priority: r.priority,
+		Attempts: r.attempts, Outcome: r.outcome,
+	}
+	if r.token != "" {
+		j.Owner, j.Until = r.owner, time.Unix(0, r.until)
+	}
+	if r.queued && r.notBefore > now {
+		j.NotBefore = time.Unix(0, r.notBefore)
+	}
+	return j
+}
+
+// txn is one write transaction.
+type txn struct {
+	ctx     context.Context
+	tx      *sql.Tx
+	now     int64 // unix ns, read once when the transaction began
+	stmts   map[string]*sql.Stmt
+	touched map[string]bool // apps that got a claimable entry
+	seq     int64           // last queue position handed out; 0 until loaded
+}
+
+// stmt returns q prepared in this transaction.
+func (tx *txn) stmt(q string) (*sql.Stmt, error) {
+	if s, ok := tx.stmts[q]; ok {
+		return s, nil
+	}
+	s, err := tx.tx.PrepareContext(tx.ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	if tx.stmts == nil {
+		tx.stmts = map[string]*sql.Stmt{}
+	}
+	tx.stmts[q] = s
+	return s, nil
+}
+
+func (tx *txn) exec(q string, args ...any) error {
+	s, err := tx.stmt(q)
+	if err != nil {
+		return err
+	}
+	_, err = s.ExecContext(tx.ctx, args...)
+	return err
+}
+
+func (tx *txn) closeStmts() {
+	for _, s := range tx.stmts {
+		s.Close()
+	}
+}
+
+// load reads a job; found is false if it is absent.
+func (tx *txn) load(ref store.Ref) (r row, found bool, err error) {
+	s, err := tx.stmt("SELECT " + rowCols + " FROM jobs WHERE app = ? AND job_id = ?")
+	if err != nil {
+		return r, false, err
+	}
+	err = r.scan(s.QueryRowContext(tx.ctx, ref.App, ref.JobID))
+	if errors.Is(err, sql.ErrNoRows) {
+		return row{Ref: ref}, false, nil
+	}
+	return r, err == nil, err
+}
+
+// newRow is a job that does not exist yet.
+func newRow(ref store.Ref, st store.State) row {
+	return row{Ref: ref, state: st, priority: store.DefaultPriority}
+}
+
+// save writes a job, computing when its queue entry is claimable.
+func (tx *txn) save(r *row) error {
+	r.wake = 0
+	if r.queued {
+		if r.token != "" && r.until > tx.now {
+			r.wake = r.until
+		}
+		if r.notBefore > tx.now {
+			r.wake = max(r.wake, r.notBefore)
+		} else {
+			r.notBefore = 0
+		}
+	} else {
+		r.notBefore = 0
+	}
+	return tx.exec("INSERT INTO jobs ("+rowCols+") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "+
+		"ON CONFLICT (app, job_id) DO UPDATE SET state = excluded.state, queued = excluded.queued, "+
+		"priority = excluded.priority, seq = excluded.seq, wake = excluded.wake, owner = excluded.owner, "+
+		"token = excluded.token, lease_until = excluded.lease_until, transferable = excluded.transferable, "+
+		"not_before = excluded.not_before, attempts = excluded.attempts, outcome = excluded.outcome",
+		r.App, r.JobID, r.state, r.queued, r.priority, r.seq, r.wake, r.owner, r.token, r.until,
+		r.transferable, r.notBefore, r.attempts, r.outcome)
+}
+
+// enqueue gives a job a queue entry at the back, with priority prio, unless
+// it has one.
+func (tx *txn) enqueue(r *row, prio int) error {
+	if r.queued {
+		return nil
+	}
+	if tx.seq == 0 {
+		s, err := tx.stmt("SELECT value FROM meta WHERE key = 'seq'")
+		if err != nil {
+			return err
+		}
+		if err := s.QueryRowContext(tx.ctx).Scan(&tx.seq); err != nil {
+			return err
+		}
+	}
+	tx.seq++
+	r.queued, r.priority, r.seq, r.notBefore = true, prio, tx.seq, 0
+	tx.touched[r.App] = true
+	return nil
+}
+
+// dequeue removes a job's queue entry.
+func dequeue(r *row) { r.queued, r.notBefore = false, 0 }
+
+// clearLease drops a job's lease.
+func clearLease(r *row) { r.owner, r.token, r.until, r.transferable = "", "", 0, false }
+
+// lease gives a job a new lease.
+func (tx *txn) lease(r *row, owner string, d time.Duration, transferable bool) (store.Lease, error) {
+	tok, err := newToken()
+	if err != nil {
+		return store.Lease{}, err
+	}
+	r.owner, r.token, r.until, r.transferable = owner, tok, tx.now+int64(d), transferable
+	return store.Lease{
+		Ref: r.Ref, Token: tok, Owner: owner, Until: time.Unix(0, r.until),
+		Priority: r.priority, Attempts: r.attempts,
+	}, nil
+}
+
+// held loads the job of a lease and checks that the lease is live.
+func (tx *txn) held(l store.Lease) (row, error) {
+	r, found, err := tx.load(l.Ref)
+	if err != nil {
+		return r, err
+	}
+	if !found || l.Token == "" || r.token != l.Token || r.until <= tx.now {
+		return r, store.ErrLeaseLost
+	}
+	return r, nil
+}
+
+// finish writes the queue position counter and bumps the generation of
+// every app that got a claimable entry.
+func (tx *txn) finish() error {
+	if tx.seq != 0 {
+		if err := tx.exec("UPDATE meta SET value = ? WHERE key = 'seq'", tx.seq); err != nil {
+			return err
+		}
+	}
+	for app := range tx.touched {
+		if err := tx.exec("INSERT INTO apps (app, gen) VALUES (?, 1) ON CONFLICT (app) DO UPDATE SET gen = gen + 1", app); err != nil {
+			return err
+		}
+	}
+	return nil
+}
