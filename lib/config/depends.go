@@ -231,16 +231,13 @@ func (c *Config) checkCycles() error {
 					for stack[i] != p {
 						i--
 					}
-					names := []string{}
+					// The stack runs child -> parent; the cycle is printed
+					// parent -> child, starting and ending at p.
+					names := []string{p.Name}
 					for j := len(stack) - 1; j >= i; j-- {
 						names = append(names, stack[j].Name)
 					}
-					names = append(names, a.Name)
-					// names run child -> parent; print parent -> child.
-					for l, r := 0, len(names)-1; l < r; l, r = l+1, r-1 {
-						names[l], names[r] = names[r], names[l]
-					}
-					return errf(a.Name, "depends_on", "dependency cycle: %s", strings.Join(names, " -> "))
+					return errf(p.Name, "depends_on", "dependency cycle: %s", strings.Join(names, " -> "))
 				case white:
 					if err := visit(p); err != nil {
 						return err
