@@ -1,0 +1,148 @@
+// Package backend opens the job-state backend chosen by the shared
+// -queue-backend flags: local (SQLite, the default), zookeeper or redis.
+// It is the one place that knows all three; the graph tools do not import
+// it.
+package backend
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/stolos-sched/stolos/lib/cli"
+	"github.com/stolos-sched/stolos/lib/sched"
+	"github.com/stolos-sched/stolos/lib/store"
+	"github.com/stolos-sched/stolos/lib/store/local"
+	"github.com/stolos-sched/stolos/lib/store/redis"
+	"github.com/stolos-sched/stolos/lib/store/zookeeper"
+)
+
+// Flags are the queue backend's flags, named after the original's.
+type Flags struct {
+	Backend   string
+	LocalPath string
+	ZKHosts   string
+	ZKTimeout time.Duration
+	ZKAuth    string
+	Redis     cli.RedisFlags
+}
+
+// Register adds the flags to fs.
+func (f *Flags) Register(fs *flag.FlagSet) {
+	fs.StringVar(&f.Backend, "queue-backend", "local", "where job state lives: local, zookeeper or redis (env STOLOS_QUEUE_BACKEND)")
+	fs.StringVar(&f.LocalPath, "qb-local-path", "", "local: the SQLite `FILE` (env STOLOS_QB_LOCAL_PATH; default $XDG_STATE_HOME/stolos/stolos.db)")
+	fs.StringVar(&f.ZKHosts, "qb-zookeeper-hosts", "", "zookeeper: `HOSTS` as host:port,...[/chroot] (env STOLOS_QB_ZOOKEEPER_HOSTS)")
+	fs.DurationVar(&f.ZKTimeout, "qb-zookeeper-timeout", zookeeper.DefaultSessionTimeout, "zookeeper: session `TIMEOUT` (env STOLOS_QB_ZOOKEEPER_TIMEOUT)")
+	fs.StringVar(&f.ZKAuth, "qb-zookeeper-auth", "", "zookeeper: digest `USER:PASSWORD`; nodes stolos creates are that user's only (env STOLOS_QB_ZOOKEEPER_AUTH)")
+	fs.StringVar(&f.Redis.Host, "qb-redis-host", "localhost", "redis: `HOST` (env STOLOS_QB_REDIS_HOST)")
+	fs.IntVar(&f.Redis.Port, "qb-redis-port", 6379, "redis: `PORT` (env STOLOS_QB_REDIS_PORT)")
+	fs.IntVar(&f.Redis.DB, "qb-redis-db", 0, "redis: database `N` (env STOLOS_QB_REDIS_DB)")
+	fs.StringVar(&f.Redis.Password, "qb-redis-password", "", "redis: `PASSWORD` (env STOLOS_QB_REDIS_PASSWORD)")
+	fs.BoolVar(&f.Redis.TLS, "qb-redis-tls", false, "redis: connect with TLS (env STOLOS_QB_REDIS_TLS)")
+	fs.StringVar(&f.Redis.KeyPrefix, "qb-redis-key-prefix", "stolos:", "redis: `PREFIX` of every key (env STOLOS_QB_REDIS_KEY_PREFIX)")
+}
+
+// DefaultLocalPath is where the local backend keeps its file when
+// -qb-local-path is not set: $XDG_STATE_HOME/stolos/stolos.db, else
+// $HOME/.local/state/stolos/stolos.db.
+func DefaultLocalPath() (string, error) {
+	dir := os.Getenv("XDG_STATE_HOME")
+	if dir == "" {
+		home, err := os.UserHomeDir()
+		if err != nil {
+			return "", errors.New("no -qb-local-path, and no XDG_STATE_HOME or HOME to put the default under")
+		}
+		dir = filepath.Join(home, ".local", "state")
+	}
+	dir = filepath.Join(dir, "stolos")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", err
+	}
+	return filepath.Join(dir, "stolos.db"), nil
+}
+
+// Check validates the flags without connecting (a usage error if not).
+func (f *Flags) Check() error {
+	switch f.Backend {
+	case "local", "redis":
+	case "zookeeper":
+		if f.ZKHosts == "" {
+			return errors.New("-queue-backend zookeeper needs -qb-zookeeper-hosts (STOLOS_QB_ZOOKEEPER_HOSTS)")
+		}
+	default:
+		return fmt.Errorf("unknown -queue-backend %q (want local, zookeeper or redis)", f.Backend)
+	}
+	return nil
+}
+
+// Open connects to the backend. warn receives warnings (Redis's eviction
+// policy).
+func (f *Flags) Open(ctx context.Context, warn io.Writer) (store.Backend, error) {
+	if err := f.Check(); err != nil {
+		return nil, err
+	}
+	switch f.Backend {
+	case "zookeeper":
+		return zookeeper.Open(ctx, zookeeper.Options{Hosts: f.ZKHosts, SessionTimeout: f.ZKTimeout, Auth: f.ZKAuth})
+	case "redis":
+		return redis.Open(ctx, redis.Options{Host: f.Redis.Host, Port: f.Redis.Port, DB: f.Redis.DB,
+			Password: f.Redis.Password, TLS: f.Redis.TLS, KeyPrefix: f.Redis.KeyPrefix}, warn)
+	}
+	path := f.LocalPath
+	if path == "" {
+		var err error
+		if path, err = DefaultLocalPath(); err != nil {
+			return nil, fmt.Errorf("local backend: %v", err)
+		}
+	}
+	return local.Open(ctx, path)
+}
+
+// Setup is what every stateful tool shares: the configuration flags and
+// the queue backend flags.
+type Setup struct {
+	Config cli.ConfigFlags
+	QB     Flags
+}
+
+// Register adds both sets of flags.
+func (s *Setup) Register(fs *flag.FlagSet) {
+	s.Config.Register(fs)
+	s.QB.Register(fs)
+}
+
+// Open loads the configuration and connects to the backend. On failure it
+// has reported the error and returns the exit status: 2 for a bad
+// configuration or flag, 1 for a backend that cannot be reached.
+func (s *Setup) Open(ctx context.Context, t *cli.Tool) (*sched.Sched, int, bool) {
+	cfg, err := s.Config.Load(ctx, ConfigSources)
+	if err != nil {
+		return nil, t.Usagef("%v", err), false
+	}
+	if err := s.QB.Check(); err != nil {
+		return nil, t.Usagef("%v", err), false
+	}
+	b, err := s.QB.Open(ctx, &warnWriter{t})
+	if err != nil {
+		return nil, t.Fail(fmt.Errorf("%s backend: %v", s.QB.Backend, err)), false
+	}
+	return &sched.Sched{Cfg: cfg, B: b, Environ: os.Environ()}, cli.OK, true
+}
+
+// ConfigSources are the configuration backends the stateful tools read
+// besides the JSON file.
+var ConfigSources = map[string]cli.ConfigSource{}
+
+// warnWriter passes backend warnings to the tool's stderr (unless -q).
+type warnWriter struct{ t *cli.Tool }
+
+func (w *warnWriter) Write(p []byte) (int, error) {
+	w.t.Warnf("%s", strings.TrimSpace(string(p)))
+	return len(p), nil
+}

@@ -1,0 +1,344 @@
+// Package sched joins the graph to a job-state backend: it turns jobs into
+// the nodes, children and parents that lib/store operations take, claims
+// runnable jobs with bubble-up, completes jobs with bubble-down, and
+// explains why a pending job waits. Every stateful tool goes through it,
+// so the scheduling rules live in one place.
+package sched
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os/exec"
+	"strings"
+	"time"
+
+	"github.com/stolos-sched/stolos/lib/config"
+	"github.com/stolos-sched/stolos/lib/graph"
+	"github.com/stolos-sched/stolos/lib/store"
+)
+
+// Sched is a config and a backend.
+type Sched struct {
+	Cfg *config.Config
+	B   store.Backend
+	// Environ is the environment of valid_if_or _func commands.
+	Environ []string
+}
+
+// Job is a job resolved against the config.
+type Job struct {
+	App  *config.App
+	ID   string   // canonical
+	Vals []string // identifier values, in template order
+}
+
+// Ref names the job for the backend.
+func (j Job) Ref() store.Ref { return store.Ref{App: j.App.Name, JobID: j.ID} }
+
+// Resolve parses a job id of an app.
+func (s *Sched) Resolve(ref store.Ref) (Job, error) {
+	a := s.Cfg.App(ref.App)
+	if a == nil {
+		return Job{}, fmt.Errorf("unknown app %q", ref.App)
+	}
+	id, vals, err := a.Parser.Canonical(ref.JobID)
+	if err != nil {
+		return Job{}, fmt.Errorf("invalid job id %q for app %s (template %q): %v", ref.JobID, a.Name, a.Template.Text, err)
+	}
+	return Job{a, id, vals}, nil
+}
+
+func (s *Sched) rel(r graph.Rel) Job {
+	vals, err := r.App.Parser.Parse(r.JobID)
+	if err != nil {
+		// The graph only makes job ids that parse: this is a bug.
+		panic(fmt.Sprintf("graph made job id %q of %s that does not parse: %v", r.JobID, r.App.Name, err))
+	}
+	return Job{r.App, r.JobID, vals}
+}
+
+// Parents returns the distinct parents of a job, in graph order.
+func (s *Sched) Parents(j Job) []Job { return s.distinct(graph.Parents(nil, j.App, j.Vals)) }
+
+// Children returns the distinct children of a job, in graph order.
+func (s *Sched) Children(j Job) []Job { return s.distinct(graph.Children(nil, j.App, j.Vals)) }
+
+func (s *Sched) distinct(rels []graph.Rel) []Job {
+	out := make([]Job, 0, len(rels))
+	seen := make(map[store.Ref]bool, len(rels))
+	for _, r := range rels {
+		ref := store.Ref{App: r.App.Name, JobID: r.JobID}
+		if !seen[ref] {
+			seen[ref] = true
+			out = append(out, s.rel(r))
+		}
+	}
+	return out
+}
+
+// Descendants returns every descendant of a job once.
+func (s *Sched) Descendants(j Job) []store.Ref {
+	var out []store.Ref
+	seen := map[store.Ref]bool{j.Ref(): true}
+	stack := []Job{j}
+	for len(stack) > 0 {
+		top := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		for _, c := range s.Children(top) {
+			if ref := c.Ref(); !seen[ref] {
+				seen[ref] = true
+				out = append(out, ref)
+				stack = append(stack, c)
+			}
+		}
+	}
+	return out
+}
+
+// Node is the job as the backend may have to create it: skipped if its
+// app's valid_if_or says so.
+func (s *Sched) Node(ctx context.Context, j Job) (store.Node, error) {
+	valid, needFunc := graph.Valid(j.App, j.Vals)
+	if needFunc {
+		var err error
+		if valid, err = s.validFunc(ctx, j); err != nil {
+			return store.Node{}, err
+		}
+	}
+	return store.Node{Ref: j.Ref(), Skip: !valid}, nil
+}
+
+// validFunc runs an app's valid_if_or _func command with /bin/sh: exit 0
+// means valid, exit 1 invalid; anything else is an error. The command sees
+// STOLOS_APP_NAME, STOLOS_JOB_ID and one variable per identifier.
+func (s *Sched) validFunc(ctx context.Context, j Job) (bool, error) {
+	cmd := exec.CommandContext(ctx, "/bin/sh", "-c", j.App.ValidIfOr.Func)
+	cmd.Env = append(append([]string{}, s.Environ...), JobEnv(j)...)
+	out, err := cmd.CombinedOutput()
+	var ee *exec.ExitError
+	switch {
+	case err == nil:
+		return true, nil
+	case errors.As(err, &ee) && ee.ExitCode() == 1:
+		return false, nil
+	}
+	msg := strings.TrimSpace(string(out))
+	if len(msg) > 200 {
+		msg = msg[:200] + "..."
+	}
+	return false, fmt.Errorf("%s %s: valid_if_or _func %q: %v %s", j.App.Name, j.ID, j.App.ValidIfOr.Func, err, msg)
+}
+
+// JobEnv is the environment that describes a job to a command.
+func JobEnv(j Job) []string {
+	env := []string{"STOLOS_APP_NAME=" + j.App.Name, "STOLOS_JOB_ID=" + j.ID}
+	for i, k := range j.App.Template.Idents {
+		env = append(env, k+"="+j.Vals[i])
+	}
+	return env
+}
+
+// Nodes makes the nodes of several jobs.
+func (s *Sched) Nodes(ctx context.Context, jobs []Job) ([]store.Node, error) {
+	out := make([]store.Node, len(jobs))
+	for i, j := range jobs {
+		n, err := s.Node(ctx, j)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = n
+	}
+	return out, nil
+}
+
+// BubbleDown lists the children of a job with all their parents, for
+// store.Backend.Complete.
+func (s *Sched) BubbleDown(ctx context.Context, j Job) ([]store.Child, error) {
+	kids := s.Children(j)
+	out := make([]store.Child, len(kids))
+	for i, c := range kids {
+		n, err := s.Node(ctx, c)
+		if err != nil {
+			return nil, err
+		}
+		ps := s.Parents(c)
+		refs := make([]store.Ref, len(ps))
+		for k, p := range ps {
+			refs[k] = p.Ref()
+		}
+		out[i] = store.Child{Node: n, Parents: refs}
+	}
+	return out, nil
+}
+
+// Complete marks a job completed (under its lease, or with a zero token
+// whatever the lease) and queues the children it unblocks.
+func (s *Sched) Complete(ctx context.Context, l store.Lease, outcome string) error {
+	j, err := s.Resolve(l.Ref)
+	if err != nil {
+		return err
+	}
+	kids, err := s.BubbleDown(ctx, j)
+	if err != nil {
+		return err
+	}
+	return s.B.Complete(ctx, l, outcome, kids)
+}
+
+// Parked reports a claimed job that went back to wait for its parents.
+type Parked struct {
+	Job    Job
+	Reason string
+}
+
+// Claim takes up to req.N runnable jobs. A claimed job whose parents are not
+// all completed is parked (bubble-up: its missing parents are queued, and
+// the completion of its last parent queues it again) and not handed out.
+// With wait > 0 it blocks up to wait for work to arrive. got is called for
+// each job as it is claimed (in order); parked for each job parked.
+func (s *Sched) Claim(ctx context.Context, req store.ClaimRequest, wait time.Duration, got func(store.Lease) error, parked func(Parked)) (int, error) {
+	a := s.Cfg.App(req.App)
+	if a == nil {
+		return 0, fmt.Errorf("unknown app %q", req.App)
+	}
+	deadline := time.Now().Add(wait)
+	n := 0
+	for n < req.N {
+		r := req
+		r.N = req.N - n
+		res, err := s.B.Claim(ctx, r)
+		if err != nil {
+			return n, err
+		}
+		for _, l := range res.Leases {
+			ok, why, err := s.runnable(ctx, l)
+			if err != nil {
+				// Give the lease back so another claimer can try.
+				_ = s.B.Release(context.WithoutCancel(ctx), l)
+				return n, err
+			}
+			if !ok {
+				if parked != nil {
+					j, _ := s.Resolve(l.Ref)
+					parked(Parked{j, why})
+				}
+				continue
+			}
+			n++
+			if err := got(l); err != nil {
+				return n, err
+			}
+		}
+		if len(res.Leases) > 0 {
+			continue
+		}
+		if wait <= 0 || !time.Now().Before(deadline) {
+			return n, nil
+		}
+		until := deadline
+		if !res.Next.IsZero() && res.Next.Before(until) {
+			until = res.Next
+		}
+		if err := s.B.Wait(ctx, req.App, until); err != nil {
+			if ctx.Err() != nil {
+				return n, nil
+			}
+			return n, err
+		}
+	}
+	return n, nil
+}
+
+// runnable checks a claimed job's parents and parks it when they are not
+// all completed.
+func (s *Sched) runnable(ctx context.Context, l store.Lease) (bool, string, error) {
+	j, err := s.Resolve(l.Ref)
+	if err != nil {
+		// A job id that no longer parses (the config changed): fail it
+		// rather than hand it out or loop on it.
+		_, ferr := s.B.Fail(ctx, l, "bad job id: "+err.Error(), 1, 0)
+		if ferr != nil {
+			return false, "", ferr
+		}
+		return false, err.Error(), nil
+	}
+	ps := s.Parents(j)
+	if len(ps) == 0 {
+		return true, "", nil
+	}
+	nodes, err := s.Nodes(ctx, ps)
+	if err != nil {
+		return false, "", err
+	}
+	pr, err := s.B.Park(ctx, l, nodes)
+	if err != nil {
+		return false, "", err
+	}
+	if pr.Ready {
+		return true, "", nil
+	}
+	return false, Waiting(pr.Parents), nil
+}
+
+// Waiting says which parent holds a child back: the first failed or
+// skipped one, else the first one not completed.
+func Waiting(parents []store.Job) string {
+	for _, p := range parents {
+		if p.State == store.Failed || p.State == store.Skipped {
+			return fmt.Sprintf("blocked: parent %s %s %s", p.App, p.JobID, p.State)
+		}
+	}
+	for _, p := range parents {
+		if p.State != store.Completed {
+			st := string(p.State)
+			if p.State == store.Absent {
+				st = "absent"
+			}
+			return fmt.Sprintf("waiting for parent %s %s (%s)", p.App, p.JobID, st)
+		}
+	}
+	return ""
+}
+
+// Why explains a job's state for stolos-state: who holds it, when it runs
+// again, or which parent it waits for.
+func (s *Sched) Why(ctx context.Context, j store.Job, now time.Time) (string, error) {
+	var parts []string
+	switch {
+	case j.State == store.Absent:
+		return "", nil
+	case j.Claimed(now):
+		parts = append(parts, fmt.Sprintf("claimed by %s until %s", j.Owner, j.Until.UTC().Format(time.RFC3339)))
+	case j.Queued && j.NotBefore.After(now):
+		parts = append(parts, fmt.Sprintf("queued, retry at %s", j.NotBefore.UTC().Format(time.RFC3339)))
+	case j.Queued:
+		parts = append(parts, fmt.Sprintf("queued, priority %d", j.Priority))
+	case j.State == store.Pending:
+		job, err := s.Resolve(j.Ref)
+		if err != nil {
+			return "", err
+		}
+		ps := s.Parents(job)
+		refs := make([]store.Ref, len(ps))
+		for i, p := range ps {
+			refs[i] = p.Ref()
+		}
+		pj, err := s.B.Get(ctx, refs)
+		if err != nil {
+			return "", err
+		}
+		w := Waiting(pj)
+		if w == "" {
+			w = "not queued"
+		}
+		parts = append(parts, w)
+	}
+	if j.Attempts > 0 {
+		parts = append(parts, fmt.Sprintf("%d failed attempts", j.Attempts))
+	}
+	if j.Outcome != "" {
+		parts = append(parts, "last: "+j.Outcome)
+	}
+	return strings.Join(parts, "; "), nil
+}

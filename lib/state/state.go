@@ -1,0 +1,232 @@
+// Package state is stolos-state: it reads jobs (arguments, stdin lines or
+// records) and writes their state, APP<TAB>JOB_ID<TAB>STATE<TAB>detail per
+// line (or JSON with -json); -set changes it; -list streams every known
+// job of an app; -count counts them by state. See stolos-state(1).
+package state
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"time"
+
+	"github.com/stolos-sched/stolos/lib/backend"
+	"github.com/stolos-sched/stolos/lib/cli"
+	"github.com/stolos-sched/stolos/lib/sched"
+	"github.com/stolos-sched/stolos/lib/store"
+)
+
+type flags struct {
+	App    string
+	Set    string
+	List   bool
+	Filter string
+	Count  bool
+	JSON   bool
+	Setup  backend.Setup
+}
+
+func newTool(stdin io.Reader, stdout, stderr io.Writer) (*cli.Tool, *flags) {
+	t := cli.New("stolos-state", "stolos-state [-a APP] [-set STATE] [-json] [JOB_ID ...] | -a APP -list [-state STATE] | -a APP -count", stdin, stdout, stderr)
+	f := &flags{}
+	t.AppFlag(&f.App, false)
+	t.Flags.StringVar(&f.Set, "set", "", "set the jobs' `STATE`: pending, completed (queues the children it unblocks), failed or skipped (env STOLOS_SET)")
+	t.Flags.BoolVar(&f.List, "list", false, "every known job of the app (env STOLOS_LIST)")
+	t.Flags.StringVar(&f.Filter, "state", "", "with -list: only jobs in `STATE` (env STOLOS_STATE)")
+	t.Flags.BoolVar(&f.Count, "count", false, "count the app's jobs by state, and those queued and claimed (env STOLOS_COUNT)")
+	t.Flags.BoolVar(&f.JSON, "json", false, "write JSON objects, one per line (env STOLOS_JSON)")
+	t.QuietFlag()
+	f.Setup.Register(t.Flags)
+	return t, f
+}
+
+// Tool returns the tool with its flags registered, for documentation checks.
+func Tool() *cli.Tool {
+	t, _ := newTool(nil, io.Discard, io.Discard)
+	return t
+}
+
+// Main runs stolos-state.
+func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	t, f := newTool(stdin, stdout, stderr)
+	rest, status, ok := t.Parse(args)
+	if !ok {
+		return status
+	}
+	var setTo, filter store.State
+	var err error
+	if f.Set != "" {
+		if setTo, err = store.ParseState(f.Set); err != nil {
+			return t.Usagef("-set: %v", err)
+		}
+	}
+	if f.Filter != "" {
+		if filter, err = store.ParseState(f.Filter); err != nil {
+			return t.Usagef("-state: %v", err)
+		}
+	}
+	switch {
+	case (f.List || f.Count) && f.App == "":
+		return t.Usagef("-list and -count need -a APP")
+	case (f.List || f.Count) && len(rest) > 0:
+		return t.Usagef("-list and -count take no job ids")
+	case f.List && f.Count, (f.List || f.Count) && f.Set != "":
+		return t.Usagef("use one of -list, -count and -set")
+	case f.Filter != "" && !f.List:
+		return t.Usagef("-state goes with -list")
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	s, status, ok := f.Setup.Open(ctx, t)
+	if !ok {
+		return status
+	}
+	defer s.B.Close()
+	if f.App != "" && s.Cfg.App(f.App) == nil {
+		return t.Usagef("unknown app %q", f.App)
+	}
+	w := &writer{t: t, s: s, json: f.JSON}
+	switch {
+	case f.Count:
+		c, err := s.B.Count(ctx, f.App)
+		if err != nil {
+			return t.Fail(err)
+		}
+		w.count(f.App, c)
+		return t.Flush()
+	case f.List:
+		err := s.B.List(ctx, f.App, filter, func(j store.Job) error { return w.job(ctx, j) })
+		if err != nil {
+			return t.Fail(err)
+		}
+		return t.Flush()
+	}
+	status = cli.OK
+	err = t.Records(f.App, rest, func(r cli.Record, bad error) bool {
+		var j sched.Job
+		if bad == nil {
+			if j, bad = s.Resolve(store.Ref{App: r.App, JobID: r.JobID}); bad != nil {
+				bad = fmt.Errorf("%s: %v", r.Where, bad)
+			}
+		}
+		if bad == nil && setTo != store.Absent {
+			bad = set(ctx, s, j, setTo)
+		}
+		if bad == nil && setTo == store.Absent {
+			var jobs []store.Job
+			if jobs, bad = s.B.Get(ctx, []store.Ref{j.Ref()}); bad == nil {
+				bad = w.job(ctx, jobs[0])
+			}
+		}
+		if bad != nil {
+			t.Errorf("%v", bad)
+			status = cli.Failure
+		}
+		return true
+	})
+	if err != nil {
+		return t.Fail(err)
+	}
+	if t.Flush() != cli.OK {
+		return cli.Failure
+	}
+	return status
+}
+
+func set(ctx context.Context, s *sched.Sched, j sched.Job, st store.State) error {
+	var err error
+	if st == store.Completed {
+		err = s.Complete(ctx, store.Lease{Ref: j.Ref()}, "set completed")
+	} else {
+		err = s.B.SetState(ctx, j.Ref(), st, "set "+string(st))
+	}
+	if err != nil {
+		return fmt.Errorf("%s %s: %v", j.App.Name, j.ID, err)
+	}
+	return nil
+}
+
+type writer struct {
+	t    *cli.Tool
+	s    *sched.Sched
+	json bool
+}
+
+// jobJSON is one job in -json output.
+type jobJSON struct {
+	App       string     `json:"app"`
+	JobID     string     `json:"job_id"`
+	State     string     `json:"state"`
+	Queued    bool       `json:"queued"`
+	Priority  *int       `json:"priority,omitempty"`
+	Owner     string     `json:"owner,omitempty"`
+	Until     *time.Time `json:"lease_until,omitempty"`
+	NotBefore *time.Time `json:"not_before,omitempty"`
+	Attempts  int        `json:"attempts"`
+	Outcome   string     `json:"outcome,omitempty"`
+	Detail    string     `json:"detail,omitempty"`
+}
+
+func stateName(st store.State) string {
+	if st == store.Absent {
+		return "absent"
+	}
+	return string(st)
+}
+
+func (w *writer) job(ctx context.Context, j store.Job) error {
+	now := time.Now()
+	detail, err := w.s.Why(ctx, j, now)
+	if err != nil {
+		return err
+	}
+	if !w.json {
+		b := w.t.Stdout
+		b.WriteString(j.App + "\t" + j.JobID + "\t" + stateName(j.State))
+		if detail != "" {
+			b.WriteString("\t" + detail)
+		}
+		_, err := b.WriteString("\n")
+		return err
+	}
+	out := jobJSON{App: j.App, JobID: j.JobID, State: stateName(j.State), Queued: j.Queued,
+		Attempts: j.Attempts, Outcome: j.Outcome, Detail: detail}
+	if j.Queued {
+		out.Priority = &j.Priority
+	}
+	if j.Claimed(now) {
+		out.Owner, out.Until = j.Owner, &j.Until
+	}
+	if j.Queued && j.NotBefore.After(now) {
+		out.NotBefore = &j.NotBefore
+	}
+	return w.encode(out)
+}
+
+func (w *writer) encode(v any) error {
+	data, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	w.t.Stdout.Write(data)
+	_, err = w.t.Stdout.WriteString("\n")
+	return err
+}
+
+func (w *writer) count(app string, c store.Counts) {
+	if w.json {
+		m := map[string]any{"app": app, "queued": c.Queued, "claimed": c.Claimed}
+		for _, st := range store.States {
+			m[string(st)] = c.States[st]
+		}
+		w.encode(m)
+		return
+	}
+	for _, st := range store.States {
+		fmt.Fprintf(w.t.Stdout, "%s\t%s\t%d\n", app, st, c.States[st])
+	}
+	fmt.Fprintf(w.t.Stdout, "%s\tqueued\t%d\n%s\tclaimed\t%d\n", app, c.Queued, app, c.Claimed)
+}
