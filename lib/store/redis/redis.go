@@ -87,6 +87,11 @@ func Open(ctx context.Context, o Options, warn io.Writer) (*Backend, error) {
 		Protocol:        2,
 		DisableIdentity: true,
 		TLSConfig:       o.TLSConfig,
+		// A script whose reply was lost may have run: running it again
+		// could count a failure twice, or find its own lease and say
+		// "held". Do not retry; dead pooled connections are dropped when
+		// taken from the pool, and callers see the error.
+		MaxRetries: -1,
 	}
 	if opt.DialTimeout == 0 {
 		opt.DialTimeout = 5 * time.Second
@@ -107,9 +112,12 @@ func Open(ctx context.Context, o Options, warn io.Writer) (*Backend, error) {
 		b.c.Close()
 		return nil, b.openErr(err, o)
 	}
+	// Load the scripts so that EVALSHA finds them; Script.Run falls back to
+	// EVAL after a server restart emptied the script cache. (Script.Load
+	// cannot be pipelined: it would record an empty hash.)
 	pipe := b.c.Pipeline()
-	for _, sc := range b.s.all() {
-		sc.Load(ctx, pipe)
+	for _, src := range b.s.srcs {
+		pipe.ScriptLoad(ctx, src)
 	}
 	if _, err := pipe.Exec(ctx); err != nil {
 		b.c.Close()

@@ -322,6 +322,10 @@ func TestServerRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 	srv.Kill()
+	_, err = b.Count(ctx, "a")
+	if want := "redis " + srv.Addr() + ": "; err == nil || !strings.HasPrefix(err.Error(), want) {
+		t.Fatalf("count while the server is down: err = %v, want it to begin %q", err, want)
+	}
 	if err := srv.Restart(); err != nil {
 		t.Fatal(err)
 	}

@@ -420,6 +420,8 @@ return {0, I(now), nxt}
 // scripts holds the loaded scripts of one backend.
 type scripts struct {
 	submit, claim, acquire, renew, release, complete, fail, park, setState, get, listPage, count, waitCheck *goredis.Script
+
+	srcs []string // the source of each, for loading them in one round trip
 }
 
 func newScripts() scripts {
@@ -431,8 +433,13 @@ func newScripts() scripts {
 		"@Requeued@", strconv.Itoa(int(store.Requeued)),
 		"@AlreadyQueued@", strconv.Itoa(int(store.AlreadyQueued)),
 	)
-	mk := func(body string) *goredis.Script { return goredis.NewScript(r.Replace(prelude + body)) }
-	return scripts{
+	var srcs []string
+	mk := func(body string) *goredis.Script {
+		src := r.Replace(prelude + body)
+		srcs = append(srcs, src)
+		return goredis.NewScript(src)
+	}
+	s := scripts{
 		submit:    mk(submitBody),
 		claim:     mk(claimBody),
 		acquire:   mk(acquireBody),
@@ -447,8 +454,6 @@ func newScripts() scripts {
 		count:     mk(countBody),
 		waitCheck: mk(waitCheckBody),
 	}
-}
-
-func (s scripts) all() []*goredis.Script {
-	return []*goredis.Script{s.submit, s.claim, s.acquire, s.renew, s.release, s.complete, s.fail, s.park, s.setState, s.get, s.listPage, s.count, s.waitCheck}
+	s.srcs = srcs
+	return s
 }
