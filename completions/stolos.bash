@@ -1,0 +1,131 @@
+# bash completion for the stolos tools: flags, their values, and app names
+# for -a (read from the tasks.json named by -tasks-json on the line, or by
+# STOLOS_TASKS_JSON).
+#
+# Install as share/bash-completion/completions/stolos, with a link of that
+# name per tool (stolos-expand, ...) for bash-completion's lazy loader, or
+# source it from ~/.bashrc.
+#
+# The table below is the only place that knows the tools. A "tool" line
+# lists a tool's flags; a "flag" line gives a flag's argument: "-" for none,
+# "file", "app", "word" (anything), or choices a|b|c; then a description.
+# doc_test.go checks the table against the tools' flag sets.
+_stolos_table='
+tool stolos-expand    a app-name config tasks-json job-id-validations job-id-default-template job-id-delimiter configuration-backend redis-host redis-port redis-db redis-password redis-tls redis-key-prefix
+tool stolos-parents   a app-name g r config tasks-json job-id-validations job-id-default-template job-id-delimiter configuration-backend redis-host redis-port redis-db redis-password redis-tls redis-key-prefix
+tool stolos-children  a app-name g r config tasks-json job-id-validations job-id-default-template job-id-delimiter configuration-backend redis-host redis-port redis-db redis-password redis-tls redis-key-prefix
+flag a                        app          the app
+flag app-name                 app          the app, as -a
+flag g                        -            add the dependency group
+flag r                        -            recursive, every ancestor or descendant once
+flag config                   file         read flags from a file
+flag tasks-json               file         the apps configuration, a tasks.json file
+flag job-id-validations       file         identifier rules, a JSON file
+flag job-id-default-template  word         job id template of apps without job_id
+flag job-id-delimiter         word         text between the identifiers of a job id
+flag configuration-backend    json|redis   where the configuration is
+flag redis-host               word         configuration backend redis, host
+flag redis-port               word         configuration backend redis, port
+flag redis-db                 word         configuration backend redis, database number
+flag redis-password           word         configuration backend redis, password
+flag redis-tls                -            configuration backend redis, connect with TLS
+flag redis-key-prefix         word         configuration backend redis, key prefix
+'
+
+# _stolos_apps FILE writes the app names of a tasks.json: the keys of its
+# top-level object, found by tracking strings and brace depth.
+_stolos_apps() {
+	awk '# begin stolos app names
+BEGIN { bs = sprintf("%c", 92); dq = sprintf("%c", 34); tab = sprintf("%c", 9); cr = sprintf("%c", 13) }
+{
+	n = length($0)
+	for (i = 1; i <= n; i++) {
+		c = substr($0, i, 1)
+		if (instr) {
+			if (esc) esc = 0
+			else if (c == bs) esc = 1
+			else if (c == dq) { instr = 0; if (depth == 1) { key = s; have = 1 }; continue }
+			s = s c
+			continue
+		}
+		if (c == " " || c == tab || c == cr) continue
+		if (have && c == ":") print key
+		have = 0
+		if (c == dq) { instr = 1; s = "" }
+		else if (c == "{" || c == "[") depth++
+		else if (c == "}" || c == "]") depth--
+	}
+}
+# end stolos app names' "$1" 2>/dev/null
+}
+
+declare -gA _stolos_flags=() _stolos_kind=()
+_stolos_load() {
+	local kind name rest
+	while read -r kind name rest; do
+		case $kind in
+		tool) _stolos_flags[$name]=" $rest " ;;
+		flag) _stolos_kind[$name]=${rest%% *} ;;
+		esac
+	done <<<"$_stolos_table"
+}
+_stolos_load
+
+_stolos() {
+	local tool=${COMP_WORDS[0]##*/} cur=${COMP_WORDS[COMP_CWORD]}
+	local flags=${_stolos_flags[$tool]} tasks=${STOLOS_TASKS_JSON-}
+	local i w name expect=
+	COMPREPLY=()
+	[[ -n $flags ]] || return 0
+	# Walk the words before the cursor: flags, their values, and the first
+	# argument, after which the flag package takes no more flags.
+	for ((i = 1; i < COMP_CWORD; i++)); do
+		w=${COMP_WORDS[i]}
+		if [[ -n $expect ]]; then
+			[[ $w == = ]] && continue
+			[[ $expect == tasks-json ]] && tasks=$w
+			expect=
+			continue
+		fi
+		case $w in
+		--) return 0 ;;
+		-?*) ;;
+		*) return 0 ;;
+		esac
+		name=${w#-}
+		name=${name#-}
+		if [[ $name == *=* ]]; then
+			[[ ${name%%=*} == tasks-json ]] && tasks=${name#*=}
+			continue
+		fi
+		if [[ $flags == *" $name "* && ${_stolos_kind[$name]} != - ]]; then
+			expect=$name
+		fi
+	done
+	if [[ -n $expect ]]; then
+		[[ $cur == = ]] && cur=
+		case ${_stolos_kind[$expect]} in
+		file)
+			compopt -o filenames 2>/dev/null
+			mapfile -t COMPREPLY < <(compgen -f -- "$cur")
+			;;
+		app)
+			tasks=${tasks/#\~/$HOME}
+			[[ -n $tasks ]] && mapfile -t COMPREPLY < <(compgen -W "$(_stolos_apps "$tasks")" -- "$cur")
+			;;
+		word) ;;
+		*) mapfile -t COMPREPLY < <(compgen -W "${_stolos_kind[$expect]//|/ }" -- "$cur") ;;
+		esac
+		return 0
+	fi
+	if [[ $cur == -* ]]; then
+		local words=(-h -version)
+		for name in $flags; do
+			words+=("-$name")
+		done
+		mapfile -t COMPREPLY < <(compgen -W "${words[*]}" -- "$cur")
+	fi
+	return 0
+}
+
+complete -F _stolos "${!_stolos_flags[@]}"

@@ -1,0 +1,114 @@
+# fish completion for the stolos tools: flags, their values, and app names
+# for -a (read from the tasks.json named by -tasks-json on the line, or by
+# STOLOS_TASKS_JSON). Install as share/fish/vendor_completions.d/stolos.fish,
+# with a link of that name per tool (stolos-expand.fish, ...), since fish
+# loads completions by command name.
+#
+# The table below is the only place that knows the tools. A "tool" line
+# lists a tool's flags; a "flag" line gives a flag's argument: "-" for none,
+# "file", "app", "word" (anything), or choices a|b|c; then a description.
+# doc_test.go checks the table against the tools' flag sets.
+
+if not set -q __stolos_completions_loaded
+set -g __stolos_completions_loaded 1
+
+set -l table '
+tool stolos-expand    a app-name config tasks-json job-id-validations job-id-default-template job-id-delimiter configuration-backend redis-host redis-port redis-db redis-password redis-tls redis-key-prefix
+tool stolos-parents   a app-name g r config tasks-json job-id-validations job-id-default-template job-id-delimiter configuration-backend redis-host redis-port redis-db redis-password redis-tls redis-key-prefix
+tool stolos-children  a app-name g r config tasks-json job-id-validations job-id-default-template job-id-delimiter configuration-backend redis-host redis-port redis-db redis-password redis-tls redis-key-prefix
+flag a                        app          the app
+flag app-name                 app          the app, as -a
+flag g                        -            add the dependency group
+flag r                        -            recursive, every ancestor or descendant once
+flag config                   file         read flags from a file
+flag tasks-json               file         the apps configuration, a tasks.json file
+flag job-id-validations       file         identifier rules, a JSON file
+flag job-id-default-template  word         job id template of apps without job_id
+flag job-id-delimiter         word         text between the identifiers of a job id
+flag configuration-backend    json|redis   where the configuration is
+flag redis-host               word         configuration backend redis, host
+flag redis-port               word         configuration backend redis, port
+flag redis-db                 word         configuration backend redis, database number
+flag redis-password           word         configuration backend redis, password
+flag redis-tls                -            configuration backend redis, connect with TLS
+flag redis-key-prefix         word         configuration backend redis, key prefix
+'
+
+# __stolos_apps writes the app names of the tasks.json: the keys of its
+# top-level object, found by tracking strings and brace depth.
+function __stolos_apps
+    set -l f $STOLOS_TASKS_JSON
+    set -l words (commandline -opc)
+    for i in (seq (count $words))
+        switch $words[$i]
+            case -tasks-json --tasks-json
+                if test $i -lt (count $words)
+                    set f $words[(math $i + 1)]
+                end
+            case '-tasks-json=*' '--tasks-json=*'
+                set f (string replace -r '^[^=]*=' '' -- $words[$i])
+        end
+    end
+    test -n "$f"; or return 1
+    set f (string replace -r '^~' $HOME -- $f)
+    awk '# begin stolos app names
+BEGIN { bs = sprintf("%c", 92); dq = sprintf("%c", 34); tab = sprintf("%c", 9); cr = sprintf("%c", 13) }
+{
+	n = length($0)
+	for (i = 1; i <= n; i++) {
+		c = substr($0, i, 1)
+		if (instr) {
+			if (esc) esc = 0
+			else if (c == bs) esc = 1
+			else if (c == dq) { instr = 0; if (depth == 1) { key = s; have = 1 }; continue }
+			s = s c
+			continue
+		}
+		if (c == " " || c == tab || c == cr) continue
+		if (have && c == ":") print key
+		have = 0
+		if (c == dq) { instr = 1; s = "" }
+		else if (c == "{" || c == "[") depth++
+		else if (c == "}" || c == "]") depth--
+	}
+}
+# end stolos app names' $f 2>/dev/null
+end
+
+set -l names
+set -l kinds
+set -l descs
+for line in (string split \n -- $table)
+    set -l w (string split -n ' ' -- $line)
+    if test "$w[1]" = flag
+        set -a names $w[2]
+        set -a kinds $w[3]
+        set -a descs (string join ' ' -- $w[4..-1])
+    end
+end
+for line in (string split \n -- $table)
+    set -l w (string split -n ' ' -- $line)
+    test "$w[1]" = tool; or continue
+    set -l tool $w[2]
+    complete -c $tool -f
+    complete -c $tool -o h -d 'print the usage'
+    complete -c $tool -o version -d 'print the version'
+    for name in $w[3..-1]
+        set -l i (contains -i -- $name $names)
+        set -l d $descs[$i]
+        switch $kinds[$i]
+            case -
+                complete -c $tool -o $name -d $d
+            case file
+                complete -c $tool -o $name -r -F -d $d
+            case app
+                complete -c $tool -o $name -x -a '(__stolos_apps)' -d $d
+            case word
+                complete -c $tool -o $name -x -d $d
+            case '*'
+                complete -c $tool -o $name -x -a (string replace -a '|' ' ' -- $kinds[$i]) -d $d
+        end
+    end
+end
+
+end
