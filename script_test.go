@@ -7,13 +7,21 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/rogpeppe/go-internal/testscript"
 
 	"github.com/stolos-sched/stolos/lib/children"
+	"github.com/stolos-sched/stolos/lib/claim"
 	"github.com/stolos-sched/stolos/lib/expand"
 	"github.com/stolos-sched/stolos/lib/parents"
+	"github.com/stolos-sched/stolos/lib/state"
+	"github.com/stolos-sched/stolos/lib/store/redis/redistest"
+	"github.com/stolos-sched/stolos/lib/store/zookeeper/zktest"
+	"github.com/stolos-sched/stolos/lib/submit"
 )
 
 var update = flag.Bool("u", false, "rewrite testscript golden files")
@@ -24,6 +32,9 @@ var tools = map[string]func(args []string) int{
 	"stolos-expand":   func(a []string) int { return expand.Main(a, os.Stdin, os.Stdout, os.Stderr) },
 	"stolos-parents":  func(a []string) int { return parents.Main(a, os.Stdin, os.Stdout, os.Stderr) },
 	"stolos-children": func(a []string) int { return children.Main(a, os.Stdin, os.Stdout, os.Stderr) },
+	"stolos-submit":   func(a []string) int { return submit.Main(a, os.Stdin, os.Stdout, os.Stderr) },
+	"stolos-claim":    func(a []string) int { return claim.Main(a, os.Stdin, os.Stdout, os.Stderr) },
+	"stolos-state":    func(a []string) int { return state.Main(a, os.Stdin, os.Stdout, os.Stderr) },
 }
 
 func TestMain(m *testing.M) {
@@ -31,7 +42,114 @@ func TestMain(m *testing.M) {
 	for name, run := range tools {
 		cmds[name] = func() { os.Exit(run(os.Args[1:])) }
 	}
-	testscript.Main(m, cmds)
+	testscript.Main(serversM{m}, cmds)
+}
+
+// serversM stops the test servers that the backend scripts started, after
+// every test ran.
+type serversM struct{ m *testing.M }
+
+func (s serversM) Run() int {
+	code := s.m.Run()
+	for _, stop := range servers.stops {
+		stop()
+	}
+	return code
+}
+
+// servers are the Redis and ZooKeeper servers shared by every backend
+// script of this test binary, started on first use.
+var servers struct {
+	redisOnce, zkOnce sync.Once
+	redis             *redistest.Server
+	redisErr          error
+	zk                *zktest.Server
+	zkErr             error
+	stops             []func()
+	mu                sync.Mutex
+}
+
+// namespaces numbers the Redis key prefixes and ZooKeeper chroots handed
+// to scripts.
+var namespaces atomic.Int64
+
+func redisServer(t *testing.T) *redistest.Server {
+	servers.redisOnce.Do(func() {
+		var stop func()
+		servers.redis, stop, servers.redisErr = redistest.StartMain()
+		servers.mu.Lock()
+		servers.stops = append(servers.stops, stop)
+		servers.mu.Unlock()
+	})
+	if servers.redisErr != nil {
+		t.Fatalf("redis: %v", servers.redisErr)
+	}
+	servers.redis.Require(t)
+	return servers.redis
+}
+
+func zkServer(t *testing.T) *zktest.Server {
+	servers.zkOnce.Do(func() {
+		var stop func()
+		servers.zk, stop, servers.zkErr = zktest.StartMain()
+		servers.mu.Lock()
+		servers.stops = append(servers.stops, stop)
+		servers.mu.Unlock()
+	})
+	return zktest.Require(t, servers.zk, servers.zkErr)
+}
+
+// TestBackendScripts runs every script of testdata/script/backend once on
+// each backend, each script in a namespace of its own.
+func TestBackendScripts(t *testing.T) {
+	t.Parallel()
+	for _, b := range []string{"local", "redis", "zookeeper"} {
+		t.Run(b, func(t *testing.T) {
+			t.Parallel()
+			env := map[string]string{"STOLOS_QUEUE_BACKEND": b}
+			var redisSrv *redistest.Server
+			var zkSrv *zktest.Server
+			switch b {
+			case "redis":
+				redisSrv = redisServer(t)
+			case "zookeeper":
+				zkSrv = zkServer(t)
+			}
+			testscript.Run(t, testscript.Params{
+				Dir:                 filepath.Join("testdata", "script", "backend"),
+				RequireExplicitExec: true,
+				RequireUniqueNames:  true,
+				UpdateScripts:       *update,
+				Setup: func(e *testscript.Env) error {
+					for k, v := range env {
+						e.Setenv(k, v)
+					}
+					e.Setenv("BACKEND", b)
+					ns := "t" + strconv.FormatInt(namespaces.Add(1), 10)
+					switch b {
+					case "local":
+						e.Setenv("STOLOS_QB_LOCAL_PATH", filepath.Join(e.WorkDir, "stolos.db"))
+					case "redis":
+						e.Setenv("STOLOS_QB_REDIS_HOST", redisSrv.Host())
+						e.Setenv("STOLOS_QB_REDIS_PORT", strconv.Itoa(redisSrv.Port()))
+						e.Setenv("STOLOS_QB_REDIS_KEY_PREFIX", "script:"+ns+":")
+					case "zookeeper":
+						e.Setenv("STOLOS_QB_ZOOKEEPER_HOSTS", zkSrv.Hosts()+"/script/"+ns)
+					}
+					return nil
+				},
+				Condition: func(cond string) (bool, error) {
+					if name, ok := strings.CutPrefix(cond, "backend:"); ok {
+						return name == b, nil
+					}
+					return false, errors.New("unknown condition " + cond)
+				},
+				Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
+					"status": cmdStatus,
+				},
+			})
+		})
+	}
 }
 
 func TestScripts(t *testing.T) {

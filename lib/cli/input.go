@@ -28,7 +28,14 @@ const MaxLine = 1 << 20
 func (t *Tool) Records(app string, args []string, fn func(r Record, bad error) bool) error {
 	if len(args) > 0 {
 		for i, a := range args {
-			r, err := makeRecord(app, a, "argument "+strconv.Itoa(i+1))
+			where := "argument " + strconv.Itoa(i+1)
+			if name, ok := t.flagLike(a); ok {
+				if !fn(Record{App: app, JobID: a, Where: where}, fmt.Errorf("%s: %q is a flag: flags go before job ids", where, "-"+name)) {
+					return nil
+				}
+				continue
+			}
+			r, err := makeRecord(app, a, where)
 			if !fn(r, err) {
 				return nil
 			}
@@ -85,4 +92,15 @@ func Job(c *config.Config, r Record) (*config.App, string, []string, error) {
 		return nil, "", nil, fmt.Errorf("%s: invalid job id %q for app %s (template %q): %v", r.Where, r.JobID, a.Name, a.Template.Text, err)
 	}
 	return a, id, vals, nil
+}
+
+// flagLike reports whether an argument names one of the tool's flags
+// ("-json", "--set=failed"): a flag written after the job ids, which the
+// flag package would take for a job id.
+func (t *Tool) flagLike(arg string) (string, bool) {
+	if !strings.HasPrefix(arg, "-") {
+		return "", false
+	}
+	name, _, _ := strings.Cut(strings.TrimLeft(arg, "-"), "=")
+	return name, name != "" && t.Flags.Lookup(name) != nil
 }
