@@ -237,14 +237,17 @@ func TestOpenUnreachable(t *testing.T) {
 func TestEvictionWarning(t *testing.T) {
 	shared.Require(t)
 	for _, tc := range []struct {
-		policy, want string
+		name string
+		args []string
+		want string
 	}{
-		{"allkeys-lru", "warning: redis %s has maxmemory-policy allkeys-lru, which may evict job state; set it to noeviction\n"},
-		{"noeviction", ""},
-		{"volatile-lru", ""}, // our keys have no TTL: never evicted
+		{"allkeys-lru", []string{"--maxmemory-policy", "allkeys-lru"}, "warning: redis %s has maxmemory-policy allkeys-lru, which may evict job state; set it to noeviction\n"},
+		{"noeviction", []string{"--maxmemory-policy", "noeviction"}, ""},
+		{"volatile-lru", []string{"--maxmemory-policy", "volatile-lru"}, ""}, // our keys have no TTL: never evicted
+		{"no CONFIG", []string{"--maxmemory-policy", "allkeys-lru", "--rename-command", "CONFIG", ""}, ""},
 	} {
-		t.Run(tc.policy, func(t *testing.T) {
-			srv := redistest.Start(t, "--maxmemory-policy", tc.policy)
+		t.Run(tc.name, func(t *testing.T) {
+			srv := redistest.Start(t, tc.args...)
 			var warn bytes.Buffer
 			b, err := Open(tctx(t), Options{Host: srv.Host(), Port: srv.Port()}, &warn)
 			if err != nil {
@@ -280,6 +283,10 @@ func TestDB(t *testing.T) {
 	}
 	if ks := keys(t, spec, 0); len(ks) != 0 {
 		t.Fatalf("keys in db 0: %v", ks)
+	}
+	_, err = Open(tctx(t), Options{Host: shared.Host(), Port: shared.Port(), DB: 99}, nil)
+	if want := "redis " + shared.Addr() + ": db 99 is out of range"; err == nil || err.Error() != want {
+		t.Fatalf("db 99: err = %v, want %q", err, want)
 	}
 }
 

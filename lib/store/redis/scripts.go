@@ -106,6 +106,16 @@ local function create(app, id, h, skip, pri)
   end
 end
 local function pri(h) return redis.call('HGET', h, 'pri') or DEFAULTPRI end
+-- nextdue returns when the earliest lease of a queued job of the app
+-- (keys K) expires or its earliest retry delay ends: '' if none.
+local function nextdue(k)
+  local nxt = ''
+  for _, z in ipairs({'lq', 'd'}) do
+    local m = redis.call('ZRANGE', k .. z, 0, 0, 'WITHSCORES')
+    if #m > 0 and (nxt == '' or tonumber(m[2]) < tonumber(nxt)) then nxt = m[2] end
+  end
+  return nxt
+end
 local JOBFIELDS = {'state', 'q', 'pri', 'owner', 'until', 'nb', 'att', 'out'}
 local function job(h)
   local f = redis.call('HMGET', h, unpack(JOBFIELDS))
@@ -169,8 +179,9 @@ return res
 
 // Claim: app, owner, n, lease (µs), transferable. Moves expired leases and
 // due delayed entries back first, then pops up to n pending jobs off the
-// head of the queue, consuming entries of jobs that are not pending.
-// Returns {{id, token, until, priority, attempts}...}, next.
+// head of the queue, consuming entries of jobs that are not pending (a
+// bounded number per call, so that one script never runs long; Wait sees
+// the rest and the next claim goes on). Returns {{id, token, until, priority, attempts}...}, next.
 const claimBody = `
 local app, owner, n, dur, tr = ARGV[2], ARGV[3], tonumber(ARGV[4]), tonumber(ARGV[5]), ARGV[6]
 local k = K(app)
@@ -189,7 +200,9 @@ for _, id in ipairs(redis.call('ZRANGEBYSCORE', k .. 'd', '-inf', I(now), 'LIMIT
   place(app, id, h)
 end
 local out = {}
-while #out < n do
+local budget = n + 10000 -- stale entries consumed per claim, at most
+while #out < n and budget > 0 do
+  budget = budget - 1
   local top = redis.call('ZRANGE', k .. 'q', 0, 0)
   if #top == 0 then break end
   local qm = top[1]
@@ -208,11 +221,7 @@ while #out < n do
     out[#out+1] = {id, token, u, f[3], f[4] or '0'}
   end
 end
-local nxt = ''
-for _, z in ipairs({'lq', 'd'}) do
-  local m = redis.call('ZRANGE', k .. z, 0, 0, 'WITHSCORES')
-  if #m > 0 and (nxt == '' or tonumber(m[2]) < tonumber(nxt)) then nxt = m[2] end
-end
+local nxt = nextdue(k)
 return {out, nxt}
 `
 
@@ -404,15 +413,11 @@ return r
 `
 
 // WaitCheck: app. Returns {claimable now (1/0), now, next} where next is
-// the earliest lease expiry or retry time ("" if none).
+// the earliest expiry of a queued job's lease or retry time ("" if none).
 const waitCheckBody = `
 local k = K(ARGV[2])
 if redis.call('ZCARD', k .. 'q') > 0 then return {1, I(now), ''} end
-local nxt = ''
-for _, z in ipairs({'lq', 'lh', 'd'}) do
-  local m = redis.call('ZRANGE', k .. z, 0, 0, 'WITHSCORES')
-  if #m > 0 and (nxt == '' or tonumber(m[2]) < tonumber(nxt)) then nxt = m[2] end
-end
+local nxt = nextdue(k)
 if nxt ~= '' and tonumber(nxt) <= now then return {1, I(now), nxt} end
 return {0, I(now), nxt}
 `
