@@ -16,8 +16,10 @@ import (
 
 	"github.com/stolos-sched/stolos/lib/children"
 	"github.com/stolos-sched/stolos/lib/claim"
+	stexec "github.com/stolos-sched/stolos/lib/exec"
 	"github.com/stolos-sched/stolos/lib/expand"
 	"github.com/stolos-sched/stolos/lib/parents"
+	"github.com/stolos-sched/stolos/lib/runner"
 	"github.com/stolos-sched/stolos/lib/state"
 	"github.com/stolos-sched/stolos/lib/store/redis/redistest"
 	"github.com/stolos-sched/stolos/lib/store/zookeeper/zktest"
@@ -35,9 +37,15 @@ var tools = map[string]func(args []string) int{
 	"stolos-submit":   func(a []string) int { return submit.Main(a, os.Stdin, os.Stdout, os.Stderr) },
 	"stolos-claim":    func(a []string) int { return claim.Main(a, os.Stdin, os.Stdout, os.Stderr) },
 	"stolos-state":    func(a []string) int { return state.Main(a, os.Stdin, os.Stdout, os.Stderr) },
+	"stolos-exec":     func(a []string) int { return stexec.Main(a, os.Stdin, os.Stdout, os.Stderr) },
 }
 
 func TestMain(m *testing.M) {
+	// stolos-exec starts its own executable (here, this test binary) as
+	// the reaper of each command.
+	if len(os.Args) > 1 && os.Args[1] == stexec.ReaperArg {
+		os.Exit(runner.ReaperMain(os.Args[2:]))
+	}
 	cmds := map[string]func(){}
 	for name, run := range tools {
 		cmds[name] = func() { os.Exit(run(os.Args[1:])) }

@@ -212,7 +212,7 @@ func (s *Sched) Claim(ctx context.Context, req store.ClaimRequest, wait time.Dur
 			return n, err
 		}
 		for _, l := range res.Leases {
-			ok, why, err := s.runnable(ctx, l)
+			ok, why, err := s.Ready(ctx, l)
 			if err != nil {
 				// Give the lease back so another claimer can try.
 				_ = s.B.Release(context.WithoutCancel(ctx), l)
@@ -250,9 +250,9 @@ func (s *Sched) Claim(ctx context.Context, req store.ClaimRequest, wait time.Dur
 	return n, nil
 }
 
-// runnable checks a claimed job's parents and parks it when they are not
+// Ready checks a claimed job's parents and parks it when they are not
 // all completed.
-func (s *Sched) runnable(ctx context.Context, l store.Lease) (bool, string, error) {
+func (s *Sched) Ready(ctx context.Context, l store.Lease) (bool, string, error) {
 	j, err := s.Resolve(l.Ref)
 	if err != nil {
 		// A job id that no longer parses (the config changed): fail it

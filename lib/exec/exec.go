@@ -1,0 +1,441 @@
+// Package exec is stolos-exec: it runs jobs of an app. With job ids (as
+// arguments or on stdin) it runs those; without, it claims the next
+// runnable job; with -loop it keeps claiming. Each attempt runs the app's
+// command under a lease that it renews; a job whose lease is lost is
+// killed and no outcome is recorded. Success completes the job and queues
+// the children it unblocks; failure counts an attempt and queues the job
+// again after retry_delay (doubling each time) until max_retry. One line per
+// attempt goes to stderr. See stolos-exec(1).
+package exec
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/url"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/stolos-sched/stolos/lib/backend"
+	"github.com/stolos-sched/stolos/lib/claim"
+	"github.com/stolos-sched/stolos/lib/cli"
+	"github.com/stolos-sched/stolos/lib/runner"
+	"github.com/stolos-sched/stolos/lib/sched"
+	"github.com/stolos-sched/stolos/lib/store"
+)
+
+// ReaperArg is the first argument that makes stolos-exec the reaper of a
+// command's process group (lib/runner).
+const ReaperArg = "__stolos_reaper"
+
+// Exit statuses beyond cli's.
+const (
+	// Interrupted: SIGINT or SIGTERM stopped a run; its lease was given back.
+	Interrupted = 3
+)
+
+// MaxBackoff bounds the delay between retries.
+const MaxBackoff = 24 * time.Hour
+
+type flags struct {
+	App      string
+	Loop     bool
+	Wait     time.Duration
+	Lease    time.Duration
+	MaxRetry int
+	LogDir   string
+	Grace    time.Duration
+	Bypass   bool
+	Setup    backend.Setup
+}
+
+func newTool(stdin io.Reader, stdout, stderr io.Writer) (*cli.Tool, *flags) {
+	t := cli.New("stolos-exec", "stolos-exec -a APP [-loop] [-wait D] [JOB_ID ...] [-- WORDS ...]", stdin, stdout, stderr)
+	f := &flags{}
+	t.AppFlag(&f.App, true)
+	t.Flags.BoolVar(&f.Loop, "loop", false, "keep claiming and running jobs until the queue is empty (with -wait, forever) (env STOLOS_LOOP)")
+	t.Flags.DurationVar(&f.Wait, "wait", 0, "wait up to `D` for a job to claim (env STOLOS_WAIT)")
+	claim.LeaseFlag(t, &f.Lease)
+	t.Flags.IntVar(&f.MaxRetry, "max-retry", 5, "fail a job after `N` failed attempts, unless its app sets max_retry (env STOLOS_MAX_RETRY)")
+	t.Flags.StringVar(&f.LogDir, "log-dir", "", "write each attempt's output to a file under `DIR` instead of stderr (env STOLOS_LOG_DIR)")
+	t.Flags.DurationVar(&f.Grace, "grace", 10*time.Second, "on SIGINT, SIGTERM or a timeout, wait `D` after SIGTERM before SIGKILL (env STOLOS_GRACE)")
+	t.Flags.BoolVar(&f.Bypass, "bypass-scheduler", false, "run the named jobs' command and change no state (env STOLOS_BYPASS_SCHEDULER)")
+	t.QuietFlag()
+	f.Setup.Register(t.Flags)
+	return t, f
+}
+
+// Tool returns the tool with its flags registered, for documentation checks.
+func Tool() *cli.Tool {
+	t, _ := newTool(nil, io.Discard, io.Discard)
+	return t
+}
+
+// Main runs stolos-exec.
+func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	if len(args) > 0 && args[0] == ReaperArg {
+		return runner.ReaperMain(args[1:])
+	}
+	t, f := newTool(stdin, stdout, stderr)
+	rest, status, ok := t.Parse(args)
+	if !ok {
+		return status
+	}
+	ids, extra := splitExtra(args, rest)
+	switch {
+	case f.App == "":
+		return t.Usagef("no app: give -a APP or set STOLOS_APP_NAME")
+	case f.Lease < 3*time.Millisecond:
+		return t.Usagef("-lease %v: too short", f.Lease)
+	case f.MaxRetry < 1:
+		return t.Usagef("-max-retry %d: want at least 1", f.MaxRetry)
+	case f.Wait < 0 || f.Grace < 0:
+		return t.Usagef("-wait and -grace take durations of 0 or more")
+	case f.Bypass && len(ids) == 0:
+		return t.Usagef("-bypass-scheduler needs job ids")
+	case f.Loop && len(ids) > 0:
+		return t.Usagef("-loop claims jobs: name no job ids")
+	}
+	// The first signal stops claiming and cancels the running command
+	// (SIGTERM, then SIGKILL after -grace).
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	s, status, ok := f.Setup.Open(ctx, t)
+	if !ok {
+		return status
+	}
+	defer s.B.Close()
+	if s.Cfg.App(f.App) == nil {
+		return t.Usagef("unknown app %q", f.App)
+	}
+	reaper, err := reaperArgv()
+	if err != nil {
+		return t.Fail(err)
+	}
+	w := &worker{t: t, f: f, s: s, extra: extra, reaper: reaper, owner: claim.Owner("stolos-exec")}
+	if f.Bypass {
+		return w.bypass(ctx, ids)
+	}
+	if len(ids) > 0 {
+		return w.named(ctx, ids)
+	}
+	return w.claimed(ctx)
+}
+
+// splitExtra separates job ids from the words after "--", which the flag
+// package leaves in rest (it drops the "--" itself).
+func splitExtra(args, rest []string) (ids, extra []string) {
+	// The "--" that ended the flags is the one just before rest, if any.
+	n := len(args) - len(rest)
+	if n > 0 && args[n-1] == "--" {
+		return nil, rest
+	}
+	for i, a := range rest {
+		if a == "--" {
+			return rest[:i], rest[i+1:]
+		}
+	}
+	return rest, nil
+}
+
+func reaperArgv() ([]string, error) {
+	exe, err := os.Executable()
+	if err != nil {
+		return nil, fmt.Errorf("cannot find my own executable to reap commands: %v", err)
+	}
+	return []string{exe, ReaperArg}, nil
+}
+
+type worker struct {
+	t      *cli.Tool
+	f      *flags
+	s      *sched.Sched
+	extra  []string
+	reaper []string
+	owner  string
+}
+
+// named runs the jobs named on the command line or stdin.
+func (w *worker) named(ctx context.Context, ids []string) int {
+	status := cli.OK
+	err := w.t.Records(w.f.App, ids, func(r cli.Record, bad error) bool {
+		if ctx.Err() != nil {
+			return false
+		}
+		var j sched.Job
+		if bad == nil {
+			if j, bad = w.s.Resolve(store.Ref{App: r.App, JobID: r.JobID}); bad != nil {
+				bad = fmt.Errorf("%s: %v", r.Where, bad)
+			}
+		}
+		if bad == nil {
+			var l store.Lease
+			if l, bad = w.s.B.Acquire(ctx, j.Ref(), w.owner, w.f.Lease); bad == nil {
+				var ready bool
+				var why string
+				if ready, why, bad = w.s.Ready(ctx, l); bad == nil && !ready {
+					bad = fmt.Errorf("%s %s: not runnable yet, %s", j.App.Name, j.ID, why)
+				} else if bad == nil {
+					status = worst(status, w.attempt(ctx, l))
+					return true
+				}
+			} else {
+				bad = w.explain(ctx, j, bad)
+			}
+		}
+		w.t.Errorf("%v", bad)
+		status = worst(status, cli.Failure)
+		return true
+	})
+	if err != nil {
+		w.t.Errorf("%v", err)
+		status = worst(status, cli.Failure)
+	}
+	if ctx.Err() != nil {
+		status = worst(status, Interrupted)
+	}
+	return status
+}
+
+// explain words an Acquire error the same way on every backend.
+func (w *worker) explain(ctx context.Context, j sched.Job, err error) error {
+	switch {
+	case errors.Is(err, store.ErrNotPending):
+		st := "not pending"
+		if jobs, gerr := w.s.B.Get(ctx, []store.Ref{j.Ref()}); gerr == nil {
+			st = string(jobs[0].State)
+		}
+		return fmt.Errorf("%s %s: job is %s (use stolos-submit -readd to run it again)", j.App.Name, j.ID, st)
+	case errors.Is(err, store.ErrHeld):
+		return fmt.Errorf("%s %s: job is running elsewhere", j.App.Name, j.ID)
+	}
+	return fmt.Errorf("%s %s: %v", j.App.Name, j.ID, err)
+}
+
+// claimed claims and runs one job, or with -loop, jobs until the queue is
+// empty (with -wait, until a signal).
+func (w *worker) claimed(ctx context.Context) int {
+	status := cli.OK
+	req := store.ClaimRequest{App: w.f.App, Owner: w.owner, N: 1, Lease: w.f.Lease}
+	for ctx.Err() == nil {
+		var got *store.Lease
+		_, err := w.s.Claim(ctx, req, w.f.Wait, func(l store.Lease) error {
+			got = &l
+			return nil
+		}, func(p sched.Parked) {
+			w.t.Warnf("%s %s: not runnable yet, %s", p.Job.App.Name, p.Job.ID, p.Reason)
+		})
+		if err != nil {
+			w.t.Errorf("claim: %v", err)
+			return worst(status, cli.Failure)
+		}
+		if got != nil {
+			status = worst(status, w.attempt(ctx, *got))
+		}
+		if !w.f.Loop || got == nil && w.f.Wait == 0 {
+			break
+		}
+	}
+	if ctx.Err() != nil {
+		status = worst(status, Interrupted)
+	}
+	return status
+}
+
+// worst keeps the more serious of two exit statuses.
+func worst(a, b int) int {
+	if b > a {
+		return b
+	}
+	return a
+}
+
+// attempt runs one attempt of a job held under lease l, keeps the lease
+// renewed, and records the outcome. It returns the exit status it earns.
+func (w *worker) attempt(ctx context.Context, l store.Lease) int {
+	j, err := w.s.Resolve(l.Ref)
+	if err != nil {
+		w.t.Errorf("%v", err)
+		return cli.Failure
+	}
+	a := j.App
+	n := l.Attempts + 1
+	job := runner.Job{App: a.Name, JobID: j.ID, JobType: a.Exec.JobType, BashCmd: a.Exec.BashCmd,
+		Extra: w.extra, CheckCmd: a.Exec.CheckCmd, Environ: os.Environ(), Env: a.Exec.Env,
+		Timeout: a.Exec.Timeout, Grace: w.f.Grace, Reaper: w.reaper}
+	for i, k := range a.Template.Idents {
+		job.Idents = append(job.Idents, runner.Ident{Name: k, Value: j.Vals[i]})
+	}
+	logNote := ""
+	if w.f.LogDir != "" {
+		f, path, err := openLog(w.f.LogDir, a.Name, j.ID, n)
+		if err != nil {
+			w.t.Errorf("%s %s: %v", a.Name, j.ID, err)
+			w.release(l)
+			return cli.Failure
+		}
+		defer f.Close()
+		job.Stdout, job.Stderr = f, f
+		logNote = " (log " + path + ")"
+	} else {
+		job.Stdout, job.Stderr = w.t.Stderr, w.t.Stderr
+	}
+
+	runCtx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	renewed := make(chan store.Lease, 1)
+	go w.renew(runCtx, l, cancel, renewed)
+	out, err := runner.Run(runCtx, job)
+	lost := errors.Is(context.Cause(runCtx), store.ErrLeaseLost)
+	cancel(nil)
+	l = <-renewed // the latest lease, once renewing stopped
+	prefix := fmt.Sprintf("%s %s attempt %d: ", a.Name, j.ID, n)
+	switch {
+	case err != nil:
+		w.t.Errorf("%s%v", prefix, err)
+		w.release(l)
+		return cli.Failure
+	case lost:
+		// Fencing: another worker may hold the job now; record nothing.
+		w.t.Errorf("%slease lost; command killed, no outcome recorded", prefix)
+		return cli.Failure
+	case ctx.Err() != nil:
+		w.t.Warnf("%sinterrupted (%s); lease released", prefix, out.Text)
+		w.release(l)
+		return Interrupted
+	}
+	text := out.Text + logNote
+	bg := context.WithoutCancel(ctx)
+	if out.OK {
+		if err := w.s.Complete(bg, l, text); err != nil {
+			w.t.Errorf("%s%s, but recording it failed: %v", prefix, out.Text, err)
+			return cli.Failure
+		}
+		w.t.Warnf("%s%s, completed", prefix, out.Text)
+		return cli.OK
+	}
+	max := a.Exec.MaxRetry
+	if max < 0 {
+		max = w.f.MaxRetry
+	}
+	delay := backoff(a.Exec.RetryDelay, l.Attempts)
+	final, err := w.s.B.Fail(bg, l, text, max, delay)
+	switch {
+	case err != nil:
+		w.t.Errorf("%s%s, but recording it failed: %v", prefix, out.Text, err)
+	case final:
+		w.t.Errorf("%s%s, failed (max_retry %d reached)", prefix, out.Text, max)
+	case delay > 0:
+		w.t.Errorf("%s%s, retry in %v", prefix, out.Text, delay)
+	default:
+		w.t.Errorf("%s%s, queued again", prefix, out.Text)
+	}
+	return cli.Failure
+}
+
+// backoff is retry_delay doubled for each failed attempt before this one.
+func backoff(base time.Duration, before int) time.Duration {
+	d := base
+	for i := 0; i < before && d > 0 && d < MaxBackoff; i++ {
+		d *= 2
+	}
+	return min(d, MaxBackoff)
+}
+
+// renew extends the lease every third of its length until ctx ends. When
+// the lease is lost (or cannot be renewed before it expires), it cancels
+// the run with store.ErrLeaseLost. It sends the latest lease when it stops.
+func (w *worker) renew(ctx context.Context, l store.Lease, cancel context.CancelCauseFunc, done chan<- store.Lease) {
+	defer func() { done <- l }()
+	every := w.f.Lease / 3
+	tick := time.NewTicker(every)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		nl, err := w.s.B.Renew(ctx, l, w.f.Lease)
+		switch {
+		case err == nil:
+			l = nl
+		case ctx.Err() != nil:
+			return
+		case errors.Is(err, store.ErrLeaseLost) || !time.Now().Before(l.Until):
+			cancel(store.ErrLeaseLost)
+			return
+		default:
+			w.t.Warnf("%s %s: renewing the lease: %v (retrying)", l.App, l.JobID, err)
+		}
+	}
+}
+
+func (w *worker) release(l store.Lease) {
+	if err := w.s.B.Release(context.Background(), l); err != nil && !errors.Is(err, store.ErrLeaseLost) {
+		w.t.Errorf("%s %s: releasing the lease: %v", l.App, l.JobID, err)
+	}
+}
+
+// openLog creates DIR/APP/JOB_ID.N.log (names escaped) for attempt n.
+func openLog(dir, app, id string, n int) (*os.File, string, error) {
+	d := filepath.Join(dir, url.PathEscape(app))
+	if err := os.MkdirAll(d, 0o755); err != nil {
+		return nil, "", fmt.Errorf("log dir: %v", err)
+	}
+	path := filepath.Join(d, fmt.Sprintf("%s.%d.log", url.PathEscape(id), n))
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+	if err != nil {
+		return nil, "", fmt.Errorf("log file: %v", err)
+	}
+	return f, path, nil
+}
+
+// bypass runs the named jobs' commands with no lease and no state change.
+func (w *worker) bypass(ctx context.Context, ids []string) int {
+	status := cli.OK
+	err := w.t.Records(w.f.App, ids, func(r cli.Record, bad error) bool {
+		var j sched.Job
+		if bad == nil {
+			if j, bad = w.s.Resolve(store.Ref{App: r.App, JobID: r.JobID}); bad != nil {
+				bad = fmt.Errorf("%s: %v", r.Where, bad)
+			}
+		}
+		if bad != nil {
+			w.t.Errorf("%v", bad)
+			status = worst(status, cli.Failure)
+			return true
+		}
+		a := j.App
+		job := runner.Job{App: a.Name, JobID: j.ID, JobType: a.Exec.JobType, BashCmd: a.Exec.BashCmd,
+			Extra: w.extra, CheckCmd: a.Exec.CheckCmd, Environ: os.Environ(), Env: a.Exec.Env,
+			Timeout: a.Exec.Timeout, Grace: w.f.Grace, Reaper: w.reaper, Stdout: w.t.Stderr, Stderr: w.t.Stderr}
+		for i, k := range a.Template.Idents {
+			job.Idents = append(job.Idents, runner.Ident{Name: k, Value: j.Vals[i]})
+		}
+		out, err := runner.Run(ctx, job)
+		if err != nil || !out.OK {
+			w.t.Errorf("%s %s: %s%v", a.Name, j.ID, out.Text, errOrEmpty(err))
+			status = worst(status, cli.Failure)
+		} else {
+			w.t.Warnf("%s %s: %s (bypassing the scheduler)", a.Name, j.ID, out.Text)
+		}
+		return ctx.Err() == nil
+	})
+	if err != nil {
+		w.t.Errorf("%v", err)
+		status = worst(status, cli.Failure)
+	}
+	return status
+}
+
+func errOrEmpty(err error) string {
+	if err == nil {
+		return ""
+	}
+	return err.Error()
+}
