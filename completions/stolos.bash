@@ -14,22 +14,47 @@ _stolos_table='
 tool stolos-expand    a app-name config tasks-json job-id-validations job-id-default-template job-id-delimiter configuration-backend redis-host redis-port redis-db redis-password redis-tls redis-key-prefix
 tool stolos-parents   a app-name g r config tasks-json job-id-validations job-id-default-template job-id-delimiter configuration-backend redis-host redis-port redis-db redis-password redis-tls redis-key-prefix
 tool stolos-children  a app-name g r config tasks-json job-id-validations job-id-default-template job-id-delimiter configuration-backend redis-host redis-port redis-db redis-password redis-tls redis-key-prefix
-flag a                        app          the app
-flag app-name                 app          the app, as -a
-flag g                        -            add the dependency group
-flag r                        -            recursive, every ancestor or descendant once
-flag config                   file         read flags from a file
-flag tasks-json               file         the apps configuration, a tasks.json file
-flag job-id-validations       file         identifier rules, a JSON file
-flag job-id-default-template  word         job id template of apps without job_id
-flag job-id-delimiter         word         text between the identifiers of a job id
-flag configuration-backend    json|redis   where the configuration is
-flag redis-host               word         configuration backend redis, host
-flag redis-port               word         configuration backend redis, port
-flag redis-db                 word         configuration backend redis, database number
-flag redis-password           word         configuration backend redis, password
-flag redis-tls                -            configuration backend redis, connect with TLS
-flag redis-key-prefix         word         configuration backend redis, key prefix
+tool stolos-submit    a app-name readd priority q queue-backend qb-local-path qb-zookeeper-hosts qb-zookeeper-timeout qb-zookeeper-auth qb-redis-host qb-redis-port qb-redis-db qb-redis-password qb-redis-tls qb-redis-key-prefix config tasks-json job-id-validations job-id-default-template job-id-delimiter configuration-backend redis-host redis-port redis-db redis-password redis-tls redis-key-prefix
+tool stolos-claim     a app-name n wait lease q queue-backend qb-local-path qb-zookeeper-hosts qb-zookeeper-timeout qb-zookeeper-auth qb-redis-host qb-redis-port qb-redis-db qb-redis-password qb-redis-tls qb-redis-key-prefix config tasks-json job-id-validations job-id-default-template job-id-delimiter configuration-backend redis-host redis-port redis-db redis-password redis-tls redis-key-prefix
+tool stolos-state     a app-name set list state count json q queue-backend qb-local-path qb-zookeeper-hosts qb-zookeeper-timeout qb-zookeeper-auth qb-redis-host qb-redis-port qb-redis-db qb-redis-password qb-redis-tls qb-redis-key-prefix config tasks-json job-id-validations job-id-default-template job-id-delimiter configuration-backend redis-host redis-port redis-db redis-password redis-tls redis-key-prefix
+flag a                        app                               the app
+flag app-name                 app                               the app, as -a
+flag g                        -                                 add the dependency group
+flag r                        -                                 recursive, every ancestor or descendant once
+flag readd                    -                                 queue again in any state, resetting descendants
+flag priority                 word                              queue priority, lower runs first
+flag n                        word                              claim up to N jobs
+flag wait                     word                              wait this long for work
+flag lease                    word                              hold claimed jobs this long
+flag set                      pending|completed|failed|skipped  set the state of the jobs
+flag list                     -                                 every known job of the app
+flag state                    pending|completed|failed|skipped  with -list, only jobs in this state
+flag count                    -                                 count the jobs of the app by state
+flag json                     -                                 write JSON objects, one per line
+flag q                        -                                 quiet, no warnings or progress
+flag queue-backend            local|zookeeper|redis             where job state lives
+flag qb-local-path            file                              local backend, the SQLite file
+flag qb-zookeeper-hosts       word                              zookeeper backend, host and port list and chroot
+flag qb-zookeeper-timeout     word                              zookeeper backend, session timeout
+flag qb-zookeeper-auth        word                              zookeeper backend, digest user and password
+flag qb-redis-host            word                              redis backend, host
+flag qb-redis-port            word                              redis backend, port
+flag qb-redis-db              word                              redis backend, database number
+flag qb-redis-password        word                              redis backend, password
+flag qb-redis-tls             -                                 redis backend, connect with TLS
+flag qb-redis-key-prefix      word                              redis backend, key prefix
+flag config                   file                              read flags from a file
+flag tasks-json               file                              the apps configuration, a tasks.json file
+flag job-id-validations       file                              identifier rules, a JSON file
+flag job-id-default-template  word                              job id template of apps without job_id
+flag job-id-delimiter         word                              text between the identifiers of a job id
+flag configuration-backend    json|redis                        where the configuration is
+flag redis-host               word                              configuration backend redis, host
+flag redis-port               word                              configuration backend redis, port
+flag redis-db                 word                              configuration backend redis, database number
+flag redis-password           word                              configuration backend redis, password
+flag redis-tls                -                                 configuration backend redis, connect with TLS
+flag redis-key-prefix         word                              configuration backend redis, key prefix
 '
 
 # _stolos_apps FILE writes the app names of a tasks.json: the keys of its

@@ -1,0 +1,70 @@
+# Thin wrappers: `go build ./...` and `go test ./...` work without make.
+
+PREFIX ?= /usr/local
+DESTDIR ?=
+BINDIR = $(DESTDIR)$(PREFIX)/bin
+MANDIR = $(DESTDIR)$(PREFIX)/share/man
+BASHDIR = $(DESTDIR)$(PREFIX)/share/bash-completion/completions
+ZSHDIR = $(DESTDIR)$(PREFIX)/share/zsh/site-functions
+FISHDIR = $(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d
+
+GO ?= go
+VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo devel)
+LDFLAGS = -X github.com/stolos-sched/stolos/lib/cli.Version=$(VERSION)
+BIN ?= bin
+TOOLS = $(patsubst cmd/%/main.go,%,$(wildcard cmd/stolos-*/main.go))
+
+.PHONY: all build test race lint check install uninstall clean bench demo
+
+all: build
+
+build:
+	mkdir -p $(BIN)
+	$(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(BIN)/ ./cmd/...
+
+test:
+	$(GO) test ./...
+
+# Without atexit_sleep_ms every process built with -race sleeps 1s at exit.
+race:
+	GORACE=atexit_sleep_ms=10 $(GO) test -race ./...
+
+lint:
+	@out=$$(gofmt -l .); if [ -n "$$out" ]; then echo "gofmt -l:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+	mandoc -Tlint -W warning man/*.1 man/*.7
+
+check: lint test
+
+bench:
+	$(GO) test -run '^$$' -bench . ./lib/...
+	if [ -f testdata/bench/run.sh ]; then sh testdata/bench/run.sh; fi
+
+demo:
+	sh testdata/demo/demo.sh
+
+# Completions are found by command name (bash-completion's lazy loader,
+# fish), so each tool gets a link to the one file.
+install: build
+	mkdir -p $(BINDIR) $(MANDIR)/man1 $(MANDIR)/man7 $(BASHDIR) $(ZSHDIR) $(FISHDIR)
+	for t in $(TOOLS); do cp $(BIN)/$$t $(BINDIR)/$$t || exit 1; done
+	cp man/*.1 $(MANDIR)/man1/
+	cp man/*.7 $(MANDIR)/man7/
+	cp completions/stolos.bash $(BASHDIR)/stolos
+	cp completions/_stolos $(ZSHDIR)/_stolos
+	cp completions/stolos.fish $(FISHDIR)/stolos.fish
+	for t in $(TOOLS); do \
+		ln -sf stolos $(BASHDIR)/$$t && \
+		ln -sf stolos.fish $(FISHDIR)/$$t.fish || exit 1; \
+	done
+
+uninstall:
+	for t in $(TOOLS); do \
+		rm -f $(BINDIR)/$$t $(BASHDIR)/$$t $(FISHDIR)/$$t.fish; \
+	done
+	for p in man/*.1; do rm -f $(MANDIR)/man1/$${p#man/}; done
+	for p in man/*.7; do rm -f $(MANDIR)/man7/$${p#man/}; done
+	rm -f $(BASHDIR)/stolos $(ZSHDIR)/_stolos $(FISHDIR)/stolos.fish
+
+clean:
+	rm -rf $(BIN)
