@@ -13,9 +13,10 @@
 // first moves the entries whose time has passed to the claimable index and
 // then takes the first N, so it costs O(log n) whatever the queue size.
 //
-// Wait watches the database directory with inotify and re-reads a per-app
-// queue generation, bumped by every write that adds a claimable entry, on
-// each change of the database or its WAL file.
+// Wait watches the database directory with inotify for a doorbell file
+// (the database path with "-wake" appended) that every commit adding a
+// claimable entry touches, and then re-reads a per-app queue generation
+// that such commits bump.
 package local
 
 import (
@@ -77,11 +78,13 @@ INSERT INTO meta (key, value) VALUES ('seq', 0);
 // Backend is a job-state backend on one SQLite file.
 type Backend struct {
 	path string
+	bell string  // the doorbell file, touched after commits that queue work
 	w    *sql.DB // writes: BEGIN IMMEDIATE
 	r    *sql.DB // reads: plain BEGIN, query_only
 
-	mu   sync.Mutex
-	seen map[string]int64 // app -> queue generation seen by the last Claim or Wait
+	mu    sync.Mutex
+	seen  map[string]int64     // app -> queue generation seen by the last Claim or Wait
+	stmts map[string]*sql.Stmt // statements prepared on w
 }
 
 var _ store.Backend = (*Backend)(nil)
@@ -109,7 +112,7 @@ func Open(ctx context.Context, path string) (*Backend, error) {
 		w.Close()
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
-	b := &Backend{path: abs, w: w, r: r, seen: map[string]int64{}}
+	b := &Backend{path: abs, bell: abs + "-wake", w: w, r: r, seen: map[string]int64{}, stmts: map[string]*sql.Stmt{}}
 	if err := b.migrate(ctx); err != nil {
 		b.Close()
 		return nil, fmt.Errorf("open %s: %w", path, err)
@@ -150,7 +153,28 @@ func (b *Backend) migrate(ctx context.Context) error {
 
 // Close closes the database.
 func (b *Backend) Close() error {
+	b.mu.Lock()
+	for _, s := range b.stmts {
+		s.Close()
+	}
+	b.stmts = map[string]*sql.Stmt{}
+	b.mu.Unlock()
 	return errors.Join(b.w.Close(), b.r.Close())
+}
+
+// prepared returns q prepared on the write database, once per Backend.
+func (b *Backend) prepared(ctx context.Context, q string) (*sql.Stmt, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if s, ok := b.stmts[q]; ok {
+		return s, nil
+	}
+	s, err := b.w.PrepareContext(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	b.stmts[q] = s
+	return s, nil
 }
 
 // Path is the absolute path of the database file.
@@ -179,7 +203,7 @@ func (b *Backend) tryWrite(ctx context.Context, fn func(tx *txn) error) error {
 	if err != nil {
 		return err
 	}
-	tx := &txn{ctx: ctx, tx: sqlTx, now: time.Now().UnixNano(), touched: map[string]bool{}}
+	tx := &txn{b: b, ctx: ctx, tx: sqlTx, now: time.Now().UnixNano(), touched: map[string]bool{}}
 	defer tx.closeStmts()
 	if err := fn(tx); err != nil {
 		sqlTx.Rollback()
@@ -189,7 +213,23 @@ func (b *Backend) tryWrite(ctx context.Context, fn func(tx *txn) error) error {
 		sqlTx.Rollback()
 		return err
 	}
-	return sqlTx.Commit()
+	if err := sqlTx.Commit(); err != nil {
+		return err
+	}
+	if len(tx.touched) > 0 {
+		b.ring()
+	}
+	return nil
+}
+
+// ring touches the doorbell file, waking the Waits of every process. It is
+// best effort: the commit is done, and a Wait that misses the bell still
+// ends at its deadline.
+func (b *Backend) ring() {
+	f, err := os.OpenFile(b.bell, os.O_WRONLY|os.O_CREATE, 0o666)
+	if err == nil {
+		f.Close()
+	}
 }
 
 // isBusy reports whether err is SQLite's "database is busy" or "locked".

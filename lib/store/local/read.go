@@ -120,13 +120,15 @@ func (b *Backend) readGen(ctx context.Context, app string) (int64, error) {
 
 // Wait blocks until the app's queue got a claimable entry since this
 // Backend's last Claim (or Wait) of the app, until until, or until ctx ends
-// (see store.Backend). It sleeps on inotify events for the database file
-// and its WAL, and re-reads the app's queue generation on each.
+// (see store.Backend). It sleeps on inotify events for the doorbell file,
+// which writers touch after each commit that adds claimable entries, and
+// re-reads the app's queue generation on each. (Events on the WAL itself
+// would not do: the last one can come before the commit is visible.)
 func (b *Backend) Wait(ctx context.Context, app string, until time.Time) error {
 	if err := checkApp(app); err != nil {
 		return fmt.Errorf("wait: %w", err)
 	}
-	changes, stop, err := watch(b.path)
+	changes, stop, err := watch(b.bell)
 	if err != nil {
 		return fmt.Errorf("wait %s: %w", app, err)
 	}
@@ -163,8 +165,8 @@ func (b *Backend) Wait(ctx context.Context, app string, until time.Time) error {
 	}
 }
 
-// watch watches the directory of the database for writes to the database
-// and its WAL. The channel gets a value (nil) for each batch of such
+// watch watches a file for writes (through its directory, so that the
+// file may be replaced). The channel gets a value (nil) for each batch of such
 // events; it is closed, after an error value, if watching fails. stop ends
 // the watch.
 func watch(path string) (<-chan error, func(), error) {
@@ -173,7 +175,7 @@ func watch(path string) (<-chan error, func(), error) {
 		return nil, nil, fmt.Errorf("inotify: %w", err)
 	}
 	dir, base := filepath.Dir(path), filepath.Base(path)
-	const mask = unix.IN_MODIFY | unix.IN_CLOSE_WRITE | unix.IN_CREATE | unix.IN_MOVED_TO | unix.IN_DELETE
+	const mask = unix.IN_MODIFY | unix.IN_ATTRIB | unix.IN_CLOSE_WRITE | unix.IN_CREATE | unix.IN_MOVED_TO
 	if _, err := unix.InotifyAddWatch(fd, dir, mask); err != nil {
 		unix.Close(fd)
 		return nil, nil, fmt.Errorf("inotify %s: %w", dir, err)
@@ -196,7 +198,7 @@ func watch(path string) (<-chan error, func(), error) {
 				close(ch)
 				return
 			}
-			if ours(buf[:n], base) {
+			if names(buf[:n], base) {
 				select {
 				case ch <- nil:
 				default: // a wake-up is already pending
@@ -207,15 +209,15 @@ func watch(path string) (<-chan error, func(), error) {
 	return ch, func() { f.Close() }, nil
 }
 
-// ours reports whether a batch of inotify events names the database file
-// or one of its companions (-wal, -journal).
-func ours(buf []byte, base string) bool {
+// names reports whether a batch of inotify events names the file base (or
+// events were lost).
+func names(buf []byte, base string) bool {
 	for off := 0; off+unix.SizeofInotifyEvent <= len(buf); {
 		ev := (*unix.InotifyEvent)(unsafe.Pointer(&buf[off]))
 		name := buf[off+unix.SizeofInotifyEvent : off+unix.SizeofInotifyEvent+int(ev.Len)]
 		off += unix.SizeofInotifyEvent + int(ev.Len)
 		n := strings.TrimRight(string(name), "\x00")
-		if n == base || n == base+"-wal" || n == base+"-journal" || ev.Mask&unix.IN_Q_OVERFLOW != 0 {
+		if n == base || ev.Mask&unix.IN_Q_OVERFLOW != 0 {
 			return true
 		}
 	}

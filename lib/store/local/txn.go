@@ -53,6 +53,7 @@ func (r *row) job(now int64) store.Job {
 
 // txn is one write transaction.
 type txn struct {
+	b       *Backend
 	ctx     context.Context
 	tx      *sql.Tx
 	now     int64 // unix ns, read once when the transaction began
@@ -61,15 +62,17 @@ type txn struct {
 	seq     int64           // last queue position handed out; 0 until loaded
 }
 
-// stmt returns q prepared in this transaction.
+// stmt returns q prepared in this transaction (and kept prepared on the
+// connection for later transactions).
 func (tx *txn) stmt(q string) (*sql.Stmt, error) {
 	if s, ok := tx.stmts[q]; ok {
 		return s, nil
 	}
-	s, err := tx.tx.PrepareContext(tx.ctx, q)
+	ds, err := tx.b.prepared(tx.ctx, q)
 	if err != nil {
 		return nil, err
 	}
+	s := tx.tx.StmtContext(tx.ctx, ds)
 	if tx.stmts == nil {
 		tx.stmts = map[string]*sql.Stmt{}
 	}

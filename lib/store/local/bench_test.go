@@ -1,0 +1,125 @@
+package local
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stolos-sched/stolos/lib/store"
+)
+
+func openBench(b *testing.B, path string) *Backend {
+	b.Helper()
+	be, err := Open(context.Background(), path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { be.Close() })
+	return be
+}
+
+// fill submits n jobs of app in batches of batch, numbered from first.
+func fill(b *testing.B, be *Backend, app string, first, n, batch int) {
+	b.Helper()
+	ctx := context.Background()
+	items := make([]store.SubmitItem, 0, batch)
+	for i := first; i < first+n; i++ {
+		items = append(items, store.SubmitItem{
+			Node:     store.Node{Ref: store.Ref{App: app, JobID: fmt.Sprintf("20140601_%d", i)}},
+			Priority: 100 + i%10,
+		})
+		if len(items) == batch || i == first+n-1 {
+			if _, err := be.Submit(ctx, items); err != nil {
+				b.Fatal(err)
+			}
+			items = items[:0]
+		}
+	}
+}
+
+// BenchmarkSubmit submits jobs in batches of 1,000 (100,000 jobs with
+// -benchtime=100000x); it reports jobs/s.
+func BenchmarkSubmit(b *testing.B) {
+	be := openBench(b, filepath.Join(b.TempDir(), "stolos.db"))
+	b.ResetTimer()
+	start := time.Now()
+	fill(b, be, "app", 0, b.N, 1000)
+	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "jobs/s")
+}
+
+// BenchmarkClaimComplete: 4 goroutines, each with its own Backend on the
+// same file, claim one job at a time and complete it; it reports jobs/s.
+func BenchmarkClaimComplete(b *testing.B) {
+	path := filepath.Join(b.TempDir(), "stolos.db")
+	fill(b, openBench(b, path), "app", 0, b.N, 1000)
+	const workers = 4
+	bes := make([]*Backend, workers)
+	for i := range bes {
+		bes[i] = openBench(b, path)
+	}
+	var done atomic.Int64
+	var wg sync.WaitGroup
+	errs := make(chan error, workers)
+	ctx := context.Background()
+	b.ResetTimer()
+	start := time.Now()
+	for w, be := range bes {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				r, err := be.Claim(ctx, store.ClaimRequest{App: "app", Owner: fmt.Sprint("w", w), N: 1, Lease: time.Minute})
+				if err != nil {
+					errs <- err
+					return
+				}
+				if len(r.Leases) == 0 {
+					return
+				}
+				if err := be.Complete(ctx, r.Leases[0], "exit 0", nil); err != nil {
+					errs <- err
+					return
+				}
+				done.Add(1)
+			}
+		}()
+	}
+	wg.Wait()
+	b.ReportMetric(float64(done.Load())/time.Since(start).Seconds(), "jobs/s")
+	close(errs)
+	for err := range errs {
+		b.Fatal(err)
+	}
+	if done.Load() != int64(b.N) {
+		b.Fatalf("completed %d of %d", done.Load(), b.N)
+	}
+}
+
+// BenchmarkClaimLatency measures one claim (and a release, to keep the
+// queue as it was) with 1,000 and with 200,000 jobs queued.
+func BenchmarkClaimLatency(b *testing.B) {
+	for _, n := range []int{1000, 200000} {
+		b.Run(fmt.Sprint("queued=", n), func(b *testing.B) {
+			be := openBench(b, filepath.Join(b.TempDir(), "stolos.db"))
+			fill(b, be, "app", 0, n, 5000)
+			fill(b, be, "other", 0, 1000, 1000)
+			ctx := context.Background()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				r, err := be.Claim(ctx, store.ClaimRequest{App: "app", Owner: "w", N: 1, Lease: time.Minute})
+				if err != nil || len(r.Leases) != 1 {
+					b.Fatalf("claim: %v %v", r, err)
+				}
+				b.StopTimer()
+				if err := be.Release(ctx, r.Leases[0]); err != nil {
+					b.Fatal(err)
+				}
+				b.StartTimer()
+			}
+		})
+	}
+}
