@@ -1,6 +1,7 @@
 package stolos_test
 
 import (
+	"context"
 	"errors"
 	"flag"
 	"os"
@@ -12,6 +13,7 @@ import (
 	"sync/atomic"
 	"testing"
 
+	goredis "github.com/redis/go-redis/v9"
 	"github.com/rogpeppe/go-internal/testscript"
 
 	"github.com/stolos-sched/stolos/lib/children"
@@ -153,10 +155,28 @@ func TestBackendScripts(t *testing.T) {
 					return false, errors.New("unknown condition " + cond)
 				},
 				Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
-					"status": cmdStatus,
+					"status":     cmdStatus,
+					"redis-hset": cmdRedisHset,
 				},
 			})
 		})
+	}
+}
+
+// cmdRedisHset writes hash fields into the test Redis server:
+// redis-hset KEY FIELD VALUE [FIELD VALUE ...]
+func cmdRedisHset(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) < 3 || len(args)%2 != 1 {
+		ts.Fatalf("usage: redis-hset KEY FIELD VALUE [FIELD VALUE ...]")
+	}
+	c := goredis.NewClient(&goredis.Options{Addr: ts.Getenv("STOLOS_QB_REDIS_HOST") + ":" + ts.Getenv("STOLOS_QB_REDIS_PORT")})
+	defer c.Close()
+	vals := make([]any, 0, len(args)-1)
+	for _, a := range args[1:] {
+		vals = append(vals, a)
+	}
+	if err := c.HSet(context.Background(), args[0], vals...).Err(); err != nil {
+		ts.Fatalf("redis-hset: %v", err)
 	}
 }
 

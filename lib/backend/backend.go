@@ -121,7 +121,7 @@ func (s *Setup) Register(fs *flag.FlagSet) {
 // has reported the error and returns the exit status: 2 for a bad
 // configuration or flag, 1 for a backend that cannot be reached.
 func (s *Setup) Open(ctx context.Context, t *cli.Tool) (*sched.Sched, int, bool) {
-	cfg, err := s.Config.Load(ctx, ConfigSources)
+	cfg, err := s.Config.Load(ctx, ConfigSources())
 	if err != nil {
 		return nil, t.Usagef("%v", err), false
 	}
@@ -136,8 +136,16 @@ func (s *Setup) Open(ctx context.Context, t *cli.Tool) (*sched.Sched, int, bool)
 }
 
 // ConfigSources are the configuration backends the stateful tools read
-// besides the JSON file.
-var ConfigSources = map[string]cli.ConfigSource{}
+// besides the JSON file. (The graph tools read JSON only: they import no
+// network client.)
+func ConfigSources() map[string]cli.ConfigSource {
+	return map[string]cli.ConfigSource{
+		"redis": func(ctx context.Context, r cli.RedisFlags) ([]byte, error) {
+			return redis.FetchConfig(ctx, redis.Options{Host: r.Host, Port: r.Port, DB: r.DB,
+				Password: r.Password, TLS: r.TLS, KeyPrefix: r.KeyPrefix})
+		},
+	}
+}
 
 // warnWriter passes backend warnings to the tool's stderr (unless -q).
 type warnWriter struct{ t *cli.Tool }
