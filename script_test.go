@@ -122,6 +122,9 @@ func TestBackendScripts(t *testing.T) {
 			switch b {
 			case "redis":
 				redisSrv = redisServer(t)
+				// A server with a password, for the wrong-password scripts.
+				pw := redistest.StartConfig(t, redistest.Config{Password: "sekrit"})
+				env["REDIS_PASSWORD_PORT"] = strconv.Itoa(pw.Port())
 			case "zookeeper":
 				zkSrv = zkServer(t)
 			}
