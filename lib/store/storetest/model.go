@@ -121,7 +121,11 @@ func (s suite) testSubmitReaddQueued(t *testing.T) {
 	a1, b1 := ref("a", "1"), ref("b", "1")
 	submit(t, b, item("a", "1", 100), item("b", "1", 100))
 	completeRef(t, b, b1)
+	fail(t, b, claimOne(t, b, "a", longLease), "exit 1", 5, 0)
 	l := claimOne(t, b, "a", longLease)
+	if l.Attempts != 1 {
+		t.Fatalf("claim after a failure: %+v", l)
+	}
 	readd := item("a", "1", 100)
 	readd.Readd = true
 	readd.Reset = []store.Ref{b1}
@@ -129,7 +133,7 @@ func (s suite) testSubmitReaddQueued(t *testing.T) {
 		t.Fatalf("readd queued job: %v, want %v", res[0], store.AlreadyQueued)
 	}
 	checkJobs(t, b, map[store.Ref]view{
-		a1: {State: store.Pending, Queued: true, Priority: 100, Owner: "w1"},
+		a1: {State: store.Pending, Queued: true, Priority: 100, Owner: "w1", Outcome: "exit 1"},
 		b1: {State: store.Pending, Outcome: "exit 0"},
 	})
 	complete(t, b, l)

@@ -19,6 +19,22 @@
 // only across goroutines. A spec string must therefore hold everything a
 // fresh process needs to reach the namespace: a file path, or a server
 // address with a key prefix or chroot.
+//
+// Where store.go is silent, the suite pins these down:
+//   - A lease is lost once it expires, even if nobody took the job over.
+//   - Reset descendants of a readd lose their queue entry unless claimed;
+//     outcomes are kept; a readd of a queued job still resets its attempts.
+//   - Complete with a zero Token of an absent job is ErrNotFound; children
+//     are queued with the completed job's stored priority (DefaultPriority
+//     for a job that Acquire created).
+//   - Fail queues a job that had no queue entry (one run by Acquire).
+//   - ParkResult.Parents are the parents before Park changed them.
+//   - SetState to Completed or Absent is an error (bubble-down needs
+//     Complete); Count.Claimed counts live leases, queued or not.
+//   - ClaimResult.Next ignores the leases the same call handed out.
+//   - Wait returns at once if the app got claimable work after this
+//     instance's last Claim (or Wait) of it, so that work queued between a
+//     claim that found nothing and the wait is not missed.
 package storetest
 
 import (
