@@ -61,8 +61,8 @@ type Backend struct {
 	acl   []zk.ACL
 
 	mu    sync.Mutex
-	known map[string]bool  // nodes known to exist (structure only)
-	seen  map[string]int32 // per app: notify version seen by the last Claim
+	known map[string]bool     // nodes known to exist (structure only)
+	lists map[string]*listing // cached children of upper queue nodes
 	clock func() time.Time
 }
 
@@ -201,7 +201,7 @@ wait:
 		p:     paths{root: chroot},
 		acl:   zk.WorldACL(zk.PermAll),
 		known: map[string]bool{},
-		seen:  map[string]int32{},
+		lists: map[string]*listing{},
 		clock: time.Now,
 	}
 	if o.Auth != "" {
@@ -267,7 +267,10 @@ func (b *Backend) retry(ctx context.Context, f func() error) error {
 }
 
 // ensure creates a structural node and its missing ancestors under the
-// chroot (the chroot's own ancestors too).
+// chroot (the chroot's own ancestors too). The chroot's ancestors are
+// shared namespace, like directories above a home: they get the open ACL,
+// so that one user's digest ACL never locks others out of their siblings;
+// the chroot and everything below get the backend's ACL.
 func (b *Backend) ensure(ctx context.Context, path string) error {
 	b.mu.Lock()
 	ok := b.known[path]
@@ -275,7 +278,11 @@ func (b *Backend) ensure(ctx context.Context, path string) error {
 	if ok {
 		return nil
 	}
-	err := b.retry(ctx, func() error { _, err := b.conn.Create(path, nil, 0, b.acl); return err })
+	acl := b.acl
+	if len(path) < len(b.p.root) {
+		acl = zk.WorldACL(zk.PermAll)
+	}
+	err := b.retry(ctx, func() error { _, err := b.conn.Create(path, nil, 0, acl); return err })
 	if errors.Is(err, zk.ErrNoNode) {
 		parent := path[:strings.LastIndexByte(path, '/')]
 		if parent == "" {
@@ -284,7 +291,7 @@ func (b *Backend) ensure(ctx context.Context, path string) error {
 		if err := b.ensure(ctx, parent); err != nil {
 			return err
 		}
-		err = b.retry(ctx, func() error { _, err := b.conn.Create(path, nil, 0, b.acl); return err })
+		err = b.retry(ctx, func() error { _, err := b.conn.Create(path, nil, 0, acl); return err })
 	}
 	if err != nil && !errors.Is(err, zk.ErrNodeExists) {
 		return b.wrap(path, err)
@@ -330,6 +337,49 @@ func (b *Backend) children(ctx context.Context, path string) ([]string, error) {
 		return nil, b.wrap(path, err)
 	}
 	slices.Sort(names)
+	return names, nil
+}
+
+// listing is a cached list of children, good until its watch fires.
+type listing struct {
+	names []string
+	watch <-chan zk.Event
+}
+
+// cachedChildren is children for nodes whose children rarely change (the
+// upper levels of a queue): the list is kept with a child watch and read
+// again only once the watch has fired. A watch event reaches the client
+// before the answer to any request it sends after the change, so a cached
+// list read after a fresh request of the same operation is never older
+// than that request.
+func (b *Backend) cachedChildren(ctx context.Context, path string) ([]string, error) {
+	b.mu.Lock()
+	l := b.lists[path]
+	b.mu.Unlock()
+	if l != nil {
+		select {
+		case <-l.watch:
+		default:
+			return l.names, nil
+		}
+	}
+	var names []string
+	var watch <-chan zk.Event
+	err := b.retry(ctx, func() error {
+		var err error
+		names, _, watch, err = b.conn.ChildrenW(path)
+		return err
+	})
+	if errors.Is(err, zk.ErrNoNode) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, b.wrap(path, err)
+	}
+	slices.Sort(names)
+	b.mu.Lock()
+	b.lists[path] = &listing{names: names, watch: watch}
+	b.mu.Unlock()
 	return names, nil
 }
 
