@@ -40,12 +40,7 @@ func (f *Flags) Register(fs *flag.FlagSet) {
 	fs.StringVar(&f.ZKHosts, "qb-zookeeper-hosts", "", "zookeeper: `HOSTS` as host:port,...[/chroot] (env STOLOS_QB_ZOOKEEPER_HOSTS)")
 	fs.DurationVar(&f.ZKTimeout, "qb-zookeeper-timeout", zookeeper.DefaultSessionTimeout, "zookeeper: session `TIMEOUT` (env STOLOS_QB_ZOOKEEPER_TIMEOUT)")
 	fs.StringVar(&f.ZKAuth, "qb-zookeeper-auth", "", "zookeeper: digest `USER:PASSWORD`; nodes stolos creates are that user's only (env STOLOS_QB_ZOOKEEPER_AUTH)")
-	fs.StringVar(&f.Redis.Host, "qb-redis-host", "localhost", "redis: `HOST` (env STOLOS_QB_REDIS_HOST)")
-	fs.IntVar(&f.Redis.Port, "qb-redis-port", 6379, "redis: `PORT` (env STOLOS_QB_REDIS_PORT)")
-	fs.IntVar(&f.Redis.DB, "qb-redis-db", 0, "redis: database `N` (env STOLOS_QB_REDIS_DB)")
-	fs.StringVar(&f.Redis.Password, "qb-redis-password", "", "redis: `PASSWORD` (env STOLOS_QB_REDIS_PASSWORD)")
-	fs.BoolVar(&f.Redis.TLS, "qb-redis-tls", false, "redis: connect with TLS (env STOLOS_QB_REDIS_TLS)")
-	fs.StringVar(&f.Redis.KeyPrefix, "qb-redis-key-prefix", "stolos:", "redis: `PREFIX` of every key (env STOLOS_QB_REDIS_KEY_PREFIX)")
+	f.Redis.Register(fs, "qb-redis-", "redis", redis.DefaultKeyPrefix)
 }
 
 // DefaultLocalPath is where the local backend keeps its file when
@@ -117,13 +112,17 @@ func (s *Setup) Register(fs *flag.FlagSet) {
 	s.QB.Register(fs)
 }
 
-// Open loads the configuration and connects to the backend. On failure it
-// has reported the error and returns the exit status: 2 for a bad
-// configuration or flag, 1 for a backend that cannot be reached.
-func (s *Setup) Open(ctx context.Context, t *cli.Tool) (*sched.Sched, int, bool) {
+// Open loads the configuration, checks app (when not empty) against it,
+// and connects to the backend. On failure it has reported the error and
+// returns the exit status: 2 for a bad configuration, app or flag, 1 for a
+// backend that cannot be reached.
+func (s *Setup) Open(ctx context.Context, t *cli.Tool, app string) (*sched.Sched, int, bool) {
 	cfg, err := s.Config.Load(ctx, ConfigSources())
 	if err != nil {
 		return nil, t.Usagef("%v", err), false
+	}
+	if app != "" && cfg.App(app) == nil {
+		return nil, t.Usagef("unknown app %q", app), false
 	}
 	if err := s.QB.Check(); err != nil {
 		return nil, t.Usagef("%v", err), false

@@ -85,14 +85,11 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	s, status, ok := f.Setup.Open(ctx, t)
+	s, status, ok := f.Setup.Open(ctx, t, f.App)
 	if !ok {
 		return status
 	}
 	defer s.B.Close()
-	if s.Cfg.App(f.App) == nil {
-		return t.Usagef("unknown app %q", f.App)
-	}
 	req := store.ClaimRequest{App: f.App, Owner: Owner("stolos-claim"), N: f.N, Lease: f.Lease, Transferable: true}
 	n, err := s.Claim(ctx, req, f.Wait, func(l store.Lease) error {
 		t.Stdout.WriteString(l.JobID)

@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"strings"
 
 	"github.com/stolos-sched/stolos/lib/config"
 	"github.com/stolos-sched/stolos/lib/jobid"
@@ -40,12 +41,21 @@ func (c *ConfigFlags) Register(fs *flag.FlagSet) {
 	fs.StringVar(&c.DefaultTemplate, "job-id-default-template", "", "job id `TEMPLATE` of apps without job_id (env STOLOS_JOB_ID_DEFAULT_TEMPLATE)")
 	fs.StringVar(&c.Delimiter, "job-id-delimiter", "_", "`STRING` between identifiers of a job id (env STOLOS_JOB_ID_DELIMITER)")
 	fs.StringVar(&c.Backend, "configuration-backend", "json", "where the configuration is: json or redis (env STOLOS_CONFIGURATION_BACKEND)")
-	fs.StringVar(&c.Redis.Host, "redis-host", "localhost", "configuration backend redis: `HOST` (env STOLOS_REDIS_HOST)")
-	fs.IntVar(&c.Redis.Port, "redis-port", 6379, "configuration backend redis: `PORT` (env STOLOS_REDIS_PORT)")
-	fs.IntVar(&c.Redis.DB, "redis-db", 0, "configuration backend redis: database `N` (env STOLOS_REDIS_DB)")
-	fs.StringVar(&c.Redis.Password, "redis-password", "", "configuration backend redis: `PASSWORD` (env STOLOS_REDIS_PASSWORD)")
-	fs.BoolVar(&c.Redis.TLS, "redis-tls", false, "configuration backend redis: connect with TLS (env STOLOS_REDIS_TLS)")
-	fs.StringVar(&c.Redis.KeyPrefix, "redis-key-prefix", "stolos/", "configuration backend redis: key `PREFIX` (env STOLOS_REDIS_KEY_PREFIX)")
+	c.Redis.Register(fs, "redis-", "configuration backend redis", "stolos/")
+}
+
+// Register adds the flags PREFIXhost, PREFIXport, PREFIXdb, PREFIXpassword,
+// PREFIXtls and PREFIXkey-prefix, each described as being for what.
+func (r *RedisFlags) Register(fs *flag.FlagSet, prefix, what, keyPrefix string) {
+	env := func(name string) string {
+		return " (env STOLOS_" + strings.ToUpper(strings.ReplaceAll(prefix+name, "-", "_")) + ")"
+	}
+	fs.StringVar(&r.Host, prefix+"host", "localhost", what+": `HOST`"+env("host"))
+	fs.IntVar(&r.Port, prefix+"port", 6379, what+": `PORT`"+env("port"))
+	fs.IntVar(&r.DB, prefix+"db", 0, what+": database `N`"+env("db"))
+	fs.StringVar(&r.Password, prefix+"password", "", what+": `PASSWORD`"+env("password"))
+	fs.BoolVar(&r.TLS, prefix+"tls", false, what+": connect with TLS"+env("tls"))
+	fs.StringVar(&r.KeyPrefix, prefix+"key-prefix", keyPrefix, what+": `PREFIX` of every key"+env("key-prefix"))
 }
 
 // ConfigSource fetches a tasks.json document from a configuration backend

@@ -104,14 +104,11 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	// (SIGTERM, then SIGKILL after -grace).
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	s, status, ok := f.Setup.Open(ctx, t)
+	s, status, ok := f.Setup.Open(ctx, t, f.App)
 	if !ok {
 		return status
 	}
 	defer s.B.Close()
-	if s.Cfg.App(f.App) == nil {
-		return t.Usagef("unknown app %q", f.App)
-	}
 	reaper, err := reaperArgv()
 	if err != nil {
 		return t.Fail(err)

@@ -154,32 +154,12 @@ func isInt(s string) bool {
 
 // write writes the cross product, first identifier slowest.
 func write(t *cli.Tool, a *config.App, lists [][]string) error {
-	for _, l := range lists {
-		if len(l) == 0 {
-			return nil
-		}
-	}
-	idx := make([]int, len(lists))
-	vals := make([]string, len(lists))
 	var line []byte
-	for {
-		for i, l := range lists {
-			vals[i] = l[idx[i]]
-		}
+	var err error
+	jobid.Product(lists, func(vals []string) bool {
 		line = append(a.Template.AppendFormat(line[:0], vals), '\n')
-		if _, err := t.Stdout.Write(line); err != nil {
-			return err
-		}
-		i := len(lists) - 1
-		for ; i >= 0; i-- {
-			idx[i]++
-			if idx[i] < len(lists[i]) {
-				break
-			}
-			idx[i] = 0
-		}
-		if i < 0 {
-			return nil
-		}
-	}
+		_, err = t.Stdout.Write(line)
+		return err == nil
+	})
+	return err
 }

@@ -17,6 +17,7 @@ package graph
 
 import (
 	"github.com/stolos-sched/stolos/lib/config"
+	"github.com/stolos-sched/stolos/lib/jobid"
 )
 
 // Rel is a related job: a parent or a child, and the dependency group that
@@ -158,50 +159,29 @@ func hasApp(apps []*config.App, a *config.App) bool {
 // (one list per identifier, in template order), each distinct id once,
 // keeping those keep accepts (all, when keep is nil).
 func cross(out []Rel, a *config.App, group string, lists [][]string, keep func([]string) bool) []Rel {
+	n := 1
 	for _, l := range lists {
-		if len(l) == 0 {
-			return out
-		}
+		n *= len(l)
 	}
-	idx := make([]int, len(lists))
-	vals := make([]string, len(lists))
 	var seen map[string]bool
-	if len(lists) > 0 {
-		n := 1
-		for _, l := range lists {
-			n *= len(l)
-		}
-		if n > 1 {
-			seen = make(map[string]bool, n)
-		}
+	if n > 1 {
+		seen = make(map[string]bool, n)
 	}
 	var buf []byte
-	for {
-		for i, l := range lists {
-			vals[i] = l[idx[i]]
+	jobid.Product(lists, func(vals []string) bool {
+		if keep != nil && !keep(vals) {
+			return true
 		}
-		if keep == nil || keep(vals) {
-			buf = a.Template.AppendFormat(buf[:0], vals)
-			id := string(buf)
-			if seen == nil || !seen[id] {
-				if seen != nil {
-					seen[id] = true
-				}
-				out = append(out, Rel{a, id, group})
-			}
+		buf = a.Template.AppendFormat(buf[:0], vals)
+		if seen == nil {
+			out = append(out, Rel{a, string(buf), group})
+		} else if id := string(buf); !seen[id] {
+			seen[id] = true
+			out = append(out, Rel{a, id, group})
 		}
-		i := len(lists) - 1
-		for ; i >= 0; i-- {
-			idx[i]++
-			if idx[i] < len(lists[i]) {
-				break
-			}
-			idx[i] = 0
-		}
-		if i < 0 {
-			return out
-		}
-	}
+		return true
+	})
+	return out
 }
 
 // Valid says whether a job passes its app's valid_if_or values. It returns

@@ -12,7 +12,6 @@ package jobid
 import (
 	"errors"
 	"fmt"
-	"strconv"
 	"strings"
 )
 
@@ -202,11 +201,37 @@ func (p *Parser) Normalize(i int, raw string) (string, error) {
 	return p.Rules[i].Normalize(raw)
 }
 
-// quoteList renders values for error messages.
-func quoteList(vals []string) string {
-	q := make([]string, len(vals))
-	for i, v := range vals {
-		q[i] = strconv.Quote(v)
+// Product calls fn with every combination of one value from each list, in
+// order, the last list varying fastest (the cross product in template
+// order). vals is reused between calls. It stops when fn returns false, and
+// calls nothing when a list is empty.
+func Product(lists [][]string, fn func(vals []string) bool) {
+	for _, l := range lists {
+		if len(l) == 0 {
+			return
+		}
 	}
-	return strings.Join(q, ", ")
+	idx := make([]int, len(lists))
+	vals := make([]string, len(lists))
+	for i, l := range lists {
+		vals[i] = l[0]
+	}
+	for {
+		if !fn(vals) {
+			return
+		}
+		i := len(lists) - 1
+		for ; i >= 0; i-- {
+			idx[i]++
+			if idx[i] < len(lists[i]) {
+				vals[i] = lists[i][idx[i]]
+				break
+			}
+			idx[i] = 0
+			vals[i] = lists[i][0]
+		}
+		if i < 0 {
+			return
+		}
+	}
 }

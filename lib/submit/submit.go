@@ -53,14 +53,11 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
-	s, status, ok := f.Setup.Open(ctx, t)
+	s, status, ok := f.Setup.Open(ctx, t, f.App)
 	if !ok {
 		return status
 	}
 	defer s.B.Close()
-	if f.App != "" && s.Cfg.App(f.App) == nil {
-		return t.Usagef("unknown app %q", f.App)
-	}
 	status = cli.OK
 	var batch []store.SubmitItem
 	inBatch := map[store.Ref]bool{}
