@@ -244,7 +244,9 @@ type Backend interface {
 
 	// Wait blocks until the app's queue may have changed (a watch, a
 	// blocking read), or until, or ctx ends. It may return early; callers
-	// loop. It never busy-polls.
+	// loop. It never busy-polls, and it never misses work: it returns at
+	// once if the app got claimable work after this instance's last Claim
+	// or Wait of that app.
 	Wait(ctx context.Context, app string, until time.Time) error
 
 	// Close releases connections (and, in ZooKeeper, the session).
