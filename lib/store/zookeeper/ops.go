@@ -141,7 +141,11 @@ func (b *Backend) head(ctx context.Context, app string, now int64, want int) ([]
 		if rel != "" {
 			path += "/" + rel
 		}
-		names, err := b.children(ctx, path)
+		list := b.children
+		if depth >= 1 && depth <= 3 {
+			list = b.cachedChildren
+		}
+		names, err := list(ctx, path)
 		if err != nil {
 			return err
 		}
@@ -197,20 +201,6 @@ func (b *Backend) Claim(ctx context.Context, req store.ClaimRequest) (store.Clai
 	if err := b.ensureApp(ctx, req.App); err != nil {
 		return res, err
 	}
-	// The notify version before looking, for Wait.
-	var st *zk.Stat
-	err := b.retry(ctx, func() error {
-		var err error
-		_, st, err = b.conn.Exists(b.p.notify(req.App))
-		return err
-	})
-	if err != nil {
-		return res, b.wrap(b.p.notify(req.App), err)
-	}
-	b.mu.Lock()
-	b.seen[req.App] = st.Version
-	b.mu.Unlock()
-
 	var next int64
 	for round := 0; round < 5 && len(res.Leases) < req.N; round++ {
 		want := req.N - len(res.Leases)
@@ -673,29 +663,27 @@ func (b *Backend) Count(ctx context.Context, app string) (store.Counts, error) {
 	return c, err
 }
 
-// Wait blocks until the app's notify node changes (or changed since this
-// backend's last Claim of the app), until, or ctx ends.
+// Wait blocks until the app's notify node changes, until, or ctx ends. It
+// sets its watch first and then looks at the head of the queue, returning
+// at once if a job is claimable, so no change between the caller's last
+// Claim and the watch is missed.
 func (b *Backend) Wait(ctx context.Context, app string, until time.Time) error {
 	if err := b.ensureApp(ctx, app); err != nil {
 		return err
 	}
 	path := b.p.notify(app)
-	var st *zk.Stat
 	var ch <-chan zk.Event
 	err := b.retry(ctx, func() error {
 		var err error
-		_, st, ch, err = b.conn.ExistsW(path)
+		_, _, ch, err = b.conn.ExistsW(path)
 		return err
 	})
 	if err != nil {
 		return b.wrap(path, err)
 	}
-	b.mu.Lock()
-	seen, ok := b.seen[app]
-	b.seen[app] = st.Version
-	b.mu.Unlock()
-	if ok && seen != st.Version {
-		return nil
+	cands, _, err := b.head(ctx, app, b.now(), 1)
+	if err != nil || len(cands) > 0 {
+		return err
 	}
 	var timer <-chan time.Time
 	if !until.IsZero() {
