@@ -1,0 +1,69 @@
+package cli
+
+import (
+	"io"
+	"strings"
+	"testing"
+)
+
+func records(t testing.TB, app string, args []string, stdin string) (got []string) {
+	tool := New("stolos-x", "stolos-x", strings.NewReader(stdin), io.Discard, io.Discard)
+	tool.Flags.Bool("json", false, "")
+	err := tool.Records(app, args, func(r Record, bad error) bool {
+		if bad != nil {
+			got = append(got, "error "+bad.Error())
+		} else {
+			got = append(got, r.Where+" "+r.App+" "+r.JobID)
+		}
+		return true
+	})
+	if err != nil {
+		got = append(got, "read error "+err.Error())
+	}
+	return got
+}
+
+func TestRecords(t *testing.T) {
+	for _, tc := range []struct {
+		app   string
+		args  []string
+		stdin string
+		want  string
+	}{
+		{"a", nil, "1\n\n  \n2", "stdin:1 a 1|stdin:4 a 2"},
+		{"", nil, "a\t1\tpending\tdetail\nb\t2\n", "stdin:1 a 1|stdin:2 b 2"},
+		{"", nil, "1\n", `error stdin:1: bare job id "1" needs -a APP (or write APP<TAB>JOB_ID)`},
+		{"a", nil, "b\t1\n", `error stdin:1: record of app "b", but -a is "a"`},
+		{"a", nil, "a\t1\n", "stdin:1 a 1"},
+		{"a", []string{"1", "-json", "--json=true", "-x"}, "ignored", `argument 1 a 1|error argument 2: "-json" is a flag: flags go before job ids|error argument 3: "-json" is a flag: flags go before job ids|argument 4 a -x`},
+		{"a", nil, strings.Repeat("x", MaxLine+1), "read error stdin: bufio.Scanner: token too long"},
+	} {
+		got := strings.Join(records(t, tc.app, tc.args, tc.stdin), "|")
+		if got != tc.want {
+			t.Errorf("app %q args %q stdin %.20q:\n got %s\nwant %s", tc.app, tc.args, tc.stdin, got, tc.want)
+		}
+	}
+}
+
+// FuzzRecords: any input yields records or per-line errors, never a
+// record holding a tab or newline, and never a panic.
+func FuzzRecords(f *testing.F) {
+	for _, s := range []string{"1\n2\n", "a\t1\tx\n", "\t\n", "a\t\tb", "\r\n", "a\tb\tc\td\n\n"} {
+		f.Add("", s)
+		f.Add("a", s)
+	}
+	f.Fuzz(func(t *testing.T, app, stdin string) {
+		tool := New("stolos-x", "stolos-x", strings.NewReader(stdin), io.Discard, io.Discard)
+		tool.Records(app, nil, func(r Record, bad error) bool {
+			// The app of a record comes from -a (checked against the
+			// config later) or from the line, which cannot hold a tab.
+			if bad == nil && (strings.ContainsAny(r.JobID, "\t\n") || app == "" && strings.ContainsAny(r.App, "\t\n")) {
+				t.Fatalf("record %q %q holds a tab or newline", r.App, r.JobID)
+			}
+			if bad == nil && app != "" && r.App != app {
+				t.Fatalf("record of app %q with -a %q", r.App, app)
+			}
+			return true
+		})
+	})
+}
