@@ -106,3 +106,14 @@ func BenchmarkClaim(bb *testing.B) {
 		})
 	}
 }
+
+// BenchmarkRoundTrip is one Get of a small node: the unit the other
+// benchmarks are made of.
+func BenchmarkRoundTrip(bb *testing.B) {
+	b, _ := open(bb)
+	for range bb.N {
+		if _, _, err := b.conn.Get(b.p.apps()); err != nil {
+			bb.Fatal(err)
+		}
+	}
+}

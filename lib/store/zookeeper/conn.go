@@ -282,16 +282,24 @@ func (b *Backend) ensure(ctx context.Context, path string) error {
 	if len(path) < len(b.p.root) {
 		acl = zk.WorldACL(zk.PermAll)
 	}
-	err := b.retry(ctx, func() error { _, err := b.conn.Create(path, nil, 0, acl); return err })
-	if errors.Is(err, zk.ErrNoNode) {
+	// A parent may be missing, or removed meanwhile by a Claim that found
+	// it empty: create it and try again.
+	var err error
+	for range 20 {
+		err = b.retry(ctx, func() error { _, err := b.conn.Create(path, nil, 0, acl); return err })
+		if !errors.Is(err, zk.ErrNoNode) {
+			break
+		}
 		parent := path[:strings.LastIndexByte(path, '/')]
 		if parent == "" {
-			return b.wrap(path, err)
+			break
 		}
+		b.mu.Lock()
+		delete(b.known, parent)
+		b.mu.Unlock()
 		if err := b.ensure(ctx, parent); err != nil {
 			return err
 		}
-		err = b.retry(ctx, func() error { _, err := b.conn.Create(path, nil, 0, acl); return err })
 	}
 	if err != nil && !errors.Is(err, zk.ErrNodeExists) {
 		return b.wrap(path, err)

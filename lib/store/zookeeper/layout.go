@@ -25,10 +25,14 @@ import (
 //
 // A queue entry's path is its priority and its position. A position is a
 // posBits-bit number (posBlockBits low bits within a block allocated from
-// seq, the seq version above them), cut into levels of posLevelBits bits, so
-// no queue node has more than 4096 children whatever the number of entries,
-// and the head of the queue is found by listing the first child of each
-// level. An entry's name also carries the time in Unix milliseconds before
+// seq, the seq version above them), cut into chunks of posChunkBits bits
+// (at most 256 entries under a node) and three levels of posLevelBits bits
+// above them (at most 2048 children each), so no queue node has more than
+// 2048 children whatever the number of entries, and the head of the queue is
+// found by listing the first child of each level. The upper levels change
+// rarely and are cached (under child watches); Claim lists afresh only the
+// queue node (priorities) and the head chunk, whose size does not depend on
+// the length of the queue. An entry's name also carries the time in Unix milliseconds before
 // which it is not claimable (while its job is claimed, the lease's end; a
 // retry delay; else 0), so that Claim skips claimed entries from the listing
 // alone, and the job id, so that Claim finds the job without reading the
@@ -36,10 +40,11 @@ import (
 // in use; empty queue nodes are removed by Claim as it meets them.
 const (
 	jobBuckets   = 1024
-	posBlockBits = 10 // positions allocated per seq bump
-	posLevelBits = 12 // children per queue level: 4096
-	posBits      = 31 + posBlockBits
-	maxChildren  = 10000 // the bound no node may exceed
+	posBlockBits = 10                // positions allocated per seq bump
+	posChunkBits = 8                 // entries per chunk: 256
+	posLevelBits = 11                // children per upper queue level: 2048
+	posBits      = 31 + posBlockBits // = posChunkBits + 3*posLevelBits
+	maxChildren  = 10000             // the bound no node may exceed
 )
 
 // escapeName turns any string into a znode name, reversibly: bytes outside
@@ -142,8 +147,8 @@ func parsePrio(s string) (int, error) {
 // <prio>/<p1>/<p2>/<p3>/<pos>_<ms>_<job_id>.
 func entryName(prio int, pos uint64, notBefore int64, jobID string) string {
 	const mask = 1<<posLevelBits - 1
-	return fmt.Sprintf("%s/%02x/%03x/%03x/%011x_%d_%s", prioName(prio),
-		pos>>(3*posLevelBits), (pos>>(2*posLevelBits))&mask, (pos>>posLevelBits)&mask,
+	return fmt.Sprintf("%s/%03x/%03x/%03x/%011x_%d_%s", prioName(prio),
+		pos>>(posChunkBits+2*posLevelBits), (pos>>(posChunkBits+posLevelBits))&mask, (pos>>posChunkBits)&mask,
 		pos, notBefore, escapeName(jobID))
 }
 

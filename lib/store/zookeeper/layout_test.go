@@ -69,7 +69,7 @@ func TestEntryName(t *testing.T) {
 			t.Errorf("parseEntry(%q) = %+v, %v, want %+v", q, got, err, e)
 		}
 	}
-	if got, want := entryName(100, 0x123456789, 0, "x"), "8000000000000064/00/123/456/00123456789_0_x"; got != want {
+	if got, want := entryName(100, 0x123456789, 0, "x"), "8000000000000064/004/468/567/00123456789_0_x"; got != want {
 		t.Errorf("entryName = %q, want %q", got, want)
 	}
 	// Priorities sort as numbers, positions as numbers.
@@ -79,7 +79,7 @@ func TestEntryName(t *testing.T) {
 	if got, want := withNotBefore(entryName(1, 2, 0, "j"), 99), entryName(1, 2, 99, "j"); got != want {
 		t.Errorf("withNotBefore = %q, want %q", got, want)
 	}
-	for _, bad := range []string{"", "x", "8000000000000064/00/000/000/00000000005_0", "8000000000000064/00/000/000/5_0_x"} {
+	for _, bad := range []string{"", "x", "8000000000000064/000/000/000/00000000005_0", "8000000000000064/000/000/000/5_0_x"} {
 		if _, err := parseEntry(bad); err == nil {
 			t.Errorf("parseEntry(%q): no error", bad)
 		}
@@ -141,9 +141,9 @@ func TestChildrenBound(t *testing.T) {
 		t.Fatalf("%s has %d children, more than %d", at, n, maxChildren)
 	}
 	t.Logf("most children: %d under %s", n, at)
-	// By construction: each queue level has at most 1<<posLevelBits
-	// children, the top at most 1<<(posBits-3*posLevelBits).
-	if 1<<posLevelBits > maxChildren || 1<<(posBits-3*posLevelBits) > maxChildren || jobBuckets > maxChildren {
+	// By construction: a chunk has at most 1<<posChunkBits entries, each
+	// level above at most 1<<posLevelBits children.
+	if posChunkBits+3*posLevelBits != posBits || 1<<posLevelBits > maxChildren || 1<<posChunkBits > maxChildren || jobBuckets > maxChildren {
 		t.Fatal("layout constants exceed the bound")
 	}
 }

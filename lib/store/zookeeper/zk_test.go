@@ -203,7 +203,7 @@ func TestTreeBound(t *testing.T) {
 	if jobs != n || entries != n-150 {
 		t.Fatalf("%d job nodes, %d queue entries, want %d and %d", jobs, entries, n, n-150)
 	}
-	if most > 4096 {
+	if most > jobBuckets {
 		t.Fatalf("a node has %d children", most)
 	}
 	c, err := b.Count(ctxT(t), "a/b")
