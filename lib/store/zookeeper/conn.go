@@ -16,7 +16,21 @@
 // lease is only as exact as that.
 //
 // See layout.go for the tree: no znode ever gets more than a few thousand
-// children, whatever the number of jobs and queue entries.
+// children, whatever the number of jobs and queue entries. A claim costs
+// four round trips (list the priorities, list the head chunk, read the
+// jobs, commit) whatever the length of the queue, plus one listing per
+// further chunk when the head of the queue is all claimed.
+//
+// Limits: a Submit call is atomic per batch of submitBatch jobs (callers
+// batch smaller anyway); any other transition must fit in one multi-op
+// (ZooKeeper's 1 MB request limit: thousands of jobs) or fails with a clear
+// error, changing nothing. List and Count read every job node of the app.
+//
+// Connection loss: every request is retried (for up to retryFor) while the
+// client reconnects, to the same session or, once it expired, a new one.
+// A multi-op whose answer was lost is recognized on retry by the random
+// transaction id it writes into every job it changes, so it is never
+// applied twice and never reported failed when it succeeded.
 package zookeeper
 
 import (

@@ -12,8 +12,9 @@ import (
 
 var _ store.Backend = (*Backend)(nil)
 
-// submitBatch is how many items one multi-op of Submit takes at most (a
-// multi-op must stay under ZooKeeper's 1 MB request limit).
+// submitBatch is how many jobs (items and the descendants they reset) one
+// multi-op of Submit names at most (a multi-op must stay under ZooKeeper's
+// 1 MB request limit).
 const submitBatch = 400
 
 // claimBatch is how many jobs one multi-op of Claim takes at most.
@@ -34,7 +35,12 @@ func (b *Backend) Submit(ctx context.Context, items []store.SubmitItem) ([]store
 	}
 	out := make([]store.SubmitResult, 0, len(items))
 	for len(items) > 0 {
-		n := min(len(items), submitBatch)
+		// Up to submitBatch items, fewer if they reset many descendants.
+		n, refs := 0, 0
+		for n < len(items) && n < submitBatch && (n == 0 || refs+1+len(items[n].Reset) <= submitBatch) {
+			refs += 1 + len(items[n].Reset)
+			n++
+		}
 		res, err := b.submit(ctx, items[:n])
 		if err != nil {
 			return out, err
@@ -151,8 +157,12 @@ func (b *Backend) head(ctx context.Context, app string, now int64, want int) ([]
 		}
 		if len(names) == 0 && depth > 0 {
 			// Best effort; a concurrent writer that needs it creates it again.
-			b.conn.Delete(path, -1)
-			b.forget()
+			if b.conn.Delete(path, -1) == nil {
+				b.mu.Lock()
+				delete(b.known, path)
+				delete(b.lists, path)
+				b.mu.Unlock()
+			}
 			return nil
 		}
 		for _, n := range names {

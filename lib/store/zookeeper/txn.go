@@ -269,6 +269,9 @@ func (t *txn) commit() error {
 			return err
 		}
 	}
+	if size := multiSize(ops); size > maxMulti {
+		return fmt.Errorf("zookeeper %s: transaction of %d operations is %d bytes, over ZooKeeper's limit of about %d", b.hosts, len(ops), size, maxMulti)
+	}
 	for _, p := range creates {
 		if err := b.ensure(t.ctx, p); err != nil {
 			return err
@@ -324,4 +327,28 @@ func lastName(p string) string {
 		}
 	}
 	return p
+}
+
+// maxMulti is the largest multi-op request we send: ZooKeeper's default
+// jute.maxbuffer is 1 MB, and a bigger request makes the server drop the
+// connection.
+const maxMulti = 1000 * 1000
+
+// multiSize estimates the encoded size of a multi-op request.
+func multiSize(ops []any) int {
+	n := 0
+	for _, op := range ops {
+		n += 32
+		switch op := op.(type) {
+		case *zk.CreateRequest:
+			n += len(op.Path) + len(op.Data) + 64*len(op.Acl)
+		case *zk.SetDataRequest:
+			n += len(op.Path) + len(op.Data)
+		case *zk.DeleteRequest:
+			n += len(op.Path)
+		case *zk.CheckVersionRequest:
+			n += len(op.Path)
+		}
+	}
+	return n
 }

@@ -379,3 +379,39 @@ func TestWaitWakes(t *testing.T) {
 		t.Fatalf("claim after wait: %+v %v", res, err)
 	}
 }
+
+// TestBigTransaction: a transition too big for one multi-op fails with a
+// clear error and changes nothing; a submit with many resets is split.
+func TestBigTransaction(t *testing.T) {
+	b, _ := open(t)
+	ctx := ctxT(t)
+	long := strings.Repeat("x", 200)
+	var kids []store.Child
+	var refs []store.Ref
+	for i := range 5000 {
+		r := store.Ref{App: "c", JobID: long + strconv.Itoa(i)}
+		refs = append(refs, r)
+		kids = append(kids, store.Child{Node: store.Node{Ref: r}, Parents: []store.Ref{{App: "p", JobID: "1"}}})
+	}
+	if _, err := b.Submit(ctx, []store.SubmitItem{{Node: store.Node{Ref: store.Ref{App: "p", JobID: "1"}}, Priority: 1}}); err != nil {
+		t.Fatal(err)
+	}
+	err := b.Complete(ctx, store.Lease{Ref: store.Ref{App: "p", JobID: "1"}}, "exit 0", kids)
+	if err == nil || !strings.Contains(err.Error(), "over ZooKeeper's limit") {
+		t.Fatalf("complete with 5000 long children: %v", err)
+	}
+	jobs, err := b.Get(ctx, []store.Ref{{App: "p", JobID: "1"}, refs[0]})
+	if err != nil || jobs[0].State != store.Pending || jobs[1].State != store.Absent {
+		t.Fatalf("after a failed complete: %+v %v", jobs, err)
+	}
+	var items []store.SubmitItem
+	for _, r := range refs {
+		items = append(items, store.SubmitItem{Node: store.Node{Ref: r}, Priority: 1})
+	}
+	readd := store.SubmitItem{Node: store.Node{Ref: store.Ref{App: "p", JobID: "1"}}, Priority: 1, Readd: true, Reset: refs[:300]}
+	items = append(items, readd)
+	res, err := b.Submit(ctx, items)
+	if err != nil || len(res) != len(items) || res[len(res)-1] != store.AlreadyQueued {
+		t.Fatalf("submit: %d results, %v", len(res), err)
+	}
+}
