@@ -28,9 +28,10 @@
 //
 // Connection loss: every request is retried (for up to retryFor) while the
 // client reconnects, to the same session or, once it expired, a new one.
-// A multi-op whose answer was lost is recognized on retry by the random
-// transaction id it writes into every job it changes, so it is never
-// applied twice and never reported failed when it succeeded.
+// A multi-op is never applied twice (its version checks fail the second
+// time), and one whose answer was lost is recognized after reconnecting by
+// the random transaction id it writes into every job it changes, so it is
+// reported as done rather than retried.
 package zookeeper
 
 import (
