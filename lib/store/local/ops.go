@@ -10,46 +10,13 @@ import (
 	"github.com/stolos-sched/stolos/lib/store"
 )
 
-func checkApp(app string) error {
-	if app == "" {
-		return errors.New("empty app name")
-	}
-	return nil
-}
-
-func checkRef(r store.Ref) error {
-	if r.App == "" {
-		return fmt.Errorf("empty app name for job %q", r.JobID)
-	}
-	if r.JobID == "" {
-		return fmt.Errorf("empty job id for app %q", r.App)
-	}
-	return nil
-}
-
-func checkRefs(refs []store.Ref) error {
-	for _, r := range refs {
-		if err := checkRef(r); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-func checkLease(what string, d time.Duration) error {
-	if d <= 0 {
-		return fmt.Errorf("%s %v is not positive", what, d)
-	}
-	return nil
-}
-
 // Submit queues jobs (see store.Backend).
 func (b *Backend) Submit(ctx context.Context, items []store.SubmitItem) ([]store.SubmitResult, error) {
 	for _, it := range items {
-		if err := checkRef(it.Ref); err != nil {
+		if err := store.CheckRef(it.Ref); err != nil {
 			return nil, fmt.Errorf("submit: %w", err)
 		}
-		if err := checkRefs(it.Reset); err != nil {
+		if err := store.CheckRefs(it.Reset); err != nil {
 			return nil, fmt.Errorf("submit %v: reset: %w", it.Ref, err)
 		}
 	}
@@ -148,7 +115,7 @@ func (b *Backend) Claim(ctx context.Context, req store.ClaimRequest) (store.Clai
 	case req.Owner == "":
 		return store.ClaimResult{}, fmt.Errorf("claim %s: empty owner", req.App)
 	}
-	if err := checkLease("lease", req.Lease); err != nil {
+	if err := store.CheckPositive("lease", req.Lease); err != nil {
 		return store.ClaimResult{}, fmt.Errorf("claim %s: %w", req.App, err)
 	}
 	var res store.ClaimResult
@@ -251,13 +218,13 @@ func (tx *txn) gen(app string) (int64, error) {
 
 // Acquire takes a lease on one named job (see store.Backend).
 func (b *Backend) Acquire(ctx context.Context, ref store.Ref, owner string, d time.Duration) (store.Lease, error) {
-	if err := checkRef(ref); err != nil {
+	if err := store.CheckRef(ref); err != nil {
 		return store.Lease{}, fmt.Errorf("acquire: %w", err)
 	}
 	if owner == "" {
 		return store.Lease{}, fmt.Errorf("acquire %v: empty owner", ref)
 	}
-	if err := checkLease("lease", d); err != nil {
+	if err := store.CheckPositive("lease", d); err != nil {
 		return store.Lease{}, fmt.Errorf("acquire %v: %w", ref, err)
 	}
 	var l store.Lease
@@ -286,7 +253,7 @@ func (b *Backend) Acquire(ctx context.Context, ref store.Ref, owner string, d ti
 
 // Renew extends a lease (see store.Backend).
 func (b *Backend) Renew(ctx context.Context, l store.Lease, d time.Duration) (store.Lease, error) {
-	if err := checkLease("lease", d); err != nil {
+	if err := store.CheckPositive("lease", d); err != nil {
 		return store.Lease{}, fmt.Errorf("renew %v: %w", l.Ref, err)
 	}
 	err := b.write(ctx, func(tx *txn) error {
@@ -327,14 +294,14 @@ func (b *Backend) Release(ctx context.Context, l store.Lease) error {
 // Complete marks a job completed and queues its ready children (see
 // store.Backend).
 func (b *Backend) Complete(ctx context.Context, l store.Lease, outcome string, children []store.Child) error {
-	if err := checkRef(l.Ref); err != nil {
+	if err := store.CheckRef(l.Ref); err != nil {
 		return fmt.Errorf("complete: %w", err)
 	}
 	for _, c := range children {
-		if err := checkRef(c.Ref); err != nil {
+		if err := store.CheckRef(c.Ref); err != nil {
 			return fmt.Errorf("complete %v: child: %w", l.Ref, err)
 		}
-		if err := checkRefs(c.Parents); err != nil {
+		if err := store.CheckRefs(c.Parents); err != nil {
 			return fmt.Errorf("complete %v: parent of %v: %w", l.Ref, c.Ref, err)
 		}
 	}
@@ -440,7 +407,7 @@ func (b *Backend) Fail(ctx context.Context, l store.Lease, outcome string, maxRe
 // Park is bubble-up (see store.Backend).
 func (b *Backend) Park(ctx context.Context, l store.Lease, parents []store.Node) (store.ParkResult, error) {
 	for _, p := range parents {
-		if err := checkRef(p.Ref); err != nil {
+		if err := store.CheckRef(p.Ref); err != nil {
 			return store.ParkResult{}, fmt.Errorf("park %v: parent: %w", l.Ref, err)
 		}
 	}
@@ -494,7 +461,7 @@ func (b *Backend) Park(ctx context.Context, l store.Lease, parents []store.Node)
 
 // SetState sets the state of an existing job (see store.Backend).
 func (b *Backend) SetState(ctx context.Context, ref store.Ref, st store.State, outcome string) error {
-	if err := checkRef(ref); err != nil {
+	if err := store.CheckRef(ref); err != nil {
 		return fmt.Errorf("set state: %w", err)
 	}
 	switch st {

@@ -18,7 +18,7 @@ import (
 
 // Get reads jobs (see store.Backend).
 func (b *Backend) Get(ctx context.Context, refs []store.Ref) ([]store.Job, error) {
-	if err := checkRefs(refs); err != nil {
+	if err := store.CheckRefs(refs); err != nil {
 		return nil, fmt.Errorf("get: %w", err)
 	}
 	tx, err := b.r.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
@@ -51,7 +51,7 @@ func (b *Backend) Get(ctx context.Context, refs []store.Ref) ([]store.Job, error
 // List calls fn for every job of an app, of one state unless st is Absent
 // (see store.Backend).
 func (b *Backend) List(ctx context.Context, app string, st store.State, fn func(store.Job) error) error {
-	if err := checkApp(app); err != nil {
+	if err := store.CheckApp(app); err != nil {
 		return fmt.Errorf("list: %w", err)
 	}
 	q, args := "SELECT "+rowCols+" FROM jobs WHERE app = ?", []any{app}
@@ -84,7 +84,7 @@ func (b *Backend) List(ctx context.Context, app string, st store.State, fn func(
 
 // Count counts an app's jobs (see store.Backend).
 func (b *Backend) Count(ctx context.Context, app string) (store.Counts, error) {
-	if err := checkApp(app); err != nil {
+	if err := store.CheckApp(app); err != nil {
 		return store.Counts{}, fmt.Errorf("count: %w", err)
 	}
 	rs, err := b.r.QueryContext(ctx,
@@ -125,7 +125,7 @@ func (b *Backend) readGen(ctx context.Context, app string) (int64, error) {
 // re-reads the app's queue generation on each. (Events on the WAL itself
 // would not do: the last one can come before the commit is visible.)
 func (b *Backend) Wait(ctx context.Context, app string, until time.Time) error {
-	if err := checkApp(app); err != nil {
+	if err := store.CheckApp(app); err != nil {
 		return fmt.Errorf("wait: %w", err)
 	}
 	changes, stop, err := watch(b.bell)

@@ -204,7 +204,7 @@ func (b *Backend) Submit(ctx context.Context, items []store.SubmitItem) ([]store
 	if len(items) == 0 {
 		return nil, nil
 	}
-	if err := checkSubmit(items); err != nil {
+	if err := store.CheckSubmit(items); err != nil {
 		return nil, err
 	}
 	args := make([]any, 0, 6*len(items))
@@ -231,7 +231,7 @@ func (b *Backend) Submit(ctx context.Context, items []store.SubmitItem) ([]store
 
 // Claim takes up to req.N jobs off the app's queue.
 func (b *Backend) Claim(ctx context.Context, req store.ClaimRequest) (store.ClaimResult, error) {
-	if err := checkClaim(req); err != nil {
+	if err := store.CheckClaim(req); err != nil {
 		return store.ClaimResult{}, err
 	}
 	v, err := b.run(ctx, b.s.claim, store.Ref{App: req.App}, req.App, req.Owner, strconv.Itoa(req.N), micros(req.Lease), flag(req.Transferable))
@@ -263,13 +263,13 @@ func (b *Backend) Claim(ctx context.Context, req store.ClaimRequest) (store.Clai
 
 // Acquire takes a lease on one named job.
 func (b *Backend) Acquire(ctx context.Context, ref store.Ref, owner string, lease time.Duration) (store.Lease, error) {
-	if err := checkRef(ref); err != nil {
+	if err := store.CheckRef(ref); err != nil {
 		return store.Lease{}, err
 	}
 	if owner == "" {
 		return store.Lease{}, fmt.Errorf("acquire %v: empty owner", ref)
 	}
-	if err := checkPositive("lease", lease); err != nil {
+	if err := store.CheckPositive("lease", lease); err != nil {
 		return store.Lease{}, fmt.Errorf("acquire %v: %w", ref, err)
 	}
 	v, err := b.run(ctx, b.s.acquire, ref, ref.App, ref.JobID, owner, micros(lease))
@@ -285,10 +285,10 @@ func (b *Backend) Acquire(ctx context.Context, ref store.Ref, owner string, leas
 
 // Renew extends a lease.
 func (b *Backend) Renew(ctx context.Context, l store.Lease, d time.Duration) (store.Lease, error) {
-	if err := checkRef(l.Ref); err != nil {
+	if err := store.CheckRef(l.Ref); err != nil {
 		return store.Lease{}, err
 	}
-	if err := checkPositive("lease", d); err != nil {
+	if err := store.CheckPositive("lease", d); err != nil {
 		return store.Lease{}, fmt.Errorf("renew %v: %w", l.Ref, err)
 	}
 	v, err := b.run(ctx, b.s.renew, l.Ref, l.App, l.JobID, l.Token, micros(d))
@@ -301,7 +301,7 @@ func (b *Backend) Renew(ctx context.Context, l store.Lease, d time.Duration) (st
 
 // Release gives a lease back.
 func (b *Backend) Release(ctx context.Context, l store.Lease) error {
-	if err := checkRef(l.Ref); err != nil {
+	if err := store.CheckRef(l.Ref); err != nil {
 		return err
 	}
 	_, err := b.run(ctx, b.s.release, l.Ref, l.App, l.JobID, l.Token)
@@ -310,10 +310,10 @@ func (b *Backend) Release(ctx context.Context, l store.Lease) error {
 
 // Complete marks a job completed and queues its ready children.
 func (b *Backend) Complete(ctx context.Context, l store.Lease, outcome string, children []store.Child) error {
-	if err := checkRef(l.Ref); err != nil {
+	if err := store.CheckRef(l.Ref); err != nil {
 		return err
 	}
-	if err := checkChildren(children); err != nil {
+	if err := store.CheckChildren(children); err != nil {
 		return fmt.Errorf("complete %v: %w", l.Ref, err)
 	}
 	args := []any{l.App, l.JobID, l.Token, outcome}
@@ -329,10 +329,10 @@ func (b *Backend) Complete(ctx context.Context, l store.Lease, outcome string, c
 
 // Fail records a failed attempt.
 func (b *Backend) Fail(ctx context.Context, l store.Lease, outcome string, maxRetry int, delay time.Duration) (bool, error) {
-	if err := checkRef(l.Ref); err != nil {
+	if err := store.CheckRef(l.Ref); err != nil {
 		return false, err
 	}
-	if err := checkFail(maxRetry, delay); err != nil {
+	if err := store.CheckFail(maxRetry, delay); err != nil {
 		return false, fmt.Errorf("fail %v: %w", l.Ref, err)
 	}
 	v, err := b.run(ctx, b.s.fail, l.Ref, l.App, l.JobID, l.Token, outcome, strconv.Itoa(maxRetry), micros(delay))
@@ -344,10 +344,10 @@ func (b *Backend) Fail(ctx context.Context, l store.Lease, outcome string, maxRe
 
 // Park checks the parents of a claimed job, and queues the missing ones.
 func (b *Backend) Park(ctx context.Context, l store.Lease, parents []store.Node) (store.ParkResult, error) {
-	if err := checkRef(l.Ref); err != nil {
+	if err := store.CheckRef(l.Ref); err != nil {
 		return store.ParkResult{}, err
 	}
-	if err := checkNodes(parents); err != nil {
+	if err := store.CheckNodes(parents); err != nil {
 		return store.ParkResult{}, fmt.Errorf("park %v: parent: %w", l.Ref, err)
 	}
 	args := []any{l.App, l.JobID, l.Token}
@@ -371,10 +371,10 @@ func (b *Backend) Park(ctx context.Context, l store.Lease, parents []store.Node)
 
 // SetState sets the state of an existing job.
 func (b *Backend) SetState(ctx context.Context, ref store.Ref, st store.State, outcome string) error {
-	if err := checkRef(ref); err != nil {
+	if err := store.CheckRef(ref); err != nil {
 		return err
 	}
-	if err := checkSetState(st); err != nil {
+	if err := store.CheckSetState(st); err != nil {
 		return fmt.Errorf("set state of %v: %w", ref, err)
 	}
 	_, err := b.run(ctx, b.s.setState, ref, ref.App, ref.JobID, string(st), outcome)
@@ -386,7 +386,7 @@ func (b *Backend) Get(ctx context.Context, refs []store.Ref) ([]store.Job, error
 	if len(refs) == 0 {
 		return nil, nil
 	}
-	if err := checkRefs(refs); err != nil {
+	if err := store.CheckRefs(refs); err != nil {
 		return nil, err
 	}
 	args := make([]any, 0, 2*len(refs))
@@ -411,7 +411,7 @@ func (b *Backend) Get(ctx context.Context, refs []store.Ref) ([]store.Job, error
 // List calls fn for every job of an app (in one state, unless st is
 // Absent), a page at a time, in order of state then job id.
 func (b *Backend) List(ctx context.Context, app string, st store.State, fn func(store.Job) error) error {
-	if err := checkApp(app); err != nil {
+	if err := store.CheckApp(app); err != nil {
 		return err
 	}
 	states := store.States
@@ -453,7 +453,7 @@ func (b *Backend) List(ctx context.Context, app string, st store.State, fn func(
 
 // Count counts an app's jobs.
 func (b *Backend) Count(ctx context.Context, app string) (store.Counts, error) {
-	if err := checkApp(app); err != nil {
+	if err := store.CheckApp(app); err != nil {
 		return store.Counts{}, err
 	}
 	v, err := b.run(ctx, b.s.count, store.Ref{App: app}, app)
@@ -485,7 +485,7 @@ func (b *Backend) channel(app string) string {
 // announcement, the next lease expiry or retry time, until, or the end of
 // ctx. A zero until means no deadline.
 func (b *Backend) Wait(ctx context.Context, app string, until time.Time) error {
-	if err := checkApp(app); err != nil {
+	if err := store.CheckApp(app); err != nil {
 		return err
 	}
 	ps := b.c.Subscribe(ctx, b.channel(app))

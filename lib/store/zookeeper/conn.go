@@ -47,6 +47,8 @@ import (
 	"time"
 
 	"github.com/go-zookeeper/zk"
+
+	"github.com/stolos-sched/stolos/lib/store"
 )
 
 // Options say how to reach the ensemble.
@@ -334,7 +336,7 @@ func (b *Backend) forget() {
 
 // ensureApp creates an app's fixed nodes.
 func (b *Backend) ensureApp(ctx context.Context, app string) error {
-	if err := checkName("app name", app); err != nil {
+	if err := store.CheckApp(app); err != nil {
 		return err
 	}
 	for _, p := range []string{b.p.notify(app), b.p.seq(app), b.p.jobs(app), b.p.queue(app)} {

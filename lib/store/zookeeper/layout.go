@@ -1,7 +1,6 @@
 package zookeeper
 
 import (
-	"errors"
 	"fmt"
 	"hash/fnv"
 	"strconv"
@@ -94,17 +93,6 @@ func unescapeName(s string) (string, error) {
 		i += 2
 	}
 	return b.String(), nil
-}
-
-// checkName rejects names stolos cannot store.
-func checkName(what, s string) error {
-	if s == "" {
-		return errors.New("empty " + what)
-	}
-	if strings.ContainsAny(s, "\n\t") {
-		return fmt.Errorf("%s %q holds a newline or tab", what, s)
-	}
-	return nil
 }
 
 // jobBucket is the bucket of a job id.

@@ -26,10 +26,10 @@ func ms(d time.Duration) int64 { return d.Milliseconds() }
 // multi-op; a call with more items is several.
 func (b *Backend) Submit(ctx context.Context, items []store.SubmitItem) ([]store.SubmitResult, error) {
 	for _, it := range items {
-		if err := checkRefs(it.Ref); err != nil {
+		if err := store.CheckRef(it.Ref); err != nil {
 			return nil, err
 		}
-		if err := checkRefs(it.Reset...); err != nil {
+		if err := store.CheckRefs(it.Reset); err != nil {
 			return nil, err
 		}
 	}
@@ -387,10 +387,10 @@ func (b *Backend) Release(ctx context.Context, l store.Lease) error {
 // are now all completed, in one multi-op that checks every parent's version.
 func (b *Backend) Complete(ctx context.Context, l store.Lease, outcome string, children []store.Child) error {
 	for _, c := range children {
-		if err := checkRefs(c.Ref); err != nil {
+		if err := store.CheckRef(c.Ref); err != nil {
 			return err
 		}
-		if err := checkRefs(c.Parents...); err != nil {
+		if err := store.CheckRefs(c.Parents); err != nil {
 			return err
 		}
 	}
@@ -517,7 +517,7 @@ func (b *Backend) Fail(ctx context.Context, l store.Lease, outcome string, maxRe
 func (b *Backend) Park(ctx context.Context, l store.Lease, parents []store.Node) (store.ParkResult, error) {
 	var res store.ParkResult
 	for _, p := range parents {
-		if err := checkRefs(p.Ref); err != nil {
+		if err := store.CheckRef(p.Ref); err != nil {
 			return res, err
 		}
 	}
@@ -571,7 +571,7 @@ func (b *Backend) SetState(ctx context.Context, ref store.Ref, st store.State, o
 	if _, err := store.ParseState(string(st)); err != nil || st == store.Completed {
 		return fmt.Errorf("set state of %v to %q: want pending, failed or skipped", ref, st)
 	}
-	if err := checkRefs(ref); err != nil {
+	if err := store.CheckRef(ref); err != nil {
 		return err
 	}
 	return b.update(ctx, "set state "+ref.String(), func(t *txn) error {
@@ -597,7 +597,7 @@ func (b *Backend) SetState(ctx context.Context, ref store.Ref, st store.State, o
 
 // Get reads jobs.
 func (b *Backend) Get(ctx context.Context, refs []store.Ref) ([]store.Job, error) {
-	if err := checkRefs(refs...); err != nil {
+	if err := store.CheckRefs(refs); err != nil {
 		return nil, err
 	}
 	recs := make([]*rec, len(refs))
@@ -617,7 +617,7 @@ func (b *Backend) Get(ctx context.Context, refs []store.Ref) ([]store.Job, error
 // List calls fn for every job of an app (of state st unless Absent), one
 // bucket at a time.
 func (b *Backend) List(ctx context.Context, app string, st store.State, fn func(store.Job) error) error {
-	if err := checkName("app name", app); err != nil {
+	if err := store.CheckApp(app); err != nil {
 		return err
 	}
 	if _, err := store.ParseState(string(st)); err != nil && st != store.Absent {
@@ -716,17 +716,4 @@ func (b *Backend) Wait(ctx context.Context, app string, until time.Time) error {
 		}
 		return nil
 	}
-}
-
-// checkRefs rejects refs whose app or job id stolos cannot store.
-func checkRefs(refs ...store.Ref) error {
-	for _, r := range refs {
-		if err := checkName("app name", r.App); err != nil {
-			return err
-		}
-		if err := checkName("job id", r.JobID); err != nil {
-			return fmt.Errorf("app %s: %v", r.App, err)
-		}
-	}
-	return nil
 }

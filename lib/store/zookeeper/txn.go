@@ -131,7 +131,7 @@ func (t *txn) load(refs ...store.Ref) error {
 		if t.recs[r] != nil {
 			continue
 		}
-		if err := checkRefs(r); err != nil {
+		if err := store.CheckRef(r); err != nil {
 			return err
 		}
 		x := &rec{ref: r, path: t.b.p.job(r)}

@@ -1,0 +1,131 @@
+package store
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// The checks of arguments every backend makes before it changes anything,
+// so that bad input changes nothing (a Lua script or a transaction that
+// fails halfway could keep what it wrote).
+
+// CheckApp rejects an app name stolos cannot store.
+func CheckApp(app string) error {
+	if app == "" {
+		return errors.New("empty app name")
+	}
+	if strings.ContainsAny(app, "\n\t") {
+		return fmt.Errorf("app name %q holds a newline or tab", app)
+	}
+	return nil
+}
+
+// CheckRef rejects a ref with an empty or unstorable app or job id.
+func CheckRef(r Ref) error {
+	if err := CheckApp(r.App); err != nil {
+		return fmt.Errorf("%w (job id %q)", err, r.JobID)
+	}
+	if r.JobID == "" {
+		return fmt.Errorf("empty job id (app %q)", r.App)
+	}
+	if strings.ContainsAny(r.JobID, "\n\t") {
+		return fmt.Errorf("job id %q of app %q holds a newline or tab", r.JobID, r.App)
+	}
+	return nil
+}
+
+// CheckRefs checks every ref.
+func CheckRefs(refs []Ref) error {
+	for _, r := range refs {
+		if err := CheckRef(r); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// CheckPositive rejects a duration that is not positive.
+func CheckPositive(what string, d time.Duration) error {
+	if d <= 0 {
+		return fmt.Errorf("%s %v is not positive", what, d)
+	}
+	return nil
+}
+
+// CheckSubmit checks the refs of submit items and of their resets.
+func CheckSubmit(items []SubmitItem) error {
+	for _, it := range items {
+		if err := CheckRef(it.Ref); err != nil {
+			return err
+		}
+		if err := CheckRefs(it.Reset); err != nil {
+			return fmt.Errorf("reset of %v: %w", it.Ref, err)
+		}
+	}
+	return nil
+}
+
+// CheckClaim checks a claim request.
+func CheckClaim(req ClaimRequest) error {
+	switch {
+	case req.App == "":
+		return errors.New("claim: empty app name")
+	case req.Owner == "":
+		return fmt.Errorf("claim %s: empty owner", req.App)
+	case req.N < 1:
+		return fmt.Errorf("claim %s: n %d is less than 1", req.App, req.N)
+	}
+	if err := CheckPositive("lease", req.Lease); err != nil {
+		return fmt.Errorf("claim %s: %w", req.App, err)
+	}
+	return nil
+}
+
+// CheckChildren checks children and their parents.
+func CheckChildren(children []Child) error {
+	for _, c := range children {
+		if err := CheckRef(c.Ref); err != nil {
+			return fmt.Errorf("child: %w", err)
+		}
+		if err := CheckRefs(c.Parents); err != nil {
+			return fmt.Errorf("parent of %v: %w", c.Ref, err)
+		}
+	}
+	return nil
+}
+
+// CheckNodes checks the refs of nodes.
+func CheckNodes(nodes []Node) error {
+	for _, n := range nodes {
+		if err := CheckRef(n.Ref); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// CheckFail checks the arguments of Fail.
+func CheckFail(maxRetry int, delay time.Duration) error {
+	if maxRetry < 0 {
+		return errors.New("max retry " + strconv.Itoa(maxRetry) + " is negative")
+	}
+	if delay < 0 {
+		return fmt.Errorf("retry delay %v is negative", delay)
+	}
+	return nil
+}
+
+// CheckSetState allows the states SetState may set: completed goes through
+// Complete, for bubble-down.
+func CheckSetState(st State) error {
+	if _, err := ParseState(string(st)); err != nil {
+		return err
+	}
+	if st == Completed {
+		return errors.New("state completed is set by Complete, which queues the children")
+	}
+	return nil
+}
