@@ -13,6 +13,7 @@ import (
 	"github.com/stolos-sched/stolos/lib/children"
 	"github.com/stolos-sched/stolos/lib/claim"
 	"github.com/stolos-sched/stolos/lib/cli"
+	stexec "github.com/stolos-sched/stolos/lib/exec"
 	"github.com/stolos-sched/stolos/lib/expand"
 	"github.com/stolos-sched/stolos/lib/parents"
 	"github.com/stolos-sched/stolos/lib/state"
@@ -28,6 +29,7 @@ var toolFlags = map[string]func() *cli.Tool{
 	"stolos-submit":   submit.Tool,
 	"stolos-claim":    claim.Tool,
 	"stolos-state":    state.Tool,
+	"stolos-exec":     stexec.Tool,
 }
 
 // completionFiles are the shell completion files; each holds the same table

@@ -19,6 +19,7 @@ tool stolos-children  a app-name g r config tasks-json job-id-validations job-id
 tool stolos-submit    a app-name readd priority q queue-backend qb-local-path qb-zookeeper-hosts qb-zookeeper-timeout qb-zookeeper-auth qb-redis-host qb-redis-port qb-redis-db qb-redis-password qb-redis-tls qb-redis-key-prefix config tasks-json job-id-validations job-id-default-template job-id-delimiter configuration-backend redis-host redis-port redis-db redis-password redis-tls redis-key-prefix
 tool stolos-claim     a app-name n wait lease q queue-backend qb-local-path qb-zookeeper-hosts qb-zookeeper-timeout qb-zookeeper-auth qb-redis-host qb-redis-port qb-redis-db qb-redis-password qb-redis-tls qb-redis-key-prefix config tasks-json job-id-validations job-id-default-template job-id-delimiter configuration-backend redis-host redis-port redis-db redis-password redis-tls redis-key-prefix
 tool stolos-state     a app-name set list state count json q queue-backend qb-local-path qb-zookeeper-hosts qb-zookeeper-timeout qb-zookeeper-auth qb-redis-host qb-redis-port qb-redis-db qb-redis-password qb-redis-tls qb-redis-key-prefix config tasks-json job-id-validations job-id-default-template job-id-delimiter configuration-backend redis-host redis-port redis-db redis-password redis-tls redis-key-prefix
+tool stolos-exec      a app-name loop wait lease max-retry log-dir grace bypass-scheduler q queue-backend qb-local-path qb-zookeeper-hosts qb-zookeeper-timeout qb-zookeeper-auth qb-redis-host qb-redis-port qb-redis-db qb-redis-password qb-redis-tls qb-redis-key-prefix config tasks-json job-id-validations job-id-default-template job-id-delimiter configuration-backend redis-host redis-port redis-db redis-password redis-tls redis-key-prefix
 flag a                        app                               the app
 flag app-name                 app                               the app, as -a
 flag g                        -                                 add the dependency group
@@ -28,6 +29,11 @@ flag priority                 word                              queue priority, 
 flag n                        word                              claim up to N jobs
 flag wait                     word                              wait this long for work
 flag lease                    word                              hold claimed jobs this long
+flag loop                     -                                 keep claiming and running jobs
+flag max-retry                word                              failed attempts that make a failure final
+flag log-dir                  file                              write each attempt output to a file under this directory
+flag grace                    word                              time from SIGTERM to SIGKILL
+flag bypass-scheduler         -                                 run the named jobs and change no state
 flag set                      pending|completed|failed|skipped  set the state of the jobs
 flag list                     -                                 every known job of the app
 flag state                    pending|completed|failed|skipped  with -list, only jobs in this state
