@@ -87,7 +87,8 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	defer stop()
 	s, status, ok := f.Setup.Open(ctx, t, f.App)
 	if !ok {
-		return status
+		// Like grep, every error is 2: 1 would read as "no work".
+		return cli.Usage
 	}
 	defer s.B.Close()
 	req := store.ClaimRequest{App: f.App, Owner: Owner("stolos-claim"), N: f.N, Lease: f.Lease, Transferable: true}

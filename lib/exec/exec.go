@@ -1,5 +1,5 @@
-// Package exec is stolos-exec: it runs jobs of an app. With job ids (as
-// arguments or on stdin) it runs those; without, it claims the next
+// Package exec is stolos-exec: it runs jobs of an app. With job ids as
+// arguments it runs those; without, it claims the next
 // runnable job; with -loop it keeps claiming. Each attempt runs the app's
 // command under a lease that it renews; a job whose lease is lost is
 // killed and no outcome is recorded. Success completes the job and queues
@@ -426,6 +426,9 @@ func (w *worker) bypass(ctx context.Context, ids []string) int {
 	if err != nil {
 		w.t.Errorf("%v", err)
 		status = worst(status, cli.Failure)
+	}
+	if ctx.Err() != nil {
+		status = worst(status, Interrupted)
 	}
 	return status
 }
