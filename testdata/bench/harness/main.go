@@ -7,6 +7,10 @@
 // Usage:
 //
 //	harness -bin DIR [-work DIR] [-examples DIR] [-only 1,4,7] [-backends local,redis]
+//	harness -bin DIR -serve
+//
+// With -serve it only starts the servers, prints the environment that
+// points the tools at each (for profiling by hand), and waits for SIGINT.
 //
 // A missed target is reported, not an error: the exit status is 1 only
 // when a measurement could not be made (a tool failed, a count was wrong).
@@ -85,12 +89,16 @@ func main() {
 	fs.StringVar(&h.examples, "examples", "", "the original's examples (default $STOLOS_EXAMPLES_DIR, else ../shared/examples)")
 	only := fs.String("only", "", "comma-separated measurement numbers to run (default all)")
 	backends := fs.String("backends", "local,redis,zookeeper", "comma-separated backends to measure")
+	serve := fs.Bool("serve", false, "start the servers, print their environment and wait for SIGINT")
 	if err := fs.Parse(os.Args[1:]); err != nil {
 		os.Exit(2)
 	}
 	if h.bin == "" {
 		fmt.Fprintln(os.Stderr, "harness: -bin DIR is required")
 		os.Exit(2)
+	}
+	if *serve {
+		*only = "serve"
 	}
 	os.Exit(h.main(*only, strings.Split(*backends, ",")))
 }
@@ -126,7 +134,7 @@ func (h *harness) main(only string, backends []string) int {
 	want := func(n int) bool {
 		return only == "" || slices.Contains(strings.Split(only, ","), strconv.Itoa(n))
 	}
-	needServers := false
+	needServers := only == "serve"
 	for n := 4; n <= 7; n++ {
 		needServers = needServers || want(n)
 	}
@@ -188,9 +196,20 @@ func (h *harness) main(only string, backends []string) int {
 			kinds = append(kinds, b)
 		}
 	}
+	if only == "serve" {
+		for _, k := range kinds {
+			fmt.Printf("# %s\n", k)
+			for _, kv := range h.newNS(k).env[len(h.env()):] {
+				fmt.Printf("export %s\n", kv)
+			}
+		}
+		fmt.Println("# serving until SIGINT")
+		select {}
+	}
 	fmt.Printf("machine: %d CPUs, %s/%s; every figure is wall time of real processes unless it says Go-level\n\n", runtime.NumCPU(), runtime.GOOS, runtime.GOARCH)
 
 	start := time.Now()
+	loadStart := loadavg()
 	steps := []struct {
 		n   int
 		run func(kinds []string) error
@@ -212,11 +231,22 @@ func (h *harness) main(only string, backends []string) int {
 		}
 	}
 	h.table(os.Stdout)
-	fmt.Printf("\nharness: done in %s\n", time.Since(start).Round(time.Second))
+	fmt.Printf("\nharness: done in %s; load average at start %s, at end %s (other work on the machine skews every figure)\n",
+		time.Since(start).Round(time.Second), loadStart, loadavg())
 	if h.failed {
 		return 1
 	}
 	return 0
+}
+
+// loadavg returns the 1, 5 and 15 minute load averages, or "?".
+func loadavg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	f := strings.Fields(string(b))
+	if err != nil || len(f) < 3 {
+		return "?"
+	}
+	return strings.Join(f[:3], " ")
 }
 
 func (h *harness) fatal(err error) int {
