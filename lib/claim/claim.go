@@ -97,7 +97,11 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		t.Stdout.WriteByte('\n')
 		return t.Stdout.Flush()
 	}, func(p sched.Parked) {
-		t.Warnf("%s %s: not runnable yet, %s", p.Job.App.Name, p.Job.ID, p.Reason)
+		if p.Failed {
+			t.Errorf("%v", p)
+		} else {
+			t.Warnf("%v", p)
+		}
 	})
 	if err != nil {
 		t.Fail(err)

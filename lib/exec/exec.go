@@ -172,10 +172,9 @@ func (w *worker) named(ctx context.Context, ids []string) int {
 		if bad == nil {
 			var l store.Lease
 			if l, bad = w.s.B.Acquire(ctx, j.Ref(), w.owner, w.f.Lease); bad == nil {
-				var ready bool
-				var why string
-				if ready, why, bad = w.s.Ready(ctx, l); bad == nil && !ready {
-					bad = fmt.Errorf("%s %s: not runnable yet, %s", j.App.Name, j.ID, why)
+				var p *sched.Parked
+				if p, bad = w.s.Ready(ctx, l); bad == nil && p != nil {
+					bad = errors.New(p.String())
 				} else if bad == nil {
 					status = worst(status, w.attempt(ctx, l))
 					return true
@@ -224,7 +223,12 @@ func (w *worker) claimed(ctx context.Context) int {
 			got = &l
 			return nil
 		}, func(p sched.Parked) {
-			w.t.Warnf("%s %s: not runnable yet, %s", p.Job.App.Name, p.Job.ID, p.Reason)
+			if p.Failed {
+				w.t.Errorf("%v", p)
+				status = worst(status, cli.Failure)
+			} else {
+				w.t.Warnf("%v", p)
+			}
 		})
 		if err != nil {
 			w.t.Errorf("claim: %v", err)

@@ -186,10 +186,21 @@ func (s *Sched) Complete(ctx context.Context, l store.Lease, outcome string) err
 	return s.B.Complete(ctx, l, outcome, kids)
 }
 
-// Parked reports a claimed job that went back to wait for its parents.
+// Parked reports a claimed job that was not handed out: it went back to
+// wait for its parents, or (Failed) its job id no longer parses under the
+// app's template and it was failed.
 type Parked struct {
-	Job    Job
+	Ref    store.Ref
 	Reason string
+	Failed bool
+}
+
+// String words the report for stderr.
+func (p Parked) String() string {
+	if p.Failed {
+		return fmt.Sprintf("%s %s: failed: %s", p.Ref.App, p.Ref.JobID, p.Reason)
+	}
+	return fmt.Sprintf("%s %s: not runnable yet, %s", p.Ref.App, p.Ref.JobID, p.Reason)
 }
 
 // Claim takes up to req.N runnable jobs. A claimed job whose parents are not
@@ -212,16 +223,15 @@ func (s *Sched) Claim(ctx context.Context, req store.ClaimRequest, wait time.Dur
 			return n, err
 		}
 		for _, l := range res.Leases {
-			ok, why, err := s.Ready(ctx, l)
+			p, err := s.ready(ctx, l)
 			if err != nil {
 				// Give the lease back so another claimer can try.
 				_ = s.B.Release(context.WithoutCancel(ctx), l)
 				return n, err
 			}
-			if !ok {
+			if p != nil {
 				if parked != nil {
-					j, _ := s.Resolve(l.Ref)
-					parked(Parked{j, why})
+					parked(*p)
 				}
 				continue
 			}
@@ -250,35 +260,33 @@ func (s *Sched) Claim(ctx context.Context, req store.ClaimRequest, wait time.Dur
 	return n, nil
 }
 
-// Ready checks a claimed job's parents and parks it when they are not
-// all completed.
-func (s *Sched) Ready(ctx context.Context, l store.Lease) (bool, string, error) {
+// Ready checks a claimed job's parents: it returns nil when the job may
+// run, else what became of it: parked until its parents complete (their
+// missing ones queued), or failed when its job id no longer parses (the
+// config changed), rather than handed out or looped on.
+func (s *Sched) Ready(ctx context.Context, l store.Lease) (*Parked, error) { return s.ready(ctx, l) }
+
+func (s *Sched) ready(ctx context.Context, l store.Lease) (*Parked, error) {
 	j, err := s.Resolve(l.Ref)
 	if err != nil {
-		// A job id that no longer parses (the config changed): fail it
-		// rather than hand it out or loop on it.
-		_, ferr := s.B.Fail(ctx, l, "bad job id: "+err.Error(), 1, 0)
-		if ferr != nil {
-			return false, "", ferr
+		if _, ferr := s.B.Fail(ctx, l, err.Error(), 1, 0); ferr != nil {
+			return nil, ferr
 		}
-		return false, err.Error(), nil
+		return &Parked{Ref: l.Ref, Reason: err.Error(), Failed: true}, nil
 	}
 	ps := s.Parents(j)
 	if len(ps) == 0 {
-		return true, "", nil
+		return nil, nil
 	}
 	nodes, err := s.Nodes(ctx, ps)
 	if err != nil {
-		return false, "", err
+		return nil, err
 	}
 	pr, err := s.B.Park(ctx, l, nodes)
-	if err != nil {
-		return false, "", err
+	if err != nil || pr.Ready {
+		return nil, err
 	}
-	if pr.Ready {
-		return true, "", nil
-	}
-	return false, Waiting(pr.Parents), nil
+	return &Parked{Ref: l.Ref, Reason: Waiting(pr.Parents)}, nil
 }
 
 // Waiting says which parent holds a child back: the first failed or

@@ -7,6 +7,7 @@ package state
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -140,7 +141,10 @@ func set(ctx context.Context, s *sched.Sched, j sched.Job, st store.State) error
 	} else {
 		err = s.B.SetState(ctx, j.Ref(), st, "set "+string(st))
 	}
-	if err != nil {
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return fmt.Errorf("%s %s: no such job", j.App.Name, j.ID)
+	case err != nil:
 		return fmt.Errorf("%s %s: %v", j.App.Name, j.ID, err)
 	}
 	return nil
