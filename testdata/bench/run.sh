@@ -8,6 +8,6 @@ set -eu
 cd "$(dirname "$0")/../.."
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT INT TERM
-go build -trimpath -o "$tmp/bin/" ./cmd/...
+CGO_ENABLED=0 go build -trimpath -o "$tmp/bin/" ./cmd/...
 go build -o "$tmp/harness" ./testdata/bench/harness
 "$tmp/harness" -bin "$tmp/bin" -work "$tmp" "$@"

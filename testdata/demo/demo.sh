@@ -8,7 +8,7 @@ cd "$(dirname "$0")/../.."
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 echo "== building into $work/bin"
-go build -trimpath -o "$work/bin/" ./cmd/...
+CGO_ENABLED=0 go build -trimpath -o "$work/bin/" ./cmd/...
 PATH=$work/bin:$PATH
 export STOLOS_TASKS_JSON=$PWD/testdata/demo/tasks.json
 export STOLOS_JOB_ID_VALIDATIONS=$PWD/testdata/demo/validations.json
