@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/stolos-sched/stolos/lib/jobid"
+	"github.com/stolos-sched/stolos/lib/runner"
 )
 
 // DefaultGroup is the name of the unnamed dependency group (form A).
@@ -406,6 +407,11 @@ func parseExec(a *App, get func(string) (json.RawMessage, bool)) error {
 	if err := str("check_cmd", &a.Exec.CheckCmd); err != nil {
 		return err
 	}
+	for key, tmpl := range map[string]string{"bash_cmd": a.Exec.BashCmd, "check_cmd": a.Exec.CheckCmd} {
+		if err := checkPlaceholders(a, key, tmpl); err != nil {
+			return err
+		}
+	}
 	if err := dur("retry_delay", &a.Exec.RetryDelay); err != nil {
 		return err
 	}
@@ -430,6 +436,22 @@ func parseExec(a *App, get func(string) (json.RawMessage, bool)) error {
 			}
 		}
 		a.Exec.Env = env
+	}
+	return nil
+}
+
+// checkPlaceholders rejects a command template that is malformed or names a
+// placeholder that no job of the app fills: one of its identifiers,
+// app_name or job_id.
+func checkPlaceholders(a *App, key, tmpl string) error {
+	names, err := runner.Placeholders(tmpl)
+	if err != nil {
+		return errf(a.Name, key, "%v", err)
+	}
+	for _, n := range names {
+		if n != "app_name" && n != "job_id" && !a.Template.Has(n) {
+			return errf(a.Name, key, "placeholder {%s} is not an identifier of the template %q, nor app_name or job_id (write {{ and }} for literal braces)", n, a.Template.Text)
+		}
 	}
 	return nil
 }
