@@ -2,6 +2,9 @@ package runner
 
 import (
 	"bufio"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -14,77 +17,116 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// The reaper's file descriptors, set up by start: the read end of the
-// lifeline (EOF when the runner is gone) and the write end of the status
-// pipe (one line: the command's status text, or "error ..." when it could
-// not start).
-const (
-	lifelineFD = 3
-	statusFD   = 4
-)
+// socketFD is the reaper's end of its connection to the runner, set up by
+// Reaper.start.
+const socketFD = 3
 
-// ReaperMain is the hidden mode a Job's Reaper argv starts: it runs the
-// command args (args[0] an absolute path) and watches over its process group.
-// The program that calls Run must dispatch to it, e.g. stolos-exec's main does
+// request is one command for the reaper to run. It travels as a 4-byte
+// big-endian length with the command's stdout and stderr attached
+// (SCM_RIGHTS), then that many bytes of JSON.
+type request struct {
+	Argv []string // Argv[0] is an absolute path
+	Env  []string
+	Dir  string // "" means the reaper's own
+}
+
+// maxRequest bounds a request's JSON.
+const maxRequest = 64 << 20
+
+// ReaperMain is the hidden mode a Reaper's argv starts, with no arguments:
+// it runs the runner's commands, one at a time, and watches over them. The
+// program that calls Run must dispatch to it, e.g. stolos-exec's main does
 // os.Exit(runner.ReaperMain(os.Args[2:])) when os.Args[1] is "__stolos_reaper".
 //
-// The runner starts the reaper as the leader of a new process group, with
-// the lifeline pipe on fd 3 and the status pipe on fd 4. The reaper:
-//   - becomes a child subreaper (Linux), so every descendant of the command
+// The runner starts the reaper as the leader of a new process group, with a
+// unix stream socket on fd 3. The reaper:
+//   - becomes a child subreaper (Linux), so every descendant of a command
 //     that loses its parent becomes its child and is reaped by it;
-//   - starts the command in its own group with the parent-death signal
-//     SIGKILL, so the command dies if the reaper does;
-//   - writes the command's status ("exit 3", "signal KILL") to fd 4 when it
-//     ends, then waits until it has no descendants left and exits 0, so the
-//     end of the status pipe tells the runner that the whole job is gone;
+//   - for each request read on fd 3, starts the command in the reaper's own
+//     process group with the parent-death signal SIGKILL, so the command
+//     dies if the reaper does; its stdin is the reaper's, its stdout and
+//     stderr come with the request;
+//   - writes the command's status ("exit 3", "signal KILL", or "error
+//     REASON" when it could not start) to fd 3 when it ends, then waits
+//     until it has no descendants left and writes "done": the whole job is
+//     gone and the group holds the reaper alone;
 //   - ignores SIGTERM, SIGINT, SIGHUP and SIGQUIT, which the runner sends to
 //     the whole group (they reach the command directly);
-//   - kills its whole process group with SIGKILL, itself included, when the
-//     lifeline reaches EOF, which happens only when the runner has died (even
-//     by kill -9): the runner keeps the lifeline open until the reaper is
-//     gone.
+//   - kills its whole process group with SIGKILL, itself included, when fd 3
+//     reaches EOF, which happens when the runner has died (even by kill -9)
+//     or closed the Reaper.
 //
 // It returns 2, with a message on stderr, when it was not started that way.
 func ReaperMain(args []string) int {
-	// The command's parent-death signal fires when the thread that started
+	// A command's parent-death signal fires when the thread that started
 	// it exits: keep this goroutine on its thread for good.
 	runtime.LockOSThread()
-	if len(args) == 0 {
-		fmt.Fprintln(os.Stderr, "stolos reaper: no command given")
+	if len(args) != 0 {
+		fmt.Fprintln(os.Stderr, "stolos reaper: unexpected arguments")
 		return 2
 	}
 	if syscall.Getpgrp() != syscall.Getpid() {
 		fmt.Fprintln(os.Stderr, "stolos reaper: not the leader of its process group")
 		return 2
 	}
-	for _, fd := range []int{lifelineFD, statusFD} {
-		var st syscall.Stat_t
-		if err := syscall.Fstat(fd, &st); err != nil || st.Mode&syscall.S_IFMT != syscall.S_IFIFO {
-			fmt.Fprintf(os.Stderr, "stolos reaper: fd %d is not a pipe\n", fd)
-			return 2
-		}
-		syscall.CloseOnExec(fd)
+	var st syscall.Stat_t
+	if err := syscall.Fstat(socketFD, &st); err != nil || st.Mode&syscall.S_IFMT != syscall.S_IFSOCK {
+		fmt.Fprintf(os.Stderr, "stolos reaper: fd %d is not a socket\n", socketFD)
+		return 2
 	}
-	status := os.NewFile(statusFD, "status")
-	lifeline := os.NewFile(lifelineFD, "lifeline")
+	syscall.CloseOnExec(socketFD)
 	signal.Notify(make(chan os.Signal, 1), syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP, syscall.SIGQUIT)
-	if err := setSubreaper(); err != nil {
-		fmt.Fprintf(status, "error set child subreaper: %v\n", err)
-		return 1
-	}
+	subErr := setSubreaper()
+	reqs := make(chan reaperJob)
 	go func() {
-		_, _ = io.Copy(io.Discard, lifeline)
-		_ = syscall.Kill(0, syscall.SIGKILL)
+		for {
+			j, err := readRequest(socketFD)
+			if err != nil { // the runner is gone (or broken): so is the job
+				_ = syscall.Kill(0, syscall.SIGKILL)
+				return
+			}
+			reqs <- j
+		}
 	}()
-	pid, err := syscall.ForkExec(args[0], args, &syscall.ProcAttr{
-		Env:   os.Environ(),
-		Files: []uintptr{0, 1, 2},
+	for j := range reqs {
+		if subErr != nil {
+			reply(fmt.Sprintf("error set child subreaper: %v", subErr))
+		} else {
+			reply(runCommand(j))
+		}
+		reply("done")
+	}
+	return 0
+}
+
+// reaperJob is a request and its stdout and stderr.
+type reaperJob struct {
+	request
+	stdout, stderr int
+}
+
+// reply writes line to the runner. An error means the runner is gone, which
+// the reading goroutine sees too.
+func reply(line string) {
+	_, _ = syscall.Write(socketFD, []byte(line+"\n"))
+}
+
+// runCommand runs j's command and reaps it and every descendant: it reports
+// the command's status as soon as the command ends (and returns "" then),
+// or returns "error REASON" when it could not start.
+func runCommand(j reaperJob) string {
+	pid, err := syscall.ForkExec(j.Argv[0], j.Argv, &syscall.ProcAttr{
+		Dir:   j.Dir,
+		Env:   j.Env,
+		Files: []uintptr{0, uintptr(j.stdout), uintptr(j.stderr)},
 		Sys:   commandAttr(),
 	})
+	_ = syscall.Close(j.stdout)
+	_ = syscall.Close(j.stderr)
 	if err != nil {
-		fmt.Fprintf(status, "error %s: %v\n", args[0], err)
-		return 1
+		return fmt.Sprintf("error %s: %v", j.Argv[0], err)
 	}
+	status := ""
 	for {
 		var ws syscall.WaitStatus
 		wpid, err := syscall.Wait4(-1, &ws, 0, nil)
@@ -92,12 +134,70 @@ func ReaperMain(args []string) int {
 			continue
 		}
 		if err != nil { // ECHILD: no descendant left
-			return 0
+			return status
 		}
 		if wpid == pid {
-			fmt.Fprintln(status, statusText(ws))
+			status = statusText(ws)
+			reply(status)
 		}
 	}
+}
+
+// readRequest reads one request from the socket fd.
+func readRequest(fd int) (reaperJob, error) {
+	var head [4]byte
+	oob := make([]byte, syscall.CmsgSpace(2*4))
+	n, oobn, _, _, err := syscall.Recvmsg(fd, head[:], oob, syscall.MSG_CMSG_CLOEXEC)
+	for err == syscall.EINTR {
+		n, oobn, _, _, err = syscall.Recvmsg(fd, head[:], oob, syscall.MSG_CMSG_CLOEXEC)
+	}
+	if err != nil {
+		return reaperJob{}, err
+	}
+	if n == 0 {
+		return reaperJob{}, io.EOF
+	}
+	if err := readFull(fd, head[n:]); err != nil {
+		return reaperJob{}, err
+	}
+	msgs, err := syscall.ParseSocketControlMessage(oob[:oobn])
+	if err != nil || len(msgs) != 1 {
+		return reaperJob{}, errors.New("no file descriptors with the request")
+	}
+	fds, err := syscall.ParseUnixRights(&msgs[0])
+	if err != nil || len(fds) != 2 {
+		return reaperJob{}, errors.New("want 2 file descriptors with the request")
+	}
+	size := binary.BigEndian.Uint32(head[:])
+	if size > maxRequest {
+		return reaperJob{}, fmt.Errorf("request of %d bytes", size)
+	}
+	body := make([]byte, size)
+	if err := readFull(fd, body); err != nil {
+		return reaperJob{}, err
+	}
+	j := reaperJob{stdout: fds[0], stderr: fds[1]}
+	if err := json.Unmarshal(body, &j.request); err != nil || len(j.Argv) == 0 {
+		return reaperJob{}, errors.New("malformed request")
+	}
+	return j, nil
+}
+
+// readFull fills b from fd.
+func readFull(fd int, b []byte) error {
+	for len(b) > 0 {
+		n, err := syscall.Read(fd, b)
+		switch {
+		case err == syscall.EINTR:
+			continue
+		case err != nil:
+			return err
+		case n == 0:
+			return io.ErrUnexpectedEOF
+		}
+		b = b[n:]
+	}
+	return nil
 }
 
 // statusText describes how a process ended: "exit 3", "signal KILL".
@@ -112,14 +212,16 @@ func statusText(ws syscall.WaitStatus) string {
 	return "exit " + strconv.Itoa(ws.ExitStatus())
 }
 
-// readStatus reads the reaper's status pipe: it sends the first line (without
-// its newline; "" if the pipe ended first) on line, then closes gone when the
-// pipe ends, that is when the reaper has exited.
-func readStatus(r io.ReadCloser, line chan<- string, gone chan<- struct{}) {
+// readLines sends each line read from r (without its newline) on lines,
+// and closes lines when r ends.
+func readLines(r io.Reader, lines chan<- string) {
 	br := bufio.NewReader(r)
-	s, _ := br.ReadString('\n')
-	line <- strings.TrimSuffix(s, "\n")
-	_, _ = io.Copy(io.Discard, br)
-	_ = r.Close()
-	close(gone)
+	for {
+		s, err := br.ReadString('\n')
+		if err != nil {
+			close(lines)
+			return
+		}
+		lines <- strings.TrimSuffix(s, "\n")
+	}
 }

@@ -12,8 +12,9 @@
 // STOLOS_JOB_ID; a later one replaces an earlier one of the same name. Its
 // standard input is /dev/null, its output goes to Job.Stdout and Job.Stderr.
 //
-// The command runs in a process group of its own under a small watchdog, the
-// reaper (see ReaperMain), a re-executed copy of the calling program. When
+// The command runs in the process group of a small watchdog, the reaper (see
+// ReaperMain), a re-executed copy of the calling program that runs one
+// command at a time and that a Reaper keeps for the next attempts. When
 // the attempt times out or its context is canceled, the whole group gets
 // SIGTERM, then SIGKILL after Job.Grace. When the command ends by itself,
 // whatever it left running in its group gets the same treatment. When the
@@ -23,14 +24,18 @@ package runner
 
 import (
 	"context"
+	"encoding/binary"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 )
@@ -68,8 +73,8 @@ type Job struct {
 	Timeout  time.Duration // for the whole attempt, check_cmd runs included; 0 means none
 	Grace    time.Duration // from SIGTERM to SIGKILL; 0 means SIGKILL at once
 	// Reaper is the argv that starts ReaperMain in a new process, e.g.
-	// {"/usr/bin/stolos-exec", "__stolos_reaper"}; the command's argv is
-	// appended to it.
+	// {"/usr/bin/stolos-exec", "__stolos_reaper"}, for the package's Run
+	// and Check; a Reaper's methods use the Reaper's own.
 	Reaper         []string
 	Stdout, Stderr io.Writer // nil means /dev/null
 }
@@ -97,11 +102,23 @@ type Outcome struct {
 // the work is already done and the command does not run), then the command,
 // then check_cmd again, which must exit 0 for the attempt to succeed.
 //
-// Run returns an error only when the runner itself failed (no Reaper, the
-// reaper could not be started or did not report): such an attempt says
+// Run returns an error only when the runner itself failed (no reaper argv,
+// the reaper could not be started or did not report): such an attempt says
 // nothing about the job. Everything that is the job's doing, including a
 // bad template and a missing plugin, is an Outcome.
+//
+// Run starts a reaper with j.Reaper for this attempt alone; Reaper.Run
+// reuses one.
 func Run(ctx context.Context, j Job) (Outcome, error) {
+	r := NewReaper(j.Reaper)
+	defer r.Close()
+	return r.Run(ctx, j)
+}
+
+// Run is the package's Run under r's reaper; j.Reaper is not used.
+func (r *Reaper) Run(ctx context.Context, j Job) (Outcome, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
 	argv, bad := j.argv()
 	if bad != "" {
 		return Outcome{Text: bad}, nil
@@ -115,7 +132,7 @@ func Run(ctx context.Context, j Job) (Outcome, error) {
 	ctx, cancel := j.deadline(ctx)
 	defer cancel()
 	if check != nil {
-		o, ended, err := j.run(ctx, check)
+		o, ended, err := r.run(ctx, j, check)
 		if err != nil || !ended {
 			return o, err
 		}
@@ -123,11 +140,11 @@ func Run(ctx context.Context, j Job) (Outcome, error) {
 			return Outcome{Text: "already done (check_cmd)", OK: true}, nil
 		}
 	}
-	o, _, err := j.run(ctx, argv)
+	o, _, err := r.run(ctx, j, argv)
 	if err != nil || !o.OK || check == nil {
 		return o, err
 	}
-	c, ended, err := j.run(ctx, check)
+	c, ended, err := r.run(ctx, j, check)
 	if err != nil || !ended || c.OK {
 		return c, err
 	}
@@ -135,8 +152,18 @@ func Run(ctx context.Context, j Job) (Outcome, error) {
 }
 
 // Check runs j's check_cmd alone, under j's Timeout, and reports whether it
-// exited 0. When it did not, the Outcome says how it ended.
+// exited 0. When it did not, the Outcome says how it ended. Like Run, it
+// starts a reaper with j.Reaper for this run alone; Reaper.Check reuses one.
 func Check(ctx context.Context, j Job) (done bool, o Outcome, err error) {
+	r := NewReaper(j.Reaper)
+	defer r.Close()
+	return r.Check(ctx, j)
+}
+
+// Check is the package's Check under r's reaper; j.Reaper is not used.
+func (r *Reaper) Check(ctx context.Context, j Job) (done bool, o Outcome, err error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
 	if j.CheckCmd == "" {
 		return false, Outcome{}, fmt.Errorf("job %s %s has no check_cmd", j.App, j.JobID)
 	}
@@ -146,7 +173,7 @@ func Check(ctx context.Context, j Job) (done bool, o Outcome, err error) {
 	}
 	ctx, cancel := j.deadline(ctx)
 	defer cancel()
-	o, _, err = j.run(ctx, check)
+	o, _, err = r.run(ctx, j, check)
 	return o.OK, o, err
 }
 
@@ -254,64 +281,173 @@ func (j Job) getenv(key string) string {
 	return ""
 }
 
-// run runs argv under a reaper until it ends or ctx is done, and returns the
-// outcome; ended says the command ended by itself (its Text is then "exit N"
-// or "signal NAME").
-func (j Job) run(ctx context.Context, argv []string) (o Outcome, ended bool, err error) {
-	if len(j.Reaper) == 0 {
+// Reaper runs the commands of attempts under one reaper process (see
+// ReaperMain), started by the first attempt and reused by the next ones; a
+// reaper that died, or that Close ended, is replaced by the next attempt.
+// Its attempts run one at a time: Run, Check and Close wait for the running
+// one to end. The zero Reaper has no argv and fails every attempt.
+type Reaper struct {
+	argv []string
+	mu   sync.Mutex
+	p    *reaperProc // nil: none running
+}
+
+// reaperProc is a running reaper.
+type reaperProc struct {
+	cmd   *exec.Cmd
+	conn  *net.UnixConn
+	lines chan string // its replies; closed when it has exited
+}
+
+// NewReaper returns a Reaper that starts ReaperMain with argv, e.g.
+// {"/usr/bin/stolos-exec", "__stolos_reaper"}. It starts nothing yet.
+func NewReaper(argv []string) *Reaper {
+	return &Reaper{argv: slices.Clone(argv)}
+}
+
+// Close ends the reaper process, if one runs, and waits for it.
+func (r *Reaper) Close() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.p != nil {
+		r.p.conn.Close() // EOF: the reaper kills its group, that is itself
+		r.reap()
+	}
+}
+
+// reap waits for the reaper process, which has exited or is exiting, and
+// forgets it. A process that outlived it in its group goes first, while
+// the group's id is still the reaper's (it is until the reaper is reaped).
+func (r *Reaper) reap() *os.ProcessState {
+	_ = syscall.Kill(-r.p.cmd.Process.Pid, syscall.SIGKILL)
+	_ = r.p.cmd.Wait()
+	r.p.conn.Close()
+	for range r.p.lines { // let the reading goroutine end
+	}
+	st := r.p.cmd.ProcessState
+	r.p = nil
+	return st
+}
+
+// proc returns the running reaper, starting one when there is none or the
+// last one died.
+func (r *Reaper) proc() (*reaperProc, error) {
+	if len(r.argv) == 0 {
+		return nil, errors.New("no reaper command set up to run jobs")
+	}
+	if r.p != nil {
+		select {
+		case _, ok := <-r.p.lines:
+			if ok { // a reply no attempt waits for: the protocol is broken
+				r.p.conn.Close()
+			}
+			r.reap()
+		default:
+			return r.p, nil
+		}
+	}
+	fds, err := syscall.Socketpair(syscall.AF_UNIX, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("start reaper: %w", err)
+	}
+	mine, theirs := os.NewFile(uintptr(fds[0]), "reaper"), os.NewFile(uintptr(fds[1]), "runner")
+	defer mine.Close()
+	cmd := exec.Command(r.argv[0], r.argv[1:]...)
+	cmd.ExtraFiles = []*os.File{theirs} // fd 3
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	err = cmd.Start()
+	theirs.Close()
+	if err != nil {
+		return nil, fmt.Errorf("start reaper: %w", err)
+	}
+	c, err := net.FileConn(mine)
+	if err != nil {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+		return nil, fmt.Errorf("start reaper: %w", err)
+	}
+	p := &reaperProc{cmd: cmd, conn: c.(*net.UnixConn), lines: make(chan string, 2)}
+	go readLines(p.conn, p.lines)
+	r.p = p
+	return p, nil
+}
+
+// send asks reaper p to run argv for j, with stdout and stderr.
+func (p *reaperProc) send(j Job, argv []string, stdout, stderr *os.File) error {
+	dir, _ := os.Getwd()
+	body, err := json.Marshal(request{Argv: argv, Env: j.environ(), Dir: dir})
+	if err != nil {
+		return err
+	}
+	if len(body) > maxRequest {
+		return fmt.Errorf("command and environment of %d bytes: too long", len(body))
+	}
+	var head [4]byte
+	binary.BigEndian.PutUint32(head[:], uint32(len(body)))
+	rights := syscall.UnixRights(int(stdout.Fd()), int(stderr.Fd()))
+	if _, _, err := p.conn.WriteMsgUnix(head[:], rights, nil); err != nil {
+		return err
+	}
+	_, err = p.conn.Write(body)
+	return err
+}
+
+// run runs argv under the reaper until it ends or ctx is done, and returns
+// the outcome; ended says the command ended by itself (its Text is then
+// "exit N" or "signal NAME").
+func (r *Reaper) run(ctx context.Context, j Job, argv []string) (o Outcome, ended bool, err error) {
+	if len(r.argv) == 0 {
 		return Outcome{}, false, errors.New("no reaper command set up to run jobs")
 	}
 	if err := ctx.Err(); err != nil {
 		return Outcome{Text: stopText(ctx)}, false, nil
 	}
-	lifeR, lifeW, err := os.Pipe()
+	p, err := r.proc()
 	if err != nil {
 		return Outcome{}, false, err
 	}
-	defer lifeW.Close() // only after the reaper is gone: its EOF kills the group
-	statR, statW, err := os.Pipe()
+	out, err := openOutput(j.Stdout, j.Stderr)
 	if err != nil {
-		lifeR.Close()
 		return Outcome{}, false, err
 	}
-	cmd := exec.Command(j.Reaper[0], append(slices.Clip(j.Reaper[1:]), argv...)...)
-	cmd.Env = j.environ()
-	cmd.Stdout, cmd.Stderr = j.Stdout, j.Stderr
-	cmd.ExtraFiles = []*os.File{lifeR, statW} // fds 3 and 4
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	cmd.WaitDelay = pipeDrain
-	err = cmd.Start()
-	lifeR.Close()
-	statW.Close()
-	if err != nil {
-		statR.Close()
-		return Outcome{}, false, fmt.Errorf("start reaper: %w", err)
+	defer out.finish()
+	if err := p.send(j, argv, out.stdout, out.stderr); err != nil {
+		p.conn.Close()
+		ws, _ := r.reap().Sys().(syscall.WaitStatus)
+		return Outcome{}, false, noReport(r.argv[0], ws)
 	}
-	// The group's id stays valid, and cannot name another group, until
-	// cmd.Wait reaps the reaper, which is the last thing done here.
-	pgid := cmd.Process.Pid
+	out.sent()
+	// The group's id stays valid, and cannot name another group, until the
+	// reaper is reaped, which only reap does.
+	pgid := p.cmd.Process.Pid
 	line := make(chan string, 1)
 	gone := make(chan struct{})
-	go readStatus(statR, line, gone)
+	died := false
+	go func() {
+		defer close(gone)
+		s, ok := <-p.lines
+		line <- s
+		for ok && s != "done" {
+			s, ok = <-p.lines
+		}
+		died = !ok
+	}()
 	var status, stop string
+	killed := false
 	select {
 	case status = <-line:
 		if status != "" { // the command ended: end what it left behind
-			terminate(pgid, j.Grace, gone)
+			killed = terminate(pgid, j.Grace, gone)
 		}
 	case <-ctx.Done():
 		stop = stopText(ctx)
-		terminate(pgid, j.Grace, gone)
+		killed = terminate(pgid, j.Grace, gone)
 		status = <-line
 	}
 	<-gone
-	// The reaper is gone (reaping all it could); a process that outlived it
-	// in the group (the reaper was killed) goes now.
-	_ = syscall.Kill(-pgid, syscall.SIGKILL)
-	werr := cmd.Wait()
-	var exitErr *exec.ExitError
-	if werr != nil && !errors.As(werr, &exitErr) && !errors.Is(werr, exec.ErrWaitDelay) {
-		return Outcome{}, false, fmt.Errorf("wait for reaper: %w", werr)
+	var ws syscall.WaitStatus
+	if died || killed { // it is dead or dying
+		ws, _ = r.reap().Sys().(syscall.WaitStatus)
 	}
 	switch {
 	case stop != "":
@@ -320,28 +456,123 @@ func (j Job) run(ctx context.Context, argv []string) (o Outcome, ended bool, err
 		return Outcome{Text: "start failed: " + strings.TrimPrefix(status, "error ")}, false, nil
 	case status != "":
 		return Outcome{Text: status, OK: status == "exit 0"}, true, nil
-	}
-	ws, _ := cmd.ProcessState.Sys().(syscall.WaitStatus)
-	if ws.Signaled() { // the reaper was killed, and the command with it
+	case ws.Signaled(): // the reaper was killed, and the command with it
 		return Outcome{Text: statusText(ws)}, true, nil
 	}
-	return Outcome{}, false, fmt.Errorf("reaper %s ended with %s without reporting; does it run runner.ReaperMain?", j.Reaper[0], statusText(ws))
+	return Outcome{}, false, noReport(r.argv[0], ws)
 }
 
-// terminate ends the process group pgid: SIGTERM, then SIGKILL when it is
-// not gone within grace.
-func terminate(pgid int, grace time.Duration, gone <-chan struct{}) {
+// noReport is the error of a reaper that ended with ws and said nothing.
+func noReport(name string, ws syscall.WaitStatus) error {
+	return fmt.Errorf("reaper %s ended with %s without reporting; does it run runner.ReaperMain?", name, statusText(ws))
+}
+
+// output is where a command's stdout and stderr go: files handed to the
+// reaper, and the pipes copied to writers that are not files.
+type output struct {
+	stdout, stderr *os.File
+	toClose        []*os.File // the runner's own copies, closed once sent
+	readers        []*os.File // read ends of the pipes
+	copied         chan struct{}
+}
+
+// openOutput returns the files for the writers stdout and stderr (nil means
+// /dev/null); the same writer gets the same file.
+func openOutput(stdout, stderr io.Writer) (*output, error) {
+	o := &output{copied: make(chan struct{}, 2)}
+	var err error
+	if o.stdout, err = o.file(stdout); err != nil {
+		o.sent()
+		o.finish()
+		return nil, err
+	}
+	if sameWriter(stdout, stderr) {
+		o.stderr = o.stdout
+	} else if o.stderr, err = o.file(stderr); err != nil {
+		o.sent()
+		o.finish()
+		return nil, err
+	}
+	return o, nil
+}
+
+// sameWriter says whether a and b are the same writer.
+func sameWriter(a, b io.Writer) (same bool) {
+	defer func() { _ = recover() }() // an uncomparable writer is not the same
+	return a == b
+}
+
+// file returns the file for w.
+func (o *output) file(w io.Writer) (*os.File, error) {
+	switch w := w.(type) {
+	case nil:
+		f, err := os.OpenFile(os.DevNull, os.O_WRONLY, 0)
+		if err != nil {
+			return nil, err
+		}
+		o.toClose = append(o.toClose, f)
+		return f, nil
+	case *os.File:
+		return w, nil
+	}
+	pr, pw, err := os.Pipe()
+	if err != nil {
+		return nil, err
+	}
+	o.toClose = append(o.toClose, pw)
+	o.readers = append(o.readers, pr)
+	go func() {
+		_, _ = io.Copy(w, pr)
+		o.copied <- struct{}{}
+	}()
+	return pw, nil
+}
+
+// sent closes the runner's copies of the files the reaper now holds.
+func (o *output) sent() {
+	for _, f := range o.toClose {
+		f.Close()
+	}
+	o.toClose = nil
+}
+
+// finish waits until the pipes are drained, at most pipeDrain for the
+// output of a process that escaped the group, and closes them.
+func (o *output) finish() {
+	o.sent()
+	t := time.NewTimer(pipeDrain)
+	defer t.Stop()
+	for pending := len(o.readers); pending > 0; {
+		select {
+		case <-o.copied:
+			pending--
+		case <-t.C: // fires once
+			for _, r := range o.readers {
+				r.Close() // ends the copying
+			}
+		}
+	}
+	for _, r := range o.readers {
+		r.Close()
+	}
+}
+
+// terminate ends the process group pgid, whose leader is the reaper:
+// SIGTERM, then SIGKILL when the job is not gone within grace. It says
+// whether it sent SIGKILL, which ends the reaper too.
+func terminate(pgid int, grace time.Duration, gone <-chan struct{}) (killed bool) {
 	if grace > 0 {
 		_ = syscall.Kill(-pgid, syscall.SIGTERM)
 		t := time.NewTimer(grace)
 		defer t.Stop()
 		select {
 		case <-gone:
-			return
+			return false
 		case <-t.C:
 		}
 	}
 	_ = syscall.Kill(-pgid, syscall.SIGKILL)
+	return true
 }
 
 // stopText says why ctx is done: "timeout after D" or "canceled".

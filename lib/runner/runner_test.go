@@ -30,10 +30,17 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-// helperMain runs a bash job with command args[1] and $T set to args[0].
+// helperMain runs true, then a bash job with command args[1] and $T set to
+// args[0], under one Reaper.
 func helperMain(args []string) int {
+	r := NewReaper(reaperArgv())
+	defer r.Close()
+	if o, err := r.Run(context.Background(), testJob(args[0], "true")); err != nil || !o.OK {
+		fmt.Println(o.Text, err)
+		return 1
+	}
 	j := testJob(args[0], args[1])
-	o, err := Run(context.Background(), j)
+	o, err := r.Run(context.Background(), j)
 	fmt.Println(o.Text, err)
 	return 0
 }
@@ -445,8 +452,8 @@ func TestReaperMainMisuse(t *testing.T) {
 		args   []string
 		stderr string
 	}{
-		{nil, "stolos reaper: no command given\n"},
-		{[]string{"/bin/true"}, "stolos reaper: not the leader of its process group\n"},
+		{[]string{"/bin/true"}, "stolos reaper: unexpected arguments\n"},
+		{nil, "stolos reaper: not the leader of its process group\n"},
 	} {
 		cmd := exec.Command(reaperArgv()[0], append(reaperArgv()[1:], tc.args...)...)
 		var stderr bytes.Buffer
@@ -456,15 +463,56 @@ func TestReaperMainMisuse(t *testing.T) {
 			t.Errorf("reaper %q: %v, stderr %q; want exit 2, %q", tc.args, err, stderr.String(), tc.stderr)
 		}
 	}
-	// A group leader without the pipes.
-	cmd := exec.Command(reaperArgv()[0], append(reaperArgv()[1:], "/bin/true")...)
+	// A group leader without the socket.
+	cmd := exec.Command(reaperArgv()[0], reaperArgv()[1:]...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	err := cmd.Run()
-	if cmd.ProcessState.ExitCode() != 2 || stderr.String() != "stolos reaper: fd 3 is not a pipe\n" {
-		t.Errorf("reaper without pipes: %v, stderr %q", err, stderr.String())
+	if cmd.ProcessState.ExitCode() != 2 || stderr.String() != "stolos reaper: fd 3 is not a socket\n" {
+		t.Errorf("reaper without socket: %v, stderr %q", err, stderr.String())
 	}
+}
+
+// A Reaper runs job after job in one reaper process, and replaces it when it
+// died.
+func TestReaperReused(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	r := NewReaper(reaperArgv())
+	defer r.Close()
+	steps := []struct {
+		cmd  string
+		want Outcome
+	}{
+		{`echo $PPID > "$T/p0"`, Outcome{"exit 0", true}},
+		{`sleep 1000 & echo $! > "$T/bg"; echo $PPID > "$T/p1"`, Outcome{"exit 0", true}},
+		{`echo $PPID > "$T/p2"; exit 3`, Outcome{"exit 3", false}},
+		{`echo $PPID > "$T/p3"; kill -KILL $PPID; sleep 1000`, Outcome{"signal KILL", false}},
+		{`echo $PPID > "$T/p4"`, Outcome{"exit 0", true}},
+	}
+	for i, st := range steps {
+		o, err := r.Run(context.Background(), testJob(dir, st.cmd))
+		if err != nil || o != st.want {
+			t.Fatalf("job %d (%s): %+v, %v; want %+v", i, st.cmd, o, err, st.want)
+		}
+	}
+	waitGone(t, "background sleep", waitPid(t, dir, "bg"))
+	p := make([]int, len(steps))
+	for i := range p {
+		p[i] = waitPid(t, dir, fmt.Sprintf("p%d", i))
+	}
+	if p[1] != p[0] || p[2] != p[0] || p[3] != p[0] || p[4] == p[0] {
+		t.Errorf("reaper pids %v, want the first four equal and the last one new", p)
+	}
+	j := testJob(dir, "unused")
+	j.CheckCmd = `test $PPID = ` + strconv.Itoa(p[4])
+	if done, o, err := r.Check(context.Background(), j); !done || err != nil {
+		t.Errorf("Check under the same reaper: %v, %+v, %v", done, o, err)
+	}
+	r.Close()
+	waitGone(t, "reaper", p[4])
+	r.Close()
 }
 
 // kill -9 of the reaper alone: its command dies with it (parent-death
@@ -539,7 +587,20 @@ func TestRunCallerKilled(t *testing.T) {
 	}
 }
 
+// One job after another under one Reaper, as stolos-exec runs them.
 func BenchmarkRun(b *testing.B) {
+	j := testJob(b.TempDir(), "true")
+	r := NewReaper(j.Reaper)
+	defer r.Close()
+	for b.Loop() {
+		if o, err := r.Run(context.Background(), j); err != nil || !o.OK {
+			b.Fatal(o, err)
+		}
+	}
+}
+
+// Each job under a reaper of its own.
+func BenchmarkRunOwnReaper(b *testing.B) {
 	j := testJob(b.TempDir(), "true")
 	for b.Loop() {
 		if o, err := Run(context.Background(), j); err != nil || !o.OK {
