@@ -109,10 +109,12 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return status
 	}
 	defer s.B.Close()
-	reaper, err := reaperArgv()
+	argv, err := reaperArgv()
 	if err != nil {
 		return t.Fail(err)
 	}
+	reaper := runner.NewReaper(argv)
+	defer reaper.Close()
 	w := &worker{t: t, f: f, s: s, extra: extra, reaper: reaper, owner: claim.Owner("stolos-exec")}
 	if f.Bypass {
 		return w.bypass(ctx, ids)
@@ -152,7 +154,7 @@ type worker struct {
 	f      *flags
 	s      *sched.Sched
 	extra  []string
-	reaper []string
+	reaper *runner.Reaper // one reaper process for all the attempts
 	owner  string
 }
 
@@ -267,7 +269,7 @@ func (w *worker) attempt(ctx context.Context, l store.Lease) int {
 	n := l.Attempts + 1
 	job := runner.Job{App: a.Name, JobID: j.ID, JobType: a.Exec.JobType, BashCmd: a.Exec.BashCmd,
 		Extra: w.extra, CheckCmd: a.Exec.CheckCmd, Environ: os.Environ(), Env: a.Exec.Env,
-		Timeout: a.Exec.Timeout, Grace: w.f.Grace, Reaper: w.reaper}
+		Timeout: a.Exec.Timeout, Grace: w.f.Grace}
 	for i, k := range a.Template.Idents {
 		job.Idents = append(job.Idents, runner.Ident{Name: k, Value: j.Vals[i]})
 	}
@@ -290,7 +292,7 @@ func (w *worker) attempt(ctx context.Context, l store.Lease) int {
 	defer cancel(nil)
 	renewed := make(chan store.Lease, 1)
 	go w.renew(runCtx, l, cancel, renewed)
-	out, err := runner.Run(runCtx, job)
+	out, err := w.reaper.Run(runCtx, job)
 	lost := errors.Is(context.Cause(runCtx), store.ErrLeaseLost)
 	cancel(nil)
 	l = <-renewed // the latest lease, once renewing stopped
@@ -414,11 +416,11 @@ func (w *worker) bypass(ctx context.Context, ids []string) int {
 		a := j.App
 		job := runner.Job{App: a.Name, JobID: j.ID, JobType: a.Exec.JobType, BashCmd: a.Exec.BashCmd,
 			Extra: w.extra, CheckCmd: a.Exec.CheckCmd, Environ: os.Environ(), Env: a.Exec.Env,
-			Timeout: a.Exec.Timeout, Grace: w.f.Grace, Reaper: w.reaper, Stdout: w.t.Stderr, Stderr: w.t.Stderr}
+			Timeout: a.Exec.Timeout, Grace: w.f.Grace, Stdout: w.t.Stderr, Stderr: w.t.Stderr}
 		for i, k := range a.Template.Idents {
 			job.Idents = append(job.Idents, runner.Ident{Name: k, Value: j.Vals[i]})
 		}
-		out, err := runner.Run(ctx, job)
+		out, err := w.reaper.Run(ctx, job)
 		if err != nil || !out.OK {
 			w.t.Errorf("%s %s: %s%v", a.Name, j.ID, out.Text, errOrEmpty(err))
 			status = worst(status, cli.Failure)
