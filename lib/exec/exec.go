@@ -62,7 +62,7 @@ func newTool(stdin io.Reader, stdout, stderr io.Writer) (*cli.Tool, *flags) {
 	claim.LeaseFlag(t, &f.Lease)
 	t.Flags.IntVar(&f.MaxRetry, "max-retry", 5, "fail a job after `N` failed attempts, unless its app sets max_retry (env STOLOS_MAX_RETRY)")
 	t.Flags.StringVar(&f.LogDir, "log-dir", "", "write each attempt's output to a file under `DIR` instead of stderr (env STOLOS_LOG_DIR)")
-	t.Flags.DurationVar(&f.Grace, "grace", 10*time.Second, "on SIGINT, SIGTERM or a timeout, wait `D` after SIGTERM before SIGKILL (env STOLOS_GRACE)")
+	t.Flags.DurationVar(&f.Grace, "grace", 10*time.Second, "on SIGINT, SIGTERM, a timeout or a lost lease, wait `D` (at most an eighth of -lease) after SIGTERM before SIGKILL (env STOLOS_GRACE)")
 	t.Flags.BoolVar(&f.Bypass, "bypass-scheduler", false, "run the named jobs' command and change no state (env STOLOS_BYPASS_SCHEDULER)")
 	t.QuietFlag()
 	f.Setup.Register(t.Flags)
@@ -260,6 +260,8 @@ func worst(a, b int) int {
 // attempt runs one attempt of a job held under lease l, keeps the lease
 // renewed, and records the outcome. It returns the exit status it earns.
 func (w *worker) attempt(ctx context.Context, l store.Lease) int {
+	// The lease was taken no later than now: count it from here (renew).
+	start := time.Now()
 	j, err := w.s.Resolve(l.Ref)
 	if err != nil {
 		w.t.Errorf("%v", err)
@@ -269,7 +271,7 @@ func (w *worker) attempt(ctx context.Context, l store.Lease) int {
 	n := l.Attempts + 1
 	job := runner.Job{App: a.Name, JobID: j.ID, JobType: a.Exec.JobType, BashCmd: a.Exec.BashCmd,
 		Extra: w.extra, CheckCmd: a.Exec.CheckCmd, Environ: os.Environ(), Env: a.Exec.Env,
-		Timeout: a.Exec.Timeout, Grace: w.f.Grace}
+		Timeout: a.Exec.Timeout, Grace: w.grace()}
 	for i, k := range a.Template.Idents {
 		job.Idents = append(job.Idents, runner.Ident{Name: k, Value: j.Vals[i]})
 	}
@@ -291,7 +293,7 @@ func (w *worker) attempt(ctx context.Context, l store.Lease) int {
 	runCtx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	renewed := make(chan store.Lease, 1)
-	go w.renew(runCtx, l, cancel, renewed)
+	go w.renew(runCtx, l, start, cancel, renewed)
 	out, err := w.reaper.Run(runCtx, job)
 	lost := errors.Is(context.Cause(runCtx), store.ErrLeaseLost)
 	cancel(nil)
@@ -349,30 +351,61 @@ func backoff(base time.Duration, before int) time.Duration {
 	return min(d, MaxBackoff)
 }
 
-// renew extends the lease every third of its length until ctx ends. When
-// the lease is lost (or cannot be renewed before it expires), it cancels
-// the run with store.ErrLeaseLost. It sends the latest lease when it stops.
-func (w *worker) renew(ctx context.Context, l store.Lease, cancel context.CancelCauseFunc, done chan<- store.Lease) {
+// leaseMargin is how long before its lease expires a worker that could not
+// renew it stops its command: the command is killed (SIGTERM, then SIGKILL
+// after the grace, at most half the margin) before another worker can
+// claim the job, so one job never runs in two places.
+func leaseMargin(lease time.Duration) time.Duration { return lease / 4 }
+
+// grace is the -grace a job gets: at most an eighth of the lease, so that
+// a command stopped at the lease margin is dead before the lease ends.
+func (w *worker) grace() time.Duration { return min(w.f.Grace, w.f.Lease/8) }
+
+// renew extends the lease every third of its length until ctx ends. The
+// lease is counted from when each successful renewal was sent, by this
+// machine's clock, so the server's clock does not matter. If no renewal
+// succeeds by the lease's end less the margin (the server is unreachable,
+// a call hangs) or the lease is lost, it cancels the run with
+// store.ErrLeaseLost at once, without waiting on the backend. It sends the
+// latest lease when it stops.
+func (w *worker) renew(ctx context.Context, l store.Lease, start time.Time, cancel context.CancelCauseFunc, done chan<- store.Lease) {
 	defer func() { done <- l }()
+	deadline := start.Add(w.f.Lease - leaseMargin(w.f.Lease))
 	every := w.f.Lease / 3
-	tick := time.NewTicker(every)
-	defer tick.Stop()
+	next := start.Add(every)
 	for {
+		at := next
+		if deadline.Before(at) {
+			at = deadline
+		}
+		wake := time.NewTimer(time.Until(at))
 		select {
 		case <-ctx.Done():
+			wake.Stop()
 			return
-		case <-tick.C:
+		case <-wake.C:
 		}
-		nl, err := w.s.B.Renew(ctx, l, w.f.Lease)
+		if !time.Now().Before(deadline) {
+			cancel(store.ErrLeaseLost)
+			return
+		}
+		sent := time.Now()
+		rctx, rcancel := context.WithDeadline(ctx, deadline)
+		nl, err := w.s.B.Renew(rctx, l, w.f.Lease)
+		rcancel()
 		switch {
 		case err == nil:
 			l = nl
+			deadline = sent.Add(w.f.Lease - leaseMargin(w.f.Lease))
+			next = sent.Add(every)
 		case ctx.Err() != nil:
 			return
-		case errors.Is(err, store.ErrLeaseLost) || !time.Now().Before(l.Until):
+		case errors.Is(err, store.ErrLeaseLost):
 			cancel(store.ErrLeaseLost)
 			return
 		default:
+			// Try again soon; the deadline still holds.
+			next = time.Now().Add(min(every, time.Second))
 			w.t.Warnf("%s %s: renewing the lease: %v (retrying)", l.App, l.JobID, err)
 		}
 	}
