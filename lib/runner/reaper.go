@@ -89,12 +89,15 @@ func ReaperMain(args []string) int {
 		}
 	}()
 	for j := range reqs {
-		if subErr != nil {
-			reply(fmt.Sprintf("error set child subreaper: %v", subErr))
-		} else {
-			reply(runCommand(j))
+		status, reported := fmt.Sprintf("error set child subreaper: %v", subErr), false
+		if subErr == nil {
+			status, reported = runCommand(j)
 		}
-		reply("done")
+		if reported {
+			reply("done")
+		} else { // one write when nothing outlived the command
+			reply(status + "\ndone")
+		}
 	}
 	return 0
 }
@@ -111,10 +114,11 @@ func reply(line string) {
 	_, _ = syscall.Write(socketFD, []byte(line+"\n"))
 }
 
-// runCommand runs j's command and reaps it and every descendant: it reports
-// the command's status as soon as the command ends (and returns "" then),
-// or returns "error REASON" when it could not start.
-func runCommand(j reaperJob) string {
+// runCommand runs j's command and reaps it and every descendant. It returns
+// the command's status, or "error REASON" when it could not start; reported
+// says it already sent the status, as soon as the command ended, because
+// descendants outlived it.
+func runCommand(j reaperJob) (status string, reported bool) {
 	pid, err := syscall.ForkExec(j.Argv[0], j.Argv, &syscall.ProcAttr{
 		Dir:   j.Dir,
 		Env:   j.Env,
@@ -124,21 +128,24 @@ func runCommand(j reaperJob) string {
 	_ = syscall.Close(j.stdout)
 	_ = syscall.Close(j.stderr)
 	if err != nil {
-		return fmt.Sprintf("error %s: %v", j.Argv[0], err)
+		return fmt.Sprintf("error %s: %v", j.Argv[0], err), false
 	}
-	status := ""
 	for {
+		opts := 0
+		if status != "" && !reported {
+			opts = syscall.WNOHANG // is anything left?
+		}
 		var ws syscall.WaitStatus
-		wpid, err := syscall.Wait4(-1, &ws, 0, nil)
-		if err == syscall.EINTR {
-			continue
-		}
-		if err != nil { // ECHILD: no descendant left
-			return status
-		}
-		if wpid == pid {
-			status = statusText(ws)
+		wpid, err := syscall.Wait4(-1, &ws, opts, nil)
+		switch {
+		case err == syscall.EINTR:
+		case err != nil: // ECHILD: no descendant left
+			return status, reported
+		case wpid == 0: // descendants left: report now, then wait for them
 			reply(status)
+			reported = true
+		case wpid == pid:
+			status = statusText(ws)
 		}
 	}
 }

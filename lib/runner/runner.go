@@ -561,6 +561,11 @@ func (o *output) finish() {
 // SIGTERM, then SIGKILL when the job is not gone within grace. It says
 // whether it sent SIGKILL, which ends the reaper too.
 func terminate(pgid int, grace time.Duration, gone <-chan struct{}) (killed bool) {
+	select {
+	case <-gone: // nothing to end
+		return false
+	default:
+	}
 	if grace > 0 {
 		_ = syscall.Kill(-pgid, syscall.SIGTERM)
 		t := time.NewTimer(grace)
