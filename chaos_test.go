@@ -32,13 +32,11 @@ const (
 	chaosWait     = "300ms"
 	chaosDeadline = 150 * time.Second // for all jobs to complete, per backend
 	chaosSeedEnv  = "STOLOS_CHAOS_SEED"
-	// chaosOutageEnv=1 turns on the outage phase (see chaos.outage). It
-	// is off by default because it fails: a worker that cannot reach the
-	// server stops its command only after the lease has expired (lib/exec
-	// worker.renew checks the expiry when a renewal returns, at its ticks),
-	// so a worker that claims the job as soon as the server is back can
-	// start it while the old run still goes on. Turn it on by default once
-	// that is fixed.
+	// chaosOutageEnv=0 turns off the outage phase (see chaos.outage): the
+	// server is down for about a lease while long jobs run, and the workers
+	// cut off from it must stop their commands before their leases end
+	// (lib/exec worker.renew), or a worker that claims a job as soon as the
+	// server is back would run it beside the old run.
 	chaosOutageEnv = "STOLOS_CHAOS_OUTAGE"
 	chaosDir       = "testdata/chaos"
 )
@@ -287,7 +285,7 @@ func (c *chaos) run() {
 	// and how long the server is down (around a lease).
 	var long []chaosJob
 	var outage time.Duration
-	if c.stopServer != nil && os.Getenv(chaosOutageEnv) == "1" {
+	if c.stopServer != nil && os.Getenv(chaosOutageEnv) != "0" {
 		for i := range 5 {
 			long = append(long, chaosJob{"long", "20240101_" + strconv.Itoa(i+1)})
 		}
