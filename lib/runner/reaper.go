@@ -154,9 +154,9 @@ func runCommand(j reaperJob) (status string, reported bool) {
 func readRequest(fd int) (reaperJob, error) {
 	var head [4]byte
 	oob := make([]byte, syscall.CmsgSpace(2*4))
-	n, oobn, _, _, err := syscall.Recvmsg(fd, head[:], oob, syscall.MSG_CMSG_CLOEXEC)
+	n, oobn, _, _, err := syscall.Recvmsg(fd, head[:], oob, recvFlags)
 	for err == syscall.EINTR {
-		n, oobn, _, _, err = syscall.Recvmsg(fd, head[:], oob, syscall.MSG_CMSG_CLOEXEC)
+		n, oobn, _, _, err = syscall.Recvmsg(fd, head[:], oob, recvFlags)
 	}
 	if err != nil {
 		return reaperJob{}, err
@@ -172,6 +172,9 @@ func readRequest(fd int) (reaperJob, error) {
 		return reaperJob{}, errors.New("no file descriptors with the request")
 	}
 	fds, err := syscall.ParseUnixRights(&msgs[0])
+	for _, fd := range fds {
+		syscall.CloseOnExec(fd)
+	}
 	if err != nil || len(fds) != 2 {
 		return reaperJob{}, errors.New("want 2 file descriptors with the request")
 	}

@@ -11,3 +11,7 @@ func setSubreaper() error { return nil }
 
 // commandAttr: no parent-death signal outside Linux.
 func commandAttr() *syscall.SysProcAttr { return &syscall.SysProcAttr{} }
+
+// recvFlags: the reaper marks the file descriptors it receives
+// close-on-exec just after receiving them.
+const recvFlags = 0
