@@ -278,6 +278,20 @@ func (s *Sched) ready(ctx context.Context, l store.Lease) (*Parked, error) {
 	if len(ps) == 0 {
 		return nil, nil
 	}
+	// Usually the parents are completed (bubble-down queued this job):
+	// a read says so without a write. Park, atomic with the parents'
+	// states, is only needed to park the job without losing the wake-up.
+	refs := make([]store.Ref, len(ps))
+	for i, p := range ps {
+		refs[i] = p.Ref()
+	}
+	states, err := s.B.Get(ctx, refs)
+	if err != nil {
+		return nil, err
+	}
+	if allCompleted(states) {
+		return nil, nil
+	}
 	nodes, err := s.Nodes(ctx, ps)
 	if err != nil {
 		return nil, err
@@ -287,6 +301,15 @@ func (s *Sched) ready(ctx context.Context, l store.Lease) (*Parked, error) {
 		return nil, err
 	}
 	return &Parked{Ref: l.Ref, Reason: Waiting(pr.Parents)}, nil
+}
+
+func allCompleted(jobs []store.Job) bool {
+	for _, j := range jobs {
+		if j.State != store.Completed {
+			return false
+		}
+	}
+	return true
 }
 
 // Waiting says which parent holds a child back: the first failed or
