@@ -158,8 +158,9 @@ type worker struct {
 	owner  string
 }
 
-// named runs the jobs named on the command line or stdin.
-func (w *worker) named(ctx context.Context, ids []string) int {
+// eachJob calls fn for each job named by ids, in order, reporting bad
+// ones, until a signal; it returns the worst exit status.
+func (w *worker) eachJob(ctx context.Context, ids []string, fn func(j sched.Job) int) int {
 	status := cli.OK
 	err := w.t.Records(w.f.App, ids, func(r cli.Record, bad error) bool {
 		if ctx.Err() != nil {
@@ -171,22 +172,12 @@ func (w *worker) named(ctx context.Context, ids []string) int {
 				bad = fmt.Errorf("%s: %v", r.Where, bad)
 			}
 		}
-		if bad == nil {
-			var l store.Lease
-			if l, bad = w.s.B.Acquire(ctx, j.Ref(), w.owner, w.f.Lease); bad == nil {
-				var p *sched.Parked
-				if p, bad = w.s.Ready(ctx, l); bad == nil && p != nil {
-					bad = errors.New(p.String())
-				} else if bad == nil {
-					status = worst(status, w.attempt(ctx, l))
-					return true
-				}
-			} else {
-				bad = w.explain(ctx, j, bad)
-			}
+		if bad != nil {
+			w.t.Errorf("%v", bad)
+			status = worst(status, cli.Failure)
+			return true
 		}
-		w.t.Errorf("%v", bad)
-		status = worst(status, cli.Failure)
+		status = worst(status, fn(j))
 		return true
 	})
 	if err != nil {
@@ -197,6 +188,27 @@ func (w *worker) named(ctx context.Context, ids []string) int {
 		status = worst(status, Interrupted)
 	}
 	return status
+}
+
+// named runs the jobs named on the command line, each now, under a lease.
+func (w *worker) named(ctx context.Context, ids []string) int {
+	return w.eachJob(ctx, ids, func(j sched.Job) int {
+		l, err := w.s.B.Acquire(ctx, j.Ref(), w.owner, w.f.Lease)
+		if err != nil {
+			w.t.Errorf("%v", w.explain(ctx, j, err))
+			return cli.Failure
+		}
+		p, err := w.s.Ready(ctx, l)
+		switch {
+		case err != nil:
+			w.t.Errorf("%v", err)
+			return cli.Failure
+		case p != nil:
+			w.t.Errorf("%v", p)
+			return cli.Failure
+		}
+		return w.attempt(ctx, l)
+	})
 }
 
 // explain words an Acquire error the same way on every backend.
@@ -269,12 +281,7 @@ func (w *worker) attempt(ctx context.Context, l store.Lease) int {
 	}
 	a := j.App
 	n := l.Attempts + 1
-	job := runner.Job{App: a.Name, JobID: j.ID, JobType: a.Exec.JobType, BashCmd: a.Exec.BashCmd,
-		Extra: w.extra, CheckCmd: a.Exec.CheckCmd, Environ: os.Environ(), Env: a.Exec.Env,
-		Timeout: a.Exec.Timeout, Grace: w.grace()}
-	for i, k := range a.Template.Idents {
-		job.Idents = append(job.Idents, runner.Ident{Name: k, Value: j.Vals[i]})
-	}
+	job := w.runnerJob(j)
 	logNote := ""
 	if w.f.LogDir != "" {
 		f, path, err := openLog(w.f.LogDir, a.Name, j.ID, n)
@@ -286,8 +293,6 @@ func (w *worker) attempt(ctx context.Context, l store.Lease) int {
 		defer f.Close()
 		job.Stdout, job.Stderr = f, f
 		logNote = " (log " + path + ")"
-	} else {
-		job.Stdout, job.Stderr = w.t.Stderr, w.t.Stderr
 	}
 
 	runCtx, cancel := context.WithCancelCause(ctx)
@@ -431,45 +436,29 @@ func openLog(dir, app, id string, n int) (*os.File, string, error) {
 	return f, path, nil
 }
 
+// runnerJob is what lib/runner needs to run job j.
+func (w *worker) runnerJob(j sched.Job) runner.Job {
+	a := j.App
+	job := runner.Job{App: a.Name, JobID: j.ID, JobType: a.Exec.JobType, BashCmd: a.Exec.BashCmd,
+		Extra: w.extra, CheckCmd: a.Exec.CheckCmd, Environ: os.Environ(), Env: a.Exec.Env,
+		Timeout: a.Exec.Timeout, Grace: w.grace(), Stdout: w.t.Stderr, Stderr: w.t.Stderr}
+	for i, k := range a.Template.Idents {
+		job.Idents = append(job.Idents, runner.Ident{Name: k, Value: j.Vals[i]})
+	}
+	return job
+}
+
 // bypass runs the named jobs' commands with no lease and no state change.
 func (w *worker) bypass(ctx context.Context, ids []string) int {
-	status := cli.OK
-	err := w.t.Records(w.f.App, ids, func(r cli.Record, bad error) bool {
-		var j sched.Job
-		if bad == nil {
-			if j, bad = w.s.Resolve(store.Ref{App: r.App, JobID: r.JobID}); bad != nil {
-				bad = fmt.Errorf("%s: %v", r.Where, bad)
-			}
-		}
-		if bad != nil {
-			w.t.Errorf("%v", bad)
-			status = worst(status, cli.Failure)
-			return true
-		}
-		a := j.App
-		job := runner.Job{App: a.Name, JobID: j.ID, JobType: a.Exec.JobType, BashCmd: a.Exec.BashCmd,
-			Extra: w.extra, CheckCmd: a.Exec.CheckCmd, Environ: os.Environ(), Env: a.Exec.Env,
-			Timeout: a.Exec.Timeout, Grace: w.f.Grace, Stdout: w.t.Stderr, Stderr: w.t.Stderr}
-		for i, k := range a.Template.Idents {
-			job.Idents = append(job.Idents, runner.Ident{Name: k, Value: j.Vals[i]})
-		}
-		out, err := w.reaper.Run(ctx, job)
+	return w.eachJob(ctx, ids, func(j sched.Job) int {
+		out, err := w.reaper.Run(ctx, w.runnerJob(j))
 		if err != nil || !out.OK {
-			w.t.Errorf("%s %s: %s%v", a.Name, j.ID, out.Text, errOrEmpty(err))
-			status = worst(status, cli.Failure)
-		} else {
-			w.t.Warnf("%s %s: %s (bypassing the scheduler)", a.Name, j.ID, out.Text)
+			w.t.Errorf("%s %s: %s%v", j.App.Name, j.ID, out.Text, errOrEmpty(err))
+			return cli.Failure
 		}
-		return ctx.Err() == nil
+		w.t.Warnf("%s %s: %s (bypassing the scheduler)", j.App.Name, j.ID, out.Text)
+		return cli.OK
 	})
-	if err != nil {
-		w.t.Errorf("%v", err)
-		status = worst(status, cli.Failure)
-	}
-	if ctx.Err() != nil {
-		status = worst(status, Interrupted)
-	}
-	return status
 }
 
 func errOrEmpty(err error) string {
