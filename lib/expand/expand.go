@@ -36,8 +36,9 @@ func Tool() *cli.Tool {
 	return t
 }
 
-// MaxValues bounds the values one range may produce.
-const MaxValues = 100_000_000
+// MaxValues bounds the values one identifier may take (they are held in
+// memory; the cross product of several is streamed).
+const MaxValues = 10_000_000
 
 // Main runs stolos-expand.
 func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
@@ -86,7 +87,7 @@ func Values(a *config.App, args []string) ([][]string, error) {
 			return nil, fmt.Errorf("argument %q: %s is given twice", arg, name)
 		}
 		given[i] = true
-		vals, err := ParseValues(a.Parser.Rules[i], spec)
+		vals, err := ParseValues(a.Parser.Rules[i], spec, MaxValues)
 		if err != nil {
 			return nil, fmt.Errorf("argument %q: %v", arg, err)
 		}
@@ -113,8 +114,9 @@ func Values(a *config.App, args []string) ([][]string, error) {
 }
 
 // ParseValues parses VALUES: comma-separated values and inclusive ranges
-// lo..hi, normalized by rule r; repeats are dropped.
-func ParseValues(r *jobid.Rule, spec string) ([]string, error) {
+// lo..hi, normalized by rule r; repeats are dropped. A range of more than
+// max values is an error.
+func ParseValues(r *jobid.Rule, spec string, max int) ([]string, error) {
 	var out []string
 	seen := map[string]bool{}
 	for _, item := range strings.Split(spec, ",") {
@@ -127,7 +129,7 @@ func ParseValues(r *jobid.Rule, spec string) ([]string, error) {
 				return nil, fmt.Errorf("range %q: ranges need integers or dates", item)
 			}
 			var err error
-			if vals, err = r.Range(lo, hi, 1, true, MaxValues); err != nil {
+			if vals, err = r.Range(lo, hi, 1, true, max); err != nil {
 				return nil, fmt.Errorf("range %q: %v", item, err)
 			}
 		} else {
