@@ -66,17 +66,7 @@ func Parents(out []Rel, c *config.App, vals []string) []Rel {
 					}
 					continue
 				}
-				lists = lists[:0]
-				for _, k := range p.Template.Idents {
-					switch {
-					case s.Values[k] != nil:
-						lists = append(lists, s.Values[k].List)
-					case c.Template.Has(k):
-						lists = append(lists, vals[c.Template.Index(k):c.Template.Index(k)+1])
-					default:
-						lists = append(lists, p.Autofill[k].List)
-					}
-				}
+				lists = fill(lists[:0], p, c, s, vals)
 				out = cross(out, p, g.Name, lists, nil)
 			}
 		}
@@ -105,21 +95,29 @@ func Children(out []Rel, p *config.App, vals []string) []Rel {
 			} else if !parentFits(p, c, s, vals) {
 				continue
 			}
-			lists = lists[:0]
-			for _, k := range c.Template.Idents {
-				switch {
-				case s.Values[k] != nil:
-					lists = append(lists, s.Values[k].List)
-				case p.Template.Has(k):
-					lists = append(lists, vals[p.Template.Index(k):p.Template.Index(k)+1])
-				default:
-					lists = append(lists, c.Autofill[k].List)
-				}
-			}
+			lists = fill(lists[:0], c, p, s, vals)
 			out = cross(out, c, g.Name, lists, keep)
 		}
 	}
 	return out
+}
+
+// fill appends, for each identifier of app to's template, the values a
+// related job of to takes through subgroup s from the job of app from with
+// values vals: the subgroup's listed values, else the job's own value, else
+// to's autofill values. The same rule makes parents from a child and
+// children from a parent, which is why the two directions agree.
+func fill(lists [][]string, to, from *config.App, s *config.Sub, vals []string) [][]string {
+	for _, k := range to.Template.Idents {
+		if sv := s.Values[k]; sv != nil {
+			lists = append(lists, sv.List)
+		} else if i := from.Template.Index(k); i >= 0 {
+			lists = append(lists, vals[i:i+1])
+		} else {
+			lists = append(lists, to.Autofill[k].List)
+		}
+	}
+	return lists
 }
 
 // parentFits reports whether a parent job with values vals can be one that
