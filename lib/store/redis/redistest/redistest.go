@@ -28,6 +28,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/stolos-sched/stolos/lib/store/storetest"
 )
 
 // RequireEnv is the environment variable that turns a missing redis-server
@@ -155,7 +157,7 @@ func (s *Server) first() error {
 		}
 	}
 	for try := 0; ; try++ {
-		port, err := freePort()
+		port, err := storetest.FreePort()
 		if err != nil {
 			return err
 		}
@@ -349,14 +351,4 @@ func (s *Server) makeCert() error {
 	pool.AppendCertsFromPEM(certPEM)
 	s.tlsConf = &tls.Config{RootCAs: pool, ServerName: "127.0.0.1", MinVersion: tls.VersionTLS12}
 	return nil
-}
-
-// freePort returns a TCP port on 127.0.0.1 that was free a moment ago.
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
 }

@@ -25,6 +25,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/stolos-sched/stolos/lib/store/storetest"
 )
 
 // RequireEnv is the environment variable that turns a missing server from a
@@ -83,16 +85,6 @@ func unavailable(tb testing.TB, err error) {
 	tb.Skipf("SKIPPING: no ZooKeeper server for this test: %v (set %s=1 to fail instead)", err, RequireEnv)
 }
 
-// freePort returns a TCP port that was free a moment ago on 127.0.0.1.
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
-}
-
 // newServer writes a standalone config in a new temporary directory.
 func newServer() (*Server, error) {
 	java, cp, err := find()
@@ -103,7 +95,7 @@ func newServer() (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	port, err := freePort()
+	port, err := storetest.FreePort()
 	if err != nil {
 		return nil, err
 	}
@@ -363,8 +355,8 @@ func StartEnsemble(tb testing.TB, n int) *Ensemble {
 		}
 		s.id = i
 		tb.Cleanup(s.cleanup)
-		peer, err1 := freePort()
-		elect, err2 := freePort()
+		peer, err1 := storetest.FreePort()
+		elect, err2 := storetest.FreePort()
 		if err := errors.Join(err1, err2); err != nil {
 			tb.Fatalf("zktest: %v", err)
 		}
