@@ -16,7 +16,3 @@ func setSubreaper() error {
 func commandAttr() *syscall.SysProcAttr {
 	return &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 }
-
-// recvFlags makes the file descriptors the reaper receives close-on-exec
-// at once.
-const recvFlags = syscall.MSG_CMSG_CLOEXEC

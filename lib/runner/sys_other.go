@@ -11,7 +11,3 @@ func setSubreaper() error { return nil }
 
 // commandAttr: no parent-death signal outside Linux.
 func commandAttr() *syscall.SysProcAttr { return &syscall.SysProcAttr{} }
-
-// recvFlags: the reaper marks the file descriptors it receives
-// close-on-exec just after receiving them.
-const recvFlags = 0
