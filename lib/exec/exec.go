@@ -207,7 +207,8 @@ func (w *worker) named(ctx context.Context, ids []string) int {
 			w.t.Errorf("%v", p)
 			return cli.Failure
 		}
-		return w.attempt(ctx, l)
+		st, _ := w.attempt(ctx, l, false)
+		return st
 	})
 }
 
@@ -227,38 +228,78 @@ func (w *worker) explain(ctx context.Context, j sched.Job, err error) error {
 }
 
 // claimed claims and runs one job, or with -loop, jobs until the queue is
-// empty (with -wait, until a signal).
+// empty (with -wait, until a signal). In a loop, each success is recorded
+// with the next claim, in one backend step.
 func (w *worker) claimed(ctx context.Context) int {
 	status := cli.OK
 	req := store.ClaimRequest{App: w.f.App, Owner: w.owner, N: 1, Lease: w.f.Lease}
+	var done *success // to record with the next claim
+	record := func(d *success) func(error) {
+		return func(err error) { status = worst(status, w.recorded(d, err)) }
+	}
 	for ctx.Err() == nil {
 		var got *store.Lease
-		_, err := w.s.Claim(ctx, req, w.f.Wait, func(l store.Lease) error {
+		take := func(l store.Lease) error {
 			got = &l
 			return nil
-		}, func(p sched.Parked) {
+		}
+		parked := func(p sched.Parked) {
 			if p.Failed {
 				w.t.Errorf("%v", p)
 				status = worst(status, cli.Failure)
 			} else {
 				w.t.Warnf("%v", p)
 			}
-		})
+		}
+		var err error
+		if done != nil {
+			_, err = w.s.CompleteClaim(ctx, done.c, record(done), req, w.f.Wait, take, parked)
+			done = nil
+		} else {
+			_, err = w.s.Claim(ctx, req, w.f.Wait, take, parked)
+		}
 		if err != nil {
 			w.t.Errorf("claim: %v", err)
 			return worst(status, cli.Failure)
 		}
+		if got != nil && ctx.Err() != nil {
+			w.release(*got) // claimed as the signal came: not started
+			break
+		}
 		if got != nil {
-			status = worst(status, w.attempt(ctx, *got))
+			var st int
+			st, done = w.attempt(ctx, *got, w.f.Loop)
+			status = worst(status, st)
 		}
 		if !w.f.Loop || got == nil && w.f.Wait == 0 {
 			break
 		}
 	}
+	if done != nil {
+		record(done)(w.s.Complete(context.WithoutCancel(ctx), done.c.Lease, done.c.Outcome))
+	}
 	if ctx.Err() != nil {
 		status = worst(status, Interrupted)
 	}
 	return status
+}
+
+// success is an attempt that succeeded and is not recorded yet.
+type success struct {
+	c      sched.Completion
+	prefix string // "APP JOB_ID attempt N: "
+	text   string // the outcome's own text ("exit 0")
+}
+
+// recorded reports the recording of a success (err nil) or its failure,
+// and returns the exit status it earns.
+func (w *worker) recorded(d *success, err error) int {
+	if err != nil {
+		w.t.Errorf("%s%s, but recording it failed: %v", d.prefix, d.text, err)
+		return cli.Failure
+	}
+	w.t.Warnf("%s%s, completed", d.prefix, d.text)
+	return cli.OK
 }
 
 // worst keeps the more serious of two exit statuses.
@@ -271,13 +312,15 @@ func worst(a, b int) int {
 
 // attempt runs one attempt of a job held under lease l, keeps the lease
 // renewed, and records the outcome. It returns the exit status it earns.
-func (w *worker) attempt(ctx context.Context, l store.Lease) int {
+// With later, a success is not recorded but returned, for the next claim
+// to record (sched.CompleteClaim); its status is then the failure's only.
+func (w *worker) attempt(ctx context.Context, l store.Lease, later bool) (int, *success) {
 	// The lease was taken no later than now: count it from here (renew).
 	start := time.Now()
 	j, err := w.s.Resolve(l.Ref)
 	if err != nil {
 		w.t.Errorf("%v", err)
-		return cli.Failure
+		return cli.Failure, nil
 	}
 	a := j.App
 	n := l.Attempts + 1
@@ -288,7 +331,7 @@ func (w *worker) attempt(ctx context.Context, l store.Lease) int {
 		if err != nil {
 			w.t.Errorf("%s %s: %v", a.Name, j.ID, err)
 			w.release(l)
-			return cli.Failure
+			return cli.Failure, nil
 		}
 		defer f.Close()
 		job.Stdout, job.Stderr = f, f
@@ -308,25 +351,24 @@ func (w *worker) attempt(ctx context.Context, l store.Lease) int {
 	case err != nil:
 		w.t.Errorf("%s%v", prefix, err)
 		w.release(l)
-		return cli.Failure
+		return cli.Failure, nil
 	case lost:
 		// Fencing: another worker may hold the job now; record nothing.
 		w.t.Errorf("%slease lost; command killed, no outcome recorded", prefix)
-		return cli.Failure
+		return cli.Failure, nil
 	case ctx.Err() != nil:
 		w.t.Warnf("%sinterrupted (%s); lease released", prefix, out.Text)
 		w.release(l)
-		return Interrupted
+		return Interrupted, nil
 	}
 	text := out.Text + logNote
 	bg := context.WithoutCancel(ctx)
 	if out.OK {
-		if err := w.s.Complete(bg, l, text); err != nil {
-			w.t.Errorf("%s%s, but recording it failed: %v", prefix, out.Text, err)
-			return cli.Failure
+		d := &success{c: sched.Completion{Lease: l, Outcome: text}, prefix: prefix, text: out.Text}
+		if later {
+			return cli.OK, d
 		}
-		w.t.Warnf("%s%s, completed", prefix, out.Text)
-		return cli.OK
+		return w.recorded(d, w.s.Complete(bg, l, text)), nil
 	}
 	max := a.Exec.MaxRetry
 	if max < 0 {
@@ -344,7 +386,7 @@ func (w *worker) attempt(ctx context.Context, l store.Lease) int {
 	default:
 		w.t.Errorf("%s%s, queued again", prefix, out.Text)
 	}
-	return cli.Failure
+	return cli.Failure, nil
 }
 
 // backoff is retry_delay doubled for each failed attempt before this one.

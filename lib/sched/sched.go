@@ -175,15 +175,27 @@ func (s *Sched) BubbleDown(ctx context.Context, j Job) ([]store.Child, error) {
 // Complete marks a job completed (under its lease, or with a zero token
 // whatever the lease) and queues the children it unblocks.
 func (s *Sched) Complete(ctx context.Context, l store.Lease, outcome string) error {
-	j, err := s.Resolve(l.Ref)
-	if err != nil {
-		return err
-	}
-	kids, err := s.BubbleDown(ctx, j)
+	kids, err := s.children(ctx, l)
 	if err != nil {
 		return err
 	}
 	return s.B.Complete(ctx, l, outcome, kids)
+}
+
+// children is what Backend.Complete needs of the children of l's job.
+func (s *Sched) children(ctx context.Context, l store.Lease) ([]store.Child, error) {
+	j, err := s.Resolve(l.Ref)
+	if err != nil {
+		return nil, err
+	}
+	return s.BubbleDown(ctx, j)
+}
+
+// Completion is a successful attempt that a worker records with its next
+// claim (CompleteClaim).
+type Completion struct {
+	Lease   store.Lease
+	Outcome string
 }
 
 // Parked reports a claimed job that was not handed out: it went back to
@@ -209,8 +221,26 @@ func (p Parked) String() string {
 // With wait > 0 it blocks up to wait for work to arrive. got is called for
 // each job as it is claimed (in order); parked for each job parked.
 func (s *Sched) Claim(ctx context.Context, req store.ClaimRequest, wait time.Duration, got func(store.Lease) error, parked func(Parked)) (int, error) {
-	a := s.Cfg.App(req.App)
-	if a == nil {
+	return s.claim(ctx, nil, nil, req, wait, got, parked)
+}
+
+// CompleteClaim records c (as Complete does) and claims (as Claim does),
+// the completion and the first claim in one backend step
+// (Backend.CompleteClaim): a worker's step from one job to the next. The
+// completion is recorded even if ctx ends meanwhile. recorded is called
+// with its error (nil: recorded) as soon as it is known, before got or
+// parked.
+func (s *Sched) CompleteClaim(ctx context.Context, c Completion, recorded func(error), req store.ClaimRequest, wait time.Duration, got func(store.Lease) error, parked func(Parked)) (int, error) {
+	return s.claim(ctx, &c, recorded, req, wait, got, parked)
+}
+
+func (s *Sched) claim(ctx context.Context, c *Completion, recorded func(error), req store.ClaimRequest, wait time.Duration, got func(store.Lease) error, parked func(Parked)) (int, error) {
+	defer func() { // a completion no claim took along
+		if c != nil {
+			recorded(s.Complete(context.WithoutCancel(ctx), c.Lease, c.Outcome))
+		}
+	}()
+	if s.Cfg.App(req.App) == nil {
 		return 0, fmt.Errorf("unknown app %q", req.App)
 	}
 	deadline := time.Now().Add(wait)
@@ -218,7 +248,14 @@ func (s *Sched) Claim(ctx context.Context, req store.ClaimRequest, wait time.Dur
 	for n < req.N {
 		r := req
 		r.N = req.N - n
-		res, err := s.B.Claim(ctx, r)
+		var res store.ClaimResult
+		var err error
+		if c != nil {
+			res, err = s.completeClaim(ctx, *c, recorded, r)
+			c = nil
+		} else {
+			res, err = s.B.Claim(ctx, r)
+		}
 		if err != nil {
 			return n, err
 		}
@@ -258,6 +295,19 @@ func (s *Sched) Claim(ctx context.Context, req store.ClaimRequest, wait time.Dur
 		}
 	}
 	return n, nil
+}
+
+// completeClaim records c and claims in one backend step.
+func (s *Sched) completeClaim(ctx context.Context, c Completion, recorded func(error), req store.ClaimRequest) (store.ClaimResult, error) {
+	bg := context.WithoutCancel(ctx)
+	kids, err := s.children(bg, c.Lease)
+	if err != nil {
+		recorded(err)
+		return s.B.Claim(ctx, req)
+	}
+	res, done, err := s.B.CompleteClaim(bg, c.Lease, c.Outcome, kids, req)
+	recorded(done)
+	return res, err
 }
 
 // Ready checks a claimed job's parents: it returns nil when the job may

@@ -213,6 +213,14 @@ type Backend interface {
 	// held. Children are queued with the completed job's priority.
 	Complete(ctx context.Context, l Lease, outcome string, children []Child) error
 
+	// CompleteClaim is Complete of l and then Claim of req, in one
+	// transaction or round trip where the backend can: a worker's step from
+	// one job to the next. done is the completion's error (nil: recorded),
+	// as Complete would return it; err is the claim's, and res what it
+	// took. The claim is made whatever became of the completion; a failure
+	// of the backend itself may fail both, and then both say so.
+	CompleteClaim(ctx context.Context, l Lease, outcome string, children []Child, req ClaimRequest) (res ClaimResult, done, err error)
+
 	// Fail records a failed attempt: the attempt count goes up by one and,
 	// if it reaches maxRetry, the job is failed and leaves its queue;
 	// otherwise it is queued again at the back, claimable after delay.

@@ -112,7 +112,8 @@ func Open(ctx context.Context, path string) (*Backend, error) {
 		w.Close()
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
-	b := &Backend{path: abs, bell: abs + "-wake", w: w, r: r, seen: map[string]int64{}, stmts: map[string]*sql.Stmt{}}
+	b := &Backend{path: abs, bell: abs + "-wake", w: w, r: r,
+		seen: map[string]int64{}, stmts: map[string]*sql.Stmt{}}
 	if err := b.migrate(ctx); err != nil {
 		b.Close()
 		return nil, fmt.Errorf("open %s: %w", path, err)
@@ -218,6 +219,13 @@ func (b *Backend) tryWrite(ctx context.Context, fn func(tx *txn) error) error {
 	}
 	if len(tx.touched) > 0 {
 		b.ring()
+	}
+	if len(tx.seen) > 0 {
+		b.mu.Lock()
+		for _, s := range tx.seen {
+			b.seen[s.app] = s.gen
+		}
+		b.mu.Unlock()
 	}
 	return nil
 }

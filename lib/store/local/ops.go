@@ -107,34 +107,48 @@ func (tx *txn) reset(ref store.Ref) error {
 
 // Claim takes up to N claimable jobs of an app (see store.Backend).
 func (b *Backend) Claim(ctx context.Context, req store.ClaimRequest) (store.ClaimResult, error) {
-	switch {
-	case req.App == "":
-		return store.ClaimResult{}, errors.New("claim: empty app name")
-	case req.N <= 0:
-		return store.ClaimResult{}, fmt.Errorf("claim %s: number of jobs %d is not positive", req.App, req.N)
-	case req.Owner == "":
-		return store.ClaimResult{}, fmt.Errorf("claim %s: empty owner", req.App)
-	}
-	if err := store.CheckPositive("lease", req.Lease); err != nil {
-		return store.ClaimResult{}, fmt.Errorf("claim %s: %w", req.App, err)
+	if err := checkClaim(req); err != nil {
+		return store.ClaimResult{}, err
 	}
 	var res store.ClaimResult
-	var gen int64
 	err := b.write(ctx, func(tx *txn) error {
 		var err error
-		res, err = tx.claim(req)
-		if err != nil {
-			return err
-		}
-		gen, err = tx.gen(req.App)
+		res, err = tx.claimSeen(req)
 		return err
 	})
 	if err != nil {
 		return store.ClaimResult{}, fmt.Errorf("claim %s: %w", req.App, err)
 	}
-	b.mu.Lock()
-	b.seen[req.App] = gen
-	b.mu.Unlock()
+	return res, nil
+}
+
+func checkClaim(req store.ClaimRequest) error {
+	switch {
+	case req.App == "":
+		return errors.New("claim: empty app name")
+	case req.N <= 0:
+		return fmt.Errorf("claim %s: number of jobs %d is not positive", req.App, req.N)
+	case req.Owner == "":
+		return fmt.Errorf("claim %s: empty owner", req.App)
+	}
+	if err := store.CheckPositive("lease", req.Lease); err != nil {
+		return fmt.Errorf("claim %s: %w", req.App, err)
+	}
+	return nil
+}
+
+// claimSeen is claim, and notes the app's queue generation for Wait once
+// the transaction commits.
+func (tx *txn) claimSeen(req store.ClaimRequest) (store.ClaimResult, error) {
+	res, err := tx.claim(req)
+	if err != nil {
+		return res, err
+	}
+	gen, err := tx.gen(req.App)
+	if err != nil {
+		return res, err
+	}
+	tx.seen = append(tx.seen, appGen{req.App, gen})
 	return res, nil
 }
 
@@ -294,47 +308,87 @@ func (b *Backend) Release(ctx context.Context, l store.Lease) error {
 // Complete marks a job completed and queues its ready children (see
 // store.Backend).
 func (b *Backend) Complete(ctx context.Context, l store.Lease, outcome string, children []store.Child) error {
-	if err := store.CheckRef(l.Ref); err != nil {
-		return fmt.Errorf("complete: %w", err)
+	if err := checkComplete(l, children); err != nil {
+		return err
 	}
-	for _, c := range children {
-		if err := store.CheckRef(c.Ref); err != nil {
-			return fmt.Errorf("complete %v: child: %w", l.Ref, err)
-		}
-		if err := store.CheckRefs(c.Parents); err != nil {
-			return fmt.Errorf("complete %v: parent of %v: %w", l.Ref, c.Ref, err)
-		}
-	}
-	err := b.write(ctx, func(tx *txn) error {
-		var r row
-		var err error
-		if l.Token == "" {
-			var found bool
-			if r, found, err = tx.load(l.Ref); err != nil {
-				return err
-			} else if !found {
-				return store.ErrNotFound
-			}
-		} else if r, err = tx.held(l); err != nil {
-			return err
-		}
-		dequeue(&r)
-		clearLease(&r)
-		r.state, r.attempts, r.outcome = store.Completed, 0, outcome
-		if err := tx.save(&r); err != nil {
-			return err
-		}
-		for _, c := range children {
-			if err := tx.bubbleDown(c, r.priority); err != nil {
-				return fmt.Errorf("child %v: %w", c.Ref, err)
-			}
-		}
-		return nil
-	})
+	err := b.write(ctx, func(tx *txn) error { return tx.complete(l, outcome, children) })
 	if err != nil {
 		return fmt.Errorf("complete %v: %w", l.Ref, err)
 	}
 	return nil
+}
+
+func checkComplete(l store.Lease, children []store.Child) error {
+	if err := store.CheckRef(l.Ref); err != nil {
+		return fmt.Errorf("complete: %w", err)
+	}
+	if err := store.CheckChildren(children); err != nil {
+		return fmt.Errorf("complete %v: %w", l.Ref, err)
+	}
+	return nil
+}
+
+// complete is Complete in tx. Its errors of the job's state (lease lost,
+// not found) come before it writes anything.
+func (tx *txn) complete(l store.Lease, outcome string, children []store.Child) error {
+	var r row
+	var err error
+	if l.Token == "" {
+		var found bool
+		if r, found, err = tx.load(l.Ref); err != nil {
+			return err
+		} else if !found {
+			return store.ErrNotFound
+		}
+	} else if r, err = tx.held(l); err != nil {
+		return err
+	}
+	dequeue(&r)
+	clearLease(&r)
+	r.state, r.attempts, r.outcome = store.Completed, 0, outcome
+	if err := tx.save(&r); err != nil {
+		return err
+	}
+	for _, c := range children {
+		if err := tx.bubbleDown(c, r.priority); err != nil {
+			return fmt.Errorf("child %v: %w", c.Ref, err)
+		}
+	}
+	return nil
+}
+
+// CompleteClaim is Complete and then Claim in one transaction (see
+// store.Backend).
+func (b *Backend) CompleteClaim(ctx context.Context, l store.Lease, outcome string, children []store.Child, req store.ClaimRequest) (store.ClaimResult, error, error) {
+	if err := checkClaim(req); err != nil {
+		return store.ClaimResult{}, b.Complete(ctx, l, outcome, children), err
+	}
+	if err := checkComplete(l, children); err != nil {
+		res, cerr := b.Claim(ctx, req)
+		return res, err, cerr
+	}
+	var res store.ClaimResult
+	var done error
+	err := b.write(ctx, func(tx *txn) error {
+		done = tx.complete(l, outcome, children)
+		if done != nil && !errors.Is(done, store.ErrLeaseLost) && !errors.Is(done, store.ErrNotFound) {
+			return done
+		}
+		var err error
+		res, err = tx.claimSeen(req)
+		return err
+	})
+	switch {
+	case err != nil && done == nil:
+		err = fmt.Errorf("complete %v and claim %s: %w", l.Ref, req.App, err)
+		return store.ClaimResult{}, err, err
+	case err != nil:
+		err = fmt.Errorf("complete %v: %w", l.Ref, err)
+		return store.ClaimResult{}, err, err
+	case done != nil:
+		done = fmt.Errorf("complete %v: %w", l.Ref, done)
+	}
+	return res, done, nil
 }
 
 // bubbleDown queues a child if all its parents are completed, creating it

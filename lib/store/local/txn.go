@@ -60,6 +60,13 @@ type txn struct {
 	stmts   map[string]*sql.Stmt
 	touched map[string]bool // apps that got a claimable entry
 	seq     int64           // last queue position handed out; 0 until loaded
+	seen    []appGen        // queue generations Claim saw, for Wait once committed
+}
+
+// appGen is an app's queue generation.
+type appGen struct {
+	app string
+	gen int64
 }
 
 // stmt returns q prepared in this transaction (and kept prepared on the

@@ -167,7 +167,13 @@ func (b *Backend) Close() error { return b.c.Close() }
 // run runs a script with the key prefix first, and turns the scripts'
 // error replies into the store's errors about ref.
 func (b *Backend) run(ctx context.Context, sc *goredis.Script, ref store.Ref, args ...any) (any, error) {
-	v, err := sc.Run(ctx, b.c, nil, append([]any{b.prefix}, args...)...).Result()
+	return b.reply(ref, sc.Run(ctx, b.c, nil, append([]any{b.prefix}, args...)...))
+}
+
+// reply is a script's result, with its error replies turned into the
+// store's errors about ref.
+func (b *Backend) reply(ref store.Ref, c *goredis.Cmd) (any, error) {
+	v, err := c.Result()
 	if err == nil {
 		return v, nil
 	}
@@ -188,6 +194,31 @@ func (b *Backend) run(ctx context.Context, sc *goredis.Script, ref store.Ref, ar
 		return nil, fmt.Errorf("%v: %w (it is %s)", ref, store.ErrNotPending, detail)
 	}
 	return nil, fmt.Errorf("redis %s: %v", b.addr, err)
+}
+
+// call is one script call of a pipeline.
+type call struct {
+	sc   *goredis.Script
+	ref  store.Ref
+	args []any // the prefix first
+	cmd  *goredis.Cmd
+}
+
+// pipeline runs script calls in order in one round trip (EVALSHA), and
+// runs again, one by one with EVAL, those the server did not know (its
+// script cache was emptied by a restart): what a call did is always the
+// script's whole work, once.
+func (b *Backend) pipeline(ctx context.Context, calls ...*call) {
+	pipe := b.c.Pipeline()
+	for _, c := range calls {
+		c.cmd = pipe.EvalSha(ctx, c.sc.Hash(), nil, c.args...)
+	}
+	_, _ = pipe.Exec(ctx) // each call's error is in its cmd
+	for _, c := range calls {
+		if err := c.cmd.Err(); err != nil && goredis.HasErrorPrefix(err, "NOSCRIPT") {
+			c.cmd = c.sc.Run(ctx, b.c, nil, c.args...)
+		}
+	}
 }
 
 func micros(d time.Duration) string { return strconv.FormatInt(d.Microseconds(), 10) }
@@ -234,10 +265,19 @@ func (b *Backend) Claim(ctx context.Context, req store.ClaimRequest) (store.Clai
 	if err := store.CheckClaim(req); err != nil {
 		return store.ClaimResult{}, err
 	}
-	v, err := b.run(ctx, b.s.claim, store.Ref{App: req.App}, req.App, req.Owner, strconv.Itoa(req.N), micros(req.Lease), flag(req.Transferable))
+	v, err := b.run(ctx, b.s.claim, store.Ref{App: req.App}, claimArgs(req)...)
 	if err != nil {
 		return store.ClaimResult{}, err
 	}
+	return b.claimed(req, v)
+}
+
+func claimArgs(req store.ClaimRequest) []any {
+	return []any{req.App, req.Owner, strconv.Itoa(req.N), micros(req.Lease), flag(req.Transferable)}
+}
+
+// claimed parses the claim script's reply.
+func (b *Backend) claimed(req store.ClaimRequest, v any) (store.ClaimResult, error) {
 	r, _ := v.([]any)
 	if len(r) != 2 {
 		return store.ClaimResult{}, fmt.Errorf("redis %s: claim: bad reply", b.addr)
@@ -310,11 +350,21 @@ func (b *Backend) Release(ctx context.Context, l store.Lease) error {
 
 // Complete marks a job completed and queues its ready children.
 func (b *Backend) Complete(ctx context.Context, l store.Lease, outcome string, children []store.Child) error {
-	if err := store.CheckRef(l.Ref); err != nil {
+	args, err := completeArgs(l, outcome, children)
+	if err != nil {
 		return err
 	}
+	_, err = b.run(ctx, b.s.complete, l.Ref, args...)
+	return err
+}
+
+// completeArgs checks Complete's arguments and returns the script's.
+func completeArgs(l store.Lease, outcome string, children []store.Child) ([]any, error) {
+	if err := store.CheckRef(l.Ref); err != nil {
+		return nil, err
+	}
 	if err := store.CheckChildren(children); err != nil {
-		return fmt.Errorf("complete %v: %w", l.Ref, err)
+		return nil, fmt.Errorf("complete %v: %w", l.Ref, err)
 	}
 	args := []any{l.App, l.JobID, l.Token, outcome}
 	for _, c := range children {
@@ -323,8 +373,32 @@ func (b *Backend) Complete(ctx context.Context, l store.Lease, outcome string, c
 			args = append(args, p.App, p.JobID)
 		}
 	}
-	_, err := b.run(ctx, b.s.complete, l.Ref, args...)
-	return err
+	return args, nil
+}
+
+// CompleteClaim runs the complete and the claim scripts in one round trip.
+func (b *Backend) CompleteClaim(ctx context.Context, l store.Lease, outcome string, children []store.Child, req store.ClaimRequest) (store.ClaimResult, error, error) {
+	cargs, done := completeArgs(l, outcome, children)
+	if err := store.CheckClaim(req); err != nil {
+		if done == nil {
+			done = b.Complete(ctx, l, outcome, children)
+		}
+		return store.ClaimResult{}, done, err
+	}
+	if done != nil {
+		res, err := b.Claim(ctx, req)
+		return res, done, err
+	}
+	c := &call{sc: b.s.complete, ref: l.Ref, args: append([]any{b.prefix}, cargs...)}
+	q := &call{sc: b.s.claim, ref: store.Ref{App: req.App}, args: append([]any{b.prefix}, claimArgs(req)...)}
+	b.pipeline(ctx, c, q)
+	_, done = b.reply(c.ref, c.cmd)
+	v, err := b.reply(q.ref, q.cmd)
+	if err != nil {
+		return store.ClaimResult{}, done, err
+	}
+	res, err := b.claimed(req, v)
+	return res, done, err
 }
 
 // Fail records a failed attempt.

@@ -96,6 +96,7 @@ func (s suite) cases() []testCase {
 		{"CompleteBubbleDown", s.testCompleteBubbleDown},
 		{"CompleteIdempotent", s.testCompleteIdempotent},
 		{"CompleteWithoutLease", s.testCompleteWithoutLease},
+		{"CompleteClaim", s.testCompleteClaim},
 		{"FailRetry", s.testFailRetry},
 		{"FailDelay", s.testFailDelay},
 		{"ParkReady", s.testParkReady},

@@ -717,3 +717,10 @@ func (b *Backend) Wait(ctx context.Context, app string, until time.Time) error {
 		return nil
 	}
 }
+
+// CompleteClaim completes l and then claims, one after the other.
+func (b *Backend) CompleteClaim(ctx context.Context, l store.Lease, outcome string, children []store.Child, req store.ClaimRequest) (store.ClaimResult, error, error) {
+	done := b.Complete(ctx, l, outcome, children)
+	res, err := b.Claim(ctx, req)
+	return res, done, err
+}
