@@ -13,6 +13,10 @@
 // first moves the entries whose time has passed to the claimable index and
 // then takes the first N, so it costs O(log n) whatever the queue size.
 //
+// Writers queue on flock(2) of a lock file (the database path with "-lock"
+// appended) before they begin, rather than on SQLite's sleeping busy
+// handler (see writeLock).
+//
 // Wait watches the database directory with inotify for a doorbell file
 // (the database path with "-wake" appended) that every commit adding a
 // claimable entry touches, and then re-reads a per-app queue generation
@@ -78,7 +82,8 @@ INSERT INTO meta (key, value) VALUES ('seq', 0);
 // Backend is a job-state backend on one SQLite file.
 type Backend struct {
 	path string
-	bell string  // the doorbell file, touched after commits that queue work
+	bell string // the doorbell file, touched after commits that queue work
+	wl   *writeLock
 	w    *sql.DB // writes: BEGIN IMMEDIATE
 	r    *sql.DB // reads: plain BEGIN, query_only
 
@@ -112,7 +117,7 @@ func Open(ctx context.Context, path string) (*Backend, error) {
 		w.Close()
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
-	b := &Backend{path: abs, bell: abs + "-wake", w: w, r: r,
+	b := &Backend{path: abs, bell: abs + "-wake", wl: newWriteLock(abs + "-lock"), w: w, r: r,
 		seen: map[string]int64{}, stmts: map[string]*sql.Stmt{}}
 	if err := b.migrate(ctx); err != nil {
 		b.Close()
@@ -160,6 +165,7 @@ func (b *Backend) Close() error {
 	}
 	b.stmts = map[string]*sql.Stmt{}
 	b.mu.Unlock()
+	b.wl.close()
 	return errors.Join(b.w.Close(), b.r.Close())
 }
 
@@ -200,6 +206,11 @@ func (b *Backend) write(ctx context.Context, fn func(tx *txn) error) error {
 }
 
 func (b *Backend) tryWrite(ctx context.Context, fn func(tx *txn) error) error {
+	unlock, err := b.wl.lock(ctx)
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	sqlTx, err := b.w.BeginTx(ctx, nil)
 	if err != nil {
 		return err
