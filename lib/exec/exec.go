@@ -17,6 +17,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime"
 	"syscall"
 	"time"
 
@@ -79,6 +80,13 @@ func Tool() *cli.Tool {
 func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if len(args) > 0 && args[0] == ReaperArg {
 		return runner.ReaperMain(args[1:])
+	}
+	// A worker is one loop waiting on the backend and on its command: more
+	// than one processor only has the runtime's idle threads spin, on the
+	// cores the commands need (a tenth of the CPU time of a chain of short
+	// jobs). GOMAXPROCS in the environment still decides.
+	if os.Getenv("GOMAXPROCS") == "" {
+		runtime.GOMAXPROCS(1)
 	}
 	t, f := newTool(stdin, stdout, stderr)
 	rest, status, ok := t.Parse(args)
