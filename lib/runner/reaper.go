@@ -2,8 +2,8 @@ package runner
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/binary"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -24,15 +24,55 @@ const socketFD = 3
 
 // request is one command for the reaper to run. It travels as a 4-byte
 // big-endian length with the command's stdout and stderr attached
-// (SCM_RIGHTS), then that many bytes of JSON.
+// (SCM_RIGHTS), then that many bytes of its encoding.
 type request struct {
 	Argv []string // Argv[0] is an absolute path
 	Env  []string
 	Dir  string // "" means the reaper's own
 }
 
-// maxRequest bounds a request's JSON.
+// maxRequest bounds a request's encoding.
 const maxRequest = 64 << 20
+
+// encode is the request's wire form: its strings separated by NUL bytes,
+// which none of them can hold (exec(2) takes NUL-terminated strings): Dir,
+// the number of Argv, Argv, then Env.
+func (r request) encode() ([]byte, error) {
+	n := len(r.Dir) + 8
+	for _, ss := range [][]string{r.Argv, r.Env} {
+		for _, s := range ss {
+			n += len(s) + 1
+		}
+	}
+	b := make([]byte, 0, n)
+	b = append(b, r.Dir...)
+	b = append(b, 0)
+	b = strconv.AppendInt(b, int64(len(r.Argv)), 10)
+	for _, ss := range [][]string{r.Argv, r.Env} {
+		for _, s := range ss {
+			b = append(b, 0)
+			b = append(b, s...)
+		}
+	}
+	if bytes.Count(b, []byte{0}) != 1+len(r.Argv)+len(r.Env) {
+		return nil, errors.New("the command, its environment or the directory holds a NUL byte")
+	}
+	return b, nil
+}
+
+// decodeRequest reverses encode.
+func decodeRequest(b []byte) (request, error) {
+	f := strings.Split(string(b), "\x00")
+	bad := errors.New("malformed request")
+	if len(f) < 3 {
+		return request{}, bad
+	}
+	n, err := strconv.Atoi(f[1])
+	if err != nil || n < 1 || n > len(f)-2 {
+		return request{}, bad
+	}
+	return request{Dir: f[0], Argv: f[2 : 2+n], Env: f[2+n:]}, nil
+}
 
 // ReaperMain is the hidden mode a Reaper's argv starts, with no arguments:
 // it runs the runner's commands, one at a time, and watches over them. The
@@ -213,11 +253,11 @@ func readRequest(c *net.UnixConn) (reaperJob, error) {
 	if _, err := io.ReadFull(c, body); err != nil {
 		return reaperJob{}, err
 	}
-	j := reaperJob{stdout: fds[0], stderr: fds[1]}
-	if err := json.Unmarshal(body, &j.request); err != nil || len(j.Argv) == 0 {
-		return reaperJob{}, errors.New("malformed request")
+	r, err := decodeRequest(body)
+	if err != nil {
+		return reaperJob{}, err
 	}
-	return j, nil
+	return reaperJob{request: r, stdout: fds[0], stderr: fds[1]}, nil
 }
 
 // statusText describes how a process ended: "exit 3", "signal KILL".

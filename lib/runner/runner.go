@@ -25,7 +25,6 @@ package runner
 import (
 	"context"
 	"encoding/binary"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -378,13 +377,9 @@ func (r *Reaper) proc() (*reaperProc, error) {
 	return p, nil
 }
 
-// send asks reaper p to run argv for j, with stdout and stderr.
-func (p *reaperProc) send(j Job, argv []string, stdout, stderr *os.File) error {
-	dir, _ := os.Getwd()
-	body, err := json.Marshal(request{Argv: argv, Env: j.environ(), Dir: dir})
-	if err != nil {
-		return err
-	}
+// send asks reaper p to run the encoded request body, with stdout and
+// stderr.
+func (p *reaperProc) send(body []byte, stdout, stderr *os.File) error {
 	if len(body) > maxRequest {
 		return fmt.Errorf("command and environment of %d bytes: too long", len(body))
 	}
@@ -394,7 +389,7 @@ func (p *reaperProc) send(j Job, argv []string, stdout, stderr *os.File) error {
 	if _, _, err := p.conn.WriteMsgUnix(head[:], rights, nil); err != nil {
 		return err
 	}
-	_, err = p.conn.Write(body)
+	_, err := p.conn.Write(body)
 	return err
 }
 
@@ -408,6 +403,11 @@ func (r *Reaper) run(ctx context.Context, j Job, argv []string) (o Outcome, ende
 	if err := ctx.Err(); err != nil {
 		return Outcome{Text: stopText(ctx)}, false, nil
 	}
+	dir, _ := os.Getwd()
+	body, err := request{Argv: argv, Env: j.environ(), Dir: dir}.encode()
+	if err != nil {
+		return Outcome{Text: "start failed: " + err.Error()}, false, nil
+	}
 	p, err := r.proc()
 	if err != nil {
 		return Outcome{}, false, err
@@ -417,7 +417,7 @@ func (r *Reaper) run(ctx context.Context, j Job, argv []string) (o Outcome, ende
 		return Outcome{}, false, err
 	}
 	defer out.finish()
-	if err := p.send(j, argv, out.stdout, out.stderr); err != nil {
+	if err := p.send(body, out.stdout, out.stderr); err != nil {
 		p.conn.Close()
 		ws, _ := r.reap().Sys().(syscall.WaitStatus)
 		return Outcome{}, false, noReport(r.argv[0], ws)

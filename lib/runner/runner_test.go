@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"strconv"
 	"strings"
 	"syscall"
@@ -144,6 +145,7 @@ func TestRunStatus(t *testing.T) {
 		{cmd: "echo {nope", want: Outcome{`bad command: unclosed "{" at byte 5 of template "echo {nope" (write "{{" for a literal brace)`, false}},
 		{cmd: "", want: Outcome{"bad command: empty command", false}},
 		{cmd: " \t", want: Outcome{"bad command: empty command", false}},
+		{cmd: "true\x00; exit 3", want: Outcome{"start failed: the command, its environment or the directory holds a NUL byte", false}},
 	} {
 		j := testJob(t.TempDir(), tc.cmd)
 		j.Extra = tc.extra
@@ -151,6 +153,48 @@ func TestRunStatus(t *testing.T) {
 			t.Errorf("Run(%q, extra %q) = %+v, want %+v", tc.cmd, tc.extra, o, tc.want)
 		}
 	}
+}
+
+// TestRequestEncoding: a request comes out of the wire as it went in, and
+// what is not a request is refused.
+func TestRequestEncoding(t *testing.T) {
+	for _, r := range []request{
+		{Argv: []string{"/bin/sh", "-c", "echo 'a b'"}, Env: []string{"A=1", "B="}, Dir: "/tmp"},
+		{Argv: []string{"/bin/true"}},
+		{Argv: []string{"/bin/sh", "", ""}, Env: []string{""}, Dir: ""},
+		{Argv: []string{"x=1", "é\n\t"}, Env: []string{"=", "PATH=/bin:/usr/bin"}, Dir: "/a dir/with spaces"},
+	} {
+		b, err := r.encode()
+		if err != nil {
+			t.Fatalf("encode %q: %v", r, err)
+		}
+		back, err := decodeRequest(b)
+		if err != nil || !reflect.DeepEqual(nilEmpty(back), nilEmpty(r)) {
+			t.Errorf("decode(encode(%q)) = %q, %v", r, back, err)
+		}
+	}
+	for _, r := range []request{
+		{Argv: []string{"/bin/sh\x00"}},
+		{Argv: []string{"/bin/sh"}, Env: []string{"A=\x00"}},
+		{Argv: []string{"/bin/sh"}, Dir: "/\x00"},
+	} {
+		if _, err := r.encode(); err == nil {
+			t.Errorf("encode %q: no error for a NUL byte", r)
+		}
+	}
+	for _, b := range []string{"", "/tmp", "/tmp\x000", "/tmp\x00x\x00/bin/sh", "/tmp\x002\x00/bin/sh", "/tmp\x00-1\x00a"} {
+		if r, err := decodeRequest([]byte(b)); err == nil {
+			t.Errorf("decode %q = %q, want an error", b, r)
+		}
+	}
+}
+
+// nilEmpty makes empty lists nil, for comparing.
+func nilEmpty(r request) request {
+	if len(r.Env) == 0 {
+		r.Env = nil
+	}
+	return r
 }
 
 func TestRunOutput(t *testing.T) {
