@@ -113,7 +113,7 @@ func (b *Backend) Claim(ctx context.Context, req store.ClaimRequest) (store.Clai
 	var res store.ClaimResult
 	err := b.write(ctx, func(tx *txn) error {
 		var err error
-		res, err = tx.claimSeen(req)
+		res, err = tx.claim(req)
 		return err
 	})
 	if err != nil {
@@ -137,40 +137,29 @@ func checkClaim(req store.ClaimRequest) error {
 	return nil
 }
 
-// claimSeen is claim, and notes the app's queue generation for Wait once
-// the transaction commits.
-func (tx *txn) claimSeen(req store.ClaimRequest) (store.ClaimResult, error) {
-	res, err := tx.claim(req)
-	if err != nil {
-		return res, err
-	}
-	gen, err := tx.gen(req.App)
-	if err != nil {
-		return res, err
-	}
-	tx.seen = append(tx.seen, appGen{req.App, gen})
-	return res, nil
-}
-
+// claim takes up to req.N claimable jobs, and notes the app's queue
+// generation for Wait once the transaction commits.
 func (tx *txn) claim(req store.ClaimRequest) (store.ClaimResult, error) {
 	var res store.ClaimResult
-	// Entries whose lease or retry delay has passed become claimable.
-	err := tx.exec("UPDATE jobs SET wake = 0, not_before = 0 WHERE app = ? AND queued = 1 AND wake > 0 AND wake <= ?",
-		req.App, tx.now)
+	next, gen, err := tx.waiting(req.App)
 	if err != nil {
 		return res, err
 	}
-	s, err := tx.stmt("SELECT min(wake) FROM jobs WHERE app = ? AND queued = 1 AND wake > 0")
-	if err != nil {
-		return res, err
-	}
-	var next *int64
-	if err := s.QueryRowContext(tx.ctx, req.App).Scan(&next); err != nil {
-		return res, err
+	if next != nil && *next <= tx.now {
+		// Entries whose lease or retry delay has passed become claimable.
+		err := tx.exec("UPDATE jobs SET wake = 0, not_before = 0 WHERE app = ? AND queued = 1 AND wake > 0 AND wake <= ?",
+			req.App, tx.now)
+		if err != nil {
+			return res, err
+		}
+		if next, _, err = tx.waiting(req.App); err != nil {
+			return res, err
+		}
 	}
 	if next != nil {
 		res.Next = time.Unix(0, *next)
 	}
+	tx.seen = append(tx.seen, appGen{req.App, gen})
 	for len(res.Leases) < req.N {
 		rows, err := tx.candidates(req.App, req.N-len(res.Leases))
 		if err != nil || len(rows) == 0 {
@@ -219,15 +208,18 @@ func (tx *txn) candidates(app string, n int) ([]row, error) {
 	return out, rs.Err()
 }
 
-// gen reads an app's queue generation.
-func (tx *txn) gen(app string) (int64, error) {
-	s, err := tx.stmt("SELECT coalesce((SELECT gen FROM apps WHERE app = ?), 0)")
+// waiting reads when the app's first waiting entry (a live lease, a retry
+// delay) wakes, nil if none, and its queue generation, in one statement.
+func (tx *txn) waiting(app string) (*int64, int64, error) {
+	s, err := tx.stmt("SELECT (SELECT min(wake) FROM jobs WHERE app = ? AND queued = 1 AND wake > 0), " +
+		"coalesce((SELECT gen FROM apps WHERE app = ?), 0)")
 	if err != nil {
-		return 0, err
+		return nil, 0, err
 	}
-	var g int64
-	err = s.QueryRowContext(tx.ctx, app).Scan(&g)
-	return g, err
+	var next *int64
+	var gen int64
+	err = s.QueryRowContext(tx.ctx, app, app).Scan(&next, &gen)
+	return next, gen, err
 }
 
 // Acquire takes a lease on one named job (see store.Backend).
@@ -375,7 +367,7 @@ func (b *Backend) CompleteClaim(ctx context.Context, l store.Lease, outcome stri
 			return done
 		}
 		var err error
-		res, err = tx.claimSeen(req)
+		res, err = tx.claim(req)
 		return err
 	})
 	switch {
