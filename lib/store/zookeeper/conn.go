@@ -21,6 +21,16 @@
 // jobs, commit) whatever the length of the queue, plus one listing per
 // further chunk when the head of the queue is all claimed.
 //
+// A worker's step from one job to the next (CompleteClaim) is one commit
+// too: the job, its children's jobs and the next candidate are read
+// together. The jobs this backend holds leases on are kept as it last wrote
+// them, with their versions, so completing, failing, renewing or releasing
+// a lease reads nothing first: a job changed meanwhile by anyone else fails
+// the commit's version check and is read afresh. A backend that lost a
+// claim race starts its claims of the next second at a random one of the
+// first entries of the top priority, so that workers in step stop going
+// for the same entry.
+//
 // Limits: a Submit call is atomic per batch of submitBatch jobs (callers
 // batch smaller anyway); any other transition must fit in one multi-op
 // (ZooKeeper's 1 MB request limit: thousands of jobs) or fails with a clear
@@ -77,10 +87,13 @@ type Backend struct {
 	p     paths
 	acl   []zk.ACL
 
-	mu    sync.Mutex
-	known map[string]bool     // nodes known to exist (structure only)
-	lists map[string]*listing // cached children of upper queue nodes
-	clock func() time.Time
+	mu       sync.Mutex
+	known    map[string]bool      // nodes known to exist (structure only)
+	lists    map[string]*listing  // cached children of upper queue nodes
+	leases   leaseCache           // jobs held under this backend's leases
+	blocks   map[string]*posBlock // per app: the queue positions being used
+	lostRace time.Time            // when a claim of this backend last lost a race
+	clock    func() time.Time
 }
 
 type nopLogger struct{}
@@ -213,13 +226,15 @@ wait:
 	}
 
 	b := &Backend{
-		conn:  conn,
-		hosts: o.Hosts,
-		p:     paths{root: chroot},
-		acl:   zk.WorldACL(zk.PermAll),
-		known: map[string]bool{},
-		lists: map[string]*listing{},
-		clock: time.Now,
+		conn:   conn,
+		hosts:  o.Hosts,
+		p:      paths{root: chroot},
+		acl:    zk.WorldACL(zk.PermAll),
+		known:  map[string]bool{},
+		lists:  map[string]*listing{},
+		leases: leaseCache{},
+		blocks: map[string]*posBlock{},
+		clock:  time.Now,
 	}
 	if o.Auth != "" {
 		if err := conn.AddAuth("digest", []byte(o.Auth)); err != nil {

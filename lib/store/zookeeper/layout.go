@@ -24,7 +24,10 @@ import (
 //
 // A queue entry's path is its priority and its position. A position is a
 // posBits-bit number (posBlockBits low bits within a block allocated from
-// seq, the seq version above them), cut into chunks of posChunkBits bits
+// seq, the seq version above them; a backend takes the positions of one
+// block for at most blockFresh, so entries of equal priority queued by
+// different processes within a second may come out in either order), cut
+// into chunks of posChunkBits bits
 // (at most 256 entries under a node) and three levels of posLevelBits bits
 // above them (at most 2048 children each), so no queue node has more than
 // 2048 children whatever the number of entries, and the head of the queue is

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"time"
 
 	"github.com/go-zookeeper/zk"
@@ -200,13 +201,8 @@ func (b *Backend) head(ctx context.Context, app string, now int64, want int) ([]
 // Claim takes up to N claimable jobs off an app's queue.
 func (b *Backend) Claim(ctx context.Context, req store.ClaimRequest) (store.ClaimResult, error) {
 	var res store.ClaimResult
-	switch {
-	case req.N <= 0:
-		return res, fmt.Errorf("claim %d jobs: want at least 1", req.N)
-	case req.Lease <= 0:
-		return res, fmt.Errorf("claim with lease %v: want a positive lease", req.Lease)
-	case req.Owner == "":
-		return res, errors.New("claim without an owner")
+	if err := checkClaim(req); err != nil {
+		return res, err
 	}
 	if err := b.ensureApp(ctx, req.App); err != nil {
 		return res, err
@@ -223,6 +219,7 @@ func (b *Backend) Claim(ctx context.Context, req store.ClaimRequest) (store.Clai
 			break
 		}
 		lost := false
+		cands = b.spread(cands)
 		for len(cands) > 0 && len(res.Leases) < req.N {
 			n := min(len(cands), req.N-len(res.Leases), claimBatch)
 			got, err := b.claimSome(ctx, req, cands[:n])
@@ -231,6 +228,7 @@ func (b *Backend) Claim(ctx context.Context, req store.ClaimRequest) (store.Clai
 			}
 			if len(got) < n {
 				lost = true
+				b.contended()
 			}
 			res.Leases = append(res.Leases, got...)
 			cands = cands[n:]
@@ -245,46 +243,118 @@ func (b *Backend) Claim(ctx context.Context, req store.ClaimRequest) (store.Clai
 	return res, nil
 }
 
+// contention is how long after losing a claim race a backend spreads its
+// claims over the head of the queue.
+const contention = time.Second
+
+// contended notes that this backend lost a claim race.
+func (b *Backend) contended() {
+	b.mu.Lock()
+	b.lostRace = time.Now()
+	b.mu.Unlock()
+}
+
+// spread returns cands, or, within a second after this backend lost a
+// claim race, cands with those of the first priority rotated to start at a
+// random one: claimers that list the queue at the same moment then go for
+// different entries instead of all but one failing their commit. A lone
+// claimer never loses a race and keeps the queue's order.
+func (b *Backend) spread(cands []candidate) []candidate {
+	b.mu.Lock()
+	recent := time.Since(b.lostRace) < contention
+	b.mu.Unlock()
+	if !recent || len(cands) < 2 {
+		return cands
+	}
+	first, err := parseEntry(cands[0].q)
+	if err != nil {
+		return cands
+	}
+	k := 1
+	for k < len(cands) {
+		if e, err := parseEntry(cands[k].q); err != nil || e.prio != first.prio {
+			break
+		}
+		k++
+	}
+	off := rand.IntN(k)
+	out := make([]candidate, 0, len(cands))
+	out = append(out, cands[off:k]...)
+	out = append(out, cands[:off]...)
+	return append(out, cands[k:]...)
+}
+
+func checkClaim(req store.ClaimRequest) error {
+	switch {
+	case req.N <= 0:
+		return fmt.Errorf("claim %d jobs: want at least 1", req.N)
+	case req.Lease <= 0:
+		return fmt.Errorf("claim with lease %v: want a positive lease", req.Lease)
+	case req.Owner == "":
+		return errors.New("claim without an owner")
+	}
+	return nil
+}
+
 // claimSome claims those of cands that are still claimable.
 func (b *Backend) claimSome(ctx context.Context, req store.ClaimRequest, cands []candidate) ([]store.Lease, error) {
 	var out []store.Lease
 	err := b.update(ctx, "claim "+req.App, func(t *txn) error {
-		out = out[:0]
-		refs := make([]store.Ref, len(cands))
-		for i, c := range cands {
-			refs[i] = c.ref
-		}
-		if err := t.load(refs...); err != nil {
-			return err
-		}
-		until := t.now + ms(req.Lease)
-		for _, c := range cands {
-			x := t.get(c.ref)
-			if !x.present || x.cur.Q != c.q || x.cur.State != store.Pending || x.cur.live(t.now) || x.changed {
-				// Taken or changed meanwhile: not ours to claim. (A
-				// queued job is always pending: every transition that
-				// leaves pending removes its entry in the same multi.)
-				continue
-			}
-			d := x.cur
-			d.Owner, d.Token, d.Transferable, d.Until = req.Owner, newToken(), req.Transferable, until
-			d.NotBefore = 0
-			d.Q = withNotBefore(d.Q, until)
-			t.put(x, d)
-			out = append(out, store.Lease{Ref: c.ref, Token: d.Token, Owner: d.Owner,
-				Until: time.UnixMilli(until), Priority: d.Prio, Attempts: d.Attempts})
-		}
-		// Jobs we skip need no version check: drop them from the commit.
-		kept := t.order[:0]
-		for _, x := range t.order {
-			if x.changed {
-				kept = append(kept, x)
-			}
-		}
-		t.order = kept
-		return nil
+		var err error
+		out, err = t.claimCands(req, cands)
+		return err
 	})
 	return out, err
+}
+
+// claimCands claims in t those of cands that are still claimable. The jobs
+// it leaves alone, and that t did not read for anything else, are not
+// checked by the commit.
+func (t *txn) claimCands(req store.ClaimRequest, cands []candidate) ([]store.Lease, error) {
+	var out []store.Lease
+	refs := make([]store.Ref, 0, len(cands))
+	other := map[store.Ref]bool{}
+	for _, c := range cands {
+		refs = append(refs, c.ref)
+		if t.recs[c.ref] != nil {
+			other[c.ref] = true
+		}
+	}
+	if err := t.load(refs...); err != nil {
+		return nil, err
+	}
+	until := t.now + ms(req.Lease)
+	for _, c := range cands {
+		x := t.get(c.ref)
+		if !x.present || x.cur.Q != c.q || x.cur.State != store.Pending || x.cur.live(t.now) || x.changed {
+			// Taken or changed meanwhile: not ours to claim. (A
+			// queued job is always pending: every transition that
+			// leaves pending removes its entry in the same multi.)
+			continue
+		}
+		d := x.cur
+		d.Owner, d.Token, d.Transferable, d.Until = req.Owner, newToken(), req.Transferable, until
+		d.NotBefore = 0
+		d.Q = withNotBefore(d.Q, until)
+		t.putHeld(x, d)
+		out = append(out, store.Lease{Ref: c.ref, Token: d.Token, Owner: d.Owner,
+			Until: time.UnixMilli(until), Priority: d.Prio, Attempts: d.Attempts})
+	}
+	// Candidates we skip need no version check: drop them from the commit.
+	skip := map[*rec]bool{}
+	for _, c := range cands {
+		if x := t.get(c.ref); !x.changed && !other[c.ref] {
+			skip[x] = true
+		}
+	}
+	kept := t.order[:0]
+	for _, x := range t.order {
+		if !skip[x] {
+			kept = append(kept, x)
+		}
+	}
+	t.order = kept
+	return out, nil
 }
 
 // held loads the job of a lease and checks that the lease is still held.
@@ -330,7 +400,7 @@ func (b *Backend) Acquire(ctx context.Context, ref store.Ref, owner string, leas
 		if d.Q != "" {
 			d.Q = withNotBefore(d.Q, until)
 		}
-		t.put(x, d)
+		t.putHeld(x, d)
 		l = store.Lease{Ref: ref, Token: d.Token, Owner: owner, Until: time.UnixMilli(until),
 			Priority: d.Prio, Attempts: d.Attempts}
 		return nil
@@ -344,6 +414,7 @@ func (b *Backend) Renew(ctx context.Context, l store.Lease, dur time.Duration) (
 		return l, fmt.Errorf("renew %v by %v: want a positive lease", l.Ref, dur)
 	}
 	err := b.update(ctx, "renew "+l.Ref.String(), func(t *txn) error {
+		t.cachedLease(l)
 		x, err := t.held(l)
 		if err != nil {
 			return err
@@ -353,7 +424,7 @@ func (b *Backend) Renew(ctx context.Context, l store.Lease, dur time.Duration) (
 		if d.Q != "" {
 			d.Q = withNotBefore(d.Q, d.Until)
 		}
-		t.put(x, d)
+		t.putHeld(x, d)
 		l.Until, l.Priority, l.Attempts = time.UnixMilli(d.Until), d.Prio, d.Attempts
 		return nil
 	})
@@ -364,6 +435,7 @@ func (b *Backend) Renew(ctx context.Context, l store.Lease, dur time.Duration) (
 // queued.
 func (b *Backend) Release(ctx context.Context, l store.Lease) error {
 	return b.update(ctx, "release "+l.Ref.String(), func(t *txn) error {
+		t.cachedLease(l)
 		x, err := t.held(l)
 		if err != nil {
 			return err
@@ -386,6 +458,15 @@ func (b *Backend) Release(ctx context.Context, l store.Lease) error {
 // Complete marks a job completed and queues the children whose parents
 // are now all completed, in one multi-op that checks every parent's version.
 func (b *Backend) Complete(ctx context.Context, l store.Lease, outcome string, children []store.Child) error {
+	if err := checkChildren(children); err != nil {
+		return err
+	}
+	return b.update(ctx, "complete "+l.Ref.String(), func(t *txn) error {
+		return t.complete(l, outcome, children)
+	})
+}
+
+func checkChildren(children []store.Child) error {
 	for _, c := range children {
 		if err := store.CheckRef(c.Ref); err != nil {
 			return err
@@ -394,51 +475,114 @@ func (b *Backend) Complete(ctx context.Context, l store.Lease, outcome string, c
 			return err
 		}
 	}
-	return b.update(ctx, "complete "+l.Ref.String(), func(t *txn) error {
-		var x *rec
-		if l.Token != "" {
-			var err error
-			if x, err = t.held(l); err != nil {
-				return err
-			}
-		} else {
-			if err := t.load(l.Ref); err != nil {
-				return err
-			}
-			if x = t.get(l.Ref); !x.present {
-				return fmt.Errorf("%v: %w", l.Ref, store.ErrNotFound)
-			}
-		}
-		var refs []store.Ref
-		for _, c := range children {
-			refs = append(refs, c.Ref)
-			refs = append(refs, c.Parents...)
-		}
+	return nil
+}
+
+// complete is Complete in t. Its errors of the job's state (lease lost,
+// not found) come before it changes anything.
+func (t *txn) complete(l store.Lease, outcome string, children []store.Child) error {
+	refs := []store.Ref{l.Ref}
+	for _, c := range children {
+		refs = append(refs, c.Ref)
+		refs = append(refs, c.Parents...)
+	}
+	var x *rec
+	if l.Token != "" {
+		// The job and its children's jobs are read together.
+		t.cachedLease(l)
 		if err := t.load(refs...); err != nil {
 			return err
 		}
-		d := x.cur
-		prio := d.Prio
-		d.State, d.Q, d.NotBefore, d.Attempts, d.Outcome = store.Completed, "", 0, 0, outcome
-		d.clearLease()
-		t.put(x, d)
-		for _, c := range children {
-			ready := true
-			for _, p := range c.Parents {
-				if y := t.get(p); !y.present || y.cur.State != store.Completed {
-					ready = false
-					break
-				}
-			}
-			if !ready {
-				continue
-			}
-			if err := t.queueNode(c.Node, prio); err != nil {
-				return err
+		var err error
+		if x, err = t.held(l); err != nil {
+			return err
+		}
+	} else {
+		if err := t.load(refs...); err != nil {
+			return err
+		}
+		if x = t.get(l.Ref); !x.present {
+			return fmt.Errorf("%v: %w", l.Ref, store.ErrNotFound)
+		}
+	}
+	d := x.cur
+	prio := d.Prio
+	d.State, d.Q, d.NotBefore, d.Attempts, d.Outcome = store.Completed, "", 0, 0, outcome
+	d.clearLease()
+	t.put(x, d)
+	for _, c := range children {
+		ready := true
+		for _, p := range c.Parents {
+			if y := t.get(p); !y.present || y.cur.State != store.Completed {
+				ready = false
+				break
 			}
 		}
-		return nil
+		if !ready {
+			continue
+		}
+		if err := t.queueNode(c.Node, prio); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// CompleteClaim completes l and claims, in one multi-op when a job is
+// claimable: the queue's head is listed first, then the job, its
+// children's jobs and the candidates are read together, and one commit
+// completes the one and claims the others. Jobs the commit could not take
+// are claimed after, as Claim does.
+func (b *Backend) CompleteClaim(ctx context.Context, l store.Lease, outcome string, children []store.Child, req store.ClaimRequest) (store.ClaimResult, error, error) {
+	if err := checkChildren(children); err != nil {
+		res, cerr := b.Claim(ctx, req)
+		return res, err, cerr
+	}
+	if err := checkClaim(req); err != nil {
+		return store.ClaimResult{}, b.Complete(ctx, l, outcome, children), err
+	}
+	if err := b.ensureApp(ctx, req.App); err != nil {
+		return store.ClaimResult{}, b.Complete(ctx, l, outcome, children), err
+	}
+	cands, _, err := b.head(ctx, req.App, b.now(), req.N+4)
+	if err != nil {
+		return store.ClaimResult{}, b.Complete(ctx, l, outcome, children), err
+	}
+	cands = b.spread(cands)
+	var got []store.Lease
+	var done error
+	from := 0
+	err = b.update(ctx, "complete "+l.Ref.String()+" and claim "+req.App, func(t *txn) error {
+		if from > 0 {
+			b.contended()
+		}
+		done = t.complete(l, outcome, children)
+		if done != nil && !errors.Is(done, store.ErrLeaseLost) && !errors.Is(done, store.ErrNotFound) {
+			return done
+		}
+		// Each attempt tries the next candidates: after a conflict, those
+		// of the last attempt were most likely claimed by someone else.
+		c := cands[min(from, len(cands)):min(from+req.N, len(cands))]
+		from += req.N
+		var err error
+		got, err = t.claimCands(req, c)
+		return err
 	})
+	if err != nil {
+		if done == nil {
+			done = err
+		}
+		return store.ClaimResult{}, done, err
+	}
+	res := store.ClaimResult{Leases: got}
+	if len(got) < req.N {
+		more := req
+		more.N -= len(got)
+		rest, err := b.Claim(ctx, more)
+		res.Leases, res.Next = append(res.Leases, rest.Leases...), rest.Next
+		return res, done, err
+	}
+	return res, done, nil
 }
 
 // queueNode creates a job that is absent (pending and queued, or skipped
@@ -484,6 +628,7 @@ func (b *Backend) Fail(ctx context.Context, l store.Lease, outcome string, maxRe
 		return false, fmt.Errorf("fail %v: negative delay %v", l.Ref, delay)
 	}
 	err := b.update(ctx, "fail "+l.Ref.String(), func(t *txn) error {
+		t.cachedLease(l)
 		x, err := t.held(l)
 		if err != nil {
 			return err
@@ -716,11 +861,4 @@ func (b *Backend) Wait(ctx context.Context, app string, until time.Time) error {
 		}
 		return nil
 	}
-}
-
-// CompleteClaim completes l and then claims, one after the other.
-func (b *Backend) CompleteClaim(ctx context.Context, l store.Lease, outcome string, children []store.Child, req store.ClaimRequest) (store.ClaimResult, error, error) {
-	done := b.Complete(ctx, l, outcome, children)
-	res, err := b.Claim(ctx, req)
-	return res, done, err
 }

@@ -61,6 +61,102 @@ type rec struct {
 	cur     jobData
 	present bool // after the changes so far
 	changed bool
+	cached  bool // read from the lease cache, not from the server
+	held    bool // written holding a lease of this backend's: cache it
+	op      int  // index in the multi of the op that checks its version
+}
+
+// leaseCache keeps the jobs this backend holds leases on as it last wrote
+// them, with their node versions: completing, failing, renewing or
+// releasing a lease then skips reading the job first. A job changed by
+// anyone else meanwhile has another version, so the commit fails its
+// version check and the transition runs again from a fresh read.
+type leaseCache map[store.Ref]cachedJob
+
+type cachedJob struct {
+	data    jobData
+	version int32
+}
+
+// cachedLease puts l's job in t from the lease cache, if it is there under
+// l's token, so that loading it reads nothing.
+func (t *txn) cachedLease(l store.Lease) {
+	if l.Token == "" || t.recs[l.Ref] != nil {
+		return
+	}
+	t.b.mu.Lock()
+	c, ok := t.b.leases[l.Ref]
+	t.b.mu.Unlock()
+	if !ok || c.data.Token != l.Token {
+		return
+	}
+	x := &rec{ref: l.Ref, path: t.b.p.job(l.Ref), exists: true, present: true,
+		version: c.version, orig: c.data, cur: c.data, cached: true}
+	t.recs[l.Ref] = x
+	t.order = append(t.order, x)
+}
+
+// putHeld is put for a job that this backend then holds a lease on.
+func (t *txn) putHeld(x *rec, d jobData) {
+	t.put(x, d)
+	x.held = true
+}
+
+// committed updates the lease cache after a commit: the jobs written
+// holding a lease with their new versions (from the multi's answers), and
+// no others. With no answers (the commit's reply was lost), nothing
+// written is kept.
+func (t *txn) committed(res []zk.MultiResponse) {
+	t.b.mu.Lock()
+	defer t.b.mu.Unlock()
+	for _, x := range t.order {
+		if !x.changed {
+			continue
+		}
+		delete(t.b.leases, x.ref)
+		if !x.held || x.op >= len(res) {
+			continue
+		}
+		v := int32(0) // created
+		if st := res[x.op].Stat; x.exists && st != nil {
+			v = st.Version
+		} else if x.exists {
+			continue
+		}
+		t.b.leases[x.ref] = cachedJob{data: x.cur, version: v}
+	}
+}
+
+// uncacheFailed drops from the lease cache the job whose version check
+// failed the commit (the first op with an error), if t took it from there:
+// someone else changed it, and the next attempt reads it.
+func (t *txn) uncacheFailed(res []zk.MultiResponse) {
+	failed := -1
+	for i, r := range res {
+		if r.Error != nil {
+			failed = i
+			break
+		}
+	}
+	t.b.mu.Lock()
+	defer t.b.mu.Unlock()
+	for _, x := range t.order {
+		if x.cached && (x.op == failed || failed < 0) {
+			delete(t.b.leases, x.ref)
+		}
+	}
+}
+
+// uncache drops the jobs t took from the lease cache, after a failed
+// transition: the next attempt reads them.
+func (t *txn) uncache() {
+	t.b.mu.Lock()
+	defer t.b.mu.Unlock()
+	for _, x := range t.order {
+		if x.cached {
+			delete(t.b.leases, x.ref)
+		}
+	}
 }
 
 // txn collects the reads and writes of one attempt at one transition.
@@ -71,7 +167,6 @@ type txn struct {
 	recs   map[store.Ref]*rec
 	order  []*rec
 	notify map[string]bool
-	blocks map[string][]uint64 // per app: unused queue positions
 	op     string
 }
 
@@ -86,8 +181,9 @@ const maxAttempts = 200
 func (b *Backend) update(ctx context.Context, what string, build func(t *txn) error) error {
 	for attempt := 0; ; attempt++ {
 		t := &txn{b: b, ctx: ctx, now: b.now(), recs: map[store.Ref]*rec{},
-			notify: map[string]bool{}, blocks: map[string][]uint64{}, op: newToken()}
+			notify: map[string]bool{}, op: newToken()}
 		if err := build(t); err != nil {
+			t.uncache() // a lost lease, say: forget it
 			return err
 		}
 		err := t.commit()
@@ -174,32 +270,52 @@ func (t *txn) put(x *rec, d jobData) {
 	x.cur, x.present, x.changed = d, true, true
 }
 
-// position returns a new queue position at the back of app's queue.
+// blockFresh is how long a backend takes positions from one block: the
+// entries one process queues within it come out, among those of equal
+// priority, in its own order but not always in time order with those of
+// other processes.
+const blockFresh = time.Second
+
+// posBlock is the unused rest of the last block of queue positions a
+// backend got for an app.
+type posBlock struct {
+	next, end uint64
+	at        time.Time
+}
+
+// position returns a new queue position at the back of app's queue: the
+// next of the backend's current block for the app, or the first of a new
+// block of 1<<posBlockBits positions (one write of the app's seq node).
+// Positions of a transaction that does not commit are skipped, not reused.
 func (t *txn) position(app string) (uint64, error) {
-	if len(t.blocks[app]) == 0 {
-		if err := t.b.ensureApp(t.ctx, app); err != nil {
-			return 0, err
-		}
-		var st *zk.Stat
-		path := t.b.p.seq(app)
-		err := t.b.retry(t.ctx, func() error {
-			var err error
-			st, err = t.b.conn.Set(path, nil, -1)
-			return err
-		})
-		if err != nil {
-			return 0, t.b.wrap(path, err)
-		}
-		base := uint64(st.Version) << posBlockBits
-		block := make([]uint64, 1<<posBlockBits)
-		for i := range block {
-			block[i] = base + uint64(i)
-		}
-		t.blocks[app] = block
+	b := t.b
+	b.mu.Lock()
+	if blk := b.blocks[app]; blk != nil && blk.next < blk.end && time.Since(blk.at) < blockFresh {
+		pos := blk.next
+		blk.next++
+		b.mu.Unlock()
+		return pos, nil
 	}
-	pos := t.blocks[app][0]
-	t.blocks[app] = t.blocks[app][1:]
-	return pos, nil
+	b.mu.Unlock()
+	if err := b.ensureApp(t.ctx, app); err != nil {
+		return 0, err
+	}
+	var st *zk.Stat
+	path := b.p.seq(app)
+	at := time.Now()
+	err := b.retry(t.ctx, func() error {
+		var err error
+		st, err = b.conn.Set(path, nil, -1)
+		return err
+	})
+	if err != nil {
+		return 0, b.wrap(path, err)
+	}
+	base := uint64(st.Version) << posBlockBits
+	b.mu.Lock()
+	b.blocks[app] = &posBlock{next: base + 1, end: base + 1<<posBlockBits, at: at}
+	b.mu.Unlock()
+	return base, nil
 }
 
 // enqueue gives x a new entry at the back of its app's queue at prio,
@@ -225,6 +341,7 @@ func (t *txn) commit() error {
 	for _, x := range t.order {
 		switch {
 		case !x.changed && x.exists:
+			x.op = len(ops)
 			ops = append(ops, &zk.CheckVersionRequest{Path: x.path, Version: x.version})
 		case !x.changed:
 			// Prove the job still absent: create and delete it.
@@ -240,6 +357,7 @@ func (t *txn) commit() error {
 			if err != nil {
 				return err
 			}
+			x.op = len(ops)
 			if x.exists {
 				ops = append(ops, &zk.SetDataRequest{Path: x.path, Data: data, Version: x.version})
 			} else {
@@ -277,16 +395,22 @@ func (t *txn) commit() error {
 			return err
 		}
 	}
-	_, err := b.conn.Multi(ops...)
+	res, err := b.conn.Multi(ops...)
 	switch {
 	case err == nil:
+		t.committed(res)
 		return nil
 	case errors.Is(err, zk.ErrNoNode):
 		b.forget() // a queue node we knew may have been removed
 		return errConflict
-	case errors.Is(err, zk.ErrBadVersion), errors.Is(err, zk.ErrNodeExists), errors.Is(err, zk.ErrNotEmpty):
+	case errors.Is(err, zk.ErrBadVersion):
+		t.uncacheFailed(res)
+		return errConflict
+	case errors.Is(err, zk.ErrNodeExists), errors.Is(err, zk.ErrNotEmpty):
 		return errConflict
 	case transient(err):
+		t.uncache()
+		t.committed(nil)
 		// The multi may or may not have been applied: look.
 		var mine bool
 		rerr := b.retry(t.ctx, func() error {
@@ -308,6 +432,7 @@ func (t *txn) commit() error {
 		}
 		return errConflict
 	default:
+		t.uncache()
 		return b.wrap("multi", err)
 	}
 }
