@@ -80,3 +80,50 @@ func (s suite) testCompleteClaim(t *testing.T) {
 		ref("b", "1"): pendingQueued(30),
 	})
 }
+
+// testFencingElsewhere: a lease is lost when another instance (another
+// process) changes its job, whatever the holder remembers of the job from
+// its own writes; a change elsewhere that keeps the lease (a readd of the
+// claimed job) does not lose it.
+func (s suite) testFencingElsewhere(t *testing.T) {
+	a, spec := s.open(t)
+	b := s.openSpec(t, spec)
+	submit(t, a, item("q", "1", 100), item("q", "2", 100), item("q", "3", 100), item("q", "4", 100), item("q", "5", 100))
+
+	l1 := claimOne(t, a, "q", longLease)
+	setState(t, b, l1.Ref, store.Failed, "stopped")
+	wantLeaseLost(t, "complete a job failed elsewhere", a.Complete(ctx(t), l1, "exit 0", nil))
+	checkJob(t, a, l1.Ref, view{State: store.Failed, Outcome: "stopped"})
+
+	l2 := claimOne(t, a, "q", longLease)
+	l2, err := a.Renew(ctx(t), l2, longLease)
+	if err != nil {
+		t.Fatalf("renew: %v", err)
+	}
+	setState(t, b, l2.Ref, store.Skipped, "")
+	_, err = a.Renew(ctx(t), l2, longLease)
+	wantLeaseLost(t, "renew a job skipped elsewhere", err)
+	_, err = a.Fail(ctx(t), l2, "exit 1", 5, 0)
+	wantLeaseLost(t, "fail a job skipped elsewhere", err)
+	wantLeaseLost(t, "release a job skipped elsewhere", a.Release(ctx(t), l2))
+	checkJob(t, a, l2.Ref, view{State: store.Skipped})
+
+	l3 := claimOne(t, a, "q", longLease)
+	if _, err := b.Submit(ctx(t), []store.SubmitItem{{Node: node("q", l3.JobID), Priority: 100, Readd: true}}); err != nil {
+		t.Fatalf("readd elsewhere: %v", err)
+	}
+	complete(t, a, l3)
+	checkJob(t, a, l3.Ref, view{State: store.Completed, Outcome: "exit 0"})
+
+	l4 := claimOne(t, a, "q", longLease)
+	setState(t, b, l4.Ref, store.Failed, "stopped")
+	res, done, err := a.CompleteClaim(ctx(t), l4, "exit 0", nil, claimReq("q", "w1", 1, longLease))
+	wantLeaseLost(t, "complete-claim a job failed elsewhere", done)
+	if err != nil || len(res.Leases) != 1 || res.Leases[0].JobID != "5" {
+		t.Fatalf("claim after a job failed elsewhere: %+v, %v; want q/5", res, err)
+	}
+	checkJobs(t, a, map[store.Ref]view{
+		l4.Ref:        {State: store.Failed, Outcome: "stopped"},
+		ref("q", "5"): {State: store.Pending, Queued: true, Priority: 100, Owner: "w1"},
+	})
+}

@@ -93,6 +93,7 @@ func (s suite) cases() []testCase {
 		{"Renew", s.testRenew},
 		{"Release", s.testRelease},
 		{"Fencing", s.testFencing},
+		{"FencingElsewhere", s.testFencingElsewhere},
 		{"CompleteBubbleDown", s.testCompleteBubbleDown},
 		{"CompleteIdempotent", s.testCompleteIdempotent},
 		{"CompleteWithoutLease", s.testCompleteWithoutLease},

@@ -213,6 +213,43 @@ func TestTreeBound(t *testing.T) {
 	}
 }
 
+// TestPositionsByBlock: entries queued one transaction at a time by one
+// backend (as bubble-down queues children) take consecutive positions,
+// filling 256-entry chunk nodes, rather than a new block and chunk each
+// (which cost a write of the seq node and a create per job); they come out
+// in the order queued.
+func TestPositionsByBlock(t *testing.T) {
+	b, spec := open(t)
+	const n = 300
+	for i := range n {
+		id := fmt.Sprintf("%03d", i)
+		if _, err := b.Submit(ctxT(t), []store.SubmitItem{{Node: store.Node{Ref: store.Ref{App: "a", JobID: id}}, Priority: 1}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_, chroot, _ := parseHosts(spec)
+	conn := rawConn(t, server(t).Hosts())
+	chunks := 0
+	depth := strings.Count(b.p.queue("a"), "/") + 4
+	walk(t, conn, chroot, func(p string, kids int) {
+		if strings.HasPrefix(p, b.p.queue("a")+"/") && strings.Count(p, "/") == depth {
+			chunks++
+		}
+	})
+	if chunks > 2 {
+		t.Fatalf("%d queued entries in %d chunk nodes, want at most 2", n, chunks)
+	}
+	res, err := b.Claim(ctxT(t), store.ClaimRequest{App: "a", Owner: "w", N: n, Lease: time.Minute})
+	if err != nil || len(res.Leases) != n {
+		t.Fatalf("claim: %d, %v", len(res.Leases), err)
+	}
+	for i, l := range res.Leases {
+		if want := fmt.Sprintf("%03d", i); l.JobID != want {
+			t.Fatalf("claim %d: %s, want %s", i, l.JobID, want)
+		}
+	}
+}
+
 // worker claims and completes jobs of app until it has done its share of
 // total (counted in done) or ctx ends, riding over errors from a server
 // that goes away.
