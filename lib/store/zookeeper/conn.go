@@ -29,7 +29,9 @@
 // the commit's version check and is read afresh. A backend that lost a
 // claim race starts its claims of the next second at a random one of the
 // first entries of the top priority, so that workers in step stop going
-// for the same entry.
+// for the same entry. The priorities are listed from a cache under a watch
+// (afresh when that finds nothing), and bubble-down takes children for
+// absent without reading them on a first attempt (see assumeAbsent).
 //
 // Limits: a Submit call is atomic per batch of submitBatch jobs (callers
 // batch smaller anyway); any other transition must fit in one multi-op
@@ -93,6 +95,7 @@ type Backend struct {
 	leases   leaseCache           // jobs held under this backend's leases
 	blocks   map[string]*posBlock // per app: the queue positions being used
 	lostRace time.Time            // when a claim of this backend last lost a race
+	present  map[string]time.Time // per app: when a job taken for absent was there
 	clock    func() time.Time
 }
 
@@ -226,15 +229,16 @@ wait:
 	}
 
 	b := &Backend{
-		conn:   conn,
-		hosts:  o.Hosts,
-		p:      paths{root: chroot},
-		acl:    zk.WorldACL(zk.PermAll),
-		known:  map[string]bool{},
-		lists:  map[string]*listing{},
-		leases: leaseCache{},
-		blocks: map[string]*posBlock{},
-		clock:  time.Now,
+		conn:    conn,
+		hosts:   o.Hosts,
+		p:       paths{root: chroot},
+		acl:     zk.WorldACL(zk.PermAll),
+		known:   map[string]bool{},
+		lists:   map[string]*listing{},
+		leases:  leaseCache{},
+		blocks:  map[string]*posBlock{},
+		present: map[string]time.Time{},
+		clock:   time.Now,
 	}
 	if o.Auth != "" {
 		if err := conn.AddAuth("digest", []byte(o.Auth)); err != nil {

@@ -139,7 +139,21 @@ type candidate struct {
 // head lists up to want claimable entries of app's queue in order, and the
 // earliest time a skipped entry becomes claimable (0 if none). It removes
 // the empty queue nodes it meets.
+//
+// The priorities, like the upper levels, come from a cached listing first;
+// only when that finds nothing claimable does it list them afresh, so an
+// empty answer is as fresh as the request. A priority created meanwhile by
+// another process is seen once its watch event arrives.
 func (b *Backend) head(ctx context.Context, app string, now int64, want int) ([]candidate, int64, error) {
+	out, next, err := b.walkHead(ctx, app, now, want, false)
+	if err != nil || len(out) > 0 {
+		return out, next, err
+	}
+	return b.walkHead(ctx, app, now, want, true)
+}
+
+// walkHead is head, with the priorities listed afresh or not.
+func (b *Backend) walkHead(ctx context.Context, app string, now int64, want int, fresh bool) ([]candidate, int64, error) {
 	var out []candidate
 	var next int64
 	var walk func(rel string, depth int) error
@@ -149,7 +163,7 @@ func (b *Backend) head(ctx context.Context, app string, now int64, want int) ([]
 			path += "/" + rel
 		}
 		list := b.children
-		if depth >= 1 && depth <= 3 {
+		if depth >= 1 && depth <= 3 || depth == 0 && !fresh {
 			list = b.cachedChildren
 		}
 		names, err := list(ctx, path)
@@ -485,6 +499,9 @@ func (t *txn) complete(l store.Lease, outcome string, children []store.Child) er
 	for _, c := range children {
 		refs = append(refs, c.Ref)
 		refs = append(refs, c.Parents...)
+	}
+	for _, c := range children {
+		t.assumeAbsent(c.Ref)
 	}
 	var x *rec
 	if l.Token != "" {

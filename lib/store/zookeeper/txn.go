@@ -62,6 +62,7 @@ type rec struct {
 	present bool // after the changes so far
 	changed bool
 	cached  bool // read from the lease cache, not from the server
+	assumed bool // taken for absent without a read (assumeAbsent)
 	held    bool // written holding a lease of this backend's: cache it
 	op      int  // index in the multi of the op that checks its version
 }
@@ -147,6 +148,25 @@ func (t *txn) uncacheFailed(res []zk.MultiResponse) {
 	}
 }
 
+// presentFailed notes the app of a job taken for absent whose create
+// failed the commit (the first op with an error): it was there.
+func (t *txn) presentFailed(res []zk.MultiResponse) {
+	failed := -1
+	for i, r := range res {
+		if r.Error != nil {
+			failed = i
+			break
+		}
+	}
+	t.b.mu.Lock()
+	defer t.b.mu.Unlock()
+	for _, x := range t.order {
+		if x.assumed && (x.op == failed || failed < 0) {
+			t.b.present[x.ref.App] = time.Now()
+		}
+	}
+}
+
 // uncache drops the jobs t took from the lease cache, after a failed
 // transition: the next attempt reads them.
 func (t *txn) uncache() {
@@ -168,6 +188,7 @@ type txn struct {
 	order  []*rec
 	notify map[string]bool
 	op     string
+	first  bool // the transition's first attempt
 }
 
 var errConflict = errors.New("conflict")
@@ -181,7 +202,7 @@ const maxAttempts = 200
 func (b *Backend) update(ctx context.Context, what string, build func(t *txn) error) error {
 	for attempt := 0; ; attempt++ {
 		t := &txn{b: b, ctx: ctx, now: b.now(), recs: map[store.Ref]*rec{},
-			notify: map[string]bool{}, op: newToken()}
+			notify: map[string]bool{}, op: newToken(), first: attempt == 0}
 		if err := build(t); err != nil {
 			t.uncache() // a lost lease, say: forget it
 			return err
@@ -219,6 +240,30 @@ func newToken() string {
 	crand.Read(b[:])
 	return hex.EncodeToString(b[:])
 }
+
+// assumeAbsent takes the job r for absent without reading it, on a
+// transition's first attempt, unless a job of r's app taken for absent
+// lately was there. The commit proves it absent (it creates the node), and
+// fails if it is not, and the next attempt reads it. Bubble-down uses it
+// for children, which do not exist until their last parent completes.
+func (t *txn) assumeAbsent(r store.Ref) {
+	if !t.first || t.recs[r] != nil || store.CheckRef(r) != nil {
+		return
+	}
+	t.b.mu.Lock()
+	present := time.Since(t.b.present[r.App]) < presentFor
+	t.b.mu.Unlock()
+	if present {
+		return
+	}
+	x := &rec{ref: r, path: t.b.p.job(r), assumed: true}
+	t.recs[r] = x
+	t.order = append(t.order, x)
+}
+
+// presentFor is how long, after a job taken for absent was there, jobs of
+// its app are read rather than taken for absent.
+const presentFor = 10 * time.Second
 
 // load reads the jobs not read yet, in parallel.
 func (t *txn) load(refs ...store.Ref) error {
@@ -345,6 +390,7 @@ func (t *txn) commit() error {
 			ops = append(ops, &zk.CheckVersionRequest{Path: x.path, Version: x.version})
 		case !x.changed:
 			// Prove the job still absent: create and delete it.
+			x.op = len(ops)
 			ops = append(ops, &zk.CreateRequest{Path: x.path, Acl: b.acl},
 				&zk.DeleteRequest{Path: x.path, Version: 0})
 			creates = append(creates, b.p.bucket(x.ref))
@@ -406,7 +452,10 @@ func (t *txn) commit() error {
 	case errors.Is(err, zk.ErrBadVersion):
 		t.uncacheFailed(res)
 		return errConflict
-	case errors.Is(err, zk.ErrNodeExists), errors.Is(err, zk.ErrNotEmpty):
+	case errors.Is(err, zk.ErrNodeExists):
+		t.presentFailed(res)
+		return errConflict
+	case errors.Is(err, zk.ErrNotEmpty):
 		return errConflict
 	case transient(err):
 		t.uncache()
