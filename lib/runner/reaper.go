@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"os/signal"
 	"runtime"
@@ -80,7 +79,9 @@ func decodeRequest(b []byte) (request, error) {
 // os.Exit(runner.ReaperMain(os.Args[2:])) when os.Args[1] is "__stolos_reaper".
 //
 // The runner starts the reaper as the leader of a new process group, with a
-// unix stream socket on fd 3. The reaper:
+// unix stream socket on fd 3 and, on Linux, the parent-death signal
+// orphanSignal (from a thread that lives as long as the runner). The
+// reaper:
 //   - becomes a child subreaper (Linux), so every descendant of a command
 //     that loses its parent becomes its child and is reaped by it;
 //   - for each request read on fd 3, starts the command in the reaper's own
@@ -93,9 +94,14 @@ func decodeRequest(b []byte) (request, error) {
 //     gone and the group holds the reaper alone;
 //   - ignores SIGTERM, SIGINT, SIGHUP and SIGQUIT, which the runner sends to
 //     the whole group (they reach the command directly);
-//   - kills its whole process group with SIGKILL, itself included, when fd 3
-//     reaches EOF, which happens when the runner has died (even by kill -9)
-//     or closed the Reaper.
+//   - kills its whole process group with SIGKILL, itself included, when the
+//     runner dies (even by kill -9: the parent-death signal, during a
+//     command) or closes the Reaper (fd 3 reaches EOF, between commands).
+//
+// One thread does all of it, blocking in recvmsg and then in wait4: a job
+// wakes the reaper twice, when its request comes and when its command ends.
+// (A goroutine reading the socket, handing requests to this thread, cost
+// several more thread switches per job.)
 //
 // It returns 2, with a message on stderr, when it was not started that way.
 func ReaperMain(args []string) int {
@@ -115,30 +121,21 @@ func ReaperMain(args []string) int {
 		fmt.Fprintf(os.Stderr, "stolos reaper: fd %d is not a socket\n", socketFD)
 		return 2
 	}
-	// The socket is read through the runtime's poller rather than by a
-	// thread blocked in recvmsg: one thread fewer to wake and to hand a
-	// processor back and forth with the one in wait4 (4% off a chain of
-	// short jobs).
-	conn, err := socketConn(socketFD)
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "stolos reaper: fd %d: %v\n", socketFD, err)
-		return 2
-	}
-	socket = conn
+	syscall.CloseOnExec(socketFD)
 	signal.Notify(make(chan os.Signal, 1), syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP, syscall.SIGQUIT)
-	subErr := setSubreaper()
-	reqs := make(chan reaperJob)
+	orphaned := make(chan os.Signal, 1)
+	signal.Notify(orphaned, orphanSignal)
 	go func() {
-		for {
-			j, err := readRequest(conn)
-			if err != nil { // the runner is gone (or broken): so is the job
-				_ = syscall.Kill(0, syscall.SIGKILL)
-				return
-			}
-			reqs <- j
-		}
+		<-orphaned // the runner is gone: so is the job
+		_ = syscall.Kill(0, syscall.SIGKILL)
 	}()
-	for j := range reqs {
+	subErr := setSubreaper()
+	for {
+		j, err := readRequest(socketFD)
+		if err != nil { // the runner is gone (or broken): so is the job
+			_ = syscall.Kill(0, syscall.SIGKILL)
+			return 0
+		}
 		status, reported := fmt.Sprintf("error set child subreaper: %v", subErr), false
 		if subErr == nil {
 			status, reported = runCommand(j)
@@ -149,7 +146,6 @@ func ReaperMain(args []string) int {
 			reply(status + "\ndone")
 		}
 	}
-	return 0
 }
 
 // reaperJob is a request and its stdout and stderr.
@@ -158,30 +154,10 @@ type reaperJob struct {
 	stdout, stderr int
 }
 
-// reply writes line to the runner. An error means the runner is gone, which
-// the reading goroutine sees too.
+// reply writes line to the runner. An error means the runner is gone,
+// which the next read sees too.
 func reply(line string) {
-	_, _ = socket.Write([]byte(line + "\n"))
-}
-
-// socket is the reaper's connection to the runner.
-var socket *net.UnixConn
-
-// socketConn returns the unix socket fd as a connection served by the
-// runtime's poller.
-func socketConn(fd int) (*net.UnixConn, error) {
-	f := os.NewFile(uintptr(fd), "runner")
-	c, err := net.FileConn(f)
-	f.Close() // FileConn made its own copy
-	if err != nil {
-		return nil, err
-	}
-	u, ok := c.(*net.UnixConn)
-	if !ok {
-		c.Close()
-		return nil, errors.New("not a unix socket")
-	}
-	return u, nil
+	_, _ = syscall.Write(socketFD, []byte(line+"\n"))
 }
 
 // runCommand runs j's command and reaps it and every descendant. It returns
@@ -220,18 +196,21 @@ func runCommand(j reaperJob) (status string, reported bool) {
 	}
 }
 
-// readRequest reads one request from the runner.
-func readRequest(c *net.UnixConn) (reaperJob, error) {
+// readRequest reads one request from the socket fd.
+func readRequest(fd int) (reaperJob, error) {
 	var head [4]byte
 	oob := make([]byte, syscall.CmsgSpace(2*4))
-	n, oobn, _, _, err := c.ReadMsgUnix(head[:], oob)
+	n, oobn, _, _, err := syscall.Recvmsg(fd, head[:], oob, recvFlags)
+	for err == syscall.EINTR {
+		n, oobn, _, _, err = syscall.Recvmsg(fd, head[:], oob, recvFlags)
+	}
 	if err != nil {
 		return reaperJob{}, err
 	}
 	if n == 0 {
 		return reaperJob{}, io.EOF
 	}
-	if _, err := io.ReadFull(c, head[n:]); err != nil {
+	if err := readFull(fd, head[n:]); err != nil {
 		return reaperJob{}, err
 	}
 	msgs, err := syscall.ParseSocketControlMessage(oob[:oobn])
@@ -250,7 +229,7 @@ func readRequest(c *net.UnixConn) (reaperJob, error) {
 		return reaperJob{}, fmt.Errorf("request of %d bytes", size)
 	}
 	body := make([]byte, size)
-	if _, err := io.ReadFull(c, body); err != nil {
+	if err := readFull(fd, body); err != nil {
 		return reaperJob{}, err
 	}
 	r, err := decodeRequest(body)
@@ -258,6 +237,23 @@ func readRequest(c *net.UnixConn) (reaperJob, error) {
 		return reaperJob{}, err
 	}
 	return reaperJob{request: r, stdout: fds[0], stderr: fds[1]}, nil
+}
+
+// readFull fills b from fd.
+func readFull(fd int, b []byte) error {
+	for len(b) > 0 {
+		n, err := syscall.Read(fd, b)
+		switch {
+		case err == syscall.EINTR:
+			continue
+		case err != nil:
+			return err
+		case n == 0:
+			return io.ErrUnexpectedEOF
+		}
+		b = b[n:]
+	}
+	return nil
 }
 
 // statusText describes how a process ended: "exit 3", "signal KILL".

@@ -18,7 +18,9 @@
 // the attempt times out or its context is canceled, the whole group gets
 // SIGTERM, then SIGKILL after Job.Grace. When the command ends by itself,
 // whatever it left running in its group gets the same treatment. When the
-// calling program dies, even by kill -9, the reaper kills the whole group.
+// calling program dies, even by kill -9, the reaper kills the whole group:
+// it is started with a parent-death signal (Linux), from a thread locked
+// for the life of the program, and it sees its socket close.
 // A process that leaves the group (setsid) escapes all this.
 package runner
 
@@ -32,6 +34,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -359,8 +362,8 @@ func (r *Reaper) proc() (*reaperProc, error) {
 	defer mine.Close()
 	cmd := exec.Command(r.argv[0], r.argv[1:]...)
 	cmd.ExtraFiles = []*os.File{theirs} // fd 3
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	err = cmd.Start()
+	cmd.SysProcAttr = reaperAttr()
+	err = startFromMain(cmd)
 	theirs.Close()
 	if err != nil {
 		return nil, fmt.Errorf("start reaper: %w", err)
@@ -375,6 +378,35 @@ func (r *Reaper) proc() (*reaperProc, error) {
 	go readLines(p.conn, p.lines)
 	r.p = p
 	return p, nil
+}
+
+// starter starts processes from one thread locked for the life of the
+// program, so that their parent-death signal (sent when the thread that
+// started them exits) means the program's death.
+var starter struct {
+	once sync.Once
+	reqs chan startReq
+}
+
+type startReq struct {
+	cmd  *exec.Cmd
+	done chan error
+}
+
+// startFromMain starts cmd from the starter thread.
+func startFromMain(cmd *exec.Cmd) error {
+	starter.once.Do(func() {
+		starter.reqs = make(chan startReq)
+		go func() {
+			runtime.LockOSThread() // for good: this thread never exits
+			for r := range starter.reqs {
+				r.done <- r.cmd.Start()
+			}
+		}()
+	})
+	done := make(chan error, 1)
+	starter.reqs <- startReq{cmd, done}
+	return <-done
 }
 
 // send asks reaper p to run the encoded request body, with stdout and

@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"reflect"
+	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -26,6 +27,8 @@ func TestMain(m *testing.M) {
 			os.Exit(ReaperMain(os.Args[2:]))
 		case "__runner_helper":
 			os.Exit(helperMain(os.Args[2:]))
+		case "__runner_idle":
+			os.Exit(idleMain(os.Args[2:]))
 		}
 	}
 	os.Exit(m.Run())
@@ -44,6 +47,22 @@ func helperMain(args []string) int {
 	o, err := r.Run(context.Background(), j)
 	fmt.Println(o.Text, err)
 	return 0
+}
+
+// idleMain runs true under a Reaper, writes the reaper's pid to
+// args[0]/reaper and waits to be killed.
+func idleMain(args []string) int {
+	r := NewReaper(reaperArgv())
+	if o, err := r.Run(context.Background(), testJob(args[0], "true")); err != nil || !o.OK {
+		fmt.Println(o.Text, err)
+		return 1
+	}
+	pid := strconv.Itoa(r.p.cmd.Process.Pid) + "\n"
+	if err := os.WriteFile(filepath.Join(args[0], "reaper"), []byte(pid), 0o644); err != nil {
+		fmt.Println(err)
+		return 1
+	}
+	select {}
 }
 
 func reaperArgv() []string {
@@ -628,6 +647,59 @@ func TestRunCallerKilled(t *testing.T) {
 	waitGone(t, "background sleep", bg)
 	if out.Len() != 0 {
 		t.Errorf("helper printed %q", out.String())
+	}
+}
+
+// kill -9 of the caller between two jobs: the idle reaper goes too.
+func TestRunCallerKilledIdle(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	helper := exec.Command(exe, "__runner_idle", dir)
+	var out bytes.Buffer
+	helper.Stdout, helper.Stderr = &out, &out
+	if err := helper.Start(); err != nil {
+		t.Fatal(err)
+	}
+	reaper := waitPid(t, dir, "reaper")
+	if err := helper.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	if err := helper.Wait(); err == nil || err.Error() != "signal: killed" {
+		t.Fatalf("helper: %v, output %q", err, out.String())
+	}
+	waitGone(t, "reaper", reaper)
+	if out.Len() != 0 {
+		t.Errorf("helper printed %q", out.String())
+	}
+}
+
+// The reaper outlives the thread of the caller that first ran a job: its
+// parent-death signal is the caller's death, not that thread's.
+func TestReaperOutlivesCallerThread(t *testing.T) {
+	t.Parallel()
+	r := NewReaper(reaperArgv())
+	defer r.Close()
+	j := testJob(t.TempDir(), "true")
+	first := make(chan int, 1)
+	go func() {
+		runtime.LockOSThread() // never unlocked: the thread exits with the goroutine
+		if o, err := r.Run(context.Background(), j); err != nil || !o.OK {
+			t.Errorf("first run: %+v, %v", o, err)
+		}
+		first <- r.p.cmd.Process.Pid
+	}()
+	pid := <-first
+	for i := range 20 { // the thread is gone after a few at most
+		if o, err := r.Run(context.Background(), j); err != nil || !o.OK {
+			t.Fatalf("run %d: %+v, %v", i, o, err)
+		}
+		if r.p.cmd.Process.Pid != pid {
+			t.Fatalf("run %d: reaper %d replaced by %d: it died with the first caller's thread", i, pid, r.p.cmd.Process.Pid)
+		}
 	}
 }
 

@@ -16,3 +16,16 @@ func setSubreaper() error {
 func commandAttr() *syscall.SysProcAttr {
 	return &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 }
+
+// recvFlags makes the file descriptors the reaper receives close-on-exec
+// at once.
+const recvFlags = syscall.MSG_CMSG_CLOEXEC
+
+// orphanSignal is the reaper's parent-death signal: the runner is gone.
+const orphanSignal = syscall.SIGUSR2
+
+// reaperAttr is how the runner starts a reaper: leader of a new process
+// group, sent orphanSignal when the runner dies.
+func reaperAttr() *syscall.SysProcAttr {
+	return &syscall.SysProcAttr{Setpgid: true, Pdeathsig: orphanSignal}
+}

@@ -11,3 +11,15 @@ func setSubreaper() error { return nil }
 
 // commandAttr: no parent-death signal outside Linux.
 func commandAttr() *syscall.SysProcAttr { return &syscall.SysProcAttr{} }
+
+// recvFlags: the reaper marks the file descriptors it receives
+// close-on-exec just after receiving them.
+const recvFlags = 0
+
+// orphanSignal: without a parent-death signal, a reaper learns that the
+// runner is gone when its socket reaches EOF, which it reads between
+// commands.
+const orphanSignal = syscall.SIGUSR2
+
+// reaperAttr: a new process group, and no parent-death signal.
+func reaperAttr() *syscall.SysProcAttr { return &syscall.SysProcAttr{Setpgid: true} }
