@@ -358,11 +358,47 @@ func (b *Backend) ensureApp(ctx context.Context, app string) error {
 	if err := store.CheckApp(app); err != nil {
 		return err
 	}
-	for _, p := range []string{b.p.notify(app), b.p.seq(app), b.p.jobs(app), b.p.queue(app)} {
+	jobs := b.p.jobs(app)
+	b.mu.Lock()
+	first := !b.known[jobs]
+	b.mu.Unlock()
+	for _, p := range []string{b.p.notify(app), b.p.seq(app), jobs, b.p.queue(app)} {
 		if err := b.ensure(ctx, p); err != nil {
 			return err
 		}
 	}
+	if first {
+		return b.ensureBuckets(ctx, jobs)
+	}
+	return nil
+}
+
+// ensureBuckets learns which job buckets of an app exist with one listing,
+// and creates them all in one multi-op when there are none yet, rather
+// than one create per bucket the first time this process writes a job
+// there. A multi-op that fails (another process created some meanwhile)
+// leaves ensure to create the missing ones one by one.
+func (b *Backend) ensureBuckets(ctx context.Context, jobs string) error {
+	buckets, err := b.children(ctx, jobs)
+	if err != nil {
+		return err
+	}
+	if len(buckets) == 0 {
+		ops := make([]any, jobBuckets)
+		for i := range ops {
+			ops[i] = &zk.CreateRequest{Path: jobs + "/" + bucketName(i), Acl: b.acl}
+		}
+		if _, err := b.conn.Multi(ops...); err == nil {
+			for i := range jobBuckets {
+				buckets = append(buckets, bucketName(i))
+			}
+		}
+	}
+	b.mu.Lock()
+	for _, bk := range buckets {
+		b.known[jobs+"/"+bk] = true
+	}
+	b.mu.Unlock()
 	return nil
 }
 

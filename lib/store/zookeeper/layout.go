@@ -115,8 +115,11 @@ func (p paths) seq(app string) string    { return p.app(app) + "/seq" }
 func (p paths) jobs(app string) string   { return p.app(app) + "/jobs" }
 func (p paths) queue(app string) string  { return p.app(app) + "/queue" }
 func (p paths) bucket(r store.Ref) string {
-	return p.jobs(r.App) + "/" + fmt.Sprintf("%03x", jobBucket(r.JobID))
+	return p.jobs(r.App) + "/" + bucketName(jobBucket(r.JobID))
 }
+
+// bucketName is the node name of job bucket i.
+func bucketName(i int) string              { return fmt.Sprintf("%03x", i) }
 func (p paths) job(r store.Ref) string     { return p.bucket(r) + "/" + escapeName(r.JobID) }
 func (p paths) entry(app, q string) string { return p.queue(app) + "/" + q }
 
