@@ -243,6 +243,7 @@ func (s *Sched) claim(ctx context.Context, c *Completion, recorded func(error), 
 	if s.Cfg.App(req.App) == nil {
 		return 0, fmt.Errorf("unknown app %q", req.App)
 	}
+	req.Parents = s.parentRefs
 	deadline := time.Now().Add(wait)
 	n := 0
 	for n < req.N {
@@ -329,15 +330,18 @@ func (s *Sched) ready(ctx context.Context, l store.Lease) (*Parked, error) {
 		return nil, nil
 	}
 	// Usually the parents are completed (bubble-down queued this job):
-	// a read says so without a write. Park, atomic with the parents'
-	// states, is only needed to park the job without losing the wake-up.
-	refs := make([]store.Ref, len(ps))
-	for i, p := range ps {
-		refs[i] = p.Ref()
-	}
-	states, err := s.B.Get(ctx, refs)
-	if err != nil {
-		return nil, err
+	// a read says so without a write (the claim's own, when the backend
+	// read them with it). Park, atomic with the parents' states, is only
+	// needed to park the job without losing the wake-up.
+	states := l.Parents
+	if !sameRefs(states, ps) {
+		refs := make([]store.Ref, len(ps))
+		for i, p := range ps {
+			refs[i] = p.Ref()
+		}
+		if states, err = s.B.Get(ctx, refs); err != nil {
+			return nil, err
+		}
 	}
 	if allCompleted(states) {
 		return nil, nil
@@ -351,6 +355,34 @@ func (s *Sched) ready(ctx context.Context, l store.Lease) (*Parked, error) {
 		return nil, err
 	}
 	return &Parked{Ref: l.Ref, Reason: Waiting(pr.Parents)}, nil
+}
+
+// parentRefs names the parents of a job, for ClaimRequest.Parents; none
+// for a job id that does not parse (ready fails it).
+func (s *Sched) parentRefs(r store.Ref) []store.Ref {
+	j, err := s.Resolve(r)
+	if err != nil {
+		return nil
+	}
+	ps := s.Parents(j)
+	refs := make([]store.Ref, len(ps))
+	for i, p := range ps {
+		refs[i] = p.Ref()
+	}
+	return refs
+}
+
+// sameRefs says whether jobs are the jobs js, in order.
+func sameRefs(jobs []store.Job, js []Job) bool {
+	if len(jobs) != len(js) {
+		return false
+	}
+	for i, j := range js {
+		if jobs[i].Ref != j.Ref() {
+			return false
+		}
+	}
+	return true
 }
 
 func allCompleted(jobs []store.Job) bool {

@@ -126,6 +126,10 @@ type Lease struct {
 	Until    time.Time
 	Priority int
 	Attempts int // failed attempts so far, before this one
+	// Parents holds the job's parents as the claim read them, in the
+	// order ClaimRequest.Parents gave, when the claim was asked to and
+	// the backend reads them with the claim; nil otherwise.
+	Parents []Job
 }
 
 // ClaimRequest asks for up to N runnable jobs of one app.
@@ -137,6 +141,11 @@ type ClaimRequest struct {
 	// Transferable marks leases taken by stolos-claim, which hands the job
 	// ids on (to xargs stolos-exec, say): Acquire may take such a lease over.
 	Transferable bool
+	// Parents, if set, gives the parents of a job. A backend that can
+	// read them in the same step as the claim (no extra round trip) does,
+	// and returns them in Lease.Parents. The reads are for the caller's
+	// information only: the claim does not depend on them.
+	Parents func(Ref) []Ref
 }
 
 // ClaimResult holds the leases taken, in queue order (priority, then

@@ -176,6 +176,11 @@ func (tx *txn) claim(req store.ClaimRequest) (store.ClaimResult, error) {
 				if err != nil {
 					return res, err
 				}
+				if req.Parents != nil {
+					if l.Parents, err = tx.jobs(req.Parents(r.Ref)); err != nil {
+						return res, err
+					}
+				}
 				res.Leases = append(res.Leases, l)
 			}
 			if err := tx.save(r); err != nil {
@@ -206,6 +211,23 @@ func (tx *txn) candidates(app string, n int) ([]row, error) {
 		out = append(out, r)
 	}
 	return out, rs.Err()
+}
+
+// jobs reads jobs as Get does, in tx.
+func (tx *txn) jobs(refs []store.Ref) ([]store.Job, error) {
+	out := make([]store.Job, len(refs))
+	for i, ref := range refs {
+		r, found, err := tx.load(ref)
+		if err != nil {
+			return nil, err
+		}
+		if found {
+			out[i] = r.job(tx.now)
+		} else {
+			out[i] = store.Job{Ref: ref}
+		}
+	}
+	return out, nil
 }
 
 // waiting reads when the app's first waiting entry (a live lease, a retry

@@ -127,3 +127,51 @@ func (s suite) testFencingElsewhere(t *testing.T) {
 		ref("q", "5"): {State: store.Pending, Queued: true, Priority: 100, Owner: "w1"},
 	})
 }
+
+// testClaimParents: a claim asked for its jobs' parents returns them as
+// Get would (when the backend reads them with the claim at all), does not
+// depend on them, and changes none of them.
+func (s suite) testClaimParents(t *testing.T) {
+	b, _ := s.open(t)
+	p1, p2, p3 := ref("p", "1"), ref("p", "2"), ref("p", "3")
+	submit(t, b, item("p", "1", 100), item("p", "2", 100), item("c", "1", 100), item("c", "2", 100))
+	completeRef(t, b, p2)
+	parents := func(r store.Ref) []store.Ref {
+		if r.App != "c" {
+			t.Errorf("parents asked of %v", r)
+		}
+		return []store.Ref{p1, p2, p3}
+	}
+	check := func(what string, l store.Lease) {
+		t.Helper()
+		if l.Parents == nil {
+			return // not read with the claim
+		}
+		want := getJobs(t, b, p1, p2, p3)
+		if len(l.Parents) != len(want) {
+			t.Fatalf("%s: %d parents, want %d", what, len(l.Parents), len(want))
+		}
+		for i, j := range l.Parents {
+			if j.Ref != want[i].Ref || viewOf(j) != viewOf(want[i]) {
+				t.Errorf("%s: parent %d is %v %+v, want %v %+v", what, i, j.Ref, viewOf(j), want[i].Ref, viewOf(want[i]))
+			}
+		}
+	}
+	req := claimReq("c", "w1", 1, longLease)
+	req.Parents = parents
+	res, err := b.Claim(ctx(t), req)
+	if err != nil || len(res.Leases) != 1 || res.Leases[0].JobID != "1" {
+		t.Fatalf("claim c with parents: %+v, %v", res, err)
+	}
+	check("claim", res.Leases[0])
+	res, done, err := b.CompleteClaim(ctx(t), res.Leases[0], "exit 0", nil, req)
+	if done != nil || err != nil || len(res.Leases) != 1 || res.Leases[0].JobID != "2" {
+		t.Fatalf("complete-claim c with parents: %+v, %v, %v", res, done, err)
+	}
+	check("complete-claim", res.Leases[0])
+	checkJobs(t, b, map[store.Ref]view{
+		p1: pendingQueued(100),
+		p2: {State: store.Completed, Outcome: "exit 0"},
+		p3: {},
+	})
+}

@@ -89,6 +89,7 @@ func (s suite) cases() []testCase {
 		{"ClaimN", s.testClaimN},
 		{"ClaimNeverHandsOutNonPending", s.testClaimNonPending},
 		{"ClaimApps", s.testClaimApps},
+		{"ClaimParents", s.testClaimParents},
 		{"LeaseExpiry", s.testLeaseExpiry},
 		{"Renew", s.testRenew},
 		{"Release", s.testRelease},

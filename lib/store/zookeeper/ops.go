@@ -327,11 +327,18 @@ func (b *Backend) claimSome(ctx context.Context, req store.ClaimRequest, cands [
 func (t *txn) claimCands(req store.ClaimRequest, cands []candidate) ([]store.Lease, error) {
 	var out []store.Lease
 	refs := make([]store.Ref, 0, len(cands))
-	other := map[store.Ref]bool{}
+	parents := map[store.Ref][]store.Ref{}
 	for _, c := range cands {
 		refs = append(refs, c.ref)
-		if t.recs[c.ref] != nil {
-			other[c.ref] = true
+		if req.Parents != nil {
+			parents[c.ref] = req.Parents(c.ref)
+			refs = append(refs, parents[c.ref]...)
+		}
+	}
+	other := map[store.Ref]bool{} // read for something else: keep checked
+	for _, r := range refs {
+		if t.recs[r] != nil {
+			other[r] = true
 		}
 	}
 	if err := t.load(refs...); err != nil {
@@ -351,13 +358,22 @@ func (t *txn) claimCands(req store.ClaimRequest, cands []candidate) ([]store.Lea
 		d.NotBefore = 0
 		d.Q = withNotBefore(d.Q, until)
 		t.putHeld(x, d)
-		out = append(out, store.Lease{Ref: c.ref, Token: d.Token, Owner: d.Owner,
-			Until: time.UnixMilli(until), Priority: d.Prio, Attempts: d.Attempts})
+		l := store.Lease{Ref: c.ref, Token: d.Token, Owner: d.Owner,
+			Until: time.UnixMilli(until), Priority: d.Prio, Attempts: d.Attempts}
+		if ps, ok := parents[c.ref]; ok {
+			l.Parents = make([]store.Job, len(ps))
+			for i, p := range ps {
+				y := t.get(p)
+				l.Parents[i] = y.cur.job(p, y.present)
+			}
+		}
+		out = append(out, l)
 	}
-	// Candidates we skip need no version check: drop them from the commit.
+	// Candidates we skip, and parents read for the caller, need no version
+	// check: drop them from the commit.
 	skip := map[*rec]bool{}
-	for _, c := range cands {
-		if x := t.get(c.ref); !x.changed && !other[c.ref] {
+	for _, r := range refs {
+		if x := t.get(r); !x.changed && !other[r] {
 			skip[x] = true
 		}
 	}
