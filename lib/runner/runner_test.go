@@ -624,54 +624,45 @@ func TestRunParentDeathSignal(t *testing.T) {
 func TestRunCallerKilled(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	exe, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
-	helper := exec.Command(exe, "__runner_helper", dir,
+	killCaller(t, dir, []string{"reaper", "sh", "bg"}, "__runner_helper", dir,
 		`sleep 1000 & echo $! > "$T/bg"; echo $PPID > "$T/reaper"; echo $$ > "$T/sh"; wait`)
-	var out bytes.Buffer
-	helper.Stdout, helper.Stderr = &out, &out
-	if err := helper.Start(); err != nil {
-		t.Fatal(err)
-	}
-	reaper, sh, bg := waitPid(t, dir, "reaper"), waitPid(t, dir, "sh"), waitPid(t, dir, "bg")
-	if err := helper.Process.Signal(syscall.SIGKILL); err != nil {
-		t.Fatal(err)
-	}
-	if err := helper.Wait(); err == nil || err.Error() != "signal: killed" {
-		t.Fatalf("helper: %v, output %q", err, out.String())
-	}
-	waitGone(t, "reaper", reaper)
-	waitGone(t, "shell", sh)
-	waitGone(t, "background sleep", bg)
-	if out.Len() != 0 {
-		t.Errorf("helper printed %q", out.String())
-	}
 }
 
 // kill -9 of the caller between two jobs: the idle reaper goes too.
 func TestRunCallerKilledIdle(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
+	killCaller(t, dir, []string{"reaper"}, "__runner_idle", dir)
+}
+
+// killCaller starts this test binary with args, waits for the processes
+// it writes to the pid files names in dir, kills it with SIGKILL, and
+// checks that those processes are gone and that it printed nothing.
+func killCaller(t *testing.T, dir string, names []string, args ...string) {
+	t.Helper()
 	exe, err := os.Executable()
 	if err != nil {
 		t.Fatal(err)
 	}
-	helper := exec.Command(exe, "__runner_idle", dir)
+	helper := exec.Command(exe, args...)
 	var out bytes.Buffer
 	helper.Stdout, helper.Stderr = &out, &out
 	if err := helper.Start(); err != nil {
 		t.Fatal(err)
 	}
-	reaper := waitPid(t, dir, "reaper")
+	pids := make([]int, len(names))
+	for i, n := range names {
+		pids[i] = waitPid(t, dir, n)
+	}
 	if err := helper.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
 	if err := helper.Wait(); err == nil || err.Error() != "signal: killed" {
 		t.Fatalf("helper: %v, output %q", err, out.String())
 	}
-	waitGone(t, "reaper", reaper)
+	for i, n := range names {
+		waitGone(t, n, pids[i])
+	}
 	if out.Len() != 0 {
 		t.Errorf("helper printed %q", out.String())
 	}

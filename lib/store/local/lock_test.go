@@ -22,6 +22,20 @@ func holder(t *testing.T, path string) *os.File {
 	return f
 }
 
+// held returns a writeLock, closed when the test ends, whose lock file
+// another holder holds, and a third to probe it with.
+func held(t *testing.T) (l *writeLock, other, probe *os.File) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "db-lock")
+	l = newWriteLock(path)
+	t.Cleanup(l.close)
+	other, probe = holder(t, path), holder(t, path)
+	if err := syscall.Flock(int(other.Fd()), syscall.LOCK_EX); err != nil {
+		t.Fatal(err)
+	}
+	return l, other, probe
+}
+
 // free reports whether nobody holds the lock file (tried with f).
 func free(f *os.File) bool {
 	if syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB) != nil {
@@ -45,13 +59,7 @@ func waitUntil(t *testing.T, what string, cond func() bool) {
 // TestWriteLockQueues: a writer waits while another holds the lock file,
 // gets it when it is let go, and holds it until it unlocks.
 func TestWriteLockQueues(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "db-lock")
-	l := newWriteLock(path)
-	defer l.close()
-	other, probe := holder(t, path), holder(t, path)
-	if err := syscall.Flock(int(other.Fd()), syscall.LOCK_EX); err != nil {
-		t.Fatal(err)
-	}
+	l, other, probe := held(t)
 	got := make(chan func(), 1)
 	go func() {
 		unlock, err := l.lock(context.Background())
@@ -82,13 +90,7 @@ func TestWriteLockQueues(t *testing.T) {
 // the context's error, and the lock it was still waiting for is let go
 // once granted, in this process and in others.
 func TestWriteLockCanceled(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "db-lock")
-	l := newWriteLock(path)
-	defer l.close()
-	other, probe := holder(t, path), holder(t, path)
-	if err := syscall.Flock(int(other.Fd()), syscall.LOCK_EX); err != nil {
-		t.Fatal(err)
-	}
+	l, other, probe := held(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {

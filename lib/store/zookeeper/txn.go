@@ -128,10 +128,10 @@ func (t *txn) committed(res []zk.MultiResponse) {
 	}
 }
 
-// uncacheFailed drops from the lease cache the job whose version check
-// failed the commit (the first op with an error), if t took it from there:
-// someone else changed it, and the next attempt reads it.
-func (t *txn) uncacheFailed(res []zk.MultiResponse) {
+// culprits returns the jobs of t whose op failed the commit (the first op
+// with an error in its answer), or all of them when the answer does not
+// say.
+func (t *txn) culprits(res []zk.MultiResponse) []*rec {
 	failed := -1
 	for i, r := range res {
 		if r.Error != nil {
@@ -139,29 +139,35 @@ func (t *txn) uncacheFailed(res []zk.MultiResponse) {
 			break
 		}
 	}
+	var out []*rec
+	for _, x := range t.order {
+		if x.op == failed || failed < 0 {
+			out = append(out, x)
+		}
+	}
+	return out
+}
+
+// uncacheFailed drops from the lease cache the job whose version check
+// failed the commit, if t took it from there: someone else changed it, and
+// the next attempt reads it.
+func (t *txn) uncacheFailed(res []zk.MultiResponse) {
 	t.b.mu.Lock()
 	defer t.b.mu.Unlock()
-	for _, x := range t.order {
-		if x.cached && (x.op == failed || failed < 0) {
+	for _, x := range t.culprits(res) {
+		if x.cached {
 			delete(t.b.leases, x.ref)
 		}
 	}
 }
 
 // presentFailed notes the app of a job taken for absent whose create
-// failed the commit (the first op with an error): it was there.
+// failed the commit: it was there.
 func (t *txn) presentFailed(res []zk.MultiResponse) {
-	failed := -1
-	for i, r := range res {
-		if r.Error != nil {
-			failed = i
-			break
-		}
-	}
 	t.b.mu.Lock()
 	defer t.b.mu.Unlock()
-	for _, x := range t.order {
-		if x.assumed && (x.op == failed || failed < 0) {
+	for _, x := range t.culprits(res) {
+		if x.assumed {
 			t.b.present[x.ref.App] = time.Now()
 		}
 	}
