@@ -162,12 +162,7 @@ func (s *Sched) BubbleDown(ctx context.Context, j Job) ([]store.Child, error) {
 		if err != nil {
 			return nil, err
 		}
-		ps := s.Parents(c)
-		refs := make([]store.Ref, len(ps))
-		for k, p := range ps {
-			refs[k] = p.Ref()
-		}
-		out[i] = store.Child{Node: n, Parents: refs}
+		out[i] = store.Child{Node: n, Parents: refs(s.Parents(c))}
 	}
 	return out, nil
 }
@@ -335,11 +330,7 @@ func (s *Sched) ready(ctx context.Context, l store.Lease) (*Parked, error) {
 	// needed to park the job without losing the wake-up.
 	states := l.Parents
 	if !sameRefs(states, ps) {
-		refs := make([]store.Ref, len(ps))
-		for i, p := range ps {
-			refs[i] = p.Ref()
-		}
-		if states, err = s.B.Get(ctx, refs); err != nil {
+		if states, err = s.B.Get(ctx, refs(ps)); err != nil {
 			return nil, err
 		}
 	}
@@ -364,12 +355,16 @@ func (s *Sched) parentRefs(r store.Ref) []store.Ref {
 	if err != nil {
 		return nil
 	}
-	ps := s.Parents(j)
-	refs := make([]store.Ref, len(ps))
-	for i, p := range ps {
-		refs[i] = p.Ref()
+	return refs(s.Parents(j))
+}
+
+// refs names jobs for the backend.
+func refs(js []Job) []store.Ref {
+	out := make([]store.Ref, len(js))
+	for i, j := range js {
+		out[i] = j.Ref()
 	}
-	return refs
+	return out
 }
 
 // sameRefs says whether jobs are the jobs js, in order.
@@ -432,12 +427,7 @@ func (s *Sched) Why(ctx context.Context, j store.Job, now time.Time) (string, er
 		if err != nil {
 			return "", err
 		}
-		ps := s.Parents(job)
-		refs := make([]store.Ref, len(ps))
-		for i, p := range ps {
-			refs[i] = p.Ref()
-		}
-		pj, err := s.B.Get(ctx, refs)
+		pj, err := s.B.Get(ctx, refs(s.Parents(job)))
 		if err != nil {
 			return "", err
 		}
