@@ -1,6 +1,7 @@
 package store
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"strconv"
@@ -128,4 +129,29 @@ func CheckSetState(st State) error {
 		return errors.New("state completed is set by Complete, which queues the children")
 	}
 	return nil
+}
+
+// CheckComplete checks the arguments of Complete.
+func CheckComplete(l Lease, children []Child) error {
+	if err := CheckRef(l.Ref); err != nil {
+		return fmt.Errorf("complete: %w", err)
+	}
+	if err := CheckChildren(children); err != nil {
+		return fmt.Errorf("complete %v: %w", l.Ref, err)
+	}
+	return nil
+}
+
+// CheckCompleteClaim checks the arguments of CompleteClaim. When those of
+// one part are bad, it does the other part alone on b, as CompleteClaim
+// must, and returns CompleteClaim's answer with handled true.
+func CheckCompleteClaim(ctx context.Context, b Backend, l Lease, outcome string, children []Child, req ClaimRequest) (res ClaimResult, done, err error, handled bool) {
+	if err := CheckClaim(req); err != nil {
+		return ClaimResult{}, b.Complete(ctx, l, outcome, children), err, true
+	}
+	if err := CheckComplete(l, children); err != nil {
+		res, cerr := b.Claim(ctx, req)
+		return res, err, cerr, true
+	}
+	return ClaimResult{}, nil, nil, false
 }

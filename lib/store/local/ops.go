@@ -107,7 +107,7 @@ func (tx *txn) reset(ref store.Ref) error {
 
 // Claim takes up to N claimable jobs of an app (see store.Backend).
 func (b *Backend) Claim(ctx context.Context, req store.ClaimRequest) (store.ClaimResult, error) {
-	if err := checkClaim(req); err != nil {
+	if err := store.CheckClaim(req); err != nil {
 		return store.ClaimResult{}, err
 	}
 	var res store.ClaimResult
@@ -120,21 +120,6 @@ func (b *Backend) Claim(ctx context.Context, req store.ClaimRequest) (store.Clai
 		return store.ClaimResult{}, fmt.Errorf("claim %s: %w", req.App, err)
 	}
 	return res, nil
-}
-
-func checkClaim(req store.ClaimRequest) error {
-	switch {
-	case req.App == "":
-		return errors.New("claim: empty app name")
-	case req.N <= 0:
-		return fmt.Errorf("claim %s: number of jobs %d is not positive", req.App, req.N)
-	case req.Owner == "":
-		return fmt.Errorf("claim %s: empty owner", req.App)
-	}
-	if err := store.CheckPositive("lease", req.Lease); err != nil {
-		return fmt.Errorf("claim %s: %w", req.App, err)
-	}
-	return nil
 }
 
 // claim takes up to req.N claimable jobs, and notes the app's queue
@@ -322,21 +307,11 @@ func (b *Backend) Release(ctx context.Context, l store.Lease) error {
 // Complete marks a job completed and queues its ready children (see
 // store.Backend).
 func (b *Backend) Complete(ctx context.Context, l store.Lease, outcome string, children []store.Child) error {
-	if err := checkComplete(l, children); err != nil {
+	if err := store.CheckComplete(l, children); err != nil {
 		return err
 	}
 	err := b.write(ctx, func(tx *txn) error { return tx.complete(l, outcome, children) })
 	if err != nil {
-		return fmt.Errorf("complete %v: %w", l.Ref, err)
-	}
-	return nil
-}
-
-func checkComplete(l store.Lease, children []store.Child) error {
-	if err := store.CheckRef(l.Ref); err != nil {
-		return fmt.Errorf("complete: %w", err)
-	}
-	if err := store.CheckChildren(children); err != nil {
 		return fmt.Errorf("complete %v: %w", l.Ref, err)
 	}
 	return nil
@@ -374,12 +349,8 @@ func (tx *txn) complete(l store.Lease, outcome string, children []store.Child) e
 // CompleteClaim is Complete and then Claim in one transaction (see
 // store.Backend).
 func (b *Backend) CompleteClaim(ctx context.Context, l store.Lease, outcome string, children []store.Child, req store.ClaimRequest) (store.ClaimResult, error, error) {
-	if err := checkClaim(req); err != nil {
-		return store.ClaimResult{}, b.Complete(ctx, l, outcome, children), err
-	}
-	if err := checkComplete(l, children); err != nil {
-		res, cerr := b.Claim(ctx, req)
-		return res, err, cerr
+	if res, done, err, handled := store.CheckCompleteClaim(ctx, b, l, outcome, children, req); handled {
+		return res, done, err
 	}
 	var res store.ClaimResult
 	var done error

@@ -350,22 +350,15 @@ func (b *Backend) Release(ctx context.Context, l store.Lease) error {
 
 // Complete marks a job completed and queues its ready children.
 func (b *Backend) Complete(ctx context.Context, l store.Lease, outcome string, children []store.Child) error {
-	args, err := completeArgs(l, outcome, children)
-	if err != nil {
+	if err := store.CheckComplete(l, children); err != nil {
 		return err
 	}
-	_, err = b.run(ctx, b.s.complete, l.Ref, args...)
+	_, err := b.run(ctx, b.s.complete, l.Ref, completeArgs(l, outcome, children)...)
 	return err
 }
 
-// completeArgs checks Complete's arguments and returns the script's.
-func completeArgs(l store.Lease, outcome string, children []store.Child) ([]any, error) {
-	if err := store.CheckRef(l.Ref); err != nil {
-		return nil, err
-	}
-	if err := store.CheckChildren(children); err != nil {
-		return nil, fmt.Errorf("complete %v: %w", l.Ref, err)
-	}
+// completeArgs returns the complete script's arguments.
+func completeArgs(l store.Lease, outcome string, children []store.Child) []any {
 	args := []any{l.App, l.JobID, l.Token, outcome}
 	for _, c := range children {
 		args = append(args, c.App, c.JobID, flag(c.Skip), strconv.Itoa(len(c.Parents)))
@@ -373,26 +366,18 @@ func completeArgs(l store.Lease, outcome string, children []store.Child) ([]any,
 			args = append(args, p.App, p.JobID)
 		}
 	}
-	return args, nil
+	return args
 }
 
 // CompleteClaim runs the complete and the claim scripts in one round trip.
 func (b *Backend) CompleteClaim(ctx context.Context, l store.Lease, outcome string, children []store.Child, req store.ClaimRequest) (store.ClaimResult, error, error) {
-	cargs, done := completeArgs(l, outcome, children)
-	if err := store.CheckClaim(req); err != nil {
-		if done == nil {
-			done = b.Complete(ctx, l, outcome, children)
-		}
-		return store.ClaimResult{}, done, err
-	}
-	if done != nil {
-		res, err := b.Claim(ctx, req)
+	if res, done, err, handled := store.CheckCompleteClaim(ctx, b, l, outcome, children, req); handled {
 		return res, done, err
 	}
-	c := &call{sc: b.s.complete, ref: l.Ref, args: append([]any{b.prefix}, cargs...)}
+	c := &call{sc: b.s.complete, ref: l.Ref, args: append([]any{b.prefix}, completeArgs(l, outcome, children)...)}
 	q := &call{sc: b.s.claim, ref: store.Ref{App: req.App}, args: append([]any{b.prefix}, claimArgs(req)...)}
 	b.pipeline(ctx, c, q)
-	_, done = b.reply(c.ref, c.cmd)
+	_, done := b.reply(c.ref, c.cmd)
 	v, err := b.reply(q.ref, q.cmd)
 	if err != nil {
 		return store.ClaimResult{}, done, err

@@ -215,7 +215,7 @@ func (b *Backend) walkHead(ctx context.Context, app string, now int64, want int,
 // Claim takes up to N claimable jobs off an app's queue.
 func (b *Backend) Claim(ctx context.Context, req store.ClaimRequest) (store.ClaimResult, error) {
 	var res store.ClaimResult
-	if err := checkClaim(req); err != nil {
+	if err := store.CheckClaim(req); err != nil {
 		return res, err
 	}
 	if err := b.ensureApp(ctx, req.App); err != nil {
@@ -296,18 +296,6 @@ func (b *Backend) spread(cands []candidate) []candidate {
 	out = append(out, cands[off:k]...)
 	out = append(out, cands[:off]...)
 	return append(out, cands[k:]...)
-}
-
-func checkClaim(req store.ClaimRequest) error {
-	switch {
-	case req.N <= 0:
-		return fmt.Errorf("claim %d jobs: want at least 1", req.N)
-	case req.Lease <= 0:
-		return fmt.Errorf("claim with lease %v: want a positive lease", req.Lease)
-	case req.Owner == "":
-		return errors.New("claim without an owner")
-	}
-	return nil
 }
 
 // claimSome claims those of cands that are still claimable.
@@ -488,7 +476,7 @@ func (b *Backend) Release(ctx context.Context, l store.Lease) error {
 // Complete marks a job completed and queues the children whose parents
 // are now all completed, in one multi-op that checks every parent's version.
 func (b *Backend) Complete(ctx context.Context, l store.Lease, outcome string, children []store.Child) error {
-	if err := checkChildren(children); err != nil {
+	if err := store.CheckComplete(l, children); err != nil {
 		return err
 	}
 	return b.update(ctx, "complete "+l.Ref.String(), func(t *txn) error {
@@ -496,47 +484,29 @@ func (b *Backend) Complete(ctx context.Context, l store.Lease, outcome string, c
 	})
 }
 
-func checkChildren(children []store.Child) error {
-	for _, c := range children {
-		if err := store.CheckRef(c.Ref); err != nil {
-			return err
-		}
-		if err := store.CheckRefs(c.Parents); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
 // complete is Complete in t. Its errors of the job's state (lease lost,
 // not found) come before it changes anything.
 func (t *txn) complete(l store.Lease, outcome string, children []store.Child) error {
+	// The job and its children's jobs are read together; children, which
+	// do not exist before their last parent completes, not at all.
 	refs := []store.Ref{l.Ref}
 	for _, c := range children {
+		t.assumeAbsent(c.Ref)
 		refs = append(refs, c.Ref)
 		refs = append(refs, c.Parents...)
 	}
-	for _, c := range children {
-		t.assumeAbsent(c.Ref)
+	t.cachedLease(l)
+	if err := t.load(refs...); err != nil {
+		return err
 	}
-	var x *rec
+	x := t.get(l.Ref)
 	if l.Token != "" {
-		// The job and its children's jobs are read together.
-		t.cachedLease(l)
-		if err := t.load(refs...); err != nil {
-			return err
-		}
 		var err error
 		if x, err = t.held(l); err != nil {
 			return err
 		}
-	} else {
-		if err := t.load(refs...); err != nil {
-			return err
-		}
-		if x = t.get(l.Ref); !x.present {
-			return fmt.Errorf("%v: %w", l.Ref, store.ErrNotFound)
-		}
+	} else if !x.present {
+		return fmt.Errorf("%v: %w", l.Ref, store.ErrNotFound)
 	}
 	d := x.cur
 	prio := d.Prio
@@ -567,12 +537,8 @@ func (t *txn) complete(l store.Lease, outcome string, children []store.Child) er
 // completes the one and claims the others. Jobs the commit could not take
 // are claimed after, as Claim does.
 func (b *Backend) CompleteClaim(ctx context.Context, l store.Lease, outcome string, children []store.Child, req store.ClaimRequest) (store.ClaimResult, error, error) {
-	if err := checkChildren(children); err != nil {
-		res, cerr := b.Claim(ctx, req)
-		return res, err, cerr
-	}
-	if err := checkClaim(req); err != nil {
-		return store.ClaimResult{}, b.Complete(ctx, l, outcome, children), err
+	if res, done, err, handled := store.CheckCompleteClaim(ctx, b, l, outcome, children, req); handled {
+		return res, done, err
 	}
 	if err := b.ensureApp(ctx, req.App); err != nil {
 		return store.ClaimResult{}, b.Complete(ctx, l, outcome, children), err
