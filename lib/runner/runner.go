@@ -363,7 +363,7 @@ func (r *Reaper) proc() (*reaperProc, error) {
 	cmd := exec.Command(r.argv[0], r.argv[1:]...)
 	cmd.ExtraFiles = []*os.File{theirs} // fd 3
 	cmd.SysProcAttr = reaperAttr()
-	err = startFromMain(cmd)
+	err = startLocked(cmd)
 	theirs.Close()
 	if err != nil {
 		return nil, fmt.Errorf("start reaper: %w", err)
@@ -393,8 +393,8 @@ type startReq struct {
 	done chan error
 }
 
-// startFromMain starts cmd from the starter thread.
-func startFromMain(cmd *exec.Cmd) error {
+// startLocked starts cmd from the starter thread.
+func startLocked(cmd *exec.Cmd) error {
 	starter.once.Do(func() {
 		starter.reqs = make(chan startReq)
 		go func() {

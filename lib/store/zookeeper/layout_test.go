@@ -147,3 +147,48 @@ func TestChildrenBound(t *testing.T) {
 		t.Fatal("layout constants exceed the bound")
 	}
 }
+
+// TestSpread: a backend that has not lost a claim race keeps the queue's
+// order; one that has starts at one of the first entries of the top
+// priority, keeps that priority's entries together and the lower ones
+// after, in order.
+func TestSpread(t *testing.T) {
+	b := &Backend{}
+	var cands []candidate
+	for i, prio := range []int{5, 5, 5, 5, 9, 9} {
+		q := entryName(prio, uint64(i), 0, fmt.Sprint("j", i))
+		cands = append(cands, candidate{q: q, ref: store.Ref{App: "a", JobID: fmt.Sprint("j", i)}})
+	}
+	ids := func(cs []candidate) string {
+		var s []string
+		for _, c := range cs {
+			s = append(s, c.ref.JobID)
+		}
+		return strings.Join(s, " ")
+	}
+	if got := ids(b.spread(cands)); got != "j0 j1 j2 j3 j4 j5" {
+		t.Fatalf("spread without a lost race: %s", got)
+	}
+	b.contended()
+	starts := map[string]bool{}
+	for range 200 {
+		got := b.spread(cands)
+		if len(got) != len(cands) {
+			t.Fatalf("spread: %d of %d candidates", len(got), len(cands))
+		}
+		// A rotation of j0..j3, then j4 j5.
+		first := got[0].ref.JobID
+		starts[first] = true
+		var want []string
+		k := int(first[1] - '0')
+		for i := range 4 {
+			want = append(want, fmt.Sprint("j", (k+i)%4))
+		}
+		if s := ids(got); s != strings.Join(want, " ")+" j4 j5" {
+			t.Fatalf("spread after a lost race: %s", s)
+		}
+	}
+	if len(starts) != 4 {
+		t.Fatalf("spread started at %d of the 4 top-priority entries in 200 tries", len(starts))
+	}
+}
