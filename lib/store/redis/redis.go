@@ -361,8 +361,9 @@ func (b *Backend) Complete(ctx context.Context, l store.Lease, outcome string, c
 func completeArgs(l store.Lease, outcome string, children []store.Child) []any {
 	args := []any{l.App, l.JobID, l.Token, outcome}
 	for _, c := range children {
-		args = append(args, c.App, c.JobID, flag(c.Skip), strconv.Itoa(len(c.Parents)))
-		for _, p := range c.Parents {
+		parents := c.Parents()
+		args = append(args, c.App, c.JobID, flag(c.Skip), strconv.Itoa(len(parents)))
+		for _, p := range parents {
 			args = append(args, p.App, p.JobID)
 		}
 	}
