@@ -67,7 +67,9 @@ func TestChaos(t *testing.T) {
 		t.Run(b, func(t *testing.T) {
 			t.Parallel()
 			c := &chaos{t: t, bin: bin, g: g, dir: t.TempDir(), rng: rand.New(rand.NewPCG(seed, uint64(i)))}
-			ns := "chaos" + strconv.FormatInt(namespaces.Add(1), 10)
+			// The process id too: workers are found by this name in
+			// /proc, where other test processes' chaos runs may be.
+			ns := "chaos" + strconv.Itoa(os.Getpid()) + "-" + strconv.FormatInt(namespaces.Add(1), 10)
 			c.ns = ns
 			c.env = append(os.Environ(),
 				"PATH="+bin+string(os.PathListSeparator)+os.Getenv("PATH"),
@@ -270,12 +272,13 @@ type chaosSlot struct {
 
 func (c *chaos) run() {
 	t := c.t
-	submitted := []chaosJob{{"report", "20240101"}, {"ingest", "20240101_1"}, {"ingest", "20240101_2"}, {"clean", "20240101_3_7"}}
+	// gather is a fan-in of 1,000 ticks.
+	submitted := []chaosJob{{"report", "20240101"}, {"ingest", "20240101_1"}, {"ingest", "20240101_2"}, {"clean", "20240101_3_7"}, {"gather", "20240101"}}
 	type workers struct {
 		app string
 		n   int
 	}
-	slots := []workers{{"ingest", 1}, {"split", 2}, {"clean", 2}, {"merge", 1}, {"report", 1}}
+	slots := []workers{{"ingest", 1}, {"split", 2}, {"clean", 2}, {"merge", 1}, {"report", 1}, {"tick", 2}, {"gather", 1}}
 	if testing.Short() {
 		submitted = []chaosJob{{"merge", "20240101_1"}}
 		slots = []workers{{"ingest", 1}, {"split", 1}, {"clean", 1}, {"merge", 1}}
