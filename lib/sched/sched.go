@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"os/exec"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/stolos-sched/stolos/lib/config"
@@ -152,8 +153,9 @@ func (s *Sched) Nodes(ctx context.Context, jobs []Job) ([]store.Node, error) {
 	return out, nil
 }
 
-// BubbleDown lists the children of a job with all their parents, for
-// store.Backend.Complete.
+// BubbleDown lists the children of a job, for store.Backend.Complete. A
+// child's parents are computed only if the backend asks for them (once),
+// so that a completion does not cost the width of its children's fan-in.
 func (s *Sched) BubbleDown(ctx context.Context, j Job) ([]store.Child, error) {
 	kids := s.Children(j)
 	out := make([]store.Child, len(kids))
@@ -162,9 +164,15 @@ func (s *Sched) BubbleDown(ctx context.Context, j Job) ([]store.Child, error) {
 		if err != nil {
 			return nil, err
 		}
-		out[i] = store.Child{Node: n, Parents: refs(s.Parents(c))}
+		out[i] = store.Child{Node: n, Parents: s.lazyParents(c)}
 	}
 	return out, nil
+}
+
+// lazyParents returns a function that computes the parents of j the first
+// time it is called.
+func (s *Sched) lazyParents(j Job) func() []store.Ref {
+	return sync.OnceValue(func() []store.Ref { return refs(s.Parents(j)) })
 }
 
 // Complete marks a job completed (under its lease, or with a zero token

@@ -490,10 +490,15 @@ func (t *txn) complete(l store.Lease, outcome string, children []store.Child) er
 	// The job and its children's jobs are read together; children, which
 	// do not exist before their last parent completes, not at all.
 	refs := []store.Ref{l.Ref}
-	for _, c := range children {
+	parents := make([][]store.Ref, len(children))
+	for i, c := range children {
 		t.assumeAbsent(c.Ref)
 		refs = append(refs, c.Ref)
-		refs = append(refs, c.Parents...)
+		var err error
+		if parents[i], err = store.ChildParents(c); err != nil {
+			return err
+		}
+		refs = append(refs, parents[i]...)
 	}
 	t.cachedLease(l)
 	if err := t.load(refs...); err != nil {
@@ -513,9 +518,9 @@ func (t *txn) complete(l store.Lease, outcome string, children []store.Child) er
 	d.State, d.Q, d.NotBefore, d.Attempts, d.Outcome = store.Completed, "", 0, 0, outcome
 	d.clearLease()
 	t.put(x, d)
-	for _, c := range children {
+	for i, c := range children {
 		ready := true
-		for _, p := range c.Parents {
+		for _, p := range parents[i] {
 			if y := t.get(p); !y.present || y.cur.State != store.Completed {
 				ready = false
 				break
