@@ -8,8 +8,9 @@
 //
 // The command's environment is Job.Environ (stolos-exec passes its own), then
 // the app's Env, then one variable per identifier of the job id, named as the
-// identifier (date=20140601, client_id=42), then STOLOS_APP_NAME and
-// STOLOS_JOB_ID; a later one replaces an earlier one of the same name. Its
+// identifier (date=20140601, client_id=42), then DescribeJob's variables
+// (STOLOS_APP_NAME, STOLOS_JOB_ID and STOLOS_JOB_VARS); a later one
+// replaces an earlier one of the same name. Its
 // standard input is /dev/null, its output goes to Job.Stdout and Job.Stderr.
 //
 // The command runs in the process group of a small watchdog, the reaper (see
@@ -243,6 +244,23 @@ func lookPath(name, pathList string) (string, bool) {
 	return "", false
 }
 
+// JobVarsEnv is the variable that lists (space-separated) the variables
+// stolos-exec sets to describe the job a command runs for. A stolos tool
+// run by the command does not read them as its settings: STOLOS_APP_NAME
+// says which job this is, not which app the tool is for.
+const JobVarsEnv = "STOLOS_JOB_VARS"
+
+// DescribeJob returns the variables ("KEY=VALUE") that describe job id of
+// app to the commands stolos runs for it: STOLOS_APP_NAME, STOLOS_JOB_ID,
+// and STOLOS_JOB_VARS naming them.
+func DescribeJob(app, id string) []string {
+	return []string{
+		"STOLOS_APP_NAME=" + app,
+		"STOLOS_JOB_ID=" + id,
+		JobVarsEnv + "=STOLOS_APP_NAME STOLOS_JOB_ID",
+	}
+}
+
 // environ returns the command's environment (see the package doc).
 func (j Job) environ() []string {
 	over := map[string]string{}
@@ -252,8 +270,10 @@ func (j Job) environ() []string {
 	for _, id := range j.Idents {
 		over[id.Name] = id.Value
 	}
-	over["STOLOS_APP_NAME"] = j.App
-	over["STOLOS_JOB_ID"] = j.JobID
+	for _, kv := range DescribeJob(j.App, j.JobID) {
+		k, v, _ := strings.Cut(kv, "=")
+		over[k] = v
+	}
 	env := make([]string, 0, len(j.Environ)+len(over))
 	for _, kv := range j.Environ {
 		k, _, _ := strings.Cut(kv, "=")
