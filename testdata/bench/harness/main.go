@@ -215,6 +215,7 @@ func (h *harness) main(only string, backends []string) int {
 		{5, h.claimComplete},
 		{7, h.chain},
 		{8, h.fanIn},
+		{10, func([]string) error { return h.startup() }},
 	}
 	for _, s := range steps {
 		if !want(s.n) && !(s.n == 4 && want(6)) {
