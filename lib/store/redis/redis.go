@@ -71,7 +71,7 @@ type Backend struct {
 	addr   string
 	prefix string
 	s      scripts
-	wide   sync.Map // child apps whose children have more than eagerMax parents
+	wide   sync.Map // child app -> whether its children have more than eagerMax parents
 }
 
 var _ store.Backend = (*Backend)(nil)
@@ -395,30 +395,32 @@ func (b *Backend) CompleteClaim(ctx context.Context, l store.Lease, outcome stri
 }
 
 // eagerMax is the most parents of a child sent with it whether or not the
-// script needs them: a child app whose children had more is wide, and
-// their parents are sent only when the script asks.
+// script needs them: a child app whose children have more is wide.
 const eagerMax = 64
 
 // window returns the arguments of a window of children from index from:
 // as many as fit in store.Batch units (a child, and each parent sent). A
-// child's parents are sent when its app is not known to be wide, or (need)
-// for the first child, whose parents the script asked for.
+// child's parents are computed and sent when this process does not know
+// yet whether its app is wide (more than eagerMax parents), when it knows
+// it is not, and when the script asked for them (need, the first child):
+// a worker completing parents of a wide child computes and sends them once,
+// and then only when the script needs them.
 func (b *Backend) window(children []store.Child, from int, need bool) ([]any, error) {
 	args := []any{strconv.Itoa(from), strconv.Itoa(len(children))}
 	units := 0
 	for i := from; i < len(children) && units < store.Batch; i++ {
 		c := children[i]
+		asked := need && i == from
+		wide, known := b.wide.Load(c.App)
 		np := -1
 		var parents []store.Ref
-		if _, wide := b.wide.Load(c.App); !wide || need && i == from {
+		if !known || asked || !wide.(bool) {
 			var err error
 			if parents, err = store.ChildParents(c); err != nil {
 				return nil, err
 			}
+			b.wide.Store(c.App, len(parents) > eagerMax)
 			np = len(parents)
-			if np > eagerMax {
-				b.wide.Store(c.App, true)
-			}
 		}
 		args = append(args, c.App, c.JobID, flag(c.Skip), strconv.Itoa(np))
 		for _, p := range parents {
