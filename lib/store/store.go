@@ -219,6 +219,10 @@ var (
 	// bubble-down failed; its marker stays, and the next worker finishes
 	// it (Unfinished, Resume).
 	ErrUnfinished = errors.New("completed, but not all children handled yet (the next worker will)")
+	// ErrDataLost: the backend's data vanished while the process used it
+	// (a server restarted without persistence, or flushed). Retrying does
+	// not help.
+	ErrDataLost = errors.New("job state lost")
 )
 
 // Backend stores job state and per-app queues. Every method is atomic with

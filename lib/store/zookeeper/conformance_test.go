@@ -1,7 +1,10 @@
 package zookeeper
 
 import (
+	"strings"
 	"testing"
+
+	"github.com/stolos-sched/stolos/lib/store"
 
 	"github.com/stolos-sched/stolos/lib/store/storetest"
 )
@@ -12,3 +15,10 @@ var harness = storetest.Harness{New: newSpec, Open: openSpec,
 	NoFanIn: "fan-in records and bounded bubble-down steps are not in the ZooKeeper backend yet (issue 8, helper fanin-zk)"}
 
 func TestConformance(t *testing.T) { storetest.Run(t, harness) }
+
+// No call blocks past its deadline when the server stops answering.
+func TestPartitioned(t *testing.T) {
+	storetest.Partitioned(t, server(t).Hosts(), func(addr string) (store.Backend, error) {
+		return openSpec(strings.Replace(newSpec(t), server(t).Hosts(), addr, 1))
+	})
+}
