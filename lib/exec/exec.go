@@ -24,6 +24,7 @@ import (
 	"github.com/stolos-sched/stolos/lib/backend"
 	"github.com/stolos-sched/stolos/lib/claim"
 	"github.com/stolos-sched/stolos/lib/cli"
+	"github.com/stolos-sched/stolos/lib/config"
 	"github.com/stolos-sched/stolos/lib/runner"
 	"github.com/stolos-sched/stolos/lib/sched"
 	"github.com/stolos-sched/stolos/lib/store"
@@ -241,6 +242,9 @@ func (w *worker) explain(ctx context.Context, j sched.Job, err error) error {
 func (w *worker) claimed(ctx context.Context) int {
 	status := cli.OK
 	req := store.ClaimRequest{App: w.f.App, Owner: w.owner, N: 1, Lease: w.f.Lease}
+	if a := w.s.Cfg.App(w.f.App); a != nil {
+		req.MaxRetry = w.maxRetry(a)
+	}
 	var done *success // to record with the next claim
 	record := func(d *success) func(error) {
 		return func(err error) { status = worst(status, w.recorded(d, err)) }
@@ -302,6 +306,9 @@ type success struct {
 // recorded reports the recording of a success (err nil) or its failure,
 // and returns the exit status it earns.
 func (w *worker) recorded(d *success, err error) int {
+	if errors.Is(err, store.ErrLeaseLost) {
+		w.release(d.c.Lease) // a revoked lease waits for it
+	}
 	if err != nil {
 		w.t.Errorf("%s%s, but recording it failed: %v", d.prefix, d.text, err)
 		return cli.Failure
@@ -362,6 +369,9 @@ func (w *worker) attempt(ctx context.Context, l store.Lease, later bool) (int, *
 		return cli.Failure, nil
 	case lost:
 		// Fencing: another worker may hold the job now; record nothing.
+		// A lease an operator revoked waits for this release (the command
+		// is dead) before the job can run again.
+		w.release(l)
 		w.t.Errorf("%slease lost; command killed, no outcome recorded", prefix)
 		return cli.Failure, nil
 	case ctx.Err() != nil:
@@ -378,13 +388,13 @@ func (w *worker) attempt(ctx context.Context, l store.Lease, later bool) (int, *
 		}
 		return w.recorded(d, w.s.Complete(bg, l, text)), nil
 	}
-	max := a.Exec.MaxRetry
-	if max < 0 {
-		max = w.f.MaxRetry
-	}
+	max := w.maxRetry(a)
 	delay := backoff(a.Exec.RetryDelay, l.Attempts)
 	final, err := w.s.B.Fail(bg, l, text, max, delay)
 	switch {
+	case errors.Is(err, store.ErrLeaseLost):
+		w.release(l) // a revoked lease waits for it
+		w.t.Errorf("%s%s, but recording it failed: %v", prefix, out.Text, err)
 	case err != nil:
 		w.t.Errorf("%s%s, but recording it failed: %v", prefix, out.Text, err)
 	case final:
@@ -395,6 +405,14 @@ func (w *worker) attempt(ctx context.Context, l store.Lease, later bool) (int, *
 		w.t.Errorf("%s%s, queued again", prefix, out.Text)
 	}
 	return cli.Failure, nil
+}
+
+// maxRetry is the app's max_retry, or -max-retry if it sets none.
+func (w *worker) maxRetry(a *config.App) int {
+	if a.Exec.MaxRetry < 0 {
+		return w.f.MaxRetry
+	}
+	return a.Exec.MaxRetry
 }
 
 // backoff is retry_delay doubled for each failed attempt before this one.
@@ -416,20 +434,30 @@ func leaseMargin(lease time.Duration) time.Duration { return lease / 4 }
 // a command stopped at the lease margin is dead before the lease ends.
 func (w *worker) grace() time.Duration { return min(w.f.Grace, w.f.Lease/8) }
 
-// renew extends the lease every third of its length until ctx ends. The
+// heldEvery is how often a running job's lease is read (Backend.Held)
+// between renewals, so that a lease an operator revoked stops the command
+// within about a second.
+const heldEvery = 500 * time.Millisecond
+
+// renew extends the lease every third of its length until ctx ends, and
+// between renewals reads it every heldEvery. The
 // lease is counted from when each successful renewal was sent, by this
 // machine's clock, so the server's clock does not matter. If no renewal
 // succeeds by the lease's end less the margin (the server is unreachable,
-// a call hangs) or the lease is lost, it cancels the run with
-// store.ErrLeaseLost at once, without waiting on the backend. It sends the
-// latest lease when it stops.
+// a call hangs) or the lease is lost (revoked, taken over), it cancels the
+// run with store.ErrLeaseLost at once, without waiting on the backend. It
+// sends the latest lease when it stops.
 func (w *worker) renew(ctx context.Context, l store.Lease, start time.Time, cancel context.CancelCauseFunc, done chan<- store.Lease) {
 	defer func() { done <- l }()
 	deadline := start.Add(w.f.Lease - leaseMargin(w.f.Lease))
 	every := w.f.Lease / 3
 	next := start.Add(every)
+	poll := start.Add(heldEvery)
 	for {
 		at := next
+		if poll.Before(at) {
+			at = poll
+		}
 		if deadline.Before(at) {
 			at = deadline
 		}
@@ -444,10 +472,23 @@ func (w *worker) renew(ctx context.Context, l store.Lease, start time.Time, canc
 			cancel(store.ErrLeaseLost)
 			return
 		}
+		if time.Now().Before(next) {
+			// Not a renewal yet: is the lease still ours?
+			hctx, hcancel := context.WithDeadline(ctx, deadline)
+			err := w.s.B.Held(hctx, l)
+			hcancel()
+			if errors.Is(err, store.ErrLeaseLost) && ctx.Err() == nil {
+				cancel(store.ErrLeaseLost)
+				return
+			}
+			poll = time.Now().Add(heldEvery)
+			continue
+		}
 		sent := time.Now()
 		rctx, rcancel := context.WithDeadline(ctx, deadline)
 		nl, err := w.s.B.Renew(rctx, l, w.f.Lease)
 		rcancel()
+		poll = time.Now().Add(heldEvery)
 		switch {
 		case err == nil:
 			l = nl

@@ -132,8 +132,8 @@ const (
 // Claim and Acquire do not take the job before the holder Releases the
 // lease (which it does once its command is dead) or the lease would have
 // ended, so a job never runs twice at once because of an operator.
-// Transferable leases (stolos-claim's, under which nothing runs) are not
-// revoked but dropped.
+// Transferable leases (stolos-claim's, under which nothing runs) are left
+// alone: the stolos-exec that takes one over sees the job's new state.
 //
 // A lease that ends without an outcome (it expired: no Complete, Fail,
 // Park or Release) and that was neither transferable nor revoked is an

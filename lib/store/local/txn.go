@@ -171,14 +171,9 @@ func dequeue(r *row) { r.queued, r.notBefore = false, 0 }
 // clearLease drops a job's lease.
 func clearLease(r *row) { r.owner, r.token, r.until, r.transferable = "", "", 0, false }
 
-// revoke revokes a live lease of a worker, and drops a transferable one
-// (see store.Lease).
+// revoke revokes a live lease of a worker (see store.Lease).
 func revoke(r *row, now int64) {
-	switch {
-	case !r.leased(now) || store.IsRevoked(r.token):
-	case r.transferable:
-		clearLease(r)
-	default:
+	if r.leased(now) && !r.transferable && !store.IsRevoked(r.token) {
 		r.token = store.RevokedToken(r.token)
 	}
 }

@@ -92,17 +92,11 @@ local function held(h, token)
   local f = redis.call('HMGET', h, 'token', 'until')
   return f[1] and f[1] == token and tonumber(f[2]) > now
 end
--- revoke revokes a live lease of a worker and drops a transferable one
--- (store.Lease).
-local function revoke(app, id, h)
+-- revoke revokes a live lease of a worker (store.Lease).
+local function revoke(h)
   local f = redis.call('HMGET', h, 'owner', 'until', 'token', 'tr')
-  if not f[1] or tonumber(f[2]) <= now or string.sub(f[3], 1, 1) == '!' then return end
-  if f[4] == '1' then
-    detach(app, id, h)
-    clearlease(h)
-    place(app, id, h)
-  else
-    redis.call('HSET', h, 'token', '!' .. f[3], 'tr', '0')
+  if f[1] and tonumber(f[2]) > now and f[4] ~= '1' and string.sub(f[3], 1, 1) ~= '!' then
+    redis.call('HSET', h, 'token', '!' .. f[3])
   end
 end
 -- abandoned counts the abandoned attempt of a lease that ended without an
@@ -173,7 +167,7 @@ while i <= #ARGV do
           clearlease(rh)
           unqueue(rh)
         else
-          revoke(ra, ri, rh)
+          revoke(rh)
         end
       end
     end
@@ -187,7 +181,7 @@ while i <= #ARGV do
   elseif not readd then
     res[#res+1] = @Exists@
   else
-    revoke(app, id, h)
+    revoke(h)
     redis.call('HDEL', h, 'att')
     if redis.call('HGET', h, 'q') then
       setstate(app, id, h, st, 'pending')
@@ -415,7 +409,7 @@ local app, id, new, outcome = ARGV[2], ARGV[3], ARGV[4], ARGV[5]
 local h = H(app, id)
 local st = redis.call('HGET', h, 'state')
 if not st then return redis.error_reply('STOLOS notfound') end
-revoke(app, id, h)
+revoke(h)
 if new ~= 'pending' then
   detach(app, id, h)
   unqueue(h)

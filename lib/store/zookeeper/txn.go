@@ -34,14 +34,9 @@ func (d *jobData) clearLease() { d.Owner, d.Token, d.Transferable, d.Until = "",
 // live reports whether the job is under a lease at now.
 func (d *jobData) live(now int64) bool { return d.Token != "" && d.Until > now }
 
-// revoke revokes a live lease of a worker, and drops a transferable one
-// (see store.Lease).
+// revoke revokes a live lease of a worker (see store.Lease).
 func (d *jobData) revoke(now int64) {
-	switch {
-	case !d.live(now) || store.IsRevoked(d.Token):
-	case d.Transferable:
-		d.clearLease()
-	default:
+	if d.live(now) && !d.Transferable && !store.IsRevoked(d.Token) {
 		d.Token = store.RevokedToken(d.Token)
 	}
 }
