@@ -11,10 +11,12 @@ import (
 	"fmt"
 	"os/exec"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/stolos-sched/stolos/lib/config"
 	"github.com/stolos-sched/stolos/lib/graph"
+	"github.com/stolos-sched/stolos/lib/runner"
 	"github.com/stolos-sched/stolos/lib/store"
 )
 
@@ -111,7 +113,7 @@ func (s *Sched) Node(ctx context.Context, j Job) (store.Node, error) {
 
 // validFunc runs an app's valid_if_or _func command with /bin/sh: exit 0
 // means valid, exit 1 invalid; anything else is an error. The command sees
-// STOLOS_APP_NAME, STOLOS_JOB_ID and one variable per identifier.
+// runner.DescribeJob's variables and one variable per identifier.
 func (s *Sched) validFunc(ctx context.Context, j Job) (bool, error) {
 	cmd := exec.CommandContext(ctx, "/bin/sh", "-c", j.App.ValidIfOr.Func)
 	cmd.Env = append(append([]string{}, s.Environ...), JobEnv(j)...)
@@ -132,7 +134,7 @@ func (s *Sched) validFunc(ctx context.Context, j Job) (bool, error) {
 
 // JobEnv is the environment that describes a job to a command.
 func JobEnv(j Job) []string {
-	env := []string{"STOLOS_APP_NAME=" + j.App.Name, "STOLOS_JOB_ID=" + j.ID}
+	env := runner.DescribeJob(j.App.Name, j.ID)
 	for i, k := range j.App.Template.Idents {
 		env = append(env, k+"="+j.Vals[i])
 	}
@@ -152,8 +154,9 @@ func (s *Sched) Nodes(ctx context.Context, jobs []Job) ([]store.Node, error) {
 	return out, nil
 }
 
-// BubbleDown lists the children of a job with all their parents, for
-// store.Backend.Complete.
+// BubbleDown lists the children of a job, for store.Backend.Complete. A
+// child's parents are computed only if the backend asks for them (once),
+// so that a completion does not cost the width of its children's fan-in.
 func (s *Sched) BubbleDown(ctx context.Context, j Job) ([]store.Child, error) {
 	kids := s.Children(j)
 	out := make([]store.Child, len(kids))
@@ -162,9 +165,15 @@ func (s *Sched) BubbleDown(ctx context.Context, j Job) ([]store.Child, error) {
 		if err != nil {
 			return nil, err
 		}
-		out[i] = store.Child{Node: n, Parents: refs(s.Parents(c))}
+		out[i] = store.Child{Node: n, Parents: s.lazyParents(c)}
 	}
 	return out, nil
+}
+
+// lazyParents returns a function that computes the parents of j the first
+// time it is called.
+func (s *Sched) lazyParents(j Job) func() []store.Ref {
+	return sync.OnceValue(func() []store.Ref { return refs(s.Parents(j)) })
 }
 
 // Complete marks a job completed (under its lease, or with a zero token

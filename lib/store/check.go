@@ -85,17 +85,27 @@ func CheckClaim(req ClaimRequest) error {
 	return nil
 }
 
-// CheckChildren checks children and their parents.
+// CheckChildren checks children (their parents are checked when a backend
+// computes them, with ChildParents).
 func CheckChildren(children []Child) error {
 	for _, c := range children {
 		if err := CheckRef(c.Ref); err != nil {
 			return fmt.Errorf("child: %w", err)
 		}
-		if err := CheckRefs(c.Parents); err != nil {
-			return fmt.Errorf("parent of %v: %w", c.Ref, err)
+		if c.Parents == nil {
+			return fmt.Errorf("child %v: no parents function", c.Ref)
 		}
 	}
 	return nil
+}
+
+// ChildParents computes and checks the parents of a child.
+func ChildParents(c Child) ([]Ref, error) {
+	ps := c.Parents()
+	if err := CheckRefs(ps); err != nil {
+		return nil, fmt.Errorf("parent of %v: %w", c.Ref, err)
+	}
+	return ps, nil
 }
 
 // CheckNodes checks the refs of nodes.

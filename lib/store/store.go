@@ -90,10 +90,44 @@ type Node struct {
 	Skip bool
 }
 
-// Child is a child job for bubble-down, with all of its parents.
+// Child is a child job for bubble-down. Parents returns all of its
+// parents; a backend calls it only when it must (when it creates or checks
+// the child's fan-in record), so that a child with N parents has them
+// computed once, not at each of its N parents' completions. It may be
+// called more than once; callers memoize it.
 type Child struct {
 	Node
-	Parents []Ref
+	Parents func() []Ref
+}
+
+// ParentList is a Child's Parents for a list known in advance.
+func ParentList(refs ...Ref) func() []Ref { return func() []Ref { return refs } }
+
+// Batch is the number of children one atomic step of a bubble-down
+// handles, at most. A completion with more children records the
+// completion and an unfinished-bubble-down marker in its first step and
+// queues the rest in further steps of Batch children (see
+// Backend.Complete).
+const Batch = 1000
+
+// stepHookKey is the context key of WithStepHook.
+type stepHookKey struct{}
+
+// WithStepHook returns a context under which a backend calls fn between
+// two steps of a bubble-down of parent, with the number of its children
+// handled so far (done). An error from fn stops the bubble-down there, as
+// if the process had died, and the backend returns it. It is for tests.
+func WithStepHook(ctx context.Context, fn func(parent Ref, done int) error) context.Context {
+	return context.WithValue(ctx, stepHookKey{}, fn)
+}
+
+// Step is what a backend calls between two steps of a bubble-down: the
+// error of ctx's step hook, if it has one, else nil.
+func Step(ctx context.Context, parent Ref, done int) error {
+	if fn, ok := ctx.Value(stepHookKey{}).(func(Ref, int) error); ok {
+		return fn(parent, done)
+	}
+	return nil
 }
 
 // SubmitItem is one job to queue.
@@ -132,8 +166,9 @@ const (
 // Claim and Acquire do not take the job before the holder Releases the
 // lease (which it does once its command is dead) or the lease would have
 // ended, so a job never runs twice at once because of an operator.
-// Transferable leases (stolos-claim's, under which nothing runs) are left
-// alone: the stolos-exec that takes one over sees the job's new state.
+// Transferable leases (stolos-claim's, under which nothing runs) are not
+// revoked: SetState to failed or skipped drops them, and a readd leaves
+// them (the stolos-exec that takes one over sees the job's new state).
 //
 // A lease that ends without an outcome (it expired: no Complete, Fail,
 // Park or Release) and that was neither transferable nor revoked is an
@@ -268,15 +303,37 @@ type Backend interface {
 	Held(ctx context.Context, l Lease) error
 
 	// Complete marks a job completed, removes its queue entry and lease, and
-	// resets its attempt count, and then, in the same atomic step, queues
-	// each child all of whose parents are now completed (creating it if
-	// absent; skipped if its Node says so) unless the child is already
-	// queued or not pending. With a zero Token (stolos-state -set
-	// completed) it fails with ErrHeld while a worker's command may run:
-	// the job has a live lease, revoked or not, that is not transferable
-	// (a transferable one is dropped); otherwise the lease must be held.
-	// Children are queued with the completed job's priority.
+	// resets its attempt count, and then queues each child all of whose
+	// parents are now completed (creating it if absent; skipped if its
+	// Node says so) unless the child is already queued or not pending.
+	// With a zero Token (stolos-state -set completed) it fails with
+	// ErrHeld while a worker's command may run: the job has a live lease,
+	// revoked or not, that is not transferable (a transferable one is
+	// dropped); otherwise the lease must be held. Children are queued with
+	// the completed job's priority.
+	//
+	// The cost per child does not grow with the child's number of parents
+	// (amortized): each child has a fan-in record, the set of its parents
+	// seen completed and the number still missing, and a child is queued
+	// when that number reaches zero (checked against the parents' states
+	// before it is queued). The first step records the completion with up
+	// to Batch children; with more children it also leaves a marker that
+	// further steps of Batch children advance and the last removes. A
+	// process that dies between two steps leaves the marker: Unfinished
+	// lists it and Resume finishes it. The completion is recorded once the
+	// first step is: a later error is returned, but the job stays
+	// completed.
 	Complete(ctx context.Context, l Lease, outcome string, children []Child) error
+
+	// Unfinished lists up to n completed jobs whose bubble-down was left
+	// unfinished (its process died between two steps) and has not advanced
+	// for idle.
+	Unfinished(ctx context.Context, idle time.Duration, n int) ([]Ref, error)
+
+	// Resume finishes the bubble-down of parent from where its marker says,
+	// given its children (as Complete takes them). Without a marker it does
+	// nothing; a marker of a job no longer completed is removed.
+	Resume(ctx context.Context, parent Ref, children []Child) error
 
 	// CompleteClaim is Complete of l and then Claim of req, in one
 	// transaction or round trip where the backend can: a worker's step from

@@ -403,7 +403,11 @@ func (b *Backend) CompleteClaim(ctx context.Context, l store.Lease, outcome stri
 // bubbleDown queues a child if all its parents are completed, creating it
 // if absent, unless it is queued or not pending.
 func (tx *txn) bubbleDown(c store.Child, prio int) error {
-	for _, p := range c.Parents {
+	parents, err := store.ChildParents(c)
+	if err != nil {
+		return err
+	}
+	for _, p := range parents {
 		r, _, err := tx.load(p)
 		if err != nil {
 			return err
@@ -546,6 +550,9 @@ func (b *Backend) SetState(ctx context.Context, ref store.Ref, st store.State, o
 		revoke(&r, tx.now)
 		if st != store.Pending {
 			dequeue(&r)
+			if r.transferable {
+				clearLease(&r) // nothing runs under it
+			}
 		}
 		return tx.save(&r)
 	})

@@ -413,6 +413,7 @@ revoke(h)
 if new ~= 'pending' then
   detach(app, id, h)
   unqueue(h)
+  if redis.call('HGET', h, 'tr') == '1' then clearlease(h) end -- nothing runs under it
   place(app, id, h)
 end
 setstate(app, id, h, st, new)

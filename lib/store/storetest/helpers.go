@@ -32,7 +32,7 @@ func item(app, id string, prio int) store.SubmitItem {
 }
 
 func child(c store.Ref, parents ...store.Ref) store.Child {
-	return store.Child{Node: store.Node{Ref: c}, Parents: parents}
+	return store.Child{Node: store.Node{Ref: c}, Parents: store.ParentList(parents...)}
 }
 
 func submit(t *testing.T, b store.Backend, items ...store.SubmitItem) []store.SubmitResult {

@@ -116,7 +116,22 @@ func claimerWorker(ctx context.Context, b store.Backend, owner string, raw []byt
 // completeItem: acquire Parent and complete it with Children.
 type completeItem struct {
 	Parent   store.Ref
-	Children []store.Child
+	Children []kid
+}
+
+// kid is a store.Child that goes through JSON.
+type kid struct {
+	store.Node
+	Parents []store.Ref
+}
+
+// kids makes the children of a completeItem.
+func kids(ks []kid) []store.Child {
+	out := make([]store.Child, len(ks))
+	for i, k := range ks {
+		out[i] = store.Child{Node: k.Node, Parents: store.ParentList(k.Parents...)}
+	}
+	return out
 }
 
 func completerWorker(ctx context.Context, b store.Backend, owner string, raw []byte) (any, error) {
@@ -129,7 +144,7 @@ func completerWorker(ctx context.Context, b store.Backend, owner string, raw []b
 		if err != nil {
 			return nil, fmt.Errorf("acquire %v: %w", it.Parent, err)
 		}
-		if err := b.Complete(ctx, l, "exit 0", it.Children); err != nil {
+		if err := b.Complete(ctx, l, "exit 0", kids(it.Children)); err != nil {
 			return nil, fmt.Errorf("complete %v: %w", it.Parent, err)
 		}
 	}
@@ -292,14 +307,14 @@ func (s suite) testProcessesParentsRace(t *testing.T) {
 	var items []store.SubmitItem
 	work := make([][]completeItem, procs)
 	for k := 0; k < kids; k++ {
-		kid := store.Child{Node: node("c", strconv.Itoa(k))}
+		c := kid{Node: node("c", strconv.Itoa(k))}
 		for j := 0; j < parents; j++ {
 			p := ref("p", fmt.Sprintf("%d-%d", k, j))
-			kid.Parents = append(kid.Parents, p)
+			c.Parents = append(c.Parents, p)
 			items = append(items, item(p.App, p.JobID, 100))
 		}
-		for j, p := range kid.Parents {
-			work[j%procs] = append(work[j%procs], completeItem{Parent: p, Children: []store.Child{kid}})
+		for j, p := range c.Parents {
+			work[j%procs] = append(work[j%procs], completeItem{Parent: p, Children: []kid{c}})
 		}
 	}
 	submit(t, b, items...)
@@ -338,7 +353,7 @@ func (s suite) testProcessesParkRace(t *testing.T) {
 		x, y, c := ref("x", id), ref("y", id), ref("c", id)
 		items = append(items, item("x", id, 100), item("y", id, 100), item("c", id, 100))
 		parks = append(parks, parkItem{Child: c, Parents: []store.Node{{Ref: x}, {Ref: y}}})
-		completes = append(completes, completeItem{Parent: y, Children: []store.Child{child(c, x, y)}})
+		completes = append(completes, completeItem{Parent: y, Children: []kid{{Node: store.Node{Ref: c}, Parents: []store.Ref{x, y}}}})
 	}
 	submit(t, b, items...)
 	for k := 0; k < kids; k++ {

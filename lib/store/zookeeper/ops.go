@@ -506,10 +506,15 @@ func (t *txn) complete(l store.Lease, outcome string, children []store.Child) er
 	// The job and its children's jobs are read together; children, which
 	// do not exist before their last parent completes, not at all.
 	refs := []store.Ref{l.Ref}
-	for _, c := range children {
+	parents := make([][]store.Ref, len(children))
+	for i, c := range children {
 		t.assumeAbsent(c.Ref)
 		refs = append(refs, c.Ref)
-		refs = append(refs, c.Parents...)
+		var err error
+		if parents[i], err = store.ChildParents(c); err != nil {
+			return err
+		}
+		refs = append(refs, parents[i]...)
 	}
 	t.cachedLease(l)
 	if err := t.load(refs...); err != nil {
@@ -531,9 +536,9 @@ func (t *txn) complete(l store.Lease, outcome string, children []store.Child) er
 	d.State, d.Q, d.NotBefore, d.Attempts, d.Outcome = store.Completed, "", 0, 0, outcome
 	d.clearLease()
 	t.put(x, d)
-	for _, c := range children {
+	for i, c := range children {
 		ready := true
-		for _, p := range c.Parents {
+		for _, p := range parents[i] {
 			if y := t.get(p); !y.present || y.cur.State != store.Completed {
 				ready = false
 				break
@@ -750,6 +755,9 @@ func (b *Backend) SetState(ctx context.Context, ref store.Ref, st store.State, o
 		d.revoke(t.now)
 		if st != store.Pending {
 			d.Q, d.NotBefore = "", 0
+			if d.Transferable {
+				d.clearLease() // nothing runs under it
+			}
 		} else if d.Q != "" {
 			t.notify[ref.App] = true
 		}
@@ -834,10 +842,10 @@ func (b *Backend) List(ctx context.Context, app string, st store.State, fn func(
 	return nil
 }
 
-// Count counts an app's jobs (reading every one of them).
-func (b *Backend) Count(ctx context.Context, app string) (store.Counts, error) {
+// countList counts an app's jobs by reading every one of them (an app
+// whose counts are not kept: see counts.go).
+func (b *Backend) countList(ctx context.Context, app string, now time.Time) (store.Counts, error) {
 	c := store.Counts{States: map[store.State]int{}}
-	now := b.clock()
 	err := b.List(ctx, app, store.Absent, func(j store.Job) error {
 		c.States[j.State]++
 		if j.Queued {

@@ -428,7 +428,7 @@ func TestBigTransaction(t *testing.T) {
 	for i := range 5000 {
 		r := store.Ref{App: "c", JobID: long + strconv.Itoa(i)}
 		refs = append(refs, r)
-		kids = append(kids, store.Child{Node: store.Node{Ref: r}, Parents: []store.Ref{{App: "p", JobID: "1"}}})
+		kids = append(kids, store.Child{Node: store.Node{Ref: r}, Parents: store.ParentList(store.Ref{App: "p", JobID: "1"})})
 	}
 	if _, err := b.Submit(ctx, []store.SubmitItem{{Node: store.Node{Ref: store.Ref{App: "p", JobID: "1"}}, Priority: 1}}); err != nil {
 		t.Fatal(err)

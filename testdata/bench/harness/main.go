@@ -86,7 +86,7 @@ func main() {
 	fs := flag.NewFlagSet("harness", flag.ContinueOnError)
 	fs.StringVar(&h.bin, "bin", "", "the directory of the built stolos tools")
 	fs.StringVar(&h.work, "work", "", "a scratch directory (default: a new temporary one)")
-	fs.StringVar(&h.examples, "examples", "", "the original's examples (default $STOLOS_EXAMPLES_DIR, else ../shared/examples)")
+	fs.StringVar(&h.examples, "examples", filepath.Join("testdata", "examples"), "the original's examples")
 	only := fs.String("only", "", "comma-separated measurement numbers to run (default all)")
 	backends := fs.String("backends", "local,redis,zookeeper", "comma-separated backends to measure")
 	serve := fs.Bool("serve", false, "start the servers, print their environment and wait for SIGINT")
@@ -119,12 +119,6 @@ func (h *harness) main(only string, backends []string) int {
 			return h.fatal(err)
 		}
 		defer os.RemoveAll(h.work)
-	}
-	if h.examples == "" {
-		h.examples = os.Getenv("STOLOS_EXAMPLES_DIR")
-	}
-	if h.examples == "" {
-		h.examples = filepath.Join("..", "shared", "examples")
 	}
 	for _, kv := range os.Environ() {
 		if !strings.HasPrefix(kv, "STOLOS_") {
@@ -492,11 +486,7 @@ func (h *harness) stream() error {
 
 func (h *harness) parentsLatency() error {
 	if _, err := os.Stat(filepath.Join(h.examples, "tasks.json")); err != nil {
-		if os.Getenv("CI") == "true" {
-			return fmt.Errorf("examples missing in CI: %v", err)
-		}
-		fmt.Printf("SKIPPING 3: examples not found (set STOLOS_EXAMPLES_DIR): %v\n", err)
-		return nil
+		return fmt.Errorf("examples missing: %v", err)
 	}
 	env := append(slices.Clip(h.baseEnv),
 		"STOLOS_TASKS_JSON="+filepath.Join(h.examples, "tasks.json"),
