@@ -215,6 +215,10 @@ var (
 	ErrNotFound   = errors.New("no such job")
 	ErrHeld       = errors.New("job is claimed by another worker")
 	ErrNotPending = errors.New("job is not pending")
+	// ErrDataLost: the backend's data vanished while the process used it
+	// (a server restarted without persistence, or flushed). Retrying does
+	// not help.
+	ErrDataLost = errors.New("job state lost")
 )
 
 // Backend stores job state and per-app queues. Every method is atomic with

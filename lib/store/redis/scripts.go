@@ -10,8 +10,11 @@ import (
 )
 
 // Every transition is one Lua script, so it is atomic. Each script is the
-// prelude (shared helpers) followed by its body. ARGV[1] is always the key
-// prefix; the other arguments are the script's own.
+// prelude (shared helpers) followed by its body. ARGV[1] is always the
+// installation id, a newline and the key prefix; the other arguments are the
+// script's own. A script whose installation id is not the marker's fails
+// with "STOLOS vanished" before it reads or writes anything: the data this
+// process knew is gone (see installBody).
 //
 // Keys, with K = prefix .. #app .. ":" .. app .. ":" (the length makes the
 // app name unambiguous whatever characters it holds):
@@ -30,6 +33,8 @@ import (
 //	K.."n"          pub/sub channel: published when work became claimable
 //	prefix.."seq"   the sequence counter for queue positions
 //	prefix.."tok"   the counter for lease tokens
+//	prefix.."installation"  the installation marker: a random id, made
+//	                by the first process that found neither it nor seq/tok
 //
 // Where a job sits follows from its fields: with an owner it is in lq (if
 // queued) or lh; otherwise, if queued, in d (if nb is set) or q; otherwise
@@ -38,7 +43,11 @@ import (
 // so every machine agrees on leases and delays.
 const prelude = `
 if redis.replicate_commands then pcall(redis.replicate_commands) end
-local P = ARGV[1]
+local sep = string.find(ARGV[1], '\n', 1, true)
+local P = string.sub(ARGV[1], sep + 1)
+if redis.call('GET', P .. 'installation') ~= string.sub(ARGV[1], 1, sep - 1) then
+  return redis.error_reply('STOLOS vanished')
+end
 local DEFAULTPRI = '@DEFAULTPRI@'
 local tm = redis.call('TIME')
 local now = tonumber(tm[1]) * 1000000 + tonumber(tm[2])
@@ -428,9 +437,21 @@ return {0, I(now), nxt}
 // scripts holds the loaded scripts of one backend.
 type scripts struct {
 	submit, claim, acquire, renew, release, complete, fail, park, setState, get, listPage, count, waitCheck *goredis.Script
+	install                                                                                                 *goredis.Script // without the prelude
 
 	srcs []string // the source of each, for loading them in one round trip
 }
+
+// installBody makes the installation marker if there is none, and returns
+// it, and whether job state was there without one (1) or not (0). ARGV[1]
+// is the key prefix, ARGV[2] a new random id.
+const installBody = `
+local P = ARGV[1]
+local m = redis.call('GET', P .. 'installation')
+if m then return {m, 0} end
+redis.call('SET', P .. 'installation', ARGV[2])
+return {ARGV[2], redis.call('EXISTS', P .. 'seq', P .. 'tok')}
+`
 
 func newScripts() scripts {
 	r := strings.NewReplacer(
@@ -462,6 +483,7 @@ func newScripts() scripts {
 		count:     mk(countBody),
 		waitCheck: mk(waitCheckBody),
 	}
-	s.srcs = srcs
+	s.install = goredis.NewScript(installBody)
+	s.srcs = append(srcs, installBody)
 	return s
 }

@@ -214,6 +214,7 @@ func (h *harness) main(only string, backends []string) int {
 		{4, h.submitAndLatency},
 		{5, h.claimComplete},
 		{7, h.chain},
+		{10, func([]string) error { return h.startup() }},
 	}
 	for _, s := range steps {
 		if !want(s.n) && !(s.n == 4 && want(6)) {
