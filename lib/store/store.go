@@ -263,6 +263,10 @@ var (
 	ErrNotFound   = errors.New("no such job")
 	ErrHeld       = errors.New("job is claimed by another worker")
 	ErrNotPending = errors.New("job is not pending")
+	// ErrDataLost: the backend's data vanished while the process used it
+	// (a server restarted without persistence, or flushed). Retrying does
+	// not help.
+	ErrDataLost = errors.New("job state lost")
 )
 
 // Backend stores job state and per-app queues. Every method is atomic with
@@ -351,10 +355,13 @@ type Backend interface {
 
 	// Park is bubble-up. It checks the parents of a claimed job; if all are
 	// completed the job is Ready. Otherwise, in the same atomic step, it
-	// creates the parents that are absent (pending and queued, or skipped),
-	// queues those pending parents that are neither queued nor claimed,
-	// and takes the child off its queue, releasing the lease.
-	Park(ctx context.Context, l Lease, parents []Node) (ParkResult, error)
+	// creates the jobs of above that are absent (pending and queued, or
+	// skipped), queues those that are pending and neither queued nor
+	// claimed, and takes the child off its queue, releasing the lease.
+	// above is what the caller found to run first: the child's missing
+	// ancestors that are runnable (sched walks up to them), or simply its
+	// parents.
+	Park(ctx context.Context, l Lease, parents []Ref, above []Node) (ParkResult, error)
 
 	// SetState sets the state of existing jobs, outside the lease protocol
 	// (stolos-state -set). A live lease is revoked (see Lease). Pending

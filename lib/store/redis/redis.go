@@ -12,7 +12,9 @@ package redis
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/tls"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -69,6 +71,7 @@ type Backend struct {
 	c      *goredis.Client
 	addr   string
 	prefix string
+	argv1  string // every script's ARGV[1]: installation id, "\n", prefix
 	s      scripts
 }
 
@@ -92,6 +95,11 @@ func Open(ctx context.Context, o Options, warn io.Writer) (*Backend, error) {
 		// "held". Do not retry; dead pooled connections are dropped when
 		// taken from the pool, and callers see the error.
 		MaxRetries: -1,
+		// A call returns by its context's deadline, also on a connection
+		// that stopped answering (a partition, a paused server); without
+		// this go-redis waits its own read timeout. stolos-exec's renewals
+		// rely on it (DESIGN.md, leases).
+		ContextTimeoutEnabled: true,
 	}
 	if opt.DialTimeout == 0 {
 		opt.DialTimeout = 5 * time.Second
@@ -123,8 +131,38 @@ func Open(ctx context.Context, o Options, warn io.Writer) (*Backend, error) {
 		b.c.Close()
 		return nil, fmt.Errorf("redis %s: load scripts: %v", addr, err)
 	}
-	b.checkEviction(ctx, warn)
+	if err := b.install(ctx, warn); err != nil {
+		b.c.Close()
+		return nil, err
+	}
+	b.checkServer(ctx, warn)
 	return b, nil
+}
+
+// install reads the installation marker, making it if there is none, so
+// that every script can check that the data it works on is the data this
+// process found: a server that restarted without persistence, or was
+// flushed, fails the next script with ErrDataLost rather than answering
+// "nothing to do". State without a marker (written by a stolos from before
+// markers, or the marker was deleted) gets one, with a warning.
+func (b *Backend) install(ctx context.Context, warn io.Writer) error {
+	id := make([]byte, 8)
+	if _, err := rand.Read(id); err != nil {
+		return err
+	}
+	v, err := b.s.install.Run(ctx, b.c, nil, b.prefix, hex.EncodeToString(id)).Result()
+	if err != nil {
+		return fmt.Errorf("redis %s: installation marker: %v", b.addr, err)
+	}
+	r := toSlice(v)
+	if len(r) != 2 || toStr(r[0]) == "" {
+		return fmt.Errorf("redis %s: installation marker: bad reply %v", b.addr, v)
+	}
+	b.argv1 = toStr(r[0]) + "\n" + b.prefix
+	if toInt(r[1]) != 0 && warn != nil {
+		fmt.Fprintf(warn, "warning: redis %s: job state under prefix %q had no installation marker; made one\n", b.addr, b.prefix)
+	}
+	return nil
 }
 
 // openErr says in one line why the first PING failed.
@@ -147,17 +185,28 @@ func (b *Backend) openErr(err error, o Options) error {
 	return fmt.Errorf("redis %s: %v", b.addr, err)
 }
 
-// checkEviction warns when the server's maxmemory-policy may evict our keys.
-// Our keys never have a TTL, so only the allkeys-* policies can evict them
-// (volatile-* policies evict only keys with a TTL). A server that does not
-// permit CONFIG is not checked.
-func (b *Backend) checkEviction(ctx context.Context, warn io.Writer) {
-	m, err := b.c.ConfigGet(ctx, "maxmemory-policy").Result()
-	if err != nil || warn == nil {
+// checkServer warns when the server's settings may lose job state: a
+// maxmemory-policy that may evict our keys (they never have a TTL, so only
+// the allkeys-* policies can; volatile-* policies evict only keys with a
+// TTL), or no persistence at all (no RDB save points and no append-only
+// file: a restart loses everything). A server that does not permit CONFIG
+// is not checked.
+func (b *Backend) checkServer(ctx context.Context, warn io.Writer) {
+	if warn == nil {
 		return
 	}
-	if p := m["maxmemory-policy"]; strings.HasPrefix(p, "allkeys-") {
+	pipe := b.c.Pipeline()
+	policy := pipe.ConfigGet(ctx, "maxmemory-policy")
+	save := pipe.ConfigGet(ctx, "save")
+	aof := pipe.ConfigGet(ctx, "appendonly")
+	if _, err := pipe.Exec(ctx); err != nil {
+		return
+	}
+	if p := policy.Val()["maxmemory-policy"]; strings.HasPrefix(p, "allkeys-") {
 		fmt.Fprintf(warn, "warning: redis %s has maxmemory-policy %s, which may evict job state; set it to noeviction\n", b.addr, p)
+	}
+	if strings.TrimSpace(save.Val()["save"]) == "" && aof.Val()["appendonly"] == "no" {
+		fmt.Fprintf(warn, "warning: redis %s has no persistence (no save points, appendonly no): a restart loses all job state; set appendonly yes\n", b.addr)
 	}
 }
 
@@ -167,7 +216,7 @@ func (b *Backend) Close() error { return b.c.Close() }
 // run runs a script with the key prefix first, and turns the scripts'
 // error replies into the store's errors about ref.
 func (b *Backend) run(ctx context.Context, sc *goredis.Script, ref store.Ref, args ...any) (any, error) {
-	return b.reply(ref, sc.Run(ctx, b.c, nil, append([]any{b.prefix}, args...)...))
+	return b.reply(ref, sc.Run(ctx, b.c, nil, append([]any{b.argv1}, args...)...))
 }
 
 // reply is a script's result, with its error replies turned into the
@@ -184,6 +233,8 @@ func (b *Backend) reply(ref store.Ref, c *goredis.Cmd) (any, error) {
 	}
 	word, detail, _ := strings.Cut(rest, " ")
 	switch word {
+	case "vanished":
+		return nil, fmt.Errorf("redis %s: %w: the keys under prefix %q vanished while this process ran (its installation marker is gone or new): the server restarted without persistence, or was flushed", b.addr, store.ErrDataLost, b.prefix)
 	case "lease":
 		return nil, fmt.Errorf("%v: %w", ref, store.ErrLeaseLost)
 	case "notfound":
@@ -409,8 +460,8 @@ func (b *Backend) CompleteClaim(ctx context.Context, l store.Lease, outcome stri
 		res, cerr := b.Claim(ctx, req)
 		return res, err, cerr
 	}
-	c := &call{sc: b.s.complete, ref: l.Ref, args: append([]any{b.prefix}, args...)}
-	q := &call{sc: b.s.claim, ref: store.Ref{App: req.App}, args: append([]any{b.prefix}, claimArgs(req)...)}
+	c := &call{sc: b.s.complete, ref: l.Ref, args: append([]any{b.argv1}, args...)}
+	q := &call{sc: b.s.claim, ref: store.Ref{App: req.App}, args: append([]any{b.argv1}, claimArgs(req)...)}
 	b.pipeline(ctx, c, q)
 	_, done := b.reply(c.ref, c.cmd)
 	v, err := b.reply(q.ref, q.cmd)
@@ -436,17 +487,24 @@ func (b *Backend) Fail(ctx context.Context, l store.Lease, outcome string, maxRe
 	return toInt(v) == 1, nil
 }
 
-// Park checks the parents of a claimed job, and queues the missing ones.
-func (b *Backend) Park(ctx context.Context, l store.Lease, parents []store.Node) (store.ParkResult, error) {
+// Park checks the parents of a claimed job, and queues the ancestors
+// above it found to run first.
+func (b *Backend) Park(ctx context.Context, l store.Lease, parents []store.Ref, above []store.Node) (store.ParkResult, error) {
 	if err := store.CheckRef(l.Ref); err != nil {
 		return store.ParkResult{}, err
 	}
-	if err := store.CheckNodes(parents); err != nil {
+	if err := store.CheckRefs(parents); err != nil {
 		return store.ParkResult{}, fmt.Errorf("park %v: parent: %w", l.Ref, err)
 	}
-	args := []any{l.App, l.JobID, l.Token}
+	if err := store.CheckNodes(above); err != nil {
+		return store.ParkResult{}, fmt.Errorf("park %v: ancestor: %w", l.Ref, err)
+	}
+	args := []any{l.App, l.JobID, l.Token, len(parents)}
 	for _, p := range parents {
-		args = append(args, p.App, p.JobID, flag(p.Skip))
+		args = append(args, p.App, p.JobID)
+	}
+	for _, n := range above {
+		args = append(args, n.App, n.JobID, flag(n.Skip))
 	}
 	v, err := b.run(ctx, b.s.park, l.Ref, args...)
 	if err != nil {
@@ -458,7 +516,7 @@ func (b *Backend) Park(ctx context.Context, l store.Lease, parents []store.Node)
 	}
 	res := store.ParkResult{Ready: toInt(r[0]) == 1}
 	for i, f := range toSlice(r[1]) {
-		res.Parents = append(res.Parents, decodeJob(parents[i].Ref, f))
+		res.Parents = append(res.Parents, decodeJob(parents[i], f))
 	}
 	return res, nil
 }

@@ -11,8 +11,11 @@ import (
 )
 
 // Every transition is one Lua script, so it is atomic. Each script is the
-// prelude (shared helpers) followed by its body. ARGV[1] is always the key
-// prefix; the other arguments are the script's own.
+// prelude (shared helpers) followed by its body. ARGV[1] is always the
+// installation id, a newline and the key prefix; the other arguments are the
+// script's own. A script whose installation id is not the marker's fails
+// with "STOLOS vanished" before it reads or writes anything: the data this
+// process knew is gone (see installBody).
 //
 // Keys, with K = prefix .. #app .. ":" .. app .. ":" (the length makes the
 // app name unambiguous whatever characters it holds):
@@ -32,6 +35,8 @@ import (
 //	K.."n"          pub/sub channel: published when work became claimable
 //	prefix.."seq"   the sequence counter for queue positions
 //	prefix.."tok"   the counter for lease tokens
+//	prefix.."installation"  the installation marker: a random id, made
+//	                by the first process that found neither it nor seq/tok
 //
 // Where a job sits follows from its fields: with an owner it is in lq (if
 // queued) or lh; otherwise, if queued, in d (if nb is set) or q; otherwise
@@ -40,7 +45,11 @@ import (
 // so every machine agrees on leases and delays.
 const prelude = `
 if redis.replicate_commands then pcall(redis.replicate_commands) end
-local P = ARGV[1]
+local sep = string.find(ARGV[1], '\n', 1, true)
+local P = string.sub(ARGV[1], sep + 1)
+if redis.call('GET', P .. 'installation') ~= string.sub(ARGV[1], 1, sep - 1) then
+  return redis.error_reply('STOLOS vanished')
+end
 local DEFAULTPRI = '@DEFAULTPRI@'
 local tm = redis.call('TIME')
 local now = tonumber(tm[1]) * 1000000 + tonumber(tm[2])
@@ -372,21 +381,24 @@ enqueue(app, id, h, pri(h), nb)
 return 0
 `
 
-// Park: app, id, token, then per parent: app, id, skip. Returns {ready,
-// {job fields of each parent, as they were before Park changed them}}.
+// Park: app, id, token, n, then n parents (app, id), then per ancestor to
+// queue: app, id, skip. Returns {ready, {job fields of each parent, as they
+// were before Park changed them}}.
 const parkBody = `
-local app, id, token = ARGV[2], ARGV[3], ARGV[4]
+local app, id, token, np = ARGV[2], ARGV[3], ARGV[4], tonumber(ARGV[5])
 local h = H(app, id)
 if not held(h, token) then return lost() end
+local last = 5 + 2 * np
 local ready = true
-for i = 5, #ARGV, 3 do
-  if redis.call('HGET', H(ARGV[i], ARGV[i+1]), 'state') ~= 'completed' then ready = false end
-end
 local jobs = {}
-for i = 5, #ARGV, 3 do jobs[#jobs+1] = job(H(ARGV[i], ARGV[i+1])) end
+for i = 6, last, 2 do
+  local ph = H(ARGV[i], ARGV[i+1])
+  if redis.call('HGET', ph, 'state') ~= 'completed' then ready = false end
+  jobs[#jobs+1] = job(ph)
+end
 if not ready then
   local p = pri(h)
-  for i = 5, #ARGV, 3 do
+  for i = last + 1, #ARGV, 3 do
     local pa, pi, skip = ARGV[i], ARGV[i+1], ARGV[i+2] == '1'
     local ph = H(pa, pi)
     local ps = redis.call('HGET', ph, 'state')
@@ -468,9 +480,21 @@ return {0, I(now), nxt}
 // scripts holds the loaded scripts of one backend.
 type scripts struct {
 	submit, claim, acquire, renew, release, held, complete, fail, park, setState, get, listPage, count, waitCheck *goredis.Script
+	install                                                                                                       *goredis.Script // without the prelude
 
 	srcs []string // the source of each, for loading them in one round trip
 }
+
+// installBody makes the installation marker if there is none, and returns
+// it, and whether job state was there without one (1) or not (0). ARGV[1]
+// is the key prefix, ARGV[2] a new random id.
+const installBody = `
+local P = ARGV[1]
+local m = redis.call('GET', P .. 'installation')
+if m then return {m, 0} end
+redis.call('SET', P .. 'installation', ARGV[2])
+return {ARGV[2], redis.call('EXISTS', P .. 'seq', P .. 'tok')}
+`
 
 func newScripts() scripts {
 	pre, post, _ := strings.Cut(store.AbandonedOutcome("\x00"), "\x00")
@@ -506,7 +530,8 @@ func newScripts() scripts {
 		count:     mk(countBody),
 		waitCheck: mk(waitCheckBody),
 	}
-	s.srcs = srcs
+	s.install = goredis.NewScript(installBody)
+	s.srcs = append(srcs, installBody)
 	return s
 }
 
