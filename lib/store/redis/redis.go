@@ -100,6 +100,11 @@ func Open(ctx context.Context, o Options, warn io.Writer) (*Backend, error) {
 		// "held". Do not retry; dead pooled connections are dropped when
 		// taken from the pool, and callers see the error.
 		MaxRetries: -1,
+		// A call returns by its context's deadline, also on a connection
+		// that stopped answering (a partition, a paused server); without
+		// this go-redis waits its own read timeout. stolos-exec's renewals
+		// rely on it (DESIGN.md, leases).
+		ContextTimeoutEnabled: true,
 	}
 	if opt.DialTimeout == 0 {
 		opt.DialTimeout = 5 * time.Second

@@ -172,7 +172,7 @@ func (b *Backend) walkHead(ctx context.Context, app string, now int64, want int,
 		}
 		if len(names) == 0 && depth > 0 {
 			// Best effort; a concurrent writer that needs it creates it again.
-			if b.conn.Delete(path, -1) == nil {
+			if call(ctx, func() error { return b.conn.Delete(path, -1) }) == nil {
 				b.mu.Lock()
 				delete(b.known, path)
 				delete(b.lists, path)

@@ -453,7 +453,12 @@ func (t *txn) commit() error {
 			return err
 		}
 	}
-	res, err := b.conn.Multi(ops...)
+	var res []zk.MultiResponse
+	err = call(t.ctx, func() error {
+		var err error
+		res, err = b.conn.Multi(ops...)
+		return err
+	})
 	switch {
 	case err == nil:
 		t.committed(res)
