@@ -346,15 +346,96 @@ func (s *Sched) ready(ctx context.Context, l store.Lease) (*Parked, error) {
 	if allCompleted(states) {
 		return nil, nil
 	}
-	nodes, err := s.Nodes(ctx, ps)
+	up, err := s.above(ctx, ps, states)
 	if err != nil {
 		return nil, err
 	}
-	pr, err := s.B.Park(ctx, l, nodes)
+	nodes, err := s.Nodes(ctx, up)
+	if err != nil {
+		return nil, err
+	}
+	pr, err := s.B.Park(ctx, l, refs(ps), nodes)
 	if err != nil || pr.Ready {
 		return nil, err
 	}
 	return &Parked{Ref: l.Ref, Reason: Waiting(pr.Parents)}, nil
+}
+
+// MaxAbove bounds the ancestors one bubble-up reads. Where it stops, the
+// ancestors it reached are queued as they are: each bubbles up further
+// when it is claimed.
+const MaxAbove = 1000
+
+// above finds what to queue so that a job whose parents ps (whose states
+// are states) are not all completed can run: on each path up from it, the
+// furthest ancestors that are missing (absent, or pending with no queue
+// entry and no lease) and runnable (all their parents completed, or none).
+// The missing ancestors below them are left as they are: bubble-down
+// creates and queues each once its parents complete. Paths end at a
+// completed, failed or skipped ancestor, or at one that is on its way
+// (queued or claimed). It reads the ancestors level by level, one Get per
+// level, at most MaxAbove of them.
+func (s *Sched) above(ctx context.Context, ps []Job, states []store.Job) ([]Job, error) {
+	now := time.Now()
+	missing := func(st store.Job) bool {
+		return st.State == store.Absent || st.State == store.Pending && !st.Queued && !st.Claimed(now)
+	}
+	seen := map[store.Ref]bool{}
+	var level []Job // missing ancestors whose parents are to be looked at
+	for i, p := range ps {
+		if !seen[p.Ref()] && missing(states[i]) {
+			seen[p.Ref()] = true
+			level = append(level, p)
+		}
+	}
+	var out []Job
+	read := 0
+	for len(level) > 0 {
+		parents := make([][]Job, len(level))
+		var todo []Job
+		had := map[store.Ref]bool{}
+		for i, a := range level {
+			parents[i] = s.Parents(a)
+			for _, p := range parents[i] {
+				if !had[p.Ref()] {
+					had[p.Ref()] = true
+					todo = append(todo, p)
+				}
+			}
+		}
+		if read+len(todo) > MaxAbove {
+			return append(out, level...), nil
+		}
+		read += len(todo)
+		got, err := s.B.Get(ctx, refs(todo))
+		if err != nil {
+			return nil, err
+		}
+		st := make(map[store.Ref]store.Job, len(got))
+		for _, j := range got {
+			st[j.Ref] = j
+		}
+		var next []Job
+		for i, a := range level {
+			runnable := true
+			for _, p := range parents[i] {
+				j := st[p.Ref()]
+				if j.State == store.Completed {
+					continue
+				}
+				runnable = false
+				if !seen[p.Ref()] && missing(j) {
+					seen[p.Ref()] = true
+					next = append(next, p)
+				}
+			}
+			if runnable {
+				out = append(out, a)
+			}
+		}
+		level = next
+	}
+	return out, nil
 }
 
 // parentRefs names the parents of a job, for ClaimRequest.Parents; none

@@ -298,10 +298,13 @@ type Backend interface {
 
 	// Park is bubble-up. It checks the parents of a claimed job; if all are
 	// completed the job is Ready. Otherwise, in the same atomic step, it
-	// creates the parents that are absent (pending and queued, or skipped),
-	// queues those pending parents that are neither queued nor claimed,
-	// and takes the child off its queue, releasing the lease.
-	Park(ctx context.Context, l Lease, parents []Node) (ParkResult, error)
+	// creates the jobs of above that are absent (pending and queued, or
+	// skipped), queues those that are pending and neither queued nor
+	// claimed, and takes the child off its queue, releasing the lease.
+	// above is what the caller found to run first: the child's missing
+	// ancestors that are runnable (sched walks up to them), or simply its
+	// parents.
+	Park(ctx context.Context, l Lease, parents []Ref, above []Node) (ParkResult, error)
 
 	// SetState sets the state of existing jobs, outside the lease protocol
 	// (stolos-state -set). Pending leaves the queue entry as it is; failed

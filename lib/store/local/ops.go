@@ -448,11 +448,12 @@ func (b *Backend) Fail(ctx context.Context, l store.Lease, outcome string, maxRe
 }
 
 // Park is bubble-up (see store.Backend).
-func (b *Backend) Park(ctx context.Context, l store.Lease, parents []store.Node) (store.ParkResult, error) {
-	for _, p := range parents {
-		if err := store.CheckRef(p.Ref); err != nil {
-			return store.ParkResult{}, fmt.Errorf("park %v: parent: %w", l.Ref, err)
-		}
+func (b *Backend) Park(ctx context.Context, l store.Lease, parents []store.Ref, above []store.Node) (store.ParkResult, error) {
+	if err := store.CheckRefs(parents); err != nil {
+		return store.ParkResult{}, fmt.Errorf("park %v: parent: %w", l.Ref, err)
+	}
+	if err := store.CheckNodes(above); err != nil {
+		return store.ParkResult{}, fmt.Errorf("park %v: ancestor: %w", l.Ref, err)
 	}
 	var res store.ParkResult
 	err := b.write(ctx, func(tx *txn) error {
@@ -461,36 +462,37 @@ func (b *Backend) Park(ctx context.Context, l store.Lease, parents []store.Node)
 			return err
 		}
 		res = store.ParkResult{Ready: true, Parents: make([]store.Job, len(parents))}
-		prows := make([]row, len(parents))
-		found := make([]bool, len(parents))
 		for i, p := range parents {
-			if prows[i], found[i], err = tx.load(p.Ref); err != nil {
+			pr, _, err := tx.load(p)
+			if err != nil {
 				return err
 			}
-			res.Parents[i] = prows[i].job(tx.now)
-			res.Ready = res.Ready && prows[i].state == store.Completed
+			res.Parents[i] = pr.job(tx.now)
+			res.Ready = res.Ready && pr.state == store.Completed
 		}
 		if res.Ready {
 			return nil
 		}
-		for i, p := range parents {
-			pr := &prows[i]
+		for _, n := range above {
+			pr, found, err := tx.load(n.Ref)
+			if err != nil {
+				return err
+			}
 			switch {
-			case !found[i]:
-				if _, err := tx.create(pr, p, r.priority); err != nil {
+			case !found:
+				if _, err := tx.create(&pr, n, r.priority); err != nil {
 					return err
 				}
 			case pr.state == store.Pending && !pr.queued && !pr.leased(tx.now):
-				if err := tx.enqueue(pr, r.priority); err != nil {
+				if err := tx.enqueue(&pr, r.priority); err != nil {
 					return err
 				}
 			default:
 				continue
 			}
-			if err := tx.save(pr); err != nil {
+			if err := tx.save(&pr); err != nil {
 				return err
 			}
-			found[i] = true
 		}
 		dequeue(&r)
 		clearLease(&r)

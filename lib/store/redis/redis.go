@@ -475,17 +475,24 @@ func (b *Backend) Fail(ctx context.Context, l store.Lease, outcome string, maxRe
 	return toInt(v) == 1, nil
 }
 
-// Park checks the parents of a claimed job, and queues the missing ones.
-func (b *Backend) Park(ctx context.Context, l store.Lease, parents []store.Node) (store.ParkResult, error) {
+// Park checks the parents of a claimed job, and queues the ancestors
+// above it found to run first.
+func (b *Backend) Park(ctx context.Context, l store.Lease, parents []store.Ref, above []store.Node) (store.ParkResult, error) {
 	if err := store.CheckRef(l.Ref); err != nil {
 		return store.ParkResult{}, err
 	}
-	if err := store.CheckNodes(parents); err != nil {
+	if err := store.CheckRefs(parents); err != nil {
 		return store.ParkResult{}, fmt.Errorf("park %v: parent: %w", l.Ref, err)
 	}
-	args := []any{l.App, l.JobID, l.Token}
+	if err := store.CheckNodes(above); err != nil {
+		return store.ParkResult{}, fmt.Errorf("park %v: ancestor: %w", l.Ref, err)
+	}
+	args := []any{l.App, l.JobID, l.Token, len(parents)}
 	for _, p := range parents {
-		args = append(args, p.App, p.JobID, flag(p.Skip))
+		args = append(args, p.App, p.JobID)
+	}
+	for _, n := range above {
+		args = append(args, n.App, n.JobID, flag(n.Skip))
 	}
 	v, err := b.run(ctx, b.s.park, l.Ref, args...)
 	if err != nil {
@@ -497,7 +504,7 @@ func (b *Backend) Park(ctx context.Context, l store.Lease, parents []store.Node)
 	}
 	res := store.ParkResult{Ready: toInt(r[0]) == 1}
 	for i, f := range toSlice(r[1]) {
-		res.Parents = append(res.Parents, decodeJob(parents[i].Ref, f))
+		res.Parents = append(res.Parents, decodeJob(parents[i], f))
 	}
 	return res, nil
 }

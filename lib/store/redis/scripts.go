@@ -345,21 +345,24 @@ enqueue(app, id, h, pri(h), nb)
 return 0
 `
 
-// Park: app, id, token, then per parent: app, id, skip. Returns {ready,
-// {job fields of each parent, as they were before Park changed them}}.
+// Park: app, id, token, n, then n parents (app, id), then per ancestor to
+// queue: app, id, skip. Returns {ready, {job fields of each parent, as they
+// were before Park changed them}}.
 const parkBody = `
-local app, id, token = ARGV[2], ARGV[3], ARGV[4]
+local app, id, token, np = ARGV[2], ARGV[3], ARGV[4], tonumber(ARGV[5])
 local h = H(app, id)
 if not held(h, token) then return lost() end
+local last = 5 + 2 * np
 local ready = true
-for i = 5, #ARGV, 3 do
-  if redis.call('HGET', H(ARGV[i], ARGV[i+1]), 'state') ~= 'completed' then ready = false end
-end
 local jobs = {}
-for i = 5, #ARGV, 3 do jobs[#jobs+1] = job(H(ARGV[i], ARGV[i+1])) end
+for i = 6, last, 2 do
+  local ph = H(ARGV[i], ARGV[i+1])
+  if redis.call('HGET', ph, 'state') ~= 'completed' then ready = false end
+  jobs[#jobs+1] = job(ph)
+end
 if not ready then
   local p = pri(h)
-  for i = 5, #ARGV, 3 do
+  for i = last + 1, #ARGV, 3 do
     local pa, pi, skip = ARGV[i], ARGV[i+1], ARGV[i+2] == '1'
     local ph = H(pa, pi)
     local ps = redis.call('HGET', ph, 'state')

@@ -123,7 +123,7 @@ func (s suite) testCountTransitions(t *testing.T) {
 	checkCountsList(t, b, "release", counts{Pending: 2, Skipped: 1, Queued: 1}, c)
 
 	lc := claimOne(t, b, c, longLease)
-	pr, err := b.Park(ctx(t), lc, []store.Node{node(p, "1"), node(p, "4")})
+	pr, err := parkNodes(ctx(t), b, lc, []store.Node{node(p, "1"), node(p, "4")})
 	if err != nil || pr.Ready {
 		t.Fatalf("park: %+v %v, want not ready", pr, err)
 	}

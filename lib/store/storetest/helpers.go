@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"sort"
@@ -33,6 +34,16 @@ func item(app, id string, prio int) store.SubmitItem {
 
 func child(c store.Ref, parents ...store.Ref) store.Child {
 	return store.Child{Node: store.Node{Ref: c}, Parents: store.ParentList(parents...)}
+}
+
+// parkNodes parks a job as the bubble-up of one level did: the parents
+// are checked, and queued if not all are completed.
+func parkNodes(c context.Context, b store.Backend, l store.Lease, parents []store.Node) (store.ParkResult, error) {
+	refs := make([]store.Ref, len(parents))
+	for i, p := range parents {
+		refs[i] = p.Ref
+	}
+	return b.Park(c, l, refs, parents)
 }
 
 func submit(t *testing.T, b store.Backend, items ...store.SubmitItem) []store.SubmitResult {

@@ -363,7 +363,7 @@ func (s suite) testFencing(t *testing.T) {
 		wantLeaseLost(t, "complete", b.Complete(ctx(t), l, "exit 0", []store.Child{child(ref("c", "1"), l.Ref)}))
 		_, err := b.Fail(ctx(t), l, "exit 1", 5, 0)
 		wantLeaseLost(t, "fail", err)
-		_, err = b.Park(ctx(t), l, []store.Node{{Ref: p}})
+		_, err = parkNodes(ctx(t), b, l, []store.Node{{Ref: p}})
 		wantLeaseLost(t, "park", err)
 		_, err = b.Renew(ctx(t), l, longLease)
 		wantLeaseLost(t, "renew", err)
@@ -567,7 +567,7 @@ func (s suite) testParkReady(t *testing.T) {
 	completeRef(t, b, p1)
 	completeRef(t, b, p2)
 	l := claimOne(t, b, "c", longLease)
-	res, err := b.Park(ctx(t), l, []store.Node{{Ref: p1}, {Ref: p2}})
+	res, err := parkNodes(ctx(t), b, l, []store.Node{{Ref: p1}, {Ref: p2}})
 	if err != nil {
 		t.Fatalf("park: %v", err)
 	}
@@ -576,7 +576,7 @@ func (s suite) testParkReady(t *testing.T) {
 		t.Fatalf("park with completed parents: %+v", res)
 	}
 	checkJob(t, b, l.Ref, view{State: store.Pending, Queued: true, Priority: 100, Owner: "w1"})
-	res, err = b.Park(ctx(t), l, nil)
+	res, err = parkNodes(ctx(t), b, l, nil)
 	if err != nil || !res.Ready || len(res.Parents) != 0 {
 		t.Fatalf("park without parents: %+v %v", res, err)
 	}
@@ -599,7 +599,7 @@ func (s suite) testParkBubbleUp(t *testing.T) {
 	completeRef(t, b, p("6"))
 	l := claimOne(t, b, "c", longLease)
 	parents := []store.Node{{Ref: p("1")}, {Ref: p("3")}, {Ref: p("3b")}, {Ref: p("4")}, {Ref: p("6")}}
-	res, err := b.Park(ctx(t), l, parents)
+	res, err := parkNodes(ctx(t), b, l, parents)
 	if err != nil {
 		t.Fatalf("park: %v", err)
 	}
@@ -659,7 +659,7 @@ func (s suite) testParkBlocked(t *testing.T) {
 	submit(t, b, item("p", "1", 100), item("c", "1", 100))
 	setState(t, b, p1, store.Failed, "exit 1")
 	l := claimOne(t, b, "c", longLease)
-	res, err := b.Park(ctx(t), l, []store.Node{{Ref: p1}, {Ref: p2, Skip: true}})
+	res, err := parkNodes(ctx(t), b, l, []store.Node{{Ref: p1}, {Ref: p2, Skip: true}})
 	if err != nil {
 		t.Fatalf("park: %v", err)
 	}
@@ -859,4 +859,51 @@ func checkCounts(t *testing.T, b store.Backend, app string, want counts) {
 	if got != want {
 		t.Fatalf("count %s: %+v, want %+v", app, got, want)
 	}
+}
+
+// testParkAbove: Park checks the parents it is given and queues the
+// ancestors above it is given instead (bubble-up in one step): absent ones
+// are created queued (or skipped) with the child's priority, idle pending
+// ones are queued, others are left alone, and so is a parent not named
+// above. A ready child changes nothing above.
+func (s suite) testParkAbove(t *testing.T) {
+	b, _ := s.open(t)
+	p, q, g, sk := ref("p", "1"), ref("q", "1"), ref("g", "1"), ref("g", "skip")
+	h, k, m := ref("g", "idle"), ref("g", "done"), ref("g", "held")
+	submit(t, b, item("c", "1", 15), item("q", "1", 100), item("g", "done", 100))
+	completeRef(t, b, q)
+	completeRef(t, b, k)
+	if err := b.Release(ctx(t), acquire(t, b, h, "x", longLease)); err != nil {
+		t.Fatalf("release: %v", err)
+	}
+	acquire(t, b, m, "x", longLease)
+	l := claimOne(t, b, "c", longLease)
+	above := []store.Node{{Ref: g}, {Ref: sk, Skip: true}, {Ref: h}, {Ref: k}, {Ref: m}}
+	res, err := b.Park(ctx(t), l, []store.Ref{p, q}, above)
+	if err != nil {
+		t.Fatalf("park: %v", err)
+	}
+	if res.Ready || len(res.Parents) != 2 || res.Parents[0].Ref != p || res.Parents[0].State != store.Absent ||
+		res.Parents[1].Ref != q || res.Parents[1].State != store.Completed {
+		t.Fatalf("park: %+v", res)
+	}
+	checkJobs(t, b, map[store.Ref]view{
+		l.Ref: {State: store.Pending},
+		p:     {},
+		g:     pendingQueued(15),
+		sk:    {State: store.Skipped},
+		h:     pendingQueued(15),
+		k:     {State: store.Completed, Outcome: "exit 0"},
+		m:     {State: store.Pending, Owner: "x"},
+	})
+	checkCountsList(t, b, "park above", counts{Pending: 3, Completed: 1, Skipped: 1, Queued: 2, Claimed: 1}, "g", "c", "p", "q")
+
+	// Ready: nothing above is touched.
+	submit(t, b, item("c", "2", 100))
+	l2 := claimOne(t, b, "c", longLease)
+	x := ref("g", "x")
+	if res, err := b.Park(ctx(t), l2, []store.Ref{q}, []store.Node{{Ref: x}}); err != nil || !res.Ready {
+		t.Fatalf("park with completed parents: %+v %v", res, err)
+	}
+	checkJobs(t, b, map[store.Ref]view{x: {}, l2.Ref: {State: store.Pending, Queued: true, Priority: 100, Owner: "w1"}})
 }

@@ -104,6 +104,7 @@ func (s suite) cases() []testCase {
 		{"ParkReady", s.testParkReady},
 		{"ParkBubbleUp", s.testParkBubbleUp},
 		{"ParkBlocked", s.testParkBlocked},
+		{"ParkAbove", s.testParkAbove},
 		{"Acquire", s.testAcquire},
 		{"AcquireTakeover", s.testAcquireTakeover},
 		{"SetState", s.testSetState},

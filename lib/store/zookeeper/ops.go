@@ -663,12 +663,13 @@ func (b *Backend) Fail(ctx context.Context, l store.Lease, outcome string, maxRe
 }
 
 // Park is bubble-up: see store.Backend.
-func (b *Backend) Park(ctx context.Context, l store.Lease, parents []store.Node) (store.ParkResult, error) {
+func (b *Backend) Park(ctx context.Context, l store.Lease, parents []store.Ref, above []store.Node) (store.ParkResult, error) {
 	var res store.ParkResult
-	for _, p := range parents {
-		if err := store.CheckRef(p.Ref); err != nil {
-			return res, err
-		}
+	if err := store.CheckRefs(parents); err != nil {
+		return res, err
+	}
+	if err := store.CheckNodes(above); err != nil {
+		return res, err
 	}
 	err := b.update(ctx, "park "+l.Ref.String(), func(t *txn) error {
 		res = store.ParkResult{}
@@ -676,27 +677,32 @@ func (b *Backend) Park(ctx context.Context, l store.Lease, parents []store.Node)
 		if err != nil {
 			return err
 		}
-		refs := make([]store.Ref, len(parents))
-		for i, p := range parents {
-			refs[i] = p.Ref
-		}
-		if err := t.load(refs...); err != nil {
+		if err := t.load(parents...); err != nil {
 			return err
 		}
 		ready := true
 		for _, p := range parents {
-			if y := t.get(p.Ref); !y.present || y.cur.State != store.Completed {
+			y := t.get(p)
+			if !y.present || y.cur.State != store.Completed {
 				ready = false
 			}
+			res.Parents = append(res.Parents, y.orig.job(p, y.exists))
 		}
 		if !ready {
+			refs := make([]store.Ref, len(above))
+			for i, n := range above {
+				refs[i] = n.Ref
+			}
+			if err := t.load(refs...); err != nil {
+				return err
+			}
 			prio := x.cur.Prio
-			for _, p := range parents {
-				y := t.get(p.Ref)
+			for _, n := range above {
+				y := t.get(n.Ref)
 				if y.present && y.cur.live(t.now) {
-					continue // running: it queues the child when it completes
+					continue // running: it queues its children when it completes
 				}
-				if err := t.queueNode(p, prio); err != nil {
+				if err := t.queueNode(n, prio); err != nil {
 					return err
 				}
 			}
@@ -706,10 +712,6 @@ func (b *Backend) Park(ctx context.Context, l store.Lease, parents []store.Node)
 			t.put(x, d)
 		}
 		res.Ready = ready
-		for _, p := range parents {
-			y := t.get(p.Ref)
-			res.Parents = append(res.Parents, y.orig.job(p.Ref, y.exists))
-		}
 		return nil
 	})
 	return res, err
