@@ -25,6 +25,7 @@ import (
 	"github.com/stolos-sched/stolos/lib/backend"
 	"github.com/stolos-sched/stolos/lib/claim"
 	"github.com/stolos-sched/stolos/lib/cli"
+	"github.com/stolos-sched/stolos/lib/config"
 	"github.com/stolos-sched/stolos/lib/runner"
 	"github.com/stolos-sched/stolos/lib/sched"
 	"github.com/stolos-sched/stolos/lib/store"
@@ -243,6 +244,9 @@ func (w *worker) explain(ctx context.Context, j sched.Job, err error) error {
 func (w *worker) claimed(ctx context.Context) int {
 	status := cli.OK
 	req := store.ClaimRequest{App: w.f.App, Owner: w.owner, N: 1, Lease: w.f.Lease}
+	if a := w.s.Cfg.App(w.f.App); a != nil {
+		req.MaxRetry = w.maxRetry(a)
+	}
 	var done *success // to record with the next claim
 	record := func(d *success) func(error) {
 		return func(err error) { status = worst(status, w.recorded(d, err)) }
@@ -350,6 +354,9 @@ type success struct {
 // recorded reports the recording of a success (err nil) or its failure,
 // and returns the exit status it earns.
 func (w *worker) recorded(d *success, err error) int {
+	if errors.Is(err, store.ErrLeaseLost) {
+		w.release(d.c.Lease) // a revoked lease waits for it
+	}
 	if err != nil {
 		w.t.Errorf("%s%s, but recording it failed: %v", d.prefix, d.text, err)
 		return cli.Failure
@@ -414,6 +421,9 @@ func (w *worker) attempt(ctx context.Context, l store.Lease, later bool) (int, *
 		return cli.Failure, nil
 	case lost:
 		// Fencing: another worker may hold the job now; record nothing.
+		// A lease an operator revoked waits for this release (the command
+		// is dead) before the job can run again.
+		w.release(l)
 		w.t.Errorf("%slease lost; command killed, no outcome recorded", prefix)
 		return cli.Failure, nil
 	case ctx.Err() != nil:
@@ -430,13 +440,13 @@ func (w *worker) attempt(ctx context.Context, l store.Lease, later bool) (int, *
 		}
 		return w.recorded(d, w.s.Complete(bg, l, text)), nil
 	}
-	max := a.Exec.MaxRetry
-	if max < 0 {
-		max = w.f.MaxRetry
-	}
+	max := w.maxRetry(a)
 	delay := backoff(a.Exec.RetryDelay, l.Attempts)
 	final, err := w.s.B.Fail(bg, l, text, max, delay)
 	switch {
+	case errors.Is(err, store.ErrLeaseLost):
+		w.release(l) // a revoked lease waits for it
+		w.t.Errorf("%s%s, but recording it failed: %v", prefix, out.Text, err)
 	case err != nil:
 		w.t.Errorf("%s%s, but recording it failed: %v", prefix, out.Text, err)
 	case final:
@@ -447,6 +457,14 @@ func (w *worker) attempt(ctx context.Context, l store.Lease, later bool) (int, *
 		w.t.Errorf("%s%s, queued again", prefix, out.Text)
 	}
 	return cli.Failure, nil
+}
+
+// maxRetry is the app's max_retry, or -max-retry if it sets none.
+func (w *worker) maxRetry(a *config.App) int {
+	if a.Exec.MaxRetry < 0 {
+		return w.f.MaxRetry
+	}
+	return a.Exec.MaxRetry
 }
 
 // backoff is retry_delay doubled for each failed attempt before this one.
@@ -468,15 +486,23 @@ func leaseMargin(lease time.Duration) time.Duration { return lease / 4 }
 // a command stopped at the lease margin is dead before the lease ends.
 func (w *worker) grace() time.Duration { return min(w.f.Grace, w.f.Lease/8) }
 
-// renew extends the lease every third of its length until ctx ends. The
+// heldEvery is how often a running job's lease is read (Backend.Held)
+// between renewals, so that a lease an operator revoked stops the command
+// within about a second.
+const heldEvery = 500 * time.Millisecond
+
+// renew extends the lease every third of its length until ctx ends, and
+// between renewals reads it every heldEvery (Backend.Held), so that a lease
+// an operator revoked stops the command soon. The
 // lease is counted from when each successful renewal was sent, by this
 // machine's monotonic clock, so the server's clock does not matter. Each
 // success moves the reaper's deadline (runner.Reaper.SetDeadline), which
 // stops the command by itself if this process is paused or stuck. If no
 // renewal succeeds by the lease's end less the margin (the server is
-// unreachable, a call hangs) or the lease is lost, renew cancels the run
-// with store.ErrLeaseLost at once, on a timer of its own: backend calls run
-// beside it and never delay it. It sends the latest lease when it stops.
+// unreachable, a call hangs) or the lease is lost (revoked, taken over),
+// renew cancels the run with store.ErrLeaseLost at once, on a timer of its
+// own: backend calls run beside it and never delay it. It sends the latest
+// lease when it stops.
 func (w *worker) renew(ctx context.Context, l store.Lease, start runner.Deadline, cancel context.CancelCauseFunc, done chan<- store.Lease) {
 	type result struct {
 		l    store.Lease
@@ -485,6 +511,8 @@ func (w *worker) renew(ctx context.Context, l store.Lease, start runner.Deadline
 	}
 	results := make(chan result, 1) // a call in flight never blocks on it
 	inFlight := false
+	checks := make(chan error, 1) // likewise for Held
+	checking := false
 	defer func() { done <- l }()
 	deadline := start.Add(w.f.Lease - leaseMargin(w.f.Lease))
 	every := w.f.Lease / 3
@@ -492,6 +520,8 @@ func (w *worker) renew(ctx context.Context, l store.Lease, start runner.Deadline
 	defer expire.Stop()
 	tick := time.NewTimer(start.Add(every).Until())
 	defer tick.Stop()
+	poll := time.NewTimer(heldEvery)
+	defer poll.Stop()
 	for {
 		select {
 		case <-ctx.Done():
@@ -517,12 +547,12 @@ func (w *worker) renew(ctx context.Context, l store.Lease, start runner.Deadline
 		case <-tick.C:
 			sent := runner.Now()
 			inFlight = true
-			go func(l store.Lease) {
-				rctx, rcancel := context.WithDeadline(ctx, time.Now().Add(deadline.Until()))
+			go func(l store.Lease, until time.Time) {
+				rctx, rcancel := context.WithDeadline(ctx, until)
 				defer rcancel()
 				nl, err := w.s.B.Renew(rctx, l, w.f.Lease)
 				results <- result{nl, err, sent}
-			}(l)
+			}(l, time.Now().Add(deadline.Until()))
 		case r := <-results:
 			inFlight = false
 			switch {
@@ -542,6 +572,24 @@ func (w *worker) renew(ctx context.Context, l store.Lease, start runner.Deadline
 				tick.Reset(min(every, time.Second))
 				w.t.Warnf("%s %s: renewing the lease: %v (retrying)", l.App, l.JobID, r.err)
 			}
+		case <-poll.C:
+			if checking || inFlight {
+				poll.Reset(heldEvery)
+				continue
+			}
+			checking = true
+			go func(l store.Lease, until time.Time) {
+				hctx, hcancel := context.WithDeadline(ctx, until)
+				defer hcancel()
+				checks <- w.s.B.Held(hctx, l)
+			}(l, time.Now().Add(deadline.Until()))
+		case err := <-checks:
+			checking = false
+			if errors.Is(err, store.ErrLeaseLost) && ctx.Err() == nil {
+				cancel(store.ErrLeaseLost)
+				return
+			}
+			poll.Reset(heldEvery)
 		}
 	}
 }
