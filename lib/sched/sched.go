@@ -204,7 +204,8 @@ type Completion struct {
 
 // Parked reports a claimed job that was not handed out: it went back to
 // wait for its parents, or (Failed) its job id no longer parses under the
-// app's template and it was failed.
+// app's template, or its abandoned attempts reached max_retry, and it was
+// failed.
 type Parked struct {
 	Ref    store.Ref
 	Reason string
@@ -264,6 +265,11 @@ func (s *Sched) claim(ctx context.Context, c *Completion, recorded func(error), 
 		if err != nil {
 			return n, err
 		}
+		for _, j := range res.Failed {
+			if parked != nil {
+				parked(Parked{Ref: j.Ref, Reason: fmt.Sprintf("%s (max_retry %d reached)", j.Outcome, r.MaxRetry), Failed: true})
+			}
+		}
 		for _, l := range res.Leases {
 			p, err := s.ready(ctx, l)
 			if err != nil {
@@ -282,7 +288,7 @@ func (s *Sched) claim(ctx context.Context, c *Completion, recorded func(error), 
 				return n, err
 			}
 		}
-		if len(res.Leases) > 0 {
+		if len(res.Leases) > 0 || len(res.Failed) > 0 {
 			continue
 		}
 		if wait <= 0 || !time.Now().Before(deadline) {
@@ -506,6 +512,8 @@ func (s *Sched) Why(ctx context.Context, j store.Job, now time.Time) (string, er
 	switch {
 	case j.State == store.Absent:
 		return "", nil
+	case j.Claimed(now) && j.Revoked:
+		parts = append(parts, fmt.Sprintf("stopping on %s (lease revoked), at the latest by %s", j.Owner, j.Until.UTC().Format(time.RFC3339)))
 	case j.Claimed(now):
 		parts = append(parts, fmt.Sprintf("claimed by %s until %s", j.Owner, j.Until.UTC().Format(time.RFC3339)))
 	case j.Queued && j.NotBefore.After(now):

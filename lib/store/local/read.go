@@ -48,6 +48,21 @@ func (b *Backend) Get(ctx context.Context, refs []store.Ref) ([]store.Job, error
 	return jobs, nil
 }
 
+// Held reads whether a lease is still held (see store.Backend).
+func (b *Backend) Held(ctx context.Context, l store.Lease) error {
+	var r row
+	err := r.scan(b.r.QueryRowContext(ctx, "SELECT "+rowCols+" FROM jobs WHERE app = ? AND job_id = ?", l.App, l.JobID))
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return fmt.Errorf("held %v: %w", l.Ref, store.ErrLeaseLost)
+	case err != nil:
+		return fmt.Errorf("held %v: %w", l.Ref, err)
+	case l.Token == "" || r.token != l.Token || !r.leased(time.Now().UnixNano()):
+		return fmt.Errorf("held %v: %w", l.Ref, store.ErrLeaseLost)
+	}
+	return nil
+}
+
 // List calls fn for every job of an app, of one state unless st is Absent
 // (see store.Backend).
 func (b *Backend) List(ctx context.Context, app string, st store.State, fn func(store.Job) error) error {

@@ -66,6 +66,11 @@ func (o Options) addr() string {
 	return net.JoinHostPort(host, strconv.Itoa(port))
 }
 
+// voidLogger drops go-redis's log lines.
+type voidLogger struct{}
+
+func (voidLogger) Printf(context.Context, string, ...any) {}
+
 // Backend is a store.Backend on Redis.
 type Backend struct {
 	c      *goredis.Client
@@ -107,6 +112,11 @@ func Open(ctx context.Context, o Options, warn io.Writer) (*Backend, error) {
 	if o.TLS && opt.TLSConfig == nil {
 		opt.TLSConfig = &tls.Config{ServerName: strings.Trim(o.Host, "[]"), MinVersion: tls.VersionTLS12}
 	}
+	// go-redis logs dial failures to stderr by itself ("connection pool:
+	// failed to dial after 5 attempts"), beside the error its caller gets
+	// and reports: that would print one error twice. Its logger is the
+	// library's global; every Open sets the same.
+	goredis.SetLogger(voidLogger{})
 	// Dial once ourselves first: the client retries failed dials, which is
 	// right for reconnecting later but slow to say that nobody listens.
 	d := net.Dialer{Timeout: opt.DialTimeout}
@@ -324,13 +334,13 @@ func (b *Backend) Claim(ctx context.Context, req store.ClaimRequest) (store.Clai
 }
 
 func claimArgs(req store.ClaimRequest) []any {
-	return []any{req.App, req.Owner, strconv.Itoa(req.N), micros(req.Lease), flag(req.Transferable)}
+	return []any{req.App, req.Owner, strconv.Itoa(req.N), micros(req.Lease), flag(req.Transferable), strconv.Itoa(req.MaxRetry)}
 }
 
 // claimed parses the claim script's reply.
 func (b *Backend) claimed(req store.ClaimRequest, v any) (store.ClaimResult, error) {
 	r, _ := v.([]any)
-	if len(r) != 2 {
+	if len(r) != 3 {
 		return store.ClaimResult{}, fmt.Errorf("redis %s: claim: bad reply", b.addr)
 	}
 	var res store.ClaimResult
@@ -349,6 +359,13 @@ func (b *Backend) claimed(req store.ClaimRequest, v any) (store.ClaimResult, err
 		})
 	}
 	res.Next = toTime(r[1])
+	for _, e := range toSlice(r[2]) {
+		f := toSlice(e)
+		if len(f) != 2 {
+			return store.ClaimResult{}, fmt.Errorf("redis %s: claim: bad reply", b.addr)
+		}
+		res.Failed = append(res.Failed, decodeJob(store.Ref{App: req.App, JobID: toStr(f[0])}, f[1]))
+	}
 	return res, nil
 }
 
@@ -397,6 +414,21 @@ func (b *Backend) Release(ctx context.Context, l store.Lease) error {
 	}
 	_, err := b.run(ctx, b.s.release, l.Ref, l.App, l.JobID, l.Token)
 	return err
+}
+
+// Held reads whether a lease is still held.
+func (b *Backend) Held(ctx context.Context, l store.Lease) error {
+	if err := store.CheckRef(l.Ref); err != nil {
+		return err
+	}
+	v, err := b.run(ctx, b.s.held, l.Ref, l.App, l.JobID, l.Token)
+	if err != nil {
+		return err
+	}
+	if toInt(v) != 1 {
+		return fmt.Errorf("%v: %w", l.Ref, store.ErrLeaseLost)
+	}
+	return nil
 }
 
 // Complete marks a job completed and queues its ready children.
@@ -669,7 +701,7 @@ func (b *Backend) Wait(ctx context.Context, app string, until time.Time) error {
 func decodeJob(ref store.Ref, v any) store.Job {
 	f := toSlice(v)
 	j := store.Job{Ref: ref}
-	if len(f) != 8 || f[0] == nil {
+	if len(f) != 9 || f[0] == nil {
 		return j
 	}
 	j.State = store.State(toStr(f[0]))
@@ -682,6 +714,7 @@ func decodeJob(ref store.Ref, v any) store.Job {
 	j.NotBefore = toTime(f[5])
 	j.Attempts = toInt(f[6])
 	j.Outcome = toStr(f[7])
+	j.Revoked = j.Owner != "" && toStr(f[8]) == "1"
 	return j
 }
 

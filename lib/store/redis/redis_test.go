@@ -185,6 +185,9 @@ func TestNoLeakedKeys(t *testing.T) {
 	if err := b.SetState(ctx, ref("a", "3"), store.Skipped, ""); err != nil {
 		t.Fatal(err)
 	}
+	if err := b.Release(ctx, res.Leases[2]); err != nil { // the holder of the revoked lease
+		t.Fatal(err)
+	}
 	u, _ := url.Parse(spec)
 	p := u.Query().Get("prefix")
 	got := keys(t, spec, 0)

@@ -1,6 +1,7 @@
 package redis
 
 import (
+	"fmt"
 	"strconv"
 	"strings"
 
@@ -21,7 +22,8 @@ import (
 //
 //	K.."j:"..id     hash, one per job: state, q (queued: "1" or absent),
 //	                pri, qm (the job's member in K.."q"), nb (not before),
-//	                owner, token, until, tr (transferable), att, out
+//	                owner, token, until, tr (transferable), att, out;
+//	                a revoked lease's token is "!" and the holder's
 //	K.."s:"..state  sorted set (all scores 0) of the job ids in that state,
 //	                for List (paged by lex) and Count
 //	K.."q"          waiting entries: score = priority, member = 16 hex
@@ -99,6 +101,22 @@ local function held(h, token)
   local f = redis.call('HMGET', h, 'token', 'until')
   return f[1] and f[1] == token and tonumber(f[2]) > now
 end
+-- revoke revokes a live lease of a worker (store.Lease).
+local function revoke(h)
+  local f = redis.call('HMGET', h, 'owner', 'until', 'token', 'tr')
+  if f[1] and tonumber(f[2]) > now and f[4] ~= '1' and string.sub(f[3], 1, 1) ~= '!' then
+    redis.call('HSET', h, 'token', '!' .. f[3])
+  end
+end
+-- abandoned counts the abandoned attempt of a lease that ended without an
+-- outcome (store.Lease), if h has one, and returns the new count.
+local function abandoned(h)
+  local f = redis.call('HMGET', h, 'owner', 'until', 'token', 'tr', 'att', 'state')
+  if not f[1] or tonumber(f[2]) > now or f[4] == '1' or string.sub(f[3], 1, 1) == '!' or f[6] ~= 'pending' then return nil end
+  local att = tonumber(f[5] or '0') + 1
+  redis.call('HSET', h, 'att', att, 'out', @ABANDONPRE@ .. f[1] .. @ABANDONPOST@)
+  return att
+end
 local function enqueue(app, id, h, pri, nb)
   detach(app, id, h)
   local seq = redis.call('INCR', P .. 'seq')
@@ -125,10 +143,11 @@ local function nextdue(k)
   end
   return nxt
 end
-local JOBFIELDS = {'state', 'q', 'pri', 'owner', 'until', 'nb', 'att', 'out'}
+local JOBFIELDS = {'state', 'q', 'pri', 'owner', 'until', 'nb', 'att', 'out', 'token'}
 local function job(h)
   local f = redis.call('HMGET', h, unpack(JOBFIELDS))
   if f[6] and tonumber(f[6]) <= now then f[6] = false end
+  f[9] = f[9] and string.sub(f[9], 1, 1) == '!' and '1' or '0'
   return f
 end
 local function lost() return redis.error_reply('STOLOS lease') end
@@ -156,6 +175,8 @@ while i <= #ARGV do
           detach(ra, ri, rh)
           clearlease(rh)
           unqueue(rh)
+        else
+          revoke(rh)
         end
       end
     end
@@ -169,6 +190,7 @@ while i <= #ARGV do
   elseif not readd then
     res[#res+1] = @Exists@
   else
+    revoke(h)
     redis.call('HDEL', h, 'att')
     if redis.call('HGET', h, 'q') then
       setstate(app, id, h, st, 'pending')
@@ -186,20 +208,30 @@ end
 return res
 `
 
-// Claim: app, owner, n, lease (µs), transferable. Moves expired leases and
-// due delayed entries back first, then pops up to n pending jobs off the
-// head of the queue, consuming entries of jobs that are not pending (a
-// bounded number per call, so that one script never runs long; Wait sees
-// the rest and the next claim goes on). Returns {{id, token, until, priority, attempts}...}, next.
+// Claim: app, owner, n, lease (µs), transferable, max retry. Moves expired
+// leases (counting abandoned attempts, failing the jobs that reach max
+// retry) and due delayed entries back first, then pops up to n pending jobs
+// off the head of the queue, consuming entries of jobs that are not pending
+// (a bounded number per call, so that one script never runs long; Wait sees
+// the rest and the next claim goes on). Returns {{id, token, until,
+// priority, attempts}...}, next, {{id, job fields}...} of the jobs failed.
 const claimBody = `
-local app, owner, n, dur, tr = ARGV[2], ARGV[3], tonumber(ARGV[4]), tonumber(ARGV[5]), ARGV[6]
+local app, owner, n, dur, tr, maxr = ARGV[2], ARGV[3], tonumber(ARGV[4]), tonumber(ARGV[5]), ARGV[6], tonumber(ARGV[7])
 local k = K(app)
+local failed = {}
 for _, z in ipairs({'lq', 'lh'}) do
   for _, id in ipairs(redis.call('ZRANGEBYSCORE', k .. z, '-inf', I(now), 'LIMIT', 0, 1000)) do
     local h = H(app, id)
+    local att = abandoned(h)
     detach(app, id, h)
     clearlease(h)
-    place(app, id, h)
+    if att and maxr > 0 and att >= maxr then
+      unqueue(h)
+      setstate(app, id, h, redis.call('HGET', h, 'state'), 'failed')
+      failed[#failed+1] = {id, job(h)}
+    else
+      place(app, id, h)
+    end
   end
 end
 for _, id in ipairs(redis.call('ZRANGEBYSCORE', k .. 'd', '-inf', I(now), 'LIMIT', 0, 1000)) do
@@ -231,7 +263,7 @@ while #out < n and budget > 0 do
   end
 end
 local nxt = nextdue(k)
-return {out, nxt}
+return {out, nxt, failed}
 `
 
 // Acquire: app, id, owner, lease (µs). Returns {token, until, priority,
@@ -246,6 +278,8 @@ elseif f[1] ~= 'pending' then
   return redis.error_reply('STOLOS notpending ' .. f[1])
 elseif f[2] and tonumber(f[3]) > now and f[4] ~= '1' then
   return redis.error_reply('STOLOS held ' .. f[2])
+else
+  f[5] = abandoned(h) or f[5]
 end
 local token = I(now) .. '-' .. redis.call('INCR', P .. 'tok')
 local u = I(now + dur)
@@ -253,7 +287,7 @@ detach(app, id, h)
 redis.call('HSET', h, 'owner', owner, 'token', token, 'until', u, 'tr', '0')
 redis.call('HDEL', h, 'nb')
 place(app, id, h)
-return {token, u, pri(h), f[5] or '0'}
+return {token, u, pri(h), f[5] and tostring(f[5]) or '0'}
 `
 
 // Renew: app, id, token, lease (µs). Returns the new expiry.
@@ -272,7 +306,7 @@ return u
 const releaseBody = `
 local app, id, token = ARGV[2], ARGV[3], ARGV[4]
 local h = H(app, id)
-if not held(h, token) then return lost() end
+if not held(h, token) and redis.call('HGET', h, 'token') ~= '!' .. token then return lost() end
 detach(app, id, h)
 clearlease(h)
 place(app, id, h)
@@ -289,6 +323,8 @@ if token ~= '' then
   if not held(h, token) then return lost() end
 elseif not st then
   return redis.error_reply('STOLOS notfound')
+elseif live(h) and redis.call('HGET', h, 'tr') ~= '1' then
+  return redis.error_reply('STOLOS held ' .. redis.call('HGET', h, 'owner'))
 end
 local p = pri(h)
 detach(app, id, h)
@@ -385,14 +421,21 @@ local app, id, new, outcome = ARGV[2], ARGV[3], ARGV[4], ARGV[5]
 local h = H(app, id)
 local st = redis.call('HGET', h, 'state')
 if not st then return redis.error_reply('STOLOS notfound') end
+revoke(h)
 if new ~= 'pending' then
   detach(app, id, h)
-  clearlease(h)
   unqueue(h)
+  if redis.call('HGET', h, 'tr') == '1' then clearlease(h) end -- nothing runs under it
+  place(app, id, h)
 end
 setstate(app, id, h, st, new)
 redis.call('HSET', h, 'out', outcome)
 return 1
+`
+
+// Held: app, id, token. Returns 1 if the lease is held, else 0.
+const heldBody = `
+return held(H(ARGV[2], ARGV[3]), ARGV[4]) and 1 or 0
 `
 
 // Get: (app, id) pairs. Returns {now, {job fields}...}.
@@ -436,8 +479,8 @@ return {0, I(now), nxt}
 
 // scripts holds the loaded scripts of one backend.
 type scripts struct {
-	submit, claim, acquire, renew, release, complete, fail, park, setState, get, listPage, count, waitCheck *goredis.Script
-	install                                                                                                 *goredis.Script // without the prelude
+	submit, claim, acquire, renew, release, held, complete, fail, park, setState, get, listPage, count, waitCheck *goredis.Script
+	install                                                                                                       *goredis.Script // without the prelude
 
 	srcs []string // the source of each, for loading them in one round trip
 }
@@ -454,7 +497,10 @@ return {ARGV[2], redis.call('EXISTS', P .. 'seq', P .. 'tok')}
 `
 
 func newScripts() scripts {
+	pre, post, _ := strings.Cut(store.AbandonedOutcome("\x00"), "\x00")
 	r := strings.NewReplacer(
+		"@ABANDONPRE@", luaString(pre),
+		"@ABANDONPOST@", luaString(post),
 		"@DEFAULTPRI@", strconv.Itoa(store.DefaultPriority),
 		"@Created@", strconv.Itoa(int(store.Created)),
 		"@CreatedSkipped@", strconv.Itoa(int(store.CreatedSkipped)),
@@ -474,6 +520,7 @@ func newScripts() scripts {
 		acquire:   mk(acquireBody),
 		renew:     mk(renewBody),
 		release:   mk(releaseBody),
+		held:      mk(heldBody),
 		complete:  mk(completeBody),
 		fail:      mk(failBody),
 		park:      mk(parkBody),
@@ -486,4 +533,15 @@ func newScripts() scripts {
 	s.install = goredis.NewScript(installBody)
 	s.srcs = append(srcs, installBody)
 	return s
+}
+
+// luaString quotes s as a Lua string literal.
+func luaString(s string) string {
+	var b strings.Builder
+	b.WriteByte('"')
+	for i := 0; i < len(s); i++ {
+		fmt.Fprintf(&b, "\\%03d", s[i])
+	}
+	b.WriteByte('"')
+	return b.String()
 }

@@ -197,6 +197,7 @@ type view struct {
 	Owner    string
 	Attempts int
 	Outcome  string
+	Revoked  bool // the lease (Owner) was revoked
 }
 
 func viewOf(j store.Job) view {
@@ -205,14 +206,14 @@ func viewOf(j store.Job) view {
 		v.Priority = j.Priority
 	}
 	if j.Claimed(time.Now()) {
-		v.Owner = j.Owner
+		v.Owner, v.Revoked = j.Owner, j.Revoked
 	}
 	return v
 }
 
 func (v view) String() string {
-	return fmt.Sprintf("{%s queued=%v prio=%d owner=%q attempts=%d outcome=%q}",
-		v.State, v.Queued, v.Priority, v.Owner, v.Attempts, v.Outcome)
+	return fmt.Sprintf("{%s queued=%v prio=%d owner=%q revoked=%v attempts=%d outcome=%q}",
+		v.State, v.Queued, v.Priority, v.Owner, v.Revoked, v.Attempts, v.Outcome)
 }
 
 // pendingQueued is the view of a job waiting on its queue.
