@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net/url"
 	"os"
 	"os/signal"
@@ -165,6 +166,7 @@ type worker struct {
 	extra  []string
 	reaper *runner.Reaper // one reaper process for all the attempts
 	owner  string
+	outage outage // of a -loop -wait worker's claims
 }
 
 // eachJob calls fn for each job named by ids, in order, reporting bad
@@ -270,10 +272,16 @@ func (w *worker) claimed(ctx context.Context) int {
 		} else {
 			_, err = w.s.Claim(ctx, req, w.f.Wait, take, parked)
 		}
+		if err != nil && w.f.Loop && w.f.Wait > 0 && ctx.Err() == nil && !errors.Is(err, store.ErrDataLost) {
+			// A waiting worker outlives a backend outage.
+			w.outage.wait(ctx, w.t, err)
+			continue
+		}
 		if err != nil {
 			w.t.Errorf("claim: %v", err)
 			return worst(status, cli.Failure)
 		}
+		w.outage.over(w.t)
 		if got != nil && ctx.Err() != nil {
 			w.release(*got) // claimed as the signal came: not started
 			break
@@ -294,6 +302,46 @@ func (w *worker) claimed(ctx context.Context) int {
 		status = worst(status, Interrupted)
 	}
 	return status
+}
+
+// Retries of a backend that fails a waiting worker's claims start after
+// outageFirst and double up to outageMax, each less up to half of it at
+// random, so that the workers of a fleet do not all come back at once.
+const (
+	outageFirst = 100 * time.Millisecond
+	outageMax   = 5 * time.Second
+)
+
+// outage is a run of failed claims of a -loop -wait worker: reported once
+// when it starts and once when a claim succeeds again.
+type outage struct {
+	since time.Time
+	tries int
+}
+
+// wait reports err if it starts an outage, and waits before the next try.
+func (o *outage) wait(ctx context.Context, t *cli.Tool, err error) {
+	if o.tries == 0 {
+		o.since = time.Now()
+		t.Warnf("claim: %v; retrying until the backend answers", err)
+	}
+	d := min(backoff(outageFirst, o.tries), outageMax)
+	d -= rand.N(d / 2)
+	o.tries++
+	timer := time.NewTimer(d)
+	defer timer.Stop()
+	select {
+	case <-timer.C:
+	case <-ctx.Done():
+	}
+}
+
+// over reports the end of an outage, if there was one.
+func (o *outage) over(t *cli.Tool) {
+	if o.tries > 0 {
+		t.Warnf("the backend answers again, after an outage of %v", time.Since(o.since).Round(100*time.Millisecond))
+		*o = outage{}
+	}
 }
 
 // success is an attempt that succeeded and is not recorded yet.

@@ -66,6 +66,11 @@ func (o Options) addr() string {
 	return net.JoinHostPort(host, strconv.Itoa(port))
 }
 
+// voidLogger drops go-redis's log lines.
+type voidLogger struct{}
+
+func (voidLogger) Printf(context.Context, string, ...any) {}
+
 // Backend is a store.Backend on Redis.
 type Backend struct {
 	c      *goredis.Client
@@ -107,6 +112,11 @@ func Open(ctx context.Context, o Options, warn io.Writer) (*Backend, error) {
 	if o.TLS && opt.TLSConfig == nil {
 		opt.TLSConfig = &tls.Config{ServerName: strings.Trim(o.Host, "[]"), MinVersion: tls.VersionTLS12}
 	}
+	// go-redis logs dial failures to stderr by itself ("connection pool:
+	// failed to dial after 5 attempts"), beside the error its caller gets
+	// and reports: that would print one error twice. Its logger is the
+	// library's global; every Open sets the same.
+	goredis.SetLogger(voidLogger{})
 	// Dial once ourselves first: the client retries failed dials, which is
 	// right for reconnecting later but slow to say that nobody listens.
 	d := net.Dialer{Timeout: opt.DialTimeout}
