@@ -121,10 +121,12 @@ func (b *Backend) Count(ctx context.Context, app string) (store.Counts, error) {
 	return c, nil
 }
 
-// countQuery reads an app's counts (?1) at a time (?2).
+// countQuery reads an app's counts (?1) at a time (?2). "wake > 0" is
+// implied by "wake > ?2", but SQLite uses a partial index only when the
+// query names its condition itself.
 const countQuery = "SELECT coalesce(a.pending, 0), coalesce(a.completed, 0), coalesce(a.failed, 0), " +
 	"coalesce(a.skipped, 0), coalesce(a.queued, 0), " +
-	"(SELECT count(*) FROM jobs WHERE app = ?1 AND queued = 1 AND wake > ?2 AND lease_until > ?2) + " +
+	"(SELECT count(*) FROM jobs WHERE app = ?1 AND queued = 1 AND wake > 0 AND wake > ?2 AND lease_until > ?2) + " +
 	"(SELECT count(*) FROM jobs WHERE app = ?1 AND queued = 0 AND token != '' AND lease_until > ?2) " +
 	"FROM (SELECT 1) LEFT JOIN apps a ON a.app = ?1"
 

@@ -166,6 +166,9 @@ func (h *harness) main(only string, backends []string) int {
 		}
 	}
 	if needServers && slices.Contains(backends, "zookeeper") {
+		if (want(11) || want(12)) && os.Getenv(zktest.HeapEnv) == "" {
+			os.Setenv(zktest.HeapEnv, "3g") // a million jobs and their queue entries
+		}
 		s, stop, err := zktest.StartMain()
 		stops = append(stops, stop)
 		switch {
