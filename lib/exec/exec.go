@@ -594,8 +594,13 @@ func (w *worker) renew(ctx context.Context, l store.Lease, start runner.Deadline
 	}
 }
 
+// release gives lease l back. It waits at most a lease for the backend:
+// by then the lease has ended anyway, and a worker cut off from its server
+// goes on (backend calls return at their context's deadline).
 func (w *worker) release(l store.Lease) {
-	if err := w.s.B.Release(context.Background(), l); err != nil && !errors.Is(err, store.ErrLeaseLost) {
+	ctx, cancel := context.WithTimeout(context.Background(), w.f.Lease)
+	defer cancel()
+	if err := w.s.B.Release(ctx, l); err != nil && !errors.Is(err, store.ErrLeaseLost) {
 		w.t.Errorf("%s %s: releasing the lease: %v", l.App, l.JobID, err)
 	}
 }
