@@ -204,7 +204,9 @@ func (w *worker) eachJob(ctx context.Context, ids []string, fn func(j sched.Job)
 // named runs the jobs named on the command line, each now, under a lease.
 func (w *worker) named(ctx context.Context, ids []string) int {
 	return w.eachJob(ctx, ids, func(j sched.Job) int {
+		sent := time.Now()
 		l, err := w.s.B.Acquire(ctx, j.Ref(), w.owner, w.f.Lease)
+		l.Sent = sent
 		if err != nil {
 			w.t.Errorf("%v", w.explain(ctx, j, err))
 			return cli.Failure
@@ -352,17 +354,55 @@ type success struct {
 }
 
 // recorded reports the recording of a success (err nil) or its failure,
-// and returns the exit status it earns.
+// and returns the exit status it earns. A completion that could not be
+// recorded at all (not a lost lease) counts as a failed attempt, with an
+// outcome that says why, so that one that can never be recorded ends at
+// max_retry instead of running again at every lease expiry.
 func (w *worker) recorded(d *success, err error) int {
-	if errors.Is(err, store.ErrLeaseLost) {
+	switch {
+	case err == nil:
+		w.t.Warnf("%s%s, completed", d.prefix, d.text)
+		return cli.OK
+	case errors.Is(err, store.ErrUnfinished):
+		w.t.Warnf("%s%s, completed; %v", d.prefix, d.text, err)
+		return cli.OK
+	case errors.Is(err, store.ErrLeaseLost):
 		w.release(d.c.Lease) // a revoked lease waits for it
-	}
-	if err != nil {
+		w.t.Errorf("%s%s, but recording it failed: %v", d.prefix, d.text, err)
+		return cli.Failure
+	case errors.Is(err, store.ErrNotFound):
 		w.t.Errorf("%s%s, but recording it failed: %v", d.prefix, d.text, err)
 		return cli.Failure
 	}
-	w.t.Warnf("%s%s, completed", d.prefix, d.text)
-	return cli.OK
+	j, rerr := w.s.Resolve(d.c.Lease.Ref)
+	if rerr != nil {
+		w.t.Errorf("%s%s, but recording it failed: %v", d.prefix, d.text, err)
+		return cli.Failure
+	}
+	outcome := fmt.Sprintf("%s, but the completion could not be recorded: %v", d.c.Outcome, err)
+	w.failed(context.Background(), j.App, d.c.Lease, d.prefix, d.text+", but the completion could not be recorded ("+err.Error()+")", outcome)
+	return cli.Failure
+}
+
+// failed records a failed attempt of a job of app a held under l, with
+// outcome, and reports it under prefix and text.
+func (w *worker) failed(ctx context.Context, a *config.App, l store.Lease, prefix, text, outcome string) {
+	max := w.maxRetry(a)
+	delay := backoff(a.Exec.RetryDelay, l.Attempts)
+	final, err := w.s.B.Fail(ctx, l, outcome, max, delay)
+	switch {
+	case errors.Is(err, store.ErrLeaseLost):
+		w.release(l) // a revoked lease waits for it
+		w.t.Errorf("%s%s, but recording it failed: %v", prefix, text, err)
+	case err != nil:
+		w.t.Errorf("%s%s, but recording it failed: %v", prefix, text, err)
+	case final:
+		w.t.Errorf("%s%s, failed (max_retry %d reached)", prefix, text, max)
+	case delay > 0:
+		w.t.Errorf("%s%s, retry in %v", prefix, text, delay)
+	default:
+		w.t.Errorf("%s%s, queued again", prefix, text)
+	}
 }
 
 // worst keeps the more serious of two exit statuses.
@@ -378,8 +418,11 @@ func worst(a, b int) int {
 // With later, a success is not recorded but returned, for the next claim
 // to record (sched.CompleteClaim); its status is then the failure's only.
 func (w *worker) attempt(ctx context.Context, l store.Lease, later bool) (int, *success) {
-	// The lease was taken no later than now: count it from here (renew).
-	start := runner.Now()
+	// The lease is counted from when the request that took it was sent,
+	// as renewals are (renew): an answer that came late (a slow network,
+	// a pause of this process) does not stretch it. A lease with no
+	// Sent has ended.
+	start := runner.Now().Add(-time.Since(l.Sent))
 	j, err := w.s.Resolve(l.Ref)
 	if err != nil {
 		w.t.Errorf("%v", err)
@@ -440,22 +483,7 @@ func (w *worker) attempt(ctx context.Context, l store.Lease, later bool) (int, *
 		}
 		return w.recorded(d, w.s.Complete(bg, l, text)), nil
 	}
-	max := w.maxRetry(a)
-	delay := backoff(a.Exec.RetryDelay, l.Attempts)
-	final, err := w.s.B.Fail(bg, l, text, max, delay)
-	switch {
-	case errors.Is(err, store.ErrLeaseLost):
-		w.release(l) // a revoked lease waits for it
-		w.t.Errorf("%s%s, but recording it failed: %v", prefix, out.Text, err)
-	case err != nil:
-		w.t.Errorf("%s%s, but recording it failed: %v", prefix, out.Text, err)
-	case final:
-		w.t.Errorf("%s%s, failed (max_retry %d reached)", prefix, out.Text, max)
-	case delay > 0:
-		w.t.Errorf("%s%s, retry in %v", prefix, out.Text, delay)
-	default:
-		w.t.Errorf("%s%s, queued again", prefix, out.Text)
-	}
+	w.failed(bg, a, l, prefix, out.Text, text)
 	return cli.Failure, nil
 }
 
@@ -594,8 +622,13 @@ func (w *worker) renew(ctx context.Context, l store.Lease, start runner.Deadline
 	}
 }
 
+// release gives lease l back. It waits at most a lease for the backend:
+// by then the lease has ended anyway, and a worker cut off from its server
+// goes on (backend calls return at their context's deadline).
 func (w *worker) release(l store.Lease) {
-	if err := w.s.B.Release(context.Background(), l); err != nil && !errors.Is(err, store.ErrLeaseLost) {
+	ctx, cancel := context.WithTimeout(context.Background(), w.f.Lease)
+	defer cancel()
+	if err := w.s.B.Release(ctx, l); err != nil && !errors.Is(err, store.ErrLeaseLost) {
 		w.t.Errorf("%s %s: releasing the lease: %v", l.App, l.JobID, err)
 	}
 }

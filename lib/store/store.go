@@ -187,6 +187,12 @@ type Lease struct {
 	// order ClaimRequest.Parents gave, when the claim was asked to and
 	// the backend reads them with the claim; nil otherwise.
 	Parents []Job
+	// Sent is when the request that took the lease was sent, by the
+	// taker's clock (with its monotonic reading): the lease lasts its
+	// length from no earlier than then, however late the answer came.
+	// Backends leave it zero; sched's claims set it, and so must the
+	// caller of Acquire that counts the lease (stolos-exec).
+	Sent time.Time
 }
 
 // ClaimRequest asks for up to N runnable jobs of one app.
@@ -263,6 +269,10 @@ var (
 	ErrNotFound   = errors.New("no such job")
 	ErrHeld       = errors.New("job is claimed by another worker")
 	ErrNotPending = errors.New("job is not pending")
+	// ErrUnfinished: the job was completed, but a later step of its
+	// bubble-down failed; its marker stays, and the next worker finishes
+	// it (Unfinished, Resume).
+	ErrUnfinished = errors.New("completed, but not all children handled yet (the next worker will)")
 	// ErrDataLost: the backend's data vanished while the process used it
 	// (a server restarted without persistence, or flushed). Retrying does
 	// not help.
@@ -325,8 +335,7 @@ type Backend interface {
 	// further steps of Batch children advance and the last removes. A
 	// process that dies between two steps leaves the marker: Unfinished
 	// lists it and Resume finishes it. The completion is recorded once the
-	// first step is: a later error is returned, but the job stays
-	// completed.
+	// first step is: a later step's error wraps ErrUnfinished.
 	Complete(ctx context.Context, l Lease, outcome string, children []Child) error
 
 	// Unfinished lists up to n completed jobs whose bubble-down was left

@@ -102,6 +102,30 @@ DROP INDEX jobs_wake;
 CREATE INDEX jobs_wake ON jobs (app, wake, lease_until) WHERE queued = 1 AND wake > 0;
 CREATE INDEX jobs_held ON jobs (app, lease_until) WHERE queued = 0 AND token != '';
 `,
+	// 3: fan-in records and unfinished bubble-downs (DESIGN.md section
+	// 6, "Fan-in records" and "Bubble-down in bounded steps").
+	`
+CREATE TABLE fanin (
+	app     TEXT    NOT NULL, -- the child
+	job_id  TEXT    NOT NULL,
+	missing INTEGER NOT NULL, -- parents not seen completed
+	PRIMARY KEY (app, job_id)
+) WITHOUT ROWID;
+CREATE TABLE fanin_seen (
+	app       TEXT NOT NULL, -- the child
+	job_id    TEXT NOT NULL,
+	parent    TEXT NOT NULL, -- a parent seen completed: app TAB job_id
+	PRIMARY KEY (app, job_id, parent)
+) WITHOUT ROWID;
+CREATE TABLE bubbles (
+	app    TEXT    NOT NULL, -- a completed job whose bubble-down is unfinished
+	job_id TEXT    NOT NULL,
+	done   INTEGER NOT NULL, -- children handled
+	at     INTEGER NOT NULL, -- when it last advanced (unix ns)
+	PRIMARY KEY (app, job_id)
+) WITHOUT ROWID;
+CREATE INDEX bubbles_at ON bubbles (at);
+`,
 }
 
 // Backend is a job-state backend on one SQLite file.

@@ -83,6 +83,29 @@ func TestSchemaVersion(t *testing.T) {
 		t.Fatalf("open newer schema: %v, want %s", err, want)
 	}
 
+	// A version 2 file (before fan-in records) is migrated, keeping its jobs.
+	v1 := filepath.Join(dir, "v2.db")
+	vdb, err := sql.Open("sqlite", v1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer vdb.Close()
+	if _, err := vdb.Exec(strings.Join(migrations[:2], "") + "PRAGMA user_version = 2; INSERT INTO jobs (app, job_id, state) VALUES ('a', '1', 'completed');"); err != nil {
+		t.Fatal(err)
+	}
+	b, err = Open(ctx, v1)
+	if err != nil {
+		t.Fatalf("open version 2: %v", err)
+	}
+	defer b.Close()
+	if err := b.Complete(ctx, store.Lease{Ref: store.Ref{App: "a", JobID: "1"}}, "exit 0",
+		[]store.Child{{Node: store.Node{Ref: store.Ref{App: "b", JobID: "1"}}, Parents: store.ParentList(store.Ref{App: "a", JobID: "1"})}}); err != nil {
+		t.Fatalf("complete in a migrated file: %v", err)
+	}
+	if js, err := b.Get(ctx, []store.Ref{{App: "b", JobID: "1"}}); err != nil || js[0].State != store.Pending || !js[0].Queued {
+		t.Fatalf("child in a migrated file: %+v %v, want pending and queued", js, err)
+	}
+
 	other := filepath.Join(dir, "other.db")
 	odb, err := sql.Open("sqlite", other)
 	if err != nil {

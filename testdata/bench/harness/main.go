@@ -129,7 +129,7 @@ func (h *harness) main(only string, backends []string) int {
 		return only == "" || slices.Contains(strings.Split(only, ","), strconv.Itoa(n))
 	}
 	needServers := only == "serve"
-	for _, n := range []int{4, 5, 6, 7, 11, 12, 13} {
+	for _, n := range []int{4, 5, 6, 7, 8, 11, 12, 13} {
 		needServers = needServers || want(n)
 	}
 
@@ -217,6 +217,7 @@ func (h *harness) main(only string, backends []string) int {
 		{4, h.submitAndLatency},
 		{5, h.claimComplete},
 		{7, h.chain},
+		{8, h.fanIn},
 		{10, func([]string) error { return h.startup() }},
 		{11, h.scaleCount}, // and 12
 		{13, h.deepChain},

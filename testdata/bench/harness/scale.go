@@ -19,11 +19,11 @@ import (
 )
 
 const (
-	millionJobs     = 1_000_000 // measurements 11 and 12: jobs of one app
-	countRuns  = 5
-	chainApps  = 200 // measurement 13
-	scaleFill  = 1000
-	countLimit = 50 * time.Millisecond
+	millionJobs = 1_000_000 // measurements 11 and 12: jobs of one app
+	countRuns   = 5
+	chainApps   = 200 // measurement 13
+	scaleFill   = 1000
+	countLimit  = 50 * time.Millisecond
 )
 
 // fill queues n jobs of app solo ("20140101_<i>_x") through lib/store, in
