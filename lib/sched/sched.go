@@ -263,6 +263,7 @@ func (s *Sched) claim(ctx context.Context, c *Completion, recorded func(error), 
 		r.N = req.N - n
 		var res store.ClaimResult
 		var err error
+		sent := time.Now() // the leases are counted from here (Lease.Sent)
 		if c != nil {
 			res, err = s.completeClaim(ctx, *c, recorded, r)
 			c = nil
@@ -278,6 +279,7 @@ func (s *Sched) claim(ctx context.Context, c *Completion, recorded func(error), 
 			}
 		}
 		for _, l := range res.Leases {
+			l.Sent = sent
 			p, err := s.ready(ctx, l)
 			if err != nil {
 				// Give the lease back so another claimer can try.
