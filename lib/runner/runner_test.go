@@ -689,6 +689,33 @@ func TestReaperReused(t *testing.T) {
 	r.Close()
 }
 
+// A reaper that does not answer (here stopped) when its run is stopped:
+// after the grace and stopSlack the runner kills its tree itself, what
+// left the group included, and then the group.
+func TestRunReaperStuck(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	j := testJob(dir, `setsid sleep 1000 & echo $! > "$T/bg"; echo $PPID > "$T/reaper"; echo $$ > "$T/sh"; wait`)
+	j.Grace = 100 * time.Millisecond
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan Outcome, 1)
+	go func() { done <- run(t, ctx, j) }()
+	reaper, sh, bg := waitPid(t, dir, "reaper"), waitPid(t, dir, "sh"), waitPid(t, dir, "bg")
+	if err := syscall.Kill(reaper, syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	cancel()
+	if o := <-done; o != (Outcome{Text: "canceled"}) {
+		t.Errorf("outcome %+v", o)
+	}
+	waitGone(t, "reaper", reaper)
+	waitGone(t, "shell", sh)
+	if alive(bg) {
+		t.Errorf("setsid sleep (pid %d) outlived its stuck reaper", bg)
+		_ = syscall.Kill(bg, syscall.SIGKILL)
+	}
+}
+
 // kill -9 of the reaper alone: its command dies with it (parent-death
 // signal) and the runner ends the rest of the group.
 func TestRunReaperKilled(t *testing.T) {
