@@ -451,6 +451,45 @@ func TestRunDeadline(t *testing.T) {
 	}
 }
 
+// A command that stops its process group (kill -TSTP 0, or the SIGTTIN
+// and SIGTTOU of a background group at a terminal) does not stop the
+// reaper, which is in that group: the deadline still stops the tree, and
+// SIGTERM, followed by SIGCONT, ends the stopped shell.
+func TestRunDeadlineGroupStopped(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	r := NewReaper(reaperArgv())
+	defer r.Close()
+	j := testJob(dir, `echo $$ > "$T/sh"; kill -TSTP 0; kill -TTIN 0; kill -TTOU 0; sleep 1000`)
+	j.Grace = 100 * time.Millisecond
+	deadline := Now().Add(300 * time.Millisecond)
+	r.SetDeadline(deadline)
+	done := make(chan Outcome, 1)
+	go func() {
+		o, err := r.Run(context.Background(), j)
+		if err != nil {
+			t.Error(err)
+		}
+		done <- o
+	}()
+	sh := waitPid(t, dir, "sh")
+	select {
+	case o := <-done:
+		if want := (Outcome{Text: "stopped at the lease deadline (signal TERM)", Expired: true}); o != want {
+			t.Errorf("outcome %+v, want %+v", o, want)
+		}
+		t.Logf("from the deadline to the end of the tree (grace %v): %v", j.Grace, -deadline.Until())
+	case <-time.After(10 * time.Second):
+		t.Errorf("Run still running 10s after the deadline: the reaper was stopped with its group")
+		_ = syscall.Kill(sh, syscall.SIGKILL)
+		_ = syscall.Kill(-r.p.cmd.Process.Pid, syscall.SIGCONT)
+		<-done
+	}
+	if alive(sh) {
+		t.Errorf("pid %d outlived the deadline", sh)
+	}
+}
+
 func TestRunPlugin(t *testing.T) {
 	t.Parallel()
 	bin := t.TempDir()
@@ -648,6 +687,33 @@ func TestReaperReused(t *testing.T) {
 	r.Close()
 	waitGone(t, "reaper", p[4])
 	r.Close()
+}
+
+// A reaper that does not answer (here stopped) when its run is stopped:
+// after the grace and stopSlack the runner kills its tree itself, what
+// left the group included, and then the group.
+func TestRunReaperStuck(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	j := testJob(dir, `setsid sleep 1000 & echo $! > "$T/bg"; echo $PPID > "$T/reaper"; echo $$ > "$T/sh"; wait`)
+	j.Grace = 100 * time.Millisecond
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan Outcome, 1)
+	go func() { done <- run(t, ctx, j) }()
+	reaper, sh, bg := waitPid(t, dir, "reaper"), waitPid(t, dir, "sh"), waitPid(t, dir, "bg")
+	if err := syscall.Kill(reaper, syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	cancel()
+	if o := <-done; o != (Outcome{Text: "canceled"}) {
+		t.Errorf("outcome %+v", o)
+	}
+	waitGone(t, "reaper", reaper)
+	waitGone(t, "shell", sh)
+	if alive(bg) {
+		t.Errorf("setsid sleep (pid %d) outlived its stuck reaper", bg)
+		_ = syscall.Kill(bg, syscall.SIGKILL)
+	}
 }
 
 // kill -9 of the reaper alone: its command dies with it (parent-death
