@@ -646,6 +646,23 @@ func TestReaperMainMisuse(t *testing.T) {
 	if cmd.ProcessState.ExitCode() != 2 || stderr.String() != "stolos reaper: fd 3 is not a socket\n" {
 		t.Errorf("reaper without socket: %v, stderr %q", err, stderr.String())
 	}
+	// A socket and no control pipe.
+	fds, err := syscall.Socketpair(syscall.AF_UNIX, syscall.SOCK_STREAM, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mine, theirs := os.NewFile(uintptr(fds[0]), "mine"), os.NewFile(uintptr(fds[1]), "theirs")
+	defer mine.Close()
+	defer theirs.Close()
+	cmd = exec.Command(reaperArgv()[0], reaperArgv()[1:]...)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.ExtraFiles = []*os.File{theirs}
+	stderr.Reset()
+	cmd.Stderr = &stderr
+	err = cmd.Run()
+	if cmd.ProcessState.ExitCode() != 2 || stderr.String() != "stolos reaper: fd 4 is not a pipe\n" {
+		t.Errorf("reaper without control pipe: %v, stderr %q", err, stderr.String())
+	}
 }
 
 // A Reaper runs job after job in one reaper process, and replaces it when it
