@@ -96,6 +96,8 @@ type Backend struct {
 	blocks   map[string]*posBlock // per app: the queue positions being used
 	lostRace time.Time            // when a claim of this backend last lost a race
 	present  map[string]time.Time // per app: when a job taken for absent was there
+	nparents map[store.Ref]int    // children's numbers of parents (fanin.go)
+	inSets   map[string]bool      // nodes of fan-in sets seen there
 	clock    func() time.Time
 }
 
@@ -229,16 +231,18 @@ wait:
 	}
 
 	b := &Backend{
-		conn:    conn,
-		hosts:   o.Hosts,
-		p:       paths{root: chroot},
-		acl:     zk.WorldACL(zk.PermAll),
-		known:   map[string]bool{},
-		lists:   map[string]*listing{},
-		leases:  leaseCache{},
-		blocks:  map[string]*posBlock{},
-		present: map[string]time.Time{},
-		clock:   time.Now,
+		conn:     conn,
+		hosts:    o.Hosts,
+		p:        paths{root: chroot},
+		acl:      zk.WorldACL(zk.PermAll),
+		known:    map[string]bool{},
+		lists:    map[string]*listing{},
+		leases:   leaseCache{},
+		blocks:   map[string]*posBlock{},
+		present:  map[string]time.Time{},
+		nparents: map[store.Ref]int{},
+		inSets:   map[string]bool{},
+		clock:    time.Now,
 	}
 	if o.Auth != "" {
 		if err := conn.AddAuth("digest", []byte(o.Auth)); err != nil {
@@ -371,6 +375,21 @@ func (b *Backend) ensureApp(ctx context.Context, app string) error {
 		return b.ensureBuckets(ctx, jobs)
 	}
 	return nil
+}
+
+// ensureFanin creates the buckets of an app's fan-in records.
+func (b *Backend) ensureFanin(ctx context.Context, app string) error {
+	dir := b.p.fanins(app)
+	b.mu.Lock()
+	ok := b.known[dir]
+	b.mu.Unlock()
+	if ok {
+		return nil
+	}
+	if err := b.ensure(ctx, dir); err != nil {
+		return err
+	}
+	return b.ensureBuckets(ctx, dir)
 }
 
 // ensureBuckets learns which job buckets of an app exist with one listing,

@@ -195,6 +195,26 @@ type txn struct {
 	notify map[string]bool
 	op     string
 	first  bool // the transition's first attempt
+
+	// Fan-in records read (fanin.go), and the other nodes written: the
+	// operations, each with what to do if it is the one that fails the
+	// commit, and a node written whose data holds op (to recognize the
+	// commit after a lost answer) when no job is written.
+	records map[store.Ref]*record
+	rorder  []*record
+	extra   []extraOp
+	probe   string
+}
+
+// extraOp is an operation of a commit on a node other than a job's.
+type extraOp struct {
+	op   any
+	fail func() // it failed the commit
+}
+
+// add appends an extra operation.
+func (t *txn) add(op any, fail func()) {
+	t.extra = append(t.extra, extraOp{op, fail})
 }
 
 var errConflict = errors.New("conflict")
@@ -208,7 +228,8 @@ const maxAttempts = 200
 func (b *Backend) update(ctx context.Context, what string, build func(t *txn) error) error {
 	for attempt := 0; ; attempt++ {
 		t := &txn{b: b, ctx: ctx, now: b.now(), recs: map[store.Ref]*rec{},
-			notify: map[string]bool{}, op: newToken(), first: attempt == 0}
+			notify: map[string]bool{}, op: newToken(), first: attempt == 0,
+			records: map[store.Ref]*record{}}
 		if err := build(t); err != nil {
 			t.uncache() // a lost lease, say: forget it
 			return err
@@ -428,7 +449,30 @@ func (t *txn) commit() error {
 			}
 		}
 	}
-	if first == nil {
+	// The records first, then the nodes of their sets and the markers.
+	extras := append(t.recordOps(), t.extra...)
+	probe := t.probe
+	if first != nil {
+		probe = first.path
+	}
+	written := first != nil
+	extra := len(ops)
+	made := map[string]bool{} // nodes this multi creates
+	for _, e := range extras {
+		ops = append(ops, e.op)
+		switch op := e.op.(type) {
+		case *zk.CheckVersionRequest:
+		case *zk.CreateRequest:
+			written = true
+			made[op.Path] = true
+			if p := op.Path[:len(op.Path)-len(lastName(op.Path))-1]; !made[p] {
+				creates = append(creates, p)
+			}
+		default:
+			written = true
+		}
+	}
+	if !written {
 		return nil // nothing written: the reads are the answer
 	}
 	for app := range t.notify {
@@ -439,8 +483,15 @@ func (t *txn) commit() error {
 			return err
 		}
 	}
+	for _, r := range t.rorder {
+		if r.changed && !r.exists {
+			if err := b.ensureFanin(t.ctx, r.child.App); err != nil {
+				return err
+			}
+		}
+	}
 	if size := multiSize(ops); size > maxMulti {
-		return fmt.Errorf("zookeeper %s: transaction of %d operations is %d bytes, over ZooKeeper's limit of about %d", b.hosts, len(ops), size, maxMulti)
+		return fmt.Errorf("zookeeper %s: transaction of %d operations is %d bytes, %w of about %d", b.hosts, len(ops), size, errTooBig, maxMulti)
 	}
 	for _, p := range creates {
 		if err := b.ensure(t.ctx, p); err != nil {
@@ -448,6 +499,16 @@ func (t *txn) commit() error {
 		}
 	}
 	res, err := b.conn.Multi(ops...)
+	if err != nil && !transient(err) {
+		for i, r := range res {
+			if r.Error != nil {
+				if i >= extra && i-extra < len(extras) && extras[i-extra].fail != nil {
+					extras[i-extra].fail()
+				}
+				break
+			}
+		}
+	}
 	switch {
 	case err == nil:
 		t.committed(res)
@@ -466,21 +527,28 @@ func (t *txn) commit() error {
 	case transient(err):
 		t.uncache()
 		t.committed(nil)
-		// The multi may or may not have been applied: look.
+		// The multi may or may not have been applied: look (a commit
+		// that writes neither a job nor a record nor a marker is tried
+		// again, which its reads make harmless).
 		var mine bool
 		rerr := b.retry(t.ctx, func() error {
-			data, _, err := b.conn.Get(first.path)
+			if probe == "" {
+				return nil
+			}
+			data, _, err := b.conn.Get(probe)
 			if err != nil {
 				return err
 			}
-			var d jobData
+			var d struct {
+				Op string `json:"op"`
+			}
 			if json.Unmarshal(data, &d) == nil && d.Op == t.op {
 				mine = true
 			}
 			return nil
 		})
 		if rerr != nil && !errors.Is(rerr, zk.ErrNoNode) {
-			return b.wrap(first.path, rerr)
+			return b.wrap(probe, rerr)
 		}
 		if mine {
 			return nil
@@ -511,8 +579,11 @@ func lastName(p string) string {
 
 // maxMulti is the largest multi-op request we send: ZooKeeper's default
 // jute.maxbuffer is 1 MB, and a bigger request makes the server drop the
-// connection.
-const maxMulti = 1000 * 1000
+// connection; a quarter is left for what multiSize does not count.
+const maxMulti = 768 * 1024
+
+// errTooBig is the error of a commit over maxMulti.
+var errTooBig = errors.New("over ZooKeeper's limit")
 
 // multiSize estimates the encoded size of a multi-op request.
 func multiSize(ops []any) int {

@@ -417,8 +417,9 @@ func TestWaitWakes(t *testing.T) {
 	}
 }
 
-// TestBigTransaction: a transition too big for one multi-op fails with a
-// clear error and changes nothing; a submit with many resets is split.
+// TestBigTransaction: a completion too big for one multi-op is made in
+// steps, each smaller than store.Batch children when they are too big; a
+// submit with many resets is split.
 func TestBigTransaction(t *testing.T) {
 	b, _ := open(t)
 	ctx := ctxT(t)
@@ -433,13 +434,23 @@ func TestBigTransaction(t *testing.T) {
 	if _, err := b.Submit(ctx, []store.SubmitItem{{Node: store.Node{Ref: store.Ref{App: "p", JobID: "1"}}, Priority: 1}}); err != nil {
 		t.Fatal(err)
 	}
-	err := b.Complete(ctx, store.Lease{Ref: store.Ref{App: "p", JobID: "1"}}, "exit 0", kids)
-	if err == nil || !strings.Contains(err.Error(), "over ZooKeeper's limit") {
+	var steps []int
+	hook := store.WithStepHook(ctx, func(_ store.Ref, done int) error {
+		steps = append(steps, done)
+		return nil
+	})
+	if err := b.Complete(hook, store.Lease{Ref: store.Ref{App: "p", JobID: "1"}}, "exit 0", kids); err != nil {
 		t.Fatalf("complete with 5000 long children: %v", err)
 	}
-	jobs, err := b.Get(ctx, []store.Ref{{App: "p", JobID: "1"}, refs[0]})
-	if err != nil || jobs[0].State != store.Pending || jobs[1].State != store.Absent {
-		t.Fatalf("after a failed complete: %+v %v", jobs, err)
+	if len(steps) < 5 || steps[0] == 0 || steps[0] >= store.Batch {
+		t.Fatalf("steps after %v children, want more than 5 of fewer than %d", steps, store.Batch)
+	}
+	counts, err := b.Count(ctx, "c")
+	if err != nil || counts.States[store.Pending] != len(refs) || counts.Queued != len(refs) {
+		t.Fatalf("children after the completion: %+v %v", counts, err)
+	}
+	if left, err := b.Unfinished(ctx, 0, 10); err != nil || len(left) != 0 {
+		t.Fatalf("unfinished: %v %v", left, err)
 	}
 	var items []store.SubmitItem
 	for _, r := range refs {
@@ -448,7 +459,7 @@ func TestBigTransaction(t *testing.T) {
 	readd := store.SubmitItem{Node: store.Node{Ref: store.Ref{App: "p", JobID: "1"}}, Priority: 1, Readd: true, Reset: refs[:300]}
 	items = append(items, readd)
 	res, err := b.Submit(ctx, items)
-	if err != nil || len(res) != len(items) || res[len(res)-1] != store.AlreadyQueued {
+	if err != nil || len(res) != len(items) || res[len(res)-1] != store.Requeued {
 		t.Fatalf("submit: %d results, %v", len(res), err)
 	}
 }
