@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"slices"
 	"strings"
 	"time"
@@ -15,31 +16,71 @@ import (
 
 // Bubble-down (DESIGN.md, "Fan-in records" and "Bubble-down in bounded
 // steps"). A child of one parent needs no record: the parent being
-// completed, the child is ready. A child of several has a fan-in record,
-// a node whose data holds its number of parents and of those missing, with
-// one child node per parent in its set. A parent's completion creates its
-// node in the set and lowers the count, checking the record's version: the
-// create fails if the parent was in the set already (a re-run), so the
-// count goes down once per parent, and two parents completing at once
-// conflict on one node, not on all their siblings. When the count is zero
-// and the child needs queueing (absent, or pending and not queued), the
-// parents are read, once: if all are completed the child is queued, else
-// those that are not (reset by -readd or -set since) leave the set and
-// count as missing again. Records are created by the first parent's
-// completion, with that parent in the set, and kept.
+// completed, the child is ready. A child of several has a fan-in record:
+// its parents fall by a hash of their names into shards (the record node
+// itself for fewer than 2*shardParents parents), each a node whose data
+// holds how many parents fall in it and how many of those are missing, with
+// one child node per parent of its set; the record node counts the shards
+// that are full. A parent's completion creates its node in its shard and
+// lowers the shard's count, checking the shard's version: the create fails
+// if the parent was in the set already (a re-run), so a count goes down
+// once per parent, and two parents completing at once conflict only when
+// they fall in the same shard, not on all their siblings. The completion
+// that fills a shard also counts it full in the record (checking the
+// record's version), so exactly one completion sees the last shard fill.
+// When the set is full and the child needs queueing (absent, or pending
+// and not queued), the parents are read, once: if all are completed the
+// child is queued, else those that are not (reset by -readd or -set since)
+// leave the set and count as missing again. A record is built from the
+// parents' states by a completion that finds none while the child needs
+// queueing, and kept.
 
-// faninData is a fan-in record's data.
+// faninData is the data of a fan-in record's node or of one of its shards.
 type faninData struct {
-	N       int    `json:"n"` // parents of the child
-	Missing int    `json:"m"` // parents not in the set
+	N       int    `json:"n,omitempty"` // record: the child's parents
+	Full    int    `json:"f,omitempty"` // record of several shards: those full
+	Target  int    `json:"t,omitempty"` // shard of several: the parents that fall in it
+	Missing int    `json:"m,omitempty"` // shard, or record of one: of its parents, those not in the set
 	Op      string `json:"op,omitempty"`
 }
 
-// record is a fan-in record as a transaction read it, and as it will
-// write it.
-type record struct {
-	child   store.Ref
+// shardParents is about how many parents fall in one shard of a record,
+// and maxShards bounds their number.
+const (
+	shardParents = 16
+	maxShards    = 1024
+)
+
+// shards is the number of shards of a record of n parents: 1 when the
+// record is its own one shard.
+func shards(n int) int {
+	if n < 2*shardParents {
+		return 1
+	}
+	return min(maxShards, (n+shardParents-1)/shardParents)
+}
+
+// shardOf is the shard, of k, that parent falls in.
+func shardOf(parent store.Ref, k int) int {
+	h := fnv.New32a()
+	h.Write([]byte(refName(parent)))
+	return int(h.Sum32() % uint32(k))
+}
+
+// shardPath is the path of shard i of the record at rec, of n parents.
+func shardPath(rec string, n, i int) string {
+	if shards(n) == 1 {
+		return rec
+	}
+	return rec + "/" + subName(i)
+}
+
+// fnode is a node of a fan-in record (the record or a shard) as a
+// transaction read it, and as it will write it.
+type fnode struct {
+	app     string // the child's
 	path    string
+	read    bool // loaded (or created by t)
 	exists  bool // when read
 	version int32
 	d       faninData
@@ -47,23 +88,20 @@ type record struct {
 	checked bool // the transaction depends on it: check its version
 }
 
-// entry is the path of parent's node in the set of r.
-func (r *record) entry(parent store.Ref) string { return entryPath(r.path, r.d.N, parent) }
-
-// record registers the fan-in record of child in t, to be read by
-// loadRecords.
-func (t *txn) record(child store.Ref) *record {
-	if r := t.records[child]; r != nil {
+// node registers a node of a fan-in record in t, to be read by loadAll
+// unless t creates it.
+func (t *txn) node(child store.Ref, path string) *fnode {
+	if r := t.records[path]; r != nil {
 		return r
 	}
-	r := &record{child: child, path: t.b.p.record(child)}
-	t.records[child] = r
+	r := &fnode{app: child.App, path: path}
+	t.records[path] = r
 	t.rorder = append(t.rorder, r)
 	return r
 }
 
-// readRecord fills r from its node.
-func (b *Backend) readRecord(ctx context.Context, r *record) error {
+// readNode fills r from its node.
+func (b *Backend) readNode(ctx context.Context, r *fnode) error {
 	var data []byte
 	var st *zk.Stat
 	err := b.retry(ctx, func() error {
@@ -71,24 +109,30 @@ func (b *Backend) readRecord(ctx context.Context, r *record) error {
 		data, st, err = b.conn.Get(r.path)
 		return err
 	})
+	r.read = true
 	if errors.Is(err, zk.ErrNoNode) {
 		return nil
 	}
 	if err != nil {
 		return b.wrap(r.path, err)
 	}
-	if err := json.Unmarshal(data, &r.d); err != nil || r.d.N < 2 || r.d.Missing < 0 || r.d.Missing > r.d.N {
+	if err := json.Unmarshal(data, &r.d); err != nil || r.d.Missing < 0 || r.d.Full < 0 {
 		return fmt.Errorf("zookeeper %s: %s: bad fan-in record %q", b.hosts, r.path, data)
 	}
 	r.exists, r.version = true, st.Version
 	return nil
 }
 
-// recordOps returns the operations of the records t changed or depends
-// on, which go before its other extra operations (the nodes of their sets).
+// recordOps returns the operations of the record nodes t changed or
+// depends on, parents before children, which go before its other extra
+// operations (the nodes of the sets).
 func (t *txn) recordOps() []extraOp {
 	var out []extraOp
-	for _, r := range t.rorder {
+	nodes := slices.Clone(t.rorder)
+	slices.SortStableFunc(nodes, func(a, b *fnode) int {
+		return strings.Count(a.path, "/") - strings.Count(b.path, "/")
+	})
+	for _, r := range nodes {
 		switch {
 		case r.changed:
 			r.d.Op = t.op
@@ -98,9 +142,6 @@ func (t *txn) recordOps() []extraOp {
 			}
 			if !r.exists {
 				out = append(out, extraOp{op: &zk.CreateRequest{Path: r.path, Data: data, Acl: t.b.acl}})
-				for i := range subs(r.d.N) {
-					out = append(out, extraOp{op: &zk.CreateRequest{Path: r.path + "/" + subName(i), Acl: t.b.acl}})
-				}
 			} else {
 				out = append(out, extraOp{op: &zk.SetDataRequest{Path: r.path, Data: data, Version: r.version}})
 			}
@@ -155,19 +196,29 @@ func (b *Backend) sawInSet(path string) {
 	b.inSets[path] = true
 }
 
+// kid is a child in one step of a bubble-down, with what it needs.
+type kid struct {
+	store.Child
+	n     int    // parents
+	rec   string // its record's path, if n > 1
+	shard string // the shard the parent falls in
+}
+
 // kids is the children of one step of a bubble-down, sorted by what they
 // need.
 type kids struct {
 	direct []store.Child // of one parent: ready
-	recs   []store.Child // of several: they have a fan-in record
+	recs   []kid         // of several: they have a fan-in record
 }
 
-// prepare reads, in t, what the bubble-down of some children needs, with
-// the jobs also: the jobs of the children of one parent (which are taken
-// for absent on a first attempt) and the records of the others.
-func (t *txn) prepare(children []store.Child, also ...store.Ref) (kids, error) {
+// prepare reads, in t, what the bubble-down of some children of parent
+// needs, with the jobs also: the jobs of the children of one parent (taken
+// for absent on a first attempt) and the shards of the others' records
+// that parent falls in.
+func (t *txn) prepare(parent store.Ref, children []store.Child, also ...store.Ref) (kids, error) {
 	var k kids
 	jobs := also
+	var nodes []*fnode
 	for _, c := range children {
 		n, err := t.b.parentCount(c)
 		if err != nil {
@@ -179,10 +230,12 @@ func (t *txn) prepare(children []store.Child, also ...store.Ref) (kids, error) {
 			jobs = append(jobs, c.Ref)
 			continue
 		}
-		t.record(c.Ref)
-		k.recs = append(k.recs, c)
+		rec := t.b.p.record(c.Ref)
+		sp := shardPath(rec, n, shardOf(parent, shards(n)))
+		k.recs = append(k.recs, kid{Child: c, n: n, rec: rec, shard: sp})
+		nodes = append(nodes, t.node(c.Ref, sp))
 	}
-	return k, t.loadAll(jobs, k.recs)
+	return k, t.loadAll(jobs, nodes)
 }
 
 // bubbleDown queues, in t, those of the children read by prepare that
@@ -194,36 +247,62 @@ func (t *txn) bubbleDown(parent store.Ref, k kids, prio int) error {
 		}
 	}
 	// Add parent to each record's set. A child without a record gets one
-	// if it needs queueing.
-	var full, fresh []store.Child
+	// if it needs queueing; one whose parent's shard is full may be ready:
+	// its record says.
+	var full, fresh, maybe []kid
+	filled := map[store.Ref]bool{} // the shard became full in t
 	seen := map[store.Ref]bool{}
 	for _, c := range k.recs {
-		r := t.records[c.Ref]
 		if seen[c.Ref] {
 			continue
 		}
 		seen[c.Ref] = true
-		if !r.exists {
+		s := t.node(c.Ref, c.shard)
+		if !s.exists {
 			fresh = append(fresh, c)
 			continue
 		}
-		if r.d.Missing > 0 {
-			t.addToSet(r, parent)
+		if s.d.Missing > 0 {
+			t.addToSet(s, parent)
+			filled[c.Ref] = s.d.Missing == 0
 		}
-		if r.d.Missing == 0 {
+		switch {
+		case s.d.Missing > 0:
+		case c.shard == c.rec:
 			full = append(full, c)
+		default:
+			maybe = append(maybe, c)
 		}
 	}
-	if len(full)+len(fresh) == 0 {
+	if len(full)+len(fresh)+len(maybe) == 0 {
 		return nil
 	}
 	var refs []store.Ref
-	for _, c := range append(full, fresh...) {
+	var nodes []*fnode
+	for _, c := range slices.Concat(full, fresh, maybe) {
 		t.assumeAbsent(c.Ref)
 		refs = append(refs, c.Ref)
 	}
-	if err := t.load(refs...); err != nil {
+	for _, c := range maybe {
+		nodes = append(nodes, t.node(c.Ref, c.rec))
+	}
+	if err := t.loadAll(refs, nodes); err != nil {
 		return err
+	}
+	for _, c := range maybe {
+		r := t.node(c.Ref, c.rec)
+		if !r.exists {
+			return fmt.Errorf("zookeeper %s: %s: fan-in record without its node", t.b.hosts, c.rec)
+		}
+		if filled[c.Ref] {
+			r.d.Full++
+			r.changed = true
+		}
+		if r.d.Full >= shards(r.d.N) {
+			full = append(full, c)
+		} else {
+			t.forget(c.Ref) // not ready: its job does not matter
+		}
 	}
 	for _, c := range fresh {
 		if !t.needsQueueing(c.Ref) {
@@ -242,6 +321,17 @@ func (t *txn) bubbleDown(parent store.Ref, k kids, prio int) error {
 		}
 	}
 	return nil
+}
+
+// forget drops a job t read and did not change, so that its commit does
+// not check it.
+func (t *txn) forget(r store.Ref) {
+	x := t.recs[r]
+	if x == nil || x.changed {
+		return
+	}
+	delete(t.recs, r)
+	t.order = slices.DeleteFunc(t.order, func(y *rec) bool { return y == x })
 }
 
 // needsQueueing reports whether a child loaded in t is absent, or pending
@@ -270,42 +360,67 @@ func (t *txn) parentStates(c store.Child) ([]store.Ref, []bool, error) {
 
 // build makes the fan-in record of a child that has none from its
 // parents' states, or queues the child if all are completed.
-func (t *txn) build(c store.Child, prio int) error {
-	ps, done, err := t.parentStates(c)
+func (t *txn) build(c kid, prio int) error {
+	ps, done, err := t.parentStates(c.Child)
 	if err != nil {
 		return err
 	}
-	r := t.records[c.Ref]
-	r.d, r.changed = faninData{N: len(ps), Missing: len(ps)}, true
+	n := len(ps)
+	k := shards(n)
+	rec := t.node(c.Ref, c.rec)
+	rec.d, rec.changed, rec.read = faninData{N: n}, true, true
+	nodes := []*fnode{rec}
+	if k > 1 {
+		for i := range k {
+			s := t.node(c.Ref, shardPath(c.rec, n, i))
+			s.d, s.changed, s.read, s.exists = faninData{}, true, true, false
+			nodes = append(nodes, s)
+		}
+		for _, p := range ps {
+			s := nodes[1+shardOf(p, k)]
+			s.d.Target++
+			s.d.Missing++
+		}
+	} else {
+		rec.d.Missing = n
+	}
 	for i, p := range ps {
 		if done[i] {
-			t.addToSet(r, p)
+			t.addToSet(t.node(c.Ref, shardPath(c.rec, n, shardOf(p, k))), p)
 		}
 	}
-	if r.d.Missing > 0 {
+	ready := rec.d.Missing == 0
+	if k > 1 {
+		for _, s := range nodes[1:] {
+			if s.d.Missing == 0 {
+				rec.d.Full++
+			}
+		}
+		ready = rec.d.Full == k
+	}
+	if !ready {
 		return nil
 	}
-	r.changed = false // ready: no record needed
-	t.dropSet(r)
+	for _, s := range nodes { // no record needed
+		s.changed = false
+	}
+	t.dropSet(c.rec)
 	return t.queueNode(c.Node, prio)
 }
 
-// dropSet takes back the nodes of r's set that t was to create.
-func (t *txn) dropSet(r *record) {
-	kept := t.extra[:0]
-	for _, e := range t.extra {
-		if c, ok := e.op.(*zk.CreateRequest); ok && strings.HasPrefix(c.Path, r.path+"/") {
-			continue
-		}
-		kept = append(kept, e)
-	}
-	t.extra = kept
+// dropSet takes back the nodes of the set of the record at rec that t was
+// to create.
+func (t *txn) dropSet(rec string) {
+	t.extra = slices.DeleteFunc(t.extra, func(e extraOp) bool {
+		c, ok := e.op.(*zk.CreateRequest)
+		return ok && strings.HasPrefix(c.Path, rec+"/")
+	})
 }
 
-// addToSet adds parent to the set of r, unless it was seen there.
-func (t *txn) addToSet(r *record, parent store.Ref) {
-	path := r.entry(parent)
-	if r.exists && t.b.inSet(path) {
+// addToSet adds parent to the set of its shard s, unless it was seen there.
+func (t *txn) addToSet(s *fnode, parent store.Ref) {
+	path := s.path + "/" + refName(parent)
+	if s.exists && t.b.inSet(path) {
 		return
 	}
 	for _, e := range t.extra {
@@ -314,46 +429,63 @@ func (t *txn) addToSet(r *record, parent store.Ref) {
 		}
 	}
 	t.add(&zk.CreateRequest{Path: path, Acl: t.b.acl}, func() { t.b.sawInSet(path) })
-	r.d.Missing--
-	r.changed = true
+	s.d.Missing--
+	s.changed = true
 }
 
 // checkParents reads the parents of a child whose set is full and queues
 // it if all are completed; those that are not leave the set.
-func (t *txn) checkParents(c store.Child, prio int) error {
-	ps, done, err := t.parentStates(c)
+func (t *txn) checkParents(c kid, prio int) error {
+	ps, done, err := t.parentStates(c.Child)
 	if err != nil {
 		return err
 	}
-	r := t.records[c.Ref]
-	r.checked = true
-	var gone []string
+	rec := t.node(c.Ref, c.rec)
+	rec.checked = true
+	n := rec.d.N
+	k := shards(n)
+	type leaving struct {
+		shard *fnode
+		entry string
+		there bool
+	}
+	var gone []*leaving
+	var nodes []*fnode
 	for i, p := range ps {
 		if !done[i] {
-			gone = append(gone, r.entry(p))
+			s := t.node(c.Ref, shardPath(c.rec, n, shardOf(p, k)))
+			nodes = append(nodes, s)
+			gone = append(gone, &leaving{shard: s, entry: s.path + "/" + refName(p)})
 		}
 	}
 	if len(gone) == 0 {
 		return t.queueNode(c.Node, prio)
 	}
 	// Those in the set leave it (a parent not in it is already missing).
-	there := make([]bool, len(gone))
+	if err := t.loadAll(nil, nodes); err != nil {
+		return err
+	}
 	err = parallel(len(gone), func(i int) error {
 		return t.b.retry(t.ctx, func() error {
 			var err error
-			there[i], _, err = t.b.conn.Exists(gone[i])
+			gone[i].there, _, err = t.b.conn.Exists(gone[i].entry)
 			return err
 		})
 	})
 	if err != nil {
-		return t.b.wrap(r.path, err)
+		return t.b.wrap(c.rec, err)
 	}
-	for i, p := range gone {
-		if there[i] {
-			t.add(&zk.DeleteRequest{Path: p, Version: -1}, nil)
-			r.d.Missing++
-			r.changed = true
+	for _, g := range gone {
+		if !g.there || !g.shard.exists {
+			continue
 		}
+		t.add(&zk.DeleteRequest{Path: g.entry, Version: -1}, nil)
+		if g.shard.d.Missing == 0 && k > 1 {
+			rec.d.Full--
+			rec.changed = true
+		}
+		g.shard.d.Missing++
+		g.shard.changed = true
 	}
 	return nil
 }
@@ -382,9 +514,9 @@ func (t *txn) peek(refs []store.Ref) ([]store.Job, error) {
 	return out, nil
 }
 
-// loadAll reads the jobs refs and the records of kids not read yet, all
-// at once.
-func (t *txn) loadAll(refs []store.Ref, kids []store.Child) error {
+// loadAll reads the jobs refs and the record nodes not read yet, all at
+// once.
+func (t *txn) loadAll(refs []store.Ref, nodes []*fnode) error {
 	var todo []*rec
 	for _, r := range refs {
 		if t.recs[r] != nil {
@@ -398,9 +530,9 @@ func (t *txn) loadAll(refs []store.Ref, kids []store.Child) error {
 		t.order = append(t.order, x)
 		todo = append(todo, x)
 	}
-	var rs []*record
-	for _, c := range kids {
-		if r := t.records[c.Ref]; r != nil && !r.exists && !r.changed && !slices.Contains(rs, r) {
+	var rs []*fnode
+	for _, r := range nodes {
+		if !r.read && !slices.Contains(rs, r) {
 			rs = append(rs, r)
 		}
 	}
@@ -408,7 +540,7 @@ func (t *txn) loadAll(refs []store.Ref, kids []store.Child) error {
 		if i < len(todo) {
 			return t.b.read(t.ctx, todo[i])
 		}
-		return t.b.readRecord(t.ctx, rs[i-len(todo)])
+		return t.b.readNode(t.ctx, rs[i-len(todo)])
 	})
 }
 
@@ -513,7 +645,7 @@ func (t *txn) nextStep(bb *bubble) error {
 	}
 	bb.done = m.Done
 	kids := bb.take()
-	k, err := t.prepare(kids, bb.parent)
+	k, err := t.prepare(bb.parent, kids, bb.parent)
 	if err != nil {
 		return err
 	}
@@ -537,7 +669,7 @@ func (t *txn) nextStep(bb *bubble) error {
 // reset forgets what t read, so that its commit depends on none of it.
 func (t *txn) reset() {
 	t.recs, t.order = map[store.Ref]*rec{}, nil
-	t.records, t.rorder, t.extra = map[store.Ref]*record{}, nil, nil
+	t.records, t.rorder, t.extra = map[string]*fnode{}, nil, nil
 }
 
 // first runs the first step of a bubble-down (a completion), with fewer

@@ -17,16 +17,16 @@ import (
 //	/apps/<app>/jobs/<bkt>/<job_id>    one node per job; its data is the job (jobData)
 //	/apps/<app>/queue/<prio>/<p1>/<p2>/<p3>/<pos>_<ms>_<job_id>
 //	                                   one node per queued job, at its queue position
-//	/apps/<app>/fanin/<bkt>/<job_id>   the fan-in record of a child with several parents;
-//	                                   its data is the number of parents and of those missing
-//	/apps/<app>/fanin/<bkt>/<job_id>/[<sub>/]<parent_app>%09<parent_id>
-//	                                   one node per parent in the record's set
+//	/apps/<app>/fanin/<bkt>/<job_id>   the fan-in record of a child with several parents
+//	/apps/<app>/fanin/<bkt>/<job_id>/s<i>
+//	                                   its shards, when it has more than one
+//	/apps/<app>/fanin/<bkt>/<job_id>/[s<i>/]<parent_app>%09<parent_id>
+//	                                   one node per parent of the set, in its shard
 //	/bubble/<app>%09<job_id>           the marker of an unfinished bubble-down of the job
 //
-// A fan-in record's parents are direct children of its node, or, for a
-// child of more than wideParents parents, spread over sub-nodes by a hash
-// of their names (about entriesPerSub each), so that no record node nears
-// maxChildren.
+// A record's parents fall in shards by a hash of their names, about
+// shardParents in each (fanin.go), and at most maxShards shards, so that
+// no record or shard nears maxChildren below a million parents.
 //
 // Job nodes spread over jobBuckets buckets by a hash of the job id, so an
 // app holds about jobBuckets*maxChildren jobs before any bucket nears the
@@ -155,36 +155,8 @@ func parseRefName(s string) (store.Ref, error) {
 // marker is the path of the marker of an unfinished bubble-down.
 func (p paths) marker(r store.Ref) string { return p.bubble() + "/" + refName(r) }
 
-// Fan-in records of more than wideParents parents spread them over
-// sub-nodes of about entriesPerSub.
-const (
-	wideParents   = 8000
-	entriesPerSub = 2000
-)
-
-// subs is the number of sub-nodes of a record of n parents: 0 when its
-// parents are direct children of its node.
-func subs(n int) int {
-	if n <= wideParents {
-		return 0
-	}
-	return (n + entriesPerSub - 1) / entriesPerSub
-}
-
-// subName is the node name of sub-node i of a record.
+// subName is the node name of shard i of a record.
 func subName(i int) string { return fmt.Sprintf("s%x", i) }
-
-// entryPath is the path of parent's node in the fan-in record at rec, of a
-// child of n parents.
-func entryPath(rec string, n int, parent store.Ref) string {
-	name := refName(parent)
-	if k := subs(n); k > 0 {
-		h := fnv.New32a()
-		h.Write([]byte(name))
-		return rec + "/" + subName(int(h.Sum32()%uint32(k))) + "/" + name
-	}
-	return rec + "/" + name
-}
 
 // bucketName is the node name of job bucket i.
 func bucketName(i int) string              { return fmt.Sprintf("%03x", i) }

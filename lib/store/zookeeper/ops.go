@@ -496,7 +496,7 @@ func (b *Backend) Complete(ctx context.Context, l store.Lease, outcome string, c
 func (t *txn) complete(l store.Lease, outcome string, bb *bubble) error {
 	// The job and what its first children need are read together.
 	t.cachedLease(l)
-	k, err := t.prepare(bb.take(), l.Ref)
+	k, err := t.prepare(l.Ref, bb.take(), l.Ref)
 	if err != nil {
 		return err
 	}

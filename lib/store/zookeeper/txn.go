@@ -200,8 +200,8 @@ type txn struct {
 	// operations, each with what to do if it is the one that fails the
 	// commit, and a node written whose data holds op (to recognize the
 	// commit after a lost answer) when no job is written.
-	records map[store.Ref]*record
-	rorder  []*record
+	records map[string]*fnode
+	rorder  []*fnode
 	extra   []extraOp
 	probe   string
 }
@@ -229,7 +229,7 @@ func (b *Backend) update(ctx context.Context, what string, build func(t *txn) er
 	for attempt := 0; ; attempt++ {
 		t := &txn{b: b, ctx: ctx, now: b.now(), recs: map[store.Ref]*rec{},
 			notify: map[string]bool{}, op: newToken(), first: attempt == 0,
-			records: map[store.Ref]*record{}}
+			records: map[string]*fnode{}}
 		if err := build(t); err != nil {
 			t.uncache() // a lost lease, say: forget it
 			return err
@@ -485,7 +485,7 @@ func (t *txn) commit() error {
 	}
 	for _, r := range t.rorder {
 		if r.changed && !r.exists {
-			if err := b.ensureFanin(t.ctx, r.child.App); err != nil {
+			if err := b.ensureFanin(t.ctx, r.app); err != nil {
 				return err
 			}
 		}
