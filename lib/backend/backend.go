@@ -131,7 +131,7 @@ func (s *Setup) Open(ctx context.Context, t *cli.Tool, app string) (*sched.Sched
 	if err != nil {
 		return nil, t.Fail(fmt.Errorf("%s backend: %v", s.QB.Backend, err)), false
 	}
-	return &sched.Sched{Cfg: cfg, B: b, Environ: os.Environ()}, cli.OK, true
+	return &sched.Sched{Cfg: cfg, B: b, Environ: os.Environ(), Warnf: t.Warnf}, cli.OK, true
 }
 
 // ConfigSources are the configuration backends the stateful tools read

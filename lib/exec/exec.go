@@ -24,6 +24,7 @@ import (
 	"github.com/stolos-sched/stolos/lib/backend"
 	"github.com/stolos-sched/stolos/lib/claim"
 	"github.com/stolos-sched/stolos/lib/cli"
+	"github.com/stolos-sched/stolos/lib/config"
 	"github.com/stolos-sched/stolos/lib/runner"
 	"github.com/stolos-sched/stolos/lib/sched"
 	"github.com/stolos-sched/stolos/lib/store"
@@ -300,14 +301,51 @@ type success struct {
 }
 
 // recorded reports the recording of a success (err nil) or its failure,
-// and returns the exit status it earns.
+// and returns the exit status it earns. A completion that could not be
+// recorded at all (not a lost lease) counts as a failed attempt, with an
+// outcome that says why, so that one that can never be recorded ends at
+// max_retry instead of running again at every lease expiry.
 func (w *worker) recorded(d *success, err error) int {
-	if err != nil {
+	switch {
+	case err == nil:
+		w.t.Warnf("%s%s, completed", d.prefix, d.text)
+		return cli.OK
+	case errors.Is(err, store.ErrUnfinished):
+		w.t.Warnf("%s%s, completed; %v", d.prefix, d.text, err)
+		return cli.OK
+	case errors.Is(err, store.ErrLeaseLost), errors.Is(err, store.ErrNotFound):
 		w.t.Errorf("%s%s, but recording it failed: %v", d.prefix, d.text, err)
 		return cli.Failure
 	}
-	w.t.Warnf("%s%s, completed", d.prefix, d.text)
-	return cli.OK
+	j, rerr := w.s.Resolve(d.c.Lease.Ref)
+	if rerr != nil {
+		w.t.Errorf("%s%s, but recording it failed: %v", d.prefix, d.text, err)
+		return cli.Failure
+	}
+	outcome := fmt.Sprintf("%s, but the completion could not be recorded: %v", d.c.Outcome, err)
+	w.failed(context.Background(), j.App, d.c.Lease, d.prefix, d.text+", but the completion could not be recorded ("+err.Error()+")", outcome)
+	return cli.Failure
+}
+
+// failed records a failed attempt of a job of app a held under l, with
+// outcome, and reports it under prefix and text.
+func (w *worker) failed(ctx context.Context, a *config.App, l store.Lease, prefix, text, outcome string) {
+	max := a.Exec.MaxRetry
+	if max < 0 {
+		max = w.f.MaxRetry
+	}
+	delay := backoff(a.Exec.RetryDelay, l.Attempts)
+	final, err := w.s.B.Fail(ctx, l, outcome, max, delay)
+	switch {
+	case err != nil:
+		w.t.Errorf("%s%s, but recording it failed: %v", prefix, text, err)
+	case final:
+		w.t.Errorf("%s%s, failed (max_retry %d reached)", prefix, text, max)
+	case delay > 0:
+		w.t.Errorf("%s%s, retry in %v", prefix, text, delay)
+	default:
+		w.t.Errorf("%s%s, queued again", prefix, text)
+	}
 }
 
 // worst keeps the more serious of two exit statuses.
@@ -378,22 +416,7 @@ func (w *worker) attempt(ctx context.Context, l store.Lease, later bool) (int, *
 		}
 		return w.recorded(d, w.s.Complete(bg, l, text)), nil
 	}
-	max := a.Exec.MaxRetry
-	if max < 0 {
-		max = w.f.MaxRetry
-	}
-	delay := backoff(a.Exec.RetryDelay, l.Attempts)
-	final, err := w.s.B.Fail(bg, l, text, max, delay)
-	switch {
-	case err != nil:
-		w.t.Errorf("%s%s, but recording it failed: %v", prefix, out.Text, err)
-	case final:
-		w.t.Errorf("%s%s, failed (max_retry %d reached)", prefix, out.Text, max)
-	case delay > 0:
-		w.t.Errorf("%s%s, retry in %v", prefix, out.Text, delay)
-	default:
-		w.t.Errorf("%s%s, queued again", prefix, out.Text)
-	}
+	w.failed(bg, a, l, prefix, out.Text, text)
 	return cli.Failure, nil
 }
 

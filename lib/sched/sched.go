@@ -25,6 +25,12 @@ type Sched struct {
 	B   store.Backend
 	// Environ is the environment of valid_if_or _func commands.
 	Environ []string
+	// Warnf, if set, reports what goes wrong beside the caller's work
+	// (resuming another worker's bubble-down).
+	Warnf func(format string, args ...any)
+
+	mu      sync.Mutex
+	resumed time.Time // when claim last looked for unfinished bubble-downs
 }
 
 // Job is a job resolved against the config.
@@ -247,6 +253,7 @@ func (s *Sched) claim(ctx context.Context, c *Completion, recorded func(error), 
 		return 0, fmt.Errorf("unknown app %q", req.App)
 	}
 	req.Parents = s.parentRefs
+	s.resume(ctx, req.Lease)
 	deadline := time.Now().Add(wait)
 	n := 0
 	for n < req.N {
@@ -299,6 +306,45 @@ func (s *Sched) claim(ctx context.Context, c *Completion, recorded func(error), 
 		}
 	}
 	return n, nil
+}
+
+// resume finishes the bubble-downs that other workers left unfinished
+// (their marker idle for idle, a lease), looking at most once per idle.
+// Its errors are reported, not returned: the claim goes on.
+func (s *Sched) resume(ctx context.Context, idle time.Duration) {
+	s.mu.Lock()
+	now := time.Now()
+	due := s.resumed.IsZero() || now.Sub(s.resumed) >= idle
+	if due {
+		s.resumed = now
+	}
+	s.mu.Unlock()
+	if !due {
+		return
+	}
+	warn := func(err error) {
+		if s.Warnf != nil && ctx.Err() == nil {
+			s.Warnf("resuming a bubble-down: %v", err)
+		}
+	}
+	parents, err := s.B.Unfinished(ctx, idle, 10)
+	if err != nil {
+		warn(err)
+		return
+	}
+	for _, p := range parents {
+		var kids []store.Child
+		j, err := s.Resolve(p)
+		if err == nil {
+			kids, err = s.BubbleDown(ctx, j)
+		}
+		if err == nil {
+			err = s.B.Resume(ctx, p, kids)
+		}
+		if err != nil {
+			warn(fmt.Errorf("%v: %w", p, err))
+		}
+	}
 }
 
 // completeClaim records c and claims in one backend step.

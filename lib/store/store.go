@@ -215,6 +215,10 @@ var (
 	ErrNotFound   = errors.New("no such job")
 	ErrHeld       = errors.New("job is claimed by another worker")
 	ErrNotPending = errors.New("job is not pending")
+	// ErrUnfinished: the job was completed, but a later step of its
+	// bubble-down failed; its marker stays, and the next worker finishes
+	// it (Unfinished, Resume).
+	ErrUnfinished = errors.New("completed, but not all children handled yet (the next worker will)")
 )
 
 // Backend stores job state and per-app queues. Every method is atomic with
@@ -264,8 +268,7 @@ type Backend interface {
 	// further steps of Batch children advance and the last removes. A
 	// process that dies between two steps leaves the marker: Unfinished
 	// lists it and Resume finishes it. The completion is recorded once the
-	// first step is: a later error is returned, but the job stays
-	// completed.
+	// first step is: a later step's error wraps ErrUnfinished.
 	Complete(ctx context.Context, l Lease, outcome string, children []Child) error
 
 	// Unfinished lists up to n completed jobs whose bubble-down was left

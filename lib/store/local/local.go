@@ -45,7 +45,7 @@ import (
 // schemaVersion is the PRAGMA user_version of the schema below. Open
 // creates the schema in an empty file and refuses a file from a newer
 // stolos; a later version migrates older files here.
-const schemaVersion = 1
+const schemaVersion = 2
 
 const schema = `
 CREATE TABLE jobs (
@@ -77,6 +77,31 @@ CREATE TABLE meta (
 	value INTEGER NOT NULL
 ) WITHOUT ROWID;
 INSERT INTO meta (key, value) VALUES ('seq', 0);
+` + schema2
+
+// schema2 is what version 2 added to version 1: fan-in records and
+// unfinished bubble-downs (DESIGN.md section 6).
+const schema2 = `
+CREATE TABLE fanin (
+	app     TEXT    NOT NULL, -- the child
+	job_id  TEXT    NOT NULL,
+	missing INTEGER NOT NULL, -- parents not seen completed
+	PRIMARY KEY (app, job_id)
+) WITHOUT ROWID;
+CREATE TABLE fanin_seen (
+	app       TEXT NOT NULL, -- the child
+	job_id    TEXT NOT NULL,
+	parent    TEXT NOT NULL, -- a parent seen completed: app TAB job_id
+	PRIMARY KEY (app, job_id, parent)
+) WITHOUT ROWID;
+CREATE TABLE bubbles (
+	app    TEXT    NOT NULL, -- a completed job whose bubble-down is unfinished
+	job_id TEXT    NOT NULL,
+	done   INTEGER NOT NULL, -- children handled
+	at     INTEGER NOT NULL, -- when it last advanced (unix ns)
+	PRIMARY KEY (app, job_id)
+) WITHOUT ROWID;
+CREATE INDEX bubbles_at ON bubbles (at);
 `
 
 // Backend is a job-state backend on one SQLite file.
@@ -137,6 +162,12 @@ func (b *Backend) migrate(ctx context.Context) error {
 		switch {
 		case v == schemaVersion:
 			return nil
+		case v == 1:
+			if _, err := tx.tx.ExecContext(ctx, schema2); err != nil {
+				return err
+			}
+			_, err := tx.tx.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", schemaVersion))
+			return err
 		case v > schemaVersion:
 			return fmt.Errorf("schema version %d is newer than this stolos (%d)", v, schemaVersion)
 		case v == 0:

@@ -76,8 +76,31 @@ func TestSchemaVersion(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err = Open(ctx, path)
-	if want := "open " + path + ": schema version 99 is newer than this stolos (1)"; err == nil || err.Error() != want {
+	if want := "open " + path + ": schema version 99 is newer than this stolos (2)"; err == nil || err.Error() != want {
 		t.Fatalf("open newer schema: %v, want %s", err, want)
+	}
+
+	// A version 1 file (before fan-in records) is migrated, keeping its jobs.
+	v1 := filepath.Join(dir, "v1.db")
+	vdb, err := sql.Open("sqlite", v1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer vdb.Close()
+	if _, err := vdb.Exec(strings.TrimSuffix(schema, schema2) + "PRAGMA user_version = 1; INSERT INTO jobs (app, job_id, state) VALUES ('a', '1', 'completed');"); err != nil {
+		t.Fatal(err)
+	}
+	b, err = Open(ctx, v1)
+	if err != nil {
+		t.Fatalf("open version 1: %v", err)
+	}
+	defer b.Close()
+	if err := b.Complete(ctx, store.Lease{Ref: store.Ref{App: "a", JobID: "1"}}, "exit 0",
+		[]store.Child{{Node: store.Node{Ref: store.Ref{App: "b", JobID: "1"}}, Parents: store.ParentList(store.Ref{App: "a", JobID: "1"})}}); err != nil {
+		t.Fatalf("complete in a migrated file: %v", err)
+	}
+	if js, err := b.Get(ctx, []store.Ref{{App: "b", JobID: "1"}}); err != nil || js[0].State != store.Pending || !js[0].Queued {
+		t.Fatalf("child in a migrated file: %+v %v, want pending and queued", js, err)
 	}
 
 	other := filepath.Join(dir, "other.db")

@@ -310,52 +310,65 @@ func (b *Backend) Complete(ctx context.Context, l store.Lease, outcome string, c
 	if err := store.CheckComplete(l, children); err != nil {
 		return err
 	}
-	err := b.write(ctx, func(tx *txn) error { return tx.complete(l, outcome, children) })
+	var done int
+	err := b.write(ctx, func(tx *txn) (err error) {
+		done, err = tx.complete(l, outcome, children)
+		return err
+	})
+	if err == nil {
+		err = b.finished(ctx, l.Ref, children, done)
+	}
 	if err != nil {
 		return fmt.Errorf("complete %v: %w", l.Ref, err)
 	}
 	return nil
 }
 
-// complete is Complete in tx. Its errors of the job's state (lease lost,
-// not found) come before it writes anything.
-func (tx *txn) complete(l store.Lease, outcome string, children []store.Child) error {
+// finished finishes a bubble-down whose first step was recorded, and
+// says so if it fails.
+func (b *Backend) finished(ctx context.Context, parent store.Ref, children []store.Child, done int) error {
+	if err := b.finish(ctx, parent, children, done); err != nil {
+		return fmt.Errorf("%w: children from %d of %d: %w", store.ErrUnfinished, done, len(children), err)
+	}
+	return nil
+}
+
+// complete is Complete's first step in tx. Its errors of the job's state
+// (lease lost, not found) come before it writes anything. It returns the
+// number of children it handled.
+func (tx *txn) complete(l store.Lease, outcome string, children []store.Child) (int, error) {
 	var r row
 	var err error
 	if l.Token == "" {
 		var found bool
 		if r, found, err = tx.load(l.Ref); err != nil {
-			return err
+			return 0, err
 		} else if !found {
-			return store.ErrNotFound
+			return 0, store.ErrNotFound
 		}
 	} else if r, err = tx.held(l); err != nil {
-		return err
+		return 0, err
 	}
 	dequeue(&r)
 	clearLease(&r)
 	r.state, r.attempts, r.outcome = store.Completed, 0, outcome
 	if err := tx.save(&r); err != nil {
-		return err
+		return 0, err
 	}
-	for _, c := range children {
-		if err := tx.bubbleDown(c, r.priority); err != nil {
-			return fmt.Errorf("child %v: %w", c.Ref, err)
-		}
-	}
-	return nil
+	return tx.bubble(l.Ref, r.priority, children, 0)
 }
 
-// CompleteClaim is Complete and then Claim in one transaction (see
-// store.Backend).
+// CompleteClaim is Complete's first step and then Claim in one
+// transaction (see store.Backend).
 func (b *Backend) CompleteClaim(ctx context.Context, l store.Lease, outcome string, children []store.Child, req store.ClaimRequest) (store.ClaimResult, error, error) {
 	if res, done, err, handled := store.CheckCompleteClaim(ctx, b, l, outcome, children, req); handled {
 		return res, done, err
 	}
 	var res store.ClaimResult
 	var done error
+	var n int
 	err := b.write(ctx, func(tx *txn) error {
-		done = tx.complete(l, outcome, children)
+		n, done = tx.complete(l, outcome, children)
 		if done != nil && !errors.Is(done, store.ErrLeaseLost) && !errors.Is(done, store.ErrNotFound) {
 			return done
 		}
@@ -372,42 +385,12 @@ func (b *Backend) CompleteClaim(ctx context.Context, l store.Lease, outcome stri
 		return store.ClaimResult{}, err, err
 	case done != nil:
 		done = fmt.Errorf("complete %v: %w", l.Ref, done)
+	default:
+		if done = b.finished(ctx, l.Ref, children, n); done != nil {
+			done = fmt.Errorf("complete %v: %w", l.Ref, done)
+		}
 	}
 	return res, done, nil
-}
-
-// bubbleDown queues a child if all its parents are completed, creating it
-// if absent, unless it is queued or not pending.
-func (tx *txn) bubbleDown(c store.Child, prio int) error {
-	parents, err := store.ChildParents(c)
-	if err != nil {
-		return err
-	}
-	for _, p := range parents {
-		r, _, err := tx.load(p)
-		if err != nil {
-			return err
-		}
-		if r.state != store.Completed {
-			return nil
-		}
-	}
-	r, found, err := tx.load(c.Ref)
-	switch {
-	case err != nil:
-		return err
-	case !found:
-		if _, err := tx.create(&r, c.Node, prio); err != nil {
-			return err
-		}
-	case r.state != store.Pending || r.queued:
-		return nil
-	default:
-		if err := tx.enqueue(&r, prio); err != nil {
-			return err
-		}
-	}
-	return tx.save(&r)
 }
 
 // Fail records a failed attempt (see store.Backend).

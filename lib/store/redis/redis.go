@@ -353,21 +353,28 @@ func (b *Backend) Complete(ctx context.Context, l store.Lease, outcome string, c
 	if err := store.CheckComplete(l, children); err != nil {
 		return err
 	}
-	_, err := b.run(ctx, b.s.complete, l.Ref, completeArgs(l, outcome, children)...)
+	args, err := completeArgs(l, outcome, children)
+	if err != nil {
+		return err
+	}
+	_, err = b.run(ctx, b.s.complete, l.Ref, args...)
 	return err
 }
 
 // completeArgs returns the complete script's arguments.
-func completeArgs(l store.Lease, outcome string, children []store.Child) []any {
+func completeArgs(l store.Lease, outcome string, children []store.Child) ([]any, error) {
 	args := []any{l.App, l.JobID, l.Token, outcome}
 	for _, c := range children {
-		parents := c.Parents()
+		parents, err := store.ChildParents(c)
+		if err != nil {
+			return nil, fmt.Errorf("complete %v: %w", l.Ref, err)
+		}
 		args = append(args, c.App, c.JobID, flag(c.Skip), strconv.Itoa(len(parents)))
 		for _, p := range parents {
 			args = append(args, p.App, p.JobID)
 		}
 	}
-	return args
+	return args, nil
 }
 
 // CompleteClaim runs the complete and the claim scripts in one round trip.
@@ -375,7 +382,12 @@ func (b *Backend) CompleteClaim(ctx context.Context, l store.Lease, outcome stri
 	if res, done, err, handled := store.CheckCompleteClaim(ctx, b, l, outcome, children, req); handled {
 		return res, done, err
 	}
-	c := &call{sc: b.s.complete, ref: l.Ref, args: append([]any{b.prefix}, completeArgs(l, outcome, children)...)}
+	args, err := completeArgs(l, outcome, children)
+	if err != nil {
+		res, cerr := b.Claim(ctx, req)
+		return res, err, cerr
+	}
+	c := &call{sc: b.s.complete, ref: l.Ref, args: append([]any{b.prefix}, args...)}
 	q := &call{sc: b.s.claim, ref: store.Ref{App: req.App}, args: append([]any{b.prefix}, claimArgs(req)...)}
 	b.pipeline(ctx, c, q)
 	_, done := b.reply(c.ref, c.cmd)

@@ -46,10 +46,11 @@ type worker func(ctx context.Context, b store.Backend, owner string, args []byte
 
 func workers() map[string]worker {
 	return map[string]worker{
-		"claimer":   claimerWorker,
-		"completer": completerWorker,
-		"parker":    parkerWorker,
-		"deserter":  deserterWorker,
+		"claimer":     claimerWorker,
+		"completer":   completerWorker,
+		"parker":      parkerWorker,
+		"deserter":    deserterWorker,
+		"recompleter": recompleterWorker,
 	}
 }
 
