@@ -90,14 +90,15 @@ type Backend struct {
 	acl   []zk.ACL
 
 	mu       sync.Mutex
-	known    map[string]bool      // nodes known to exist (structure only)
-	lists    map[string]*listing  // cached children of upper queue nodes
-	leases   leaseCache           // jobs held under this backend's leases
-	blocks   map[string]*posBlock // per app: the queue positions being used
-	lostRace time.Time            // when a claim of this backend last lost a race
-	present  map[string]time.Time // per app: when a job taken for absent was there
-	nparents map[store.Ref]int    // children's numbers of parents (fanin.go)
-	inSets   map[string]bool      // nodes of fan-in sets seen there
+	known    map[string]bool           // nodes known to exist (structure only)
+	lists    map[string]*listing       // cached children of upper queue nodes
+	leases   leaseCache                // jobs held under this backend's leases
+	blocks   map[string]*posBlock      // per app: the queue positions being used
+	lostRace time.Time                 // when a claim of this backend last lost a race
+	present  map[string]time.Time      // per app: when a job taken for absent was there
+	parents  map[store.Ref][]store.Ref // children's parents (fanin.go)
+	nparents int                       // how many refs parents holds
+	inSets   map[string]bool           // nodes of fan-in sets seen there
 	clock    func() time.Time
 }
 
@@ -231,18 +232,18 @@ wait:
 	}
 
 	b := &Backend{
-		conn:     conn,
-		hosts:    o.Hosts,
-		p:        paths{root: chroot},
-		acl:      zk.WorldACL(zk.PermAll),
-		known:    map[string]bool{},
-		lists:    map[string]*listing{},
-		leases:   leaseCache{},
-		blocks:   map[string]*posBlock{},
-		present:  map[string]time.Time{},
-		nparents: map[store.Ref]int{},
-		inSets:   map[string]bool{},
-		clock:    time.Now,
+		conn:    conn,
+		hosts:   o.Hosts,
+		p:       paths{root: chroot},
+		acl:     zk.WorldACL(zk.PermAll),
+		known:   map[string]bool{},
+		lists:   map[string]*listing{},
+		leases:  leaseCache{},
+		blocks:  map[string]*posBlock{},
+		present: map[string]time.Time{},
+		parents: map[store.Ref][]store.Ref{},
+		inSets:  map[string]bool{},
+		clock:   time.Now,
 	}
 	if o.Auth != "" {
 		if err := conn.AddAuth("digest", []byte(o.Auth)); err != nil {

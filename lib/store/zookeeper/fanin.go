@@ -152,31 +152,34 @@ func (t *txn) recordOps() []extraOp {
 	return out
 }
 
-// parentCount returns the number of parents of c: the backend's memory of
-// it, else the length of c.Parents().
-func (b *Backend) parentCount(c store.Child) (int, error) {
+// parentsOf returns the parents of c: the backend's memory of them, else
+// c.Parents(), checked and remembered, so that a child's parents are
+// computed once per process while it has room for them.
+func (b *Backend) parentsOf(c store.Child) ([]store.Ref, error) {
 	b.mu.Lock()
-	n, ok := b.nparents[c.Ref]
+	ps, ok := b.parents[c.Ref]
 	b.mu.Unlock()
 	if ok {
-		return n, nil
+		return ps, nil
 	}
 	ps, err := store.ChildParents(c)
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
 	b.mu.Lock()
-	if len(b.nparents) >= maxRemembered {
-		clear(b.nparents)
+	if b.nparents+len(ps) > maxRemembered {
+		clear(b.parents)
+		b.nparents = 0
 	}
-	b.nparents[c.Ref] = len(ps)
+	b.parents[c.Ref] = ps
+	b.nparents += len(ps)
 	b.mu.Unlock()
-	return len(ps), nil
+	return ps, nil
 }
 
-// maxRemembered bounds the backend's per-job memories (numbers of
-// parents, nodes known in sets); past it they start again empty.
-const maxRemembered = 100_000
+// maxRemembered bounds the backend's memories of jobs (parents of
+// children, nodes known in sets); past it they start again empty.
+const maxRemembered = 1_000_000
 
 // inSet reports whether the backend saw the node of a set at path exist.
 func (b *Backend) inSet(path string) bool {
@@ -220,10 +223,11 @@ func (t *txn) prepare(parent store.Ref, children []store.Child, also ...store.Re
 	jobs := also
 	var nodes []*fnode
 	for _, c := range children {
-		n, err := t.b.parentCount(c)
+		ps, err := t.b.parentsOf(c)
 		if err != nil {
 			return k, err
 		}
+		n := len(ps)
 		if n <= 1 {
 			t.assumeAbsent(c.Ref)
 			k.direct = append(k.direct, c)
@@ -343,7 +347,7 @@ func (t *txn) needsQueueing(r store.Ref) bool {
 
 // parentStates reads the parents of c and says which are completed.
 func (t *txn) parentStates(c store.Child) ([]store.Ref, []bool, error) {
-	ps, err := store.ChildParents(c)
+	ps, err := t.b.parentsOf(c)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -689,14 +693,15 @@ func (b *Backend) first(ctx context.Context, bb *bubble, what string, build func
 }
 
 // steps runs the steps of bb after its first until none is left, calling
-// the step hook before each.
+// the step hook before each. Its errors wrap store.ErrUnfinished.
 func (b *Backend) steps(ctx context.Context, bb *bubble) error {
 	for !bb.finished {
-		if err := store.Step(ctx, bb.parent, bb.done); err != nil {
-			return err
+		err := store.Step(ctx, bb.parent, bb.done)
+		if err == nil {
+			err = b.step(ctx, bb)
 		}
-		if err := b.step(ctx, bb); err != nil {
-			return err
+		if err != nil {
+			return fmt.Errorf("%w: children from %d of %d: %w", store.ErrUnfinished, bb.done, len(bb.children), err)
 		}
 	}
 	return nil
