@@ -98,7 +98,6 @@ type Backend struct {
 	present  map[string]time.Time      // per app: when a job taken for absent was there
 	parents  map[store.Ref][]store.Ref // children's parents (fanin.go)
 	nparents int                       // how many refs parents holds
-	inSets   map[string]bool           // nodes of fan-in sets seen there
 	clock    func() time.Time
 }
 
@@ -242,7 +241,6 @@ wait:
 		blocks:  map[string]*posBlock{},
 		present: map[string]time.Time{},
 		parents: map[store.Ref][]store.Ref{},
-		inSets:  map[string]bool{},
 		clock:   time.Now,
 	}
 	if o.Auth != "" {

@@ -123,11 +123,11 @@ func (b *Backend) readNode(ctx context.Context, r *fnode) error {
 	return nil
 }
 
-// recordOps returns the operations of the record nodes t changed or
+// recordOps returns the operations on the record nodes t changed or
 // depends on, parents before children, which go before its other extra
 // operations (the nodes of the sets).
-func (t *txn) recordOps() []extraOp {
-	var out []extraOp
+func (t *txn) recordOps() []any {
+	var out []any
 	nodes := slices.Clone(t.rorder)
 	slices.SortStableFunc(nodes, func(a, b *fnode) int {
 		return strings.Count(a.path, "/") - strings.Count(b.path, "/")
@@ -141,12 +141,12 @@ func (t *txn) recordOps() []extraOp {
 				t.probe = r.path
 			}
 			if !r.exists {
-				out = append(out, extraOp{op: &zk.CreateRequest{Path: r.path, Data: data, Acl: t.b.acl}})
+				out = append(out, &zk.CreateRequest{Path: r.path, Data: data, Acl: t.b.acl})
 			} else {
-				out = append(out, extraOp{op: &zk.SetDataRequest{Path: r.path, Data: data, Version: r.version}})
+				out = append(out, &zk.SetDataRequest{Path: r.path, Data: data, Version: r.version})
 			}
 		case r.checked && r.exists:
-			out = append(out, extraOp{op: &zk.CheckVersionRequest{Path: r.path, Version: r.version}})
+			out = append(out, &zk.CheckVersionRequest{Path: r.path, Version: r.version})
 		}
 	}
 	return out
@@ -177,27 +177,9 @@ func (b *Backend) parentsOf(c store.Child) ([]store.Ref, error) {
 	return ps, nil
 }
 
-// maxRemembered bounds the backend's memories of jobs (parents of
-// children, nodes known in sets); past it they start again empty.
+// maxRemembered bounds the backend's memory of children's parents (in
+// refs); past it, it starts again empty.
 const maxRemembered = 1_000_000
-
-// inSet reports whether the backend saw the node of a set at path exist.
-func (b *Backend) inSet(path string) bool {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.inSets[path]
-}
-
-// sawInSet remembers that the node of a set at path exists (its create
-// failed a commit).
-func (b *Backend) sawInSet(path string) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if len(b.inSets) >= maxRemembered {
-		clear(b.inSets)
-	}
-	b.inSets[path] = true
-}
 
 // kid is a child in one step of a bubble-down, with what it needs.
 type kid struct {
@@ -256,6 +238,9 @@ func (t *txn) bubbleDown(parent store.Ref, k kids, prio int) error {
 	var full, fresh, maybe []kid
 	filled := map[store.Ref]bool{} // the shard became full in t
 	seen := map[store.Ref]bool{}
+	if err := t.probeSets(parent, k.recs); err != nil {
+		return err
+	}
 	for _, c := range k.recs {
 		if seen[c.Ref] {
 			continue
@@ -325,6 +310,47 @@ func (t *txn) bubbleDown(parent store.Ref, k kids, prio int) error {
 		}
 	}
 	return nil
+}
+
+// probeSets looks, on an attempt after the first, which of the nodes
+// parent would add to the sets of kids' records exist already, so that a
+// completion made again (whose nodes are there) fails one commit, not one
+// per child.
+func (t *txn) probeSets(parent store.Ref, kids []kid) error {
+	if t.first {
+		return nil
+	}
+	var paths []string
+	for _, c := range kids {
+		s := t.records[c.shard]
+		if s.exists && s.d.Missing > 0 {
+			paths = append(paths, c.shard+"/"+refName(parent))
+		}
+	}
+	there, err := t.b.exist(t.ctx, paths)
+	for i, p := range paths {
+		if there[i] {
+			t.inSet[p] = true
+		}
+	}
+	return err
+}
+
+// exist says which of paths exist.
+func (b *Backend) exist(ctx context.Context, paths []string) ([]bool, error) {
+	there := make([]bool, len(paths))
+	err := parallel(len(paths), func(i int) error {
+		err := b.retry(ctx, func() error {
+			var err error
+			there[i], _, err = b.conn.Exists(paths[i])
+			return err
+		})
+		if err != nil {
+			return b.wrap(paths[i], err)
+		}
+		return nil
+	})
+	return there, err
 }
 
 // forget drops a job t read and did not change, so that its commit does
@@ -415,24 +441,26 @@ func (t *txn) build(c kid, prio int) error {
 // dropSet takes back the nodes of the set of the record at rec that t was
 // to create.
 func (t *txn) dropSet(rec string) {
-	t.extra = slices.DeleteFunc(t.extra, func(e extraOp) bool {
-		c, ok := e.op.(*zk.CreateRequest)
+	t.extra = slices.DeleteFunc(t.extra, func(e any) bool {
+		c, ok := e.(*zk.CreateRequest)
 		return ok && strings.HasPrefix(c.Path, rec+"/")
 	})
 }
 
-// addToSet adds parent to the set of its shard s, unless it was seen there.
+// addToSet adds parent to the set of its shard s, unless t saw it there
+// (then the commit checks the shard, which changes whenever its set does).
 func (t *txn) addToSet(s *fnode, parent store.Ref) {
 	path := s.path + "/" + refName(parent)
-	if s.exists && t.b.inSet(path) {
+	if t.inSet[path] {
+		s.checked = true
 		return
 	}
 	for _, e := range t.extra {
-		if c, ok := e.op.(*zk.CreateRequest); ok && c.Path == path {
+		if c, ok := e.(*zk.CreateRequest); ok && c.Path == path {
 			return // added in t already
 		}
 	}
-	t.add(&zk.CreateRequest{Path: path, Acl: t.b.acl}, func() { t.b.sawInSet(path) })
+	t.add(&zk.CreateRequest{Path: path, Acl: t.b.acl})
 	s.d.Missing--
 	s.changed = true
 }
@@ -448,48 +476,37 @@ func (t *txn) checkParents(c kid, prio int) error {
 	rec.checked = true
 	n := rec.d.N
 	k := shards(n)
-	type leaving struct {
-		shard *fnode
-		entry string
-		there bool
-	}
-	var gone []*leaving
-	var nodes []*fnode
+	var nodes []*fnode // the shards of the parents not completed
+	var entries []string
 	for i, p := range ps {
 		if !done[i] {
 			s := t.node(c.Ref, shardPath(c.rec, n, shardOf(p, k)))
 			nodes = append(nodes, s)
-			gone = append(gone, &leaving{shard: s, entry: s.path + "/" + refName(p)})
+			entries = append(entries, s.path+"/"+refName(p))
 		}
 	}
-	if len(gone) == 0 {
+	if len(nodes) == 0 {
 		return t.queueNode(c.Node, prio)
 	}
 	// Those in the set leave it (a parent not in it is already missing).
 	if err := t.loadAll(nil, nodes); err != nil {
 		return err
 	}
-	err = parallel(len(gone), func(i int) error {
-		return t.b.retry(t.ctx, func() error {
-			var err error
-			gone[i].there, _, err = t.b.conn.Exists(gone[i].entry)
-			return err
-		})
-	})
+	there, err := t.b.exist(t.ctx, entries)
 	if err != nil {
-		return t.b.wrap(c.rec, err)
+		return err
 	}
-	for _, g := range gone {
-		if !g.there || !g.shard.exists {
+	for i, s := range nodes {
+		if !there[i] || !s.exists {
 			continue
 		}
-		t.add(&zk.DeleteRequest{Path: g.entry, Version: -1}, nil)
-		if g.shard.d.Missing == 0 && k > 1 {
+		t.add(&zk.DeleteRequest{Path: entries[i], Version: -1})
+		if s.d.Missing == 0 && k > 1 {
 			rec.d.Full--
 			rec.changed = true
 		}
-		g.shard.d.Missing++
-		g.shard.changed = true
+		s.d.Missing++
+		s.changed = true
 	}
 	return nil
 }
@@ -577,7 +594,7 @@ func (t *txn) mark(bb *bubble, done int, version int32) {
 	path := t.b.p.marker(bb.parent)
 	if done >= len(bb.children) {
 		if version >= 0 {
-			t.add(&zk.DeleteRequest{Path: path, Version: version}, nil)
+			t.add(&zk.DeleteRequest{Path: path, Version: version})
 		}
 		return
 	}
@@ -586,9 +603,9 @@ func (t *txn) mark(bb *bubble, done int, version int32) {
 		t.probe = path
 	}
 	if version >= 0 {
-		t.add(&zk.SetDataRequest{Path: path, Data: data, Version: version}, nil)
+		t.add(&zk.SetDataRequest{Path: path, Data: data, Version: version})
 	} else {
-		t.add(&zk.CreateRequest{Path: path, Data: data, Acl: t.b.acl}, nil)
+		t.add(&zk.CreateRequest{Path: path, Data: data, Acl: t.b.acl})
 	}
 }
 
@@ -657,7 +674,7 @@ func (t *txn) nextStep(bb *bubble) error {
 	if !x.present || x.cur.State != store.Completed || m.Done >= len(bb.children) {
 		// Reset since (or the children changed): nothing left to do.
 		t.reset()
-		t.add(&zk.DeleteRequest{Path: t.b.p.marker(bb.parent), Version: version}, nil)
+		t.add(&zk.DeleteRequest{Path: t.b.p.marker(bb.parent), Version: version})
 		bb.next, bb.finished = len(bb.children), true
 		return nil
 	}

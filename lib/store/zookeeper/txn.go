@@ -196,26 +196,18 @@ type txn struct {
 	op     string
 	first  bool // the transition's first attempt
 
-	// Fan-in records read (fanin.go), and the other nodes written: the
-	// operations, each with what to do if it is the one that fails the
-	// commit, and a node written whose data holds op (to recognize the
+	// Fan-in records read (fanin.go), the operations on other nodes than
+	// jobs, and a node written whose data holds op (to recognize the
 	// commit after a lost answer) when no job is written.
 	records map[string]*fnode
 	rorder  []*fnode
-	extra   []extraOp
+	inSet   map[string]bool // nodes of sets seen there (probeSets)
+	extra   []any
 	probe   string
 }
 
-// extraOp is an operation of a commit on a node other than a job's.
-type extraOp struct {
-	op   any
-	fail func() // it failed the commit
-}
-
-// add appends an extra operation.
-func (t *txn) add(op any, fail func()) {
-	t.extra = append(t.extra, extraOp{op, fail})
-}
+// add appends an operation on another node than a job's.
+func (t *txn) add(op any) { t.extra = append(t.extra, op) }
 
 var errConflict = errors.New("conflict")
 
@@ -229,7 +221,7 @@ func (b *Backend) update(ctx context.Context, what string, build func(t *txn) er
 	for attempt := 0; ; attempt++ {
 		t := &txn{b: b, ctx: ctx, now: b.now(), recs: map[store.Ref]*rec{},
 			notify: map[string]bool{}, op: newToken(), first: attempt == 0,
-			records: map[string]*fnode{}}
+			records: map[string]*fnode{}, inSet: map[string]bool{}}
 		if err := build(t); err != nil {
 			t.uncache() // a lost lease, say: forget it
 			return err
@@ -456,11 +448,10 @@ func (t *txn) commit() error {
 		probe = first.path
 	}
 	written := first != nil
-	extra := len(ops)
 	made := map[string]bool{} // nodes this multi creates
 	for _, e := range extras {
-		ops = append(ops, e.op)
-		switch op := e.op.(type) {
+		ops = append(ops, e)
+		switch op := e.(type) {
 		case *zk.CheckVersionRequest:
 		case *zk.CreateRequest:
 			written = true
@@ -499,16 +490,6 @@ func (t *txn) commit() error {
 		}
 	}
 	res, err := b.conn.Multi(ops...)
-	if err != nil && !transient(err) {
-		for i, r := range res {
-			if r.Error != nil {
-				if i >= extra && i-extra < len(extras) && extras[i-extra].fail != nil {
-					extras[i-extra].fail()
-				}
-				break
-			}
-		}
-	}
 	switch {
 	case err == nil:
 		t.committed(res)

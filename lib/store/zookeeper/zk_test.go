@@ -463,3 +463,90 @@ func TestBigTransaction(t *testing.T) {
 		t.Fatalf("submit: %d results, %v", len(res), err)
 	}
 }
+
+// TestFanInShards: a child of 100 parents has its record in shards; a
+// parent re-completed after -readd or -set is waited for again, and a
+// completion made again over 1,500 children whose sets hold it already
+// fails one commit, not one per child, and queues nothing.
+func TestFanInShards(t *testing.T) {
+	b, _ := open(t)
+	ctx := ctxT(t)
+	var parents []store.Ref
+	var items []store.SubmitItem
+	for i := range 100 {
+		p := store.Ref{App: "p", JobID: strconv.Itoa(i)}
+		parents = append(parents, p)
+		items = append(items, store.SubmitItem{Node: store.Node{Ref: p}, Priority: 1})
+	}
+	if _, err := b.Submit(ctx, items); err != nil {
+		t.Fatal(err)
+	}
+	c := store.Child{Node: store.Node{Ref: store.Ref{App: "c", JobID: "1"}}, Parents: store.ParentList(parents...)}
+	complete := func(p store.Ref, kids ...store.Child) {
+		t.Helper()
+		if err := b.Complete(ctx, store.Lease{Ref: p}, "exit 0", kids); err != nil {
+			t.Fatalf("complete %v: %v", p, err)
+		}
+	}
+	state := func(r store.Ref) store.Job {
+		t.Helper()
+		jobs, err := b.Get(ctx, []store.Ref{r})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return jobs[0]
+	}
+	for _, p := range parents {
+		complete(p, c)
+	}
+	if n := shards(100); n != 7 {
+		t.Fatalf("shards of 100 parents: %d", n)
+	}
+	if names, _, err := b.conn.Children(b.p.record(c.Ref)); err != nil || len(names) != 7 {
+		t.Fatalf("shards of the record: %v %v", names, err)
+	}
+	if j := state(c.Ref); j.State != store.Pending || !j.Queued {
+		t.Fatalf("child after its 100 parents: %+v", j)
+	}
+	res, err := b.Claim(ctx, store.ClaimRequest{App: "c", Owner: "w", N: 2, Lease: time.Minute})
+	if err != nil || len(res.Leases) != 1 {
+		t.Fatalf("claim the child: %+v %v", res, err)
+	}
+	if err := b.Complete(ctx, res.Leases[0], "exit 0", nil); err != nil {
+		t.Fatal(err)
+	}
+	// Two parents readded with the child: it waits for both.
+	for _, i := range []int{5, 50} {
+		if _, err := b.Submit(ctx, []store.SubmitItem{{Node: store.Node{Ref: parents[i]}, Priority: 1, Readd: true, Reset: []store.Ref{c.Ref}}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	complete(parents[5], c)
+	complete(parents[7], c) // a re-run of another
+	if j := state(c.Ref); j.State != store.Pending || j.Queued {
+		t.Fatalf("child with a parent readded: %+v", j)
+	}
+	complete(parents[50], c)
+	if j := state(c.Ref); j.State != store.Pending || !j.Queued {
+		t.Fatalf("child after its readded parents: %+v", j)
+	}
+
+	// 1,500 children of p/0 and p/1 each: completing p/0 again after its
+	// first completion queues nothing; p/1 queues them all.
+	var kids []store.Child
+	for i := range 1500 {
+		kids = append(kids, store.Child{Node: store.Node{Ref: store.Ref{App: "d", JobID: strconv.Itoa(i)}}, Parents: store.ParentList(parents[0], store.Ref{App: "q", JobID: "1"})})
+	}
+	if _, err := b.Submit(ctx, []store.SubmitItem{{Node: store.Node{Ref: store.Ref{App: "q", JobID: "1"}}, Priority: 1}}); err != nil {
+		t.Fatal(err)
+	}
+	complete(parents[0], kids...)
+	complete(parents[0], kids...)
+	if n, err := b.Count(ctx, "d"); err != nil || n.Queued != 0 || len(n.States) != 0 && n.States[store.Pending] != 0 {
+		t.Fatalf("children before their second parent: %+v %v", n, err)
+	}
+	complete(store.Ref{App: "q", JobID: "1"}, kids...)
+	if n, err := b.Count(ctx, "d"); err != nil || n.Queued != 1500 || n.States[store.Pending] != 1500 {
+		t.Fatalf("children after their second parent: %+v %v", n, err)
+	}
+}
