@@ -75,6 +75,25 @@ func readFile(t *testing.T, path string) string {
 	return string(b)
 }
 
+// cli.ConfigKeys, the keys a -config file may hold, are the flags of the
+// tools, each once, in order.
+func TestConfigKeysAreTheFlags(t *testing.T) {
+	seen := map[string]bool{}
+	for _, tool := range sortedTools() {
+		for _, f := range toolFlagList(tool) {
+			seen[f.name] = true
+		}
+	}
+	var want []string
+	for name := range seen {
+		want = append(want, name)
+	}
+	slices.Sort(want)
+	if !slices.Equal(cli.ConfigKeys, want) {
+		t.Errorf("cli.ConfigKeys (lib/cli/parse.go) is\n%q\nbut the tools' flags are\n%q", cli.ConfigKeys, want)
+	}
+}
+
 // Every tool has a man page, and every man page a tool.
 func TestDocToolsHavePages(t *testing.T) {
 	for name := range tools {

@@ -4,7 +4,6 @@ go 1.26.8
 
 require (
 	github.com/go-zookeeper/zk v1.0.4
-	github.com/peterbourgon/ff/v3 v3.4.0
 	github.com/redis/go-redis/v9 v9.23.0
 	github.com/rogpeppe/go-internal v1.16.0
 	golang.org/x/sys v0.49.0

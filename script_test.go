@@ -206,9 +206,28 @@ func TestScripts(t *testing.T) {
 			return nil
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
-			"status": cmdStatus,
+			"status":     cmdStatus,
+			"writelines": cmdWritelines,
 		},
 	})
+}
+
+// cmdWritelines writes a file of lines, for inputs too long to keep in a
+// script: writelines FILE LINE...; a LINE "C*N" is N times the byte C.
+func cmdWritelines(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) < 1 {
+		ts.Fatalf("usage: writelines FILE LINE...")
+	}
+	var b strings.Builder
+	for _, l := range args[1:] {
+		if c, n, ok := strings.Cut(l, "*"); ok && len(c) == 1 {
+			k, err := strconv.Atoi(n)
+			ts.Check(err)
+			l = strings.Repeat(c, k)
+		}
+		b.WriteString(l + "\n")
+	}
+	ts.Check(os.WriteFile(ts.MkAbs(args[0]), []byte(b.String()), 0o666))
 }
 
 // cmdStatus runs a command and asserts its exact exit status:

@@ -14,8 +14,6 @@ import (
 	"io"
 	"strings"
 	"syscall"
-
-	"github.com/peterbourgon/ff/v3"
 )
 
 // Version is the version printed by -version, set at build time with
@@ -38,6 +36,8 @@ type Tool struct {
 	Stderr   io.Writer
 	Flags    *flag.FlagSet
 	Quiet    bool
+	// Getenv reads the environment; nil means os.Getenv.
+	Getenv func(string) string
 
 	stdout io.Writer
 }
@@ -59,29 +59,6 @@ func New(name, synopsis string, stdin io.Reader, stdout, stderr io.Writer) *Tool
 // QuietFlag registers -q.
 func (t *Tool) QuietFlag() {
 	t.Flags.BoolVar(&t.Quiet, "q", false, "quiet: no warnings or progress on stderr (env STOLOS_Q)")
-}
-
-// Parse parses args with ff. It handles -version and -h itself; when it
-// returns false the tool should exit with the returned status.
-func (t *Tool) Parse(args []string) (rest []string, status int, ok bool) {
-	if len(args) > 0 && (args[0] == "-version" || args[0] == "--version") {
-		fmt.Fprintf(t.Stdout, "%s %s\n", t.Name, Version)
-		return nil, t.Flush(), false
-	}
-	err := ff.Parse(t.Flags, args,
-		ff.WithEnvVarPrefix("STOLOS"),
-		ff.WithConfigFileFlag("config"),
-		ff.WithConfigFileParser(ff.PlainParser),
-		ff.WithIgnoreUndefined(true),
-	)
-	if errors.Is(err, flag.ErrHelp) {
-		t.Stdout.WriteString(t.Help())
-		return nil, t.Flush(), false
-	}
-	if err != nil {
-		return nil, t.Usagef("%s", flagError(err)), false
-	}
-	return t.Flags.Args(), OK, true
 }
 
 // flagError rewords the flag package's errors on one line.

@@ -2,7 +2,9 @@ package cli
 
 import (
 	"bufio"
+	"bytes"
 	"fmt"
+	"io"
 	"strconv"
 	"strings"
 
@@ -42,22 +44,76 @@ func (t *Tool) Records(app string, args []string, fn func(r Record, bad error) b
 		}
 		return nil
 	}
-	sc := bufio.NewScanner(t.Stdin)
-	sc.Buffer(make([]byte, 0, 64<<10), MaxLine)
-	for n := 1; sc.Scan(); n++ {
-		line := sc.Text()
+	lr := newLineReader(t.Stdin)
+	for {
+		line, long, err := lr.next()
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("stdin: %v", err)
+		}
+		where := "stdin:" + strconv.Itoa(lr.n)
+		if long {
+			if !fn(Record{App: app, Where: where}, fmt.Errorf("%s: line longer than %d bytes, skipped", where, MaxLine)) {
+				return nil
+			}
+			continue
+		}
 		if strings.TrimSpace(line) == "" {
 			continue
 		}
-		r, err := makeRecord(app, line, "stdin:"+strconv.Itoa(n))
+		r, err := makeRecord(app, line, where)
 		if !fn(r, err) {
 			return nil
 		}
 	}
-	if err := sc.Err(); err != nil {
-		return fmt.Errorf("stdin: %v", err)
+}
+
+// lineReader reads lines of at most MaxLine bytes, without their "\n" or
+// "\r\n"; a longer line is read to its end and reported as long.
+type lineReader struct {
+	br  *bufio.Reader
+	buf []byte
+	n   int // the number of the last line read
+}
+
+func newLineReader(r io.Reader) *lineReader {
+	return &lineReader{br: bufio.NewReaderSize(r, 64<<10)}
+}
+
+// next returns the next line, or long when it is longer than MaxLine, or
+// io.EOF after the last line.
+func (lr *lineReader) next() (line string, long bool, err error) {
+	lr.buf = lr.buf[:0]
+	for {
+		frag, err := lr.br.ReadSlice('\n')
+		if !long {
+			if len(lr.buf)+len(frag) > MaxLine+2 { // room for "\r\n"
+				long, lr.buf = true, lr.buf[:0]
+			} else {
+				lr.buf = append(lr.buf, frag...)
+			}
+		}
+		switch {
+		case err == bufio.ErrBufferFull:
+			continue
+		case err == io.EOF && (long || len(lr.buf) > 0):
+			// A last line without a newline.
+		case err != nil:
+			return "", false, err
+		}
+		lr.n++
+		b := bytes.TrimSuffix(lr.buf, []byte("\n"))
+		b = bytes.TrimSuffix(b, []byte("\r"))
+		if len(b) > MaxLine {
+			long = true
+		}
+		if long {
+			return "", true, nil
+		}
+		return string(b), false, nil
 	}
-	return nil
 }
 
 func makeRecord(app, line, where string) (Record, error) {

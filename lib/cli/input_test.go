@@ -36,11 +36,14 @@ func TestRecords(t *testing.T) {
 		{"a", nil, "b\t1\n", `error stdin:1: record of app "b", but -a is "a"`},
 		{"a", nil, "a\t1\n", "stdin:1 a 1"},
 		{"a", []string{"1", "-json", "--json=true", "-x"}, "ignored", `argument 1 a 1|error argument 2: "-json" is a flag: flags go before job ids|error argument 3: "-json" is a flag: flags go before job ids|argument 4 a -x`},
-		{"a", nil, strings.Repeat("x", MaxLine+1), "read error stdin: bufio.Scanner: token too long"},
+		// A line over MaxLine is reported and skipped; reading goes on.
+		{"a", nil, strings.Repeat("x", MaxLine+1) + "\n2\n" + strings.Repeat("y", 3*MaxLine) + "\r\n3", "error stdin:1: line longer than 1048576 bytes, skipped|stdin:2 a 2|error stdin:3: line longer than 1048576 bytes, skipped|stdin:4 a 3"},
+		{"a", nil, strings.Repeat("x", MaxLine) + "\r\n" + strings.Repeat("y", MaxLine), "stdin:1 a " + strings.Repeat("x", MaxLine) + "|stdin:2 a " + strings.Repeat("y", MaxLine)},
+		{"a", nil, "1\r\n2\n\n", "stdin:1 a 1|stdin:2 a 2"},
 	} {
 		got := strings.Join(records(t, tc.app, tc.args, tc.stdin), "|")
 		if got != tc.want {
-			t.Errorf("app %q args %q stdin %.20q:\n got %s\nwant %s", tc.app, tc.args, tc.stdin, got, tc.want)
+			t.Errorf("app %q args %q stdin %.20q:\n got %.200s\nwant %.200s", tc.app, tc.args, tc.stdin, got, tc.want)
 		}
 	}
 }

@@ -8,9 +8,11 @@ package config
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/stolos-sched/stolos/lib/jobid"
@@ -51,25 +53,83 @@ type App struct {
 	Raw       []member // every key as written
 }
 
-// Values is an ordered set of normalized values.
+// Values is an ordered set of normalized values: a list as written in the
+// file, or a range ("min:max[:step]") kept as its bounds. Membership and
+// iteration of a range are arithmetic; a list's repeats are dropped and its
+// lookup set built when the list is first used, so an app a tool does not
+// touch costs nothing beyond reading its text.
 type Values struct {
-	List []string
-	set  map[string]struct{}
+	span *jobid.Span // a range; nil for a list
+	raw  []string    // a list, as written (normalized)
+	once sync.Once
+	list []string            // raw without repeats, after once
+	set  map[string]struct{} // the values of a long list, after once
 }
 
-func newValues(list []string) *Values {
-	v := &Values{set: make(map[string]struct{}, len(list))}
-	for _, s := range list {
-		if _, dup := v.set[s]; !dup {
-			v.set[s] = struct{}{}
-			v.List = append(v.List, s)
+// smallList is the length up to which a list is searched, not hashed.
+const smallList = 8
+
+func newValues(list []string) *Values { return &Values{raw: list} }
+
+func newSpan(s *jobid.Span) *Values { return &Values{span: s} }
+
+func (v *Values) init() {
+	v.once.Do(func() {
+		seen := make(map[string]struct{}, len(v.raw))
+		v.list = make([]string, 0, len(v.raw))
+		for _, s := range v.raw {
+			if _, dup := seen[s]; !dup {
+				seen[s] = struct{}{}
+				v.list = append(v.list, s)
+			}
 		}
+		if len(v.list) > smallList {
+			v.set = seen
+		}
+		v.raw = nil
+	})
+}
+
+// Len is the number of values.
+func (v *Values) Len() int {
+	if v.span != nil {
+		return v.span.Len()
 	}
-	return v
+	v.init()
+	return len(v.list)
+}
+
+// At returns value i, 0 <= i < Len(), in order.
+func (v *Values) At(i int) string {
+	if v.span != nil {
+		return v.span.At(i)
+	}
+	v.init()
+	return v.list[i]
 }
 
 // Has reports whether s is one of the values.
-func (v *Values) Has(s string) bool { _, ok := v.set[s]; return ok }
+func (v *Values) Has(s string) bool {
+	if v.span != nil {
+		return v.span.Has(s)
+	}
+	v.init()
+	if v.set != nil {
+		_, ok := v.set[s]
+		return ok
+	}
+	return slices.Contains(v.list, s)
+}
+
+// List returns every value in order, a range expanded: for tests and
+// messages. Iterate with Len and At, which expand nothing.
+func (v *Values) List() []string {
+	out := make([]string, v.Len())
+	for i := range out {
+		out[i] = v.At(i)
+	}
+	return out
+}
 
 // Group is one dependency group; a job needs the parents of every group it
 // is compatible with.
@@ -288,14 +348,17 @@ func (c *Config) parseAutofill(a *App, raw json.RawMessage) (map[string]*Values,
 		if !a.Template.Has(m.Key) {
 			return nil, errf(a.Name, key, "%q is not an identifier of the template %q", m.Key, a.Template.Text)
 		}
-		var vals []string
-		if s, ok := isString(m.Value); ok {
-			vals, err = c.autofillRange(m.Key, s)
-		} else {
-			vals, err = scalars(m.Value)
-			if err == nil {
-				vals, err = c.normalize(m.Key, vals)
+		if str, ok := isString(m.Value); ok {
+			span, err := c.autofillRange(m.Key, str)
+			if err != nil {
+				return nil, errf(a.Name, key, "%v", err)
 			}
+			out[m.Key] = newSpan(span)
+			continue
+		}
+		vals, err := scalars(m.Value)
+		if err == nil {
+			vals, err = c.normalize(m.Key, vals)
 		}
 		if err != nil {
 			return nil, errf(a.Name, key, "%v", err)
@@ -305,12 +368,10 @@ func (c *Config) parseAutofill(a *App, raw json.RawMessage) (map[string]*Values,
 	return out, nil
 }
 
-// maxAutofill bounds the values one autofill range may produce.
-const maxAutofill = 10_000_000
-
-// autofillRange expands "min:max[:step]": min <= x < max. For a date
-// identifier the bounds are dates and the range runs over calendar days.
-func (c *Config) autofillRange(ident, s string) ([]string, error) {
+// autofillRange reads "min:max[:step]": min <= x < max, kept as a span
+// (never expanded). For a date identifier the bounds are dates and the
+// range runs over calendar days.
+func (c *Config) autofillRange(ident, s string) (*jobid.Span, error) {
 	parts := strings.Split(s, ":")
 	if len(parts) < 2 || len(parts) > 3 {
 		return nil, fmt.Errorf("range %q: want \"min:max\" or \"min:max:step\"", s)
@@ -328,11 +389,15 @@ func (c *Config) autofillRange(ident, s string) ([]string, error) {
 		}
 		step = n
 	}
-	vals, err := c.Opts.Validations[ident].Range(parts[0], parts[1], step, false, maxAutofill)
+	r := c.Opts.Validations[ident]
+	if r != nil && r.Pattern != "" {
+		return nil, fmt.Errorf("range %q: %s values must match %q, which a range cannot promise for every value: list the values, or give %s type int", s, ident, r.Pattern, ident)
+	}
+	span, err := r.Span(parts[0], parts[1], step, false)
 	if err != nil {
 		return nil, fmt.Errorf("range %q: %v", s, err)
 	}
-	return vals, nil
+	return span, nil
 }
 
 func (c *Config) parseValidIfOr(a *App, raw json.RawMessage) (*ValidIfOr, error) {

@@ -362,7 +362,7 @@ func worst(a, b int) int {
 // to record (sched.CompleteClaim); its status is then the failure's only.
 func (w *worker) attempt(ctx context.Context, l store.Lease, later bool) (int, *success) {
 	// The lease was taken no later than now: count it from here (renew).
-	start := time.Now()
+	start := runner.Now()
 	j, err := w.s.Resolve(l.Ref)
 	if err != nil {
 		w.t.Errorf("%v", err)
@@ -387,11 +387,15 @@ func (w *worker) attempt(ctx context.Context, l store.Lease, later bool) (int, *
 	runCtx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	renewed := make(chan store.Lease, 1)
+	// The reaper stops the command by the deadline unless a renewal moves
+	// it (a dead-man's switch): whatever this process is doing by then.
+	w.reaper.SetDeadline(start.Add(w.f.Lease - leaseMargin(w.f.Lease)))
 	go w.renew(runCtx, l, start, cancel, renewed)
 	out, err := w.reaper.Run(runCtx, job)
-	lost := errors.Is(context.Cause(runCtx), store.ErrLeaseLost)
+	lost := errors.Is(context.Cause(runCtx), store.ErrLeaseLost) || out.Expired
 	cancel(nil)
 	l = <-renewed // the latest lease, once renewing stopped
+	w.reaper.SetDeadline(0)
 	prefix := fmt.Sprintf("%s %s attempt %d: ", a.Name, j.ID, n)
 	switch {
 	case err != nil:
@@ -441,50 +445,78 @@ func (w *worker) grace() time.Duration { return min(w.f.Grace, w.f.Lease/8) }
 
 // renew extends the lease every third of its length until ctx ends. The
 // lease is counted from when each successful renewal was sent, by this
-// machine's clock, so the server's clock does not matter. If no renewal
-// succeeds by the lease's end less the margin (the server is unreachable,
-// a call hangs) or the lease is lost, it cancels the run with
-// store.ErrLeaseLost at once, without waiting on the backend. It sends the
-// latest lease when it stops.
-func (w *worker) renew(ctx context.Context, l store.Lease, start time.Time, cancel context.CancelCauseFunc, done chan<- store.Lease) {
+// machine's monotonic clock, so the server's clock does not matter. Each
+// success moves the reaper's deadline (runner.Reaper.SetDeadline), which
+// stops the command by itself if this process is paused or stuck. If no
+// renewal succeeds by the lease's end less the margin (the server is
+// unreachable, a call hangs) or the lease is lost, renew cancels the run
+// with store.ErrLeaseLost at once, on a timer of its own: backend calls run
+// beside it and never delay it. It sends the latest lease when it stops.
+func (w *worker) renew(ctx context.Context, l store.Lease, start runner.Deadline, cancel context.CancelCauseFunc, done chan<- store.Lease) {
+	type result struct {
+		l    store.Lease
+		err  error
+		sent runner.Deadline
+	}
+	results := make(chan result, 1) // a call in flight never blocks on it
+	inFlight := false
 	defer func() { done <- l }()
 	deadline := start.Add(w.f.Lease - leaseMargin(w.f.Lease))
 	every := w.f.Lease / 3
-	next := start.Add(every)
+	expire := time.NewTimer(deadline.Until())
+	defer expire.Stop()
+	tick := time.NewTimer(start.Add(every).Until())
+	defer tick.Stop()
 	for {
-		at := next
-		if deadline.Before(at) {
-			at = deadline
-		}
-		wake := time.NewTimer(time.Until(at))
 		select {
 		case <-ctx.Done():
-			wake.Stop()
+			if inFlight {
+				// The run ended, which ends the call: its lease is the
+				// latest if it succeeded. No waiting past the deadline.
+				select {
+				case r := <-results:
+					if r.err == nil {
+						l = r.l
+					}
+				case <-expire.C:
+				}
+			}
 			return
-		case <-wake.C:
-		}
-		if !time.Now().Before(deadline) {
+		case <-expire.C:
+			if d := deadline.Until(); d > 0 { // a renewal moved it
+				expire.Reset(d)
+				continue
+			}
 			cancel(store.ErrLeaseLost)
 			return
-		}
-		sent := time.Now()
-		rctx, rcancel := context.WithDeadline(ctx, deadline)
-		nl, err := w.s.B.Renew(rctx, l, w.f.Lease)
-		rcancel()
-		switch {
-		case err == nil:
-			l = nl
-			deadline = sent.Add(w.f.Lease - leaseMargin(w.f.Lease))
-			next = sent.Add(every)
-		case ctx.Err() != nil:
-			return
-		case errors.Is(err, store.ErrLeaseLost):
-			cancel(store.ErrLeaseLost)
-			return
-		default:
-			// Try again soon; the deadline still holds.
-			next = time.Now().Add(min(every, time.Second))
-			w.t.Warnf("%s %s: renewing the lease: %v (retrying)", l.App, l.JobID, err)
+		case <-tick.C:
+			sent := runner.Now()
+			inFlight = true
+			go func(l store.Lease) {
+				rctx, rcancel := context.WithDeadline(ctx, time.Now().Add(deadline.Until()))
+				defer rcancel()
+				nl, err := w.s.B.Renew(rctx, l, w.f.Lease)
+				results <- result{nl, err, sent}
+			}(l)
+		case r := <-results:
+			inFlight = false
+			switch {
+			case r.err == nil:
+				l = r.l
+				deadline = r.sent.Add(w.f.Lease - leaseMargin(w.f.Lease))
+				w.reaper.SetDeadline(deadline)
+				expire.Reset(deadline.Until())
+				tick.Reset(r.sent.Add(every).Until())
+			case ctx.Err() != nil:
+				return
+			case errors.Is(r.err, store.ErrLeaseLost):
+				cancel(store.ErrLeaseLost)
+				return
+			default:
+				// Try again soon; the deadline still holds.
+				tick.Reset(min(every, time.Second))
+				w.t.Warnf("%s %s: renewing the lease: %v (retrying)", l.App, l.JobID, r.err)
+			}
 		}
 	}
 }

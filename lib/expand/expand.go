@@ -69,10 +69,10 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 }
 
 // Values returns the values of each identifier of a's template, from
-// ID=VALUES arguments or the app's autofill values.
-func Values(a *config.App, args []string) ([][]string, error) {
+// ID=VALUES arguments or the app's autofill values (a range stays a range).
+func Values(a *config.App, args []string) ([]jobid.Seq, error) {
 	tm := a.Template
-	lists := make([][]string, len(tm.Idents))
+	lists := make([]jobid.Seq, len(tm.Idents))
 	given := make([]bool, len(tm.Idents))
 	for _, arg := range args {
 		name, spec, ok := strings.Cut(arg, "=")
@@ -91,7 +91,7 @@ func Values(a *config.App, args []string) ([][]string, error) {
 		if err != nil {
 			return nil, fmt.Errorf("argument %q: %v", arg, err)
 		}
-		lists[i] = vals
+		lists[i] = jobid.List(vals)
 	}
 	for i, name := range tm.Idents {
 		if given[i] {
@@ -101,11 +101,11 @@ func Values(a *config.App, args []string) ([][]string, error) {
 		if af == nil {
 			return nil, fmt.Errorf("no values for %s: give %s=VALUES (app %s has no autofill_values for it)", name, name, a.Name)
 		}
-		lists[i] = af.List
+		lists[i] = af
 	}
 	for i, l := range lists[:len(lists)-1] {
-		for _, v := range l {
-			if strings.Contains(v, tm.Delim) {
+		for j := range l.Len() {
+			if v := l.At(j); strings.Contains(v, tm.Delim) {
 				return nil, fmt.Errorf("%s value %q holds the delimiter %q", tm.Idents[i], v, tm.Delim)
 			}
 		}
@@ -155,7 +155,7 @@ func isInt(s string) bool {
 }
 
 // write writes the cross product, first identifier slowest.
-func write(t *cli.Tool, a *config.App, lists [][]string) error {
+func write(t *cli.Tool, a *config.App, lists []jobid.Seq) error {
 	var line []byte
 	var err error
 	jobid.Product(lists, func(vals []string) bool {

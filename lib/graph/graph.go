@@ -53,7 +53,7 @@ func Compatible(c *config.App, g *config.Group, vals []string) bool {
 // parent apps in app_name order, then the cross product in template order.
 // Duplicates are possible across subgroups and groups.
 func Parents(out []Rel, c *config.App, vals []string) []Rel {
-	var lists [][]string
+	var lists []jobid.Seq
 	for _, g := range c.Groups {
 		if !Compatible(c, g, vals) {
 			continue
@@ -61,8 +61,9 @@ func Parents(out []Rel, c *config.App, vals []string) []Rel {
 		for _, s := range g.Subs {
 			for _, p := range s.Parents {
 				if s.JobIDs != nil {
-					for _, id := range s.JobIDs[p].List {
-						out = append(out, Rel{p, id, g.Name})
+					ids := s.JobIDs[p]
+					for i := range ids.Len() {
+						out = append(out, Rel{p, ids.At(i), g.Name})
 					}
 					continue
 				}
@@ -78,7 +79,7 @@ func Parents(out []Rel, c *config.App, vals []string) []Rel {
 // values are vals: child apps in file order, their groups in order,
 // subgroups in order, each cross product in template order.
 func Children(out []Rel, p *config.App, vals []string) []Rel {
-	var lists [][]string
+	var lists []jobid.Seq
 	var id []byte
 	for _, e := range p.Children {
 		c, g := e.Child, e.Group
@@ -107,14 +108,14 @@ func Children(out []Rel, p *config.App, vals []string) []Rel {
 // values vals: the subgroup's listed values, else the job's own value, else
 // to's autofill values. The same rule makes parents from a child and
 // children from a parent, which is why the two directions agree.
-func fill(lists [][]string, to, from *config.App, s *config.Sub, vals []string) [][]string {
+func fill(lists []jobid.Seq, to, from *config.App, s *config.Sub, vals []string) []jobid.Seq {
 	for _, k := range to.Template.Idents {
 		if sv := s.Values[k]; sv != nil {
-			lists = append(lists, sv.List)
+			lists = append(lists, sv)
 		} else if i := from.Template.Index(k); i >= 0 {
-			lists = append(lists, vals[i:i+1])
+			lists = append(lists, (*jobid.One)(&vals[i]))
 		} else {
-			lists = append(lists, to.Autofill[k].List)
+			lists = append(lists, to.Autofill[k])
 		}
 	}
 	return lists
@@ -153,13 +154,16 @@ func hasApp(apps []*config.App, a *config.App) bool {
 	return false
 }
 
+// maxHint bounds the size cross reserves for its set of ids up front.
+const maxHint = 1 << 20
+
 // cross appends the job ids of app a made of the cross product of lists
 // (one list per identifier, in template order), each distinct id once,
 // keeping those keep accepts (all, when keep is nil).
-func cross(out []Rel, a *config.App, group string, lists [][]string, keep func([]string) bool) []Rel {
+func cross(out []Rel, a *config.App, group string, lists []jobid.Seq, keep func([]string) bool) []Rel {
 	n := 1
 	for _, l := range lists {
-		n *= len(l)
+		n = min(n*min(l.Len(), maxHint), maxHint) // both factors <= 2^20: no overflow
 	}
 	var seen map[string]bool
 	if n > 1 {

@@ -49,7 +49,7 @@ func TestOriginalAutofillValues(t *testing.T) {
 		a := c.App(app)
 		var got []string
 		for _, v := range a.Autofill {
-			got = append(got, v.List...)
+			got = append(got, v.List()...)
 		}
 		if strings.Join(got, " ") != want {
 			t.Errorf("%s: %v, want %s", app, got, want)

@@ -19,19 +19,19 @@ func valuePool(c *config.Config) map[string][]string {
 	}
 	for _, a := range c.Apps {
 		for k, vs := range a.Autofill {
-			for _, v := range vs.List {
+			for _, v := range vs.List() {
 				add(k, v)
 			}
 		}
 		for _, g := range a.Groups {
 			for _, s := range g.Subs {
 				for k, vs := range s.Values {
-					for _, v := range vs.List {
+					for _, v := range vs.List() {
 						add(k, v)
 					}
 				}
 				for p, ids := range s.JobIDs {
-					for _, id := range ids.List {
+					for _, id := range ids.List() {
 						vals, _ := p.Parser.Parse(id)
 						for i, v := range vals {
 							add(p.Template.Idents[i], v)

@@ -201,34 +201,60 @@ func (p *Parser) Normalize(i int, raw string) (string, error) {
 	return p.Rules[i].Normalize(raw)
 }
 
-// Product calls fn with every combination of one value from each list, in
-// order, the last list varying fastest (the cross product in template
-// order). vals is reused between calls. It stops when fn returns false, and
-// calls nothing when a list is empty.
-func Product(lists [][]string, fn func(vals []string) bool) {
-	for _, l := range lists {
-		if len(l) == 0 {
+// Seq is an ordered sequence of values: held (List) or computed (Span).
+type Seq interface {
+	Len() int
+	At(i int) string
+}
+
+// List is a Seq of values held in memory.
+type List []string
+
+// Len is the number of values.
+func (l List) Len() int { return len(l) }
+
+// At returns value i.
+func (l List) At(i int) string { return l[i] }
+
+// One is a Seq of one value, used through a pointer (*One)(&s), which
+// converts to a Seq without allocating.
+type One string
+
+// Len is 1.
+func (o *One) Len() int { return 1 }
+
+// At returns the value.
+func (o *One) At(int) string { return string(*o) }
+
+// Product calls fn with every combination of one value from each sequence,
+// in order, the last varying fastest (the cross product in template order).
+// vals is reused between calls. It stops when fn returns false, and calls
+// nothing when a sequence is empty. Nothing is expanded: a sequence's
+// values are asked for one at a time.
+func Product(seqs []Seq, fn func(vals []string) bool) {
+	for _, l := range seqs {
+		if l.Len() == 0 {
 			return
 		}
 	}
-	idx := make([]int, len(lists))
-	vals := make([]string, len(lists))
-	for i, l := range lists {
-		vals[i] = l[0]
+	idx := make([]int, len(seqs))
+	vals := make([]string, len(seqs))
+	for i, l := range seqs {
+		vals[i] = l.At(0)
 	}
 	for {
 		if !fn(vals) {
 			return
 		}
-		i := len(lists) - 1
+		i := len(seqs) - 1
 		for ; i >= 0; i-- {
 			idx[i]++
-			if idx[i] < len(lists[i]) {
-				vals[i] = lists[i][idx[i]]
+			if idx[i] < seqs[i].Len() {
+				vals[i] = seqs[i].At(idx[i])
 				break
 			}
 			idx[i] = 0
-			vals[i] = lists[i][0]
+			vals[i] = seqs[i].At(0)
 		}
 		if i < 0 {
 			return

@@ -8,20 +8,24 @@
 //
 // The command's environment is Job.Environ (stolos-exec passes its own), then
 // the app's Env, then one variable per identifier of the job id, named as the
-// identifier (date=20140601, client_id=42), then STOLOS_APP_NAME and
-// STOLOS_JOB_ID; a later one replaces an earlier one of the same name. Its
+// identifier (date=20140601, client_id=42), then DescribeJob's variables
+// (STOLOS_APP_NAME, STOLOS_JOB_ID and STOLOS_JOB_VARS); a later one
+// replaces an earlier one of the same name. Its
 // standard input is /dev/null, its output goes to Job.Stdout and Job.Stderr.
 //
-// The command runs in the process group of a small watchdog, the reaper (see
-// ReaperMain), a re-executed copy of the calling program that runs one
-// command at a time and that a Reaper keeps for the next attempts. When
-// the attempt times out or its context is canceled, the whole group gets
-// SIGTERM, then SIGKILL after Job.Grace. When the command ends by itself,
-// whatever it left running in its group gets the same treatment. When the
-// calling program dies, even by kill -9, the reaper kills the whole group:
-// it is started with a parent-death signal (Linux), from a thread locked
-// for the life of the program, and it sees its socket close.
-// A process that leaves the group (setsid) escapes all this.
+// The command runs under a small watchdog, the reaper (see ReaperMain), a
+// re-executed copy of the calling program that runs one command at a time
+// and that a Reaper keeps for the next attempts. It is a child subreaper
+// (Linux), so the command's descendants stay its descendants in any process
+// group or session, and it stops them all, "the tree": SIGTERM, then
+// SIGKILL after Job.Grace, when the attempt times out or its context is
+// canceled, when the command ends by itself and leaves some behind, and at
+// the deadline of Reaper.SetDeadline (a dead-man's switch that the calling
+// program keeps moving). When the calling program dies, even by kill -9,
+// the reaper kills the tree at once: it is started with a parent-death
+// signal (Linux), from a thread locked for the life of the program, and it
+// sees its control pipe and socket close. Outside Linux a process that
+// leaves the reaper's group escapes.
 package runner
 
 import (
@@ -49,6 +53,11 @@ const Shell = "/bin/sh"
 // output of a process that escaped the group to stop (only when Stdout or
 // Stderr is not an *os.File).
 const pipeDrain = time.Second
+
+// stopSlack is how long after the grace Run waits for a reaper that is
+// stopping a command to say it is done, before it kills the reaper's whole
+// process group (a reaper that does not answer is stuck or paused).
+const stopSlack = 2 * time.Second
 
 // Ident is one identifier of a parsed job id: its name in the app's template
 // and its normalized value.
@@ -85,8 +94,8 @@ type Job struct {
 //
 //	exit N                    the command exited with status N
 //	signal NAME               the command was killed by signal SIGNAME
-//	timeout after D           Job.Timeout (D) ran out; the group was killed
-//	canceled                  the context was canceled; the group was killed
+//	timeout after D           Job.Timeout (D) ran out; the tree was stopped
+//	canceled                  the context was canceled; the tree was stopped
 //	already done (check_cmd)  check_cmd exited 0 first; the command did not run
 //	check failed: exit N      the command succeeded but check_cmd then did not
 //	bad command: REASON       a template is malformed or names an unknown placeholder
@@ -95,9 +104,14 @@ type Job struct {
 //
 // OK is true only for "exit 0" and "already done (check_cmd)". Every other
 // outcome is the job's failure and counts as a failed attempt.
+//
+// Expired is true, and Text "stopped at the lease deadline (STATUS)" or
+// "lease deadline passed before the command started", when the deadline of
+// Reaper.SetDeadline stopped the attempt: it has no outcome of its own.
 type Outcome struct {
-	Text string
-	OK   bool
+	Text    string
+	OK      bool
+	Expired bool
 }
 
 // Run runs one attempt of job j: check_cmd first if there is one (exit 0:
@@ -243,6 +257,23 @@ func lookPath(name, pathList string) (string, bool) {
 	return "", false
 }
 
+// JobVarsEnv is the variable that lists (space-separated) the variables
+// stolos-exec sets to describe the job a command runs for. A stolos tool
+// run by the command does not read them as its settings: STOLOS_APP_NAME
+// says which job this is, not which app the tool is for.
+const JobVarsEnv = "STOLOS_JOB_VARS"
+
+// DescribeJob returns the variables ("KEY=VALUE") that describe job id of
+// app to the commands stolos runs for it: STOLOS_APP_NAME, STOLOS_JOB_ID,
+// and STOLOS_JOB_VARS naming them.
+func DescribeJob(app, id string) []string {
+	return []string{
+		"STOLOS_APP_NAME=" + app,
+		"STOLOS_JOB_ID=" + id,
+		JobVarsEnv + "=STOLOS_APP_NAME STOLOS_JOB_ID",
+	}
+}
+
 // environ returns the command's environment (see the package doc).
 func (j Job) environ() []string {
 	over := map[string]string{}
@@ -252,8 +283,10 @@ func (j Job) environ() []string {
 	for _, id := range j.Idents {
 		over[id.Name] = id.Value
 	}
-	over["STOLOS_APP_NAME"] = j.App
-	over["STOLOS_JOB_ID"] = j.JobID
+	for _, kv := range DescribeJob(j.App, j.JobID) {
+		k, v, _ := strings.Cut(kv, "=")
+		over[k] = v
+	}
 	env := make([]string, 0, len(j.Environ)+len(over))
 	for _, kv := range j.Environ {
 		k, _, _ := strings.Cut(kv, "=")
@@ -292,13 +325,40 @@ type Reaper struct {
 	argv []string
 	mu   sync.Mutex
 	p    *reaperProc // nil: none running
+
+	ctl      sync.Mutex  // for the deadline, and writes to the control pipe
+	deadline Deadline    // see SetDeadline
+	cur      *reaperProc // the reaper running a request, nil between
 }
 
 // reaperProc is a running reaper.
 type reaperProc struct {
-	cmd   *exec.Cmd
-	conn  *net.UnixConn
-	lines chan string // its replies; closed when it has exited
+	cmd     *exec.Cmd
+	conn    *net.UnixConn
+	control *os.File    // the control pipe's write end
+	lines   chan string // its replies; closed when it has exited
+	seq     uint64      // the requests sent to it
+}
+
+// SetDeadline sets when the commands of r must be stopped, running or not
+// yet started (0: never): the reaper itself stops them then (SIGTERM, then
+// SIGKILL after the Job's Grace), whatever the calling program is doing by
+// then (paused, blocked, cut off), and reports the attempt as Expired. It
+// may be called at any time, from any goroutine; stolos-exec moves it
+// later after each renewal of its lease.
+func (r *Reaper) SetDeadline(d Deadline) {
+	r.ctl.Lock()
+	defer r.ctl.Unlock()
+	r.deadline = d
+	if r.cur != nil {
+		r.cur.sendControl(controlMsg{seq: r.cur.seq, kind: controlDeadline, value: int64(d)})
+	}
+}
+
+// sendControl writes m to the control pipe. An error means the reaper is
+// gone, which its socket says too.
+func (p *reaperProc) sendControl(m controlMsg) {
+	_, _ = p.control.Write(m.encode())
 }
 
 // NewReaper returns a Reaper that starts ReaperMain with argv, e.g.
@@ -313,6 +373,7 @@ func (r *Reaper) Close() {
 	defer r.mu.Unlock()
 	if r.p != nil {
 		r.p.conn.Close() // EOF: the reaper kills its group, that is itself
+		r.p.control.Close()
 		r.reap()
 	}
 }
@@ -324,6 +385,7 @@ func (r *Reaper) reap() *os.ProcessState {
 	_ = syscall.Kill(-r.p.cmd.Process.Pid, syscall.SIGKILL)
 	_ = r.p.cmd.Wait()
 	r.p.conn.Close()
+	r.p.control.Close()
 	for range r.p.lines { // let the reading goroutine end
 	}
 	st := r.p.cmd.ProcessState
@@ -360,21 +422,29 @@ func (r *Reaper) proc() (*reaperProc, error) {
 	}
 	mine, theirs := os.NewFile(uintptr(fds[0]), "reaper"), os.NewFile(uintptr(fds[1]), "runner")
 	defer mine.Close()
+	ctlR, ctlW, err := os.Pipe() // close-on-exec
+	if err != nil {
+		theirs.Close()
+		return nil, fmt.Errorf("start reaper: %w", err)
+	}
 	cmd := exec.Command(r.argv[0], r.argv[1:]...)
-	cmd.ExtraFiles = []*os.File{theirs} // fd 3
+	cmd.ExtraFiles = []*os.File{theirs, ctlR} // fd 3, fd 4
 	cmd.SysProcAttr = reaperAttr()
 	err = startLocked(cmd)
 	theirs.Close()
+	ctlR.Close()
 	if err != nil {
+		ctlW.Close()
 		return nil, fmt.Errorf("start reaper: %w", err)
 	}
 	c, err := net.FileConn(mine)
 	if err != nil {
+		ctlW.Close()
 		_ = cmd.Process.Kill()
 		_ = cmd.Wait()
 		return nil, fmt.Errorf("start reaper: %w", err)
 	}
-	p := &reaperProc{cmd: cmd, conn: c.(*net.UnixConn), lines: make(chan string, 2)}
+	p := &reaperProc{cmd: cmd, conn: c.(*net.UnixConn), control: ctlW, lines: make(chan string, 2)}
 	go readLines(p.conn, p.lines)
 	r.p = p
 	return p, nil
@@ -436,10 +506,6 @@ func (r *Reaper) run(ctx context.Context, j Job, argv []string) (o Outcome, ende
 		return Outcome{Text: stopText(ctx)}, false, nil
 	}
 	dir, _ := os.Getwd()
-	body, err := request{Argv: argv, Env: j.environ(), Dir: dir}.encode()
-	if err != nil {
-		return Outcome{Text: "start failed: " + err.Error()}, false, nil
-	}
 	p, err := r.proc()
 	if err != nil {
 		return Outcome{}, false, err
@@ -449,49 +515,99 @@ func (r *Reaper) run(ctx context.Context, j Job, argv []string) (o Outcome, ende
 		return Outcome{}, false, err
 	}
 	defer out.finish()
-	if err := p.send(body, out.stdout, out.stderr); err != nil {
+	// The request and the control messages about it are numbered alike
+	// under r.ctl, so a deadline set meanwhile is in the request or follows
+	// it.
+	r.ctl.Lock()
+	req := request{Argv: argv, Env: j.environ(), Dir: dir, Deadline: r.deadline, Grace: j.Grace}
+	body, err := req.encode()
+	if err != nil {
+		r.ctl.Unlock()
+		return Outcome{Text: "start failed: " + err.Error()}, false, nil
+	}
+	p.seq++
+	seq := p.seq
+	err = p.send(body, out.stdout, out.stderr)
+	if err == nil {
+		r.cur = p
+	}
+	r.ctl.Unlock()
+	if err != nil {
 		p.conn.Close()
 		ws, _ := r.reap().Sys().(syscall.WaitStatus)
 		return Outcome{}, false, noReport(r.argv[0], ws)
 	}
+	defer func() {
+		r.ctl.Lock()
+		r.cur = nil
+		r.ctl.Unlock()
+	}()
 	out.sent()
 	// The group's id stays valid, and cannot name another group, until the
 	// reaper is reaped, which only reap does.
 	pgid := p.cmd.Process.Pid
-	line := make(chan string, 1)
-	gone := make(chan struct{})
-	died := false
-	go func() {
-		defer close(gone)
-		s, ok := <-p.lines
-		line <- s
-		for ok && s != "done" {
-			s, ok = <-p.lines
-		}
-		died = !ok
-	}()
+	// The reaper stops the command's tree itself: when asked (ctx), at the
+	// deadline, and when the command leaves descendants. If it has not
+	// said "done" by the grace and stopSlack after, it is stuck: its group
+	// gets SIGKILL, the reaper included.
 	var status, stop string
-	killed := false
-	select {
-	case status = <-line:
-		if status != "" { // the command ended: end what it left behind
-			killed = terminate(pgid, j.Grace, gone)
+	done, died, killed := false, false, false
+	ctxDone := ctx.Done()
+	var fallback <-chan time.Time
+	var timer *time.Timer
+	for !done {
+		select {
+		case s, ok := <-p.lines:
+			switch {
+			case !ok:
+				died, done = true, true
+			case s == "done":
+				done = true
+			case strings.HasPrefix(s, "done "):
+				status, done = strings.TrimPrefix(s, "done "), true
+			case strings.HasPrefix(s, "end "):
+				status = strings.TrimPrefix(s, "end ")
+				if timer == nil {
+					timer = time.NewTimer(j.Grace + stopSlack)
+					fallback = timer.C
+				}
+			}
+		case <-ctxDone:
+			ctxDone = nil
+			stop = stopText(ctx)
+			r.ctl.Lock()
+			p.sendControl(controlMsg{seq: seq, kind: controlStop, value: int64(j.Grace)})
+			r.ctl.Unlock()
+			if timer == nil {
+				timer = time.NewTimer(j.Grace + stopSlack)
+				fallback = timer.C
+			}
+		case <-fallback:
+			fallback = nil
+			_ = syscall.Kill(-pgid, syscall.SIGKILL)
+			killed = true
 		}
-	case <-ctx.Done():
-		stop = stopText(ctx)
-		killed = terminate(pgid, j.Grace, gone)
-		status = <-line
 	}
-	<-gone
+	if timer != nil {
+		timer.Stop()
+	}
 	var ws syscall.WaitStatus
 	if died || killed { // it is dead or dying
 		ws, _ = r.reap().Sys().(syscall.WaitStatus)
 	}
+	expired := strings.HasPrefix(status, "expired ")
+	status = strings.TrimPrefix(status, "expired ")
 	switch {
+	case expired && status == "not started":
+		return Outcome{Text: "lease deadline passed before the command started", Expired: true}, false, nil
+	case expired:
+		return Outcome{Text: "stopped at the lease deadline (" + status + ")", Expired: true}, false, nil
 	case stop != "":
 		return Outcome{Text: stop}, false, nil
 	case strings.HasPrefix(status, "error "):
 		return Outcome{Text: "start failed: " + strings.TrimPrefix(status, "error ")}, false, nil
+	case status == "stopped not started":
+		return Outcome{Text: "canceled"}, false, nil
 	case status != "":
 		return Outcome{Text: status, OK: status == "exit 0"}, true, nil
 	case ws.Signaled(): // the reaper was killed, and the command with it
@@ -593,29 +709,6 @@ func (o *output) finish() {
 	for _, r := range o.readers {
 		r.Close()
 	}
-}
-
-// terminate ends the process group pgid, whose leader is the reaper:
-// SIGTERM, then SIGKILL when the job is not gone within grace. It says
-// whether it sent SIGKILL, which ends the reaper too.
-func terminate(pgid int, grace time.Duration, gone <-chan struct{}) (killed bool) {
-	select {
-	case <-gone: // nothing to end
-		return false
-	default:
-	}
-	if grace > 0 {
-		_ = syscall.Kill(-pgid, syscall.SIGTERM)
-		t := time.NewTimer(grace)
-		defer t.Stop()
-		select {
-		case <-gone:
-			return false
-		case <-t.C:
-		}
-	}
-	_ = syscall.Kill(-pgid, syscall.SIGKILL)
-	return true
 }
 
 // stopText says why ctx is done: "timeout after D" or "canceled".

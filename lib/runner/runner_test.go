@@ -151,20 +151,20 @@ func TestRunStatus(t *testing.T) {
 		extra []string
 		want  Outcome
 	}{
-		{cmd: "true", want: Outcome{"exit 0", true}},
-		{cmd: "exit 3", want: Outcome{"exit 3", false}},
-		{cmd: "kill -KILL $$", want: Outcome{"signal KILL", false}},
-		{cmd: "kill -TERM $$", want: Outcome{"signal TERM", false}},
-		{cmd: "kill -SEGV $$", want: Outcome{"signal SEGV", false}},
-		{cmd: "notacommand", want: Outcome{"exit 127", false}},
+		{cmd: "true", want: Outcome{Text: "exit 0", OK: true}},
+		{cmd: "exit 3", want: Outcome{Text: "exit 3", OK: false}},
+		{cmd: "kill -KILL $$", want: Outcome{Text: "signal KILL", OK: false}},
+		{cmd: "kill -TERM $$", want: Outcome{Text: "signal TERM", OK: false}},
+		{cmd: "kill -SEGV $$", want: Outcome{Text: "signal SEGV", OK: false}},
+		{cmd: "notacommand", want: Outcome{Text: "exit 127", OK: false}},
 		// Extra words are appended with a space (the original used none).
-		{cmd: "test {app_name}", extra: []string{"= app1", "&& exit 5"}, want: Outcome{"exit 5", false}},
-		{cmd: "echo {app_name}", extra: []string{"&& notacommand"}, want: Outcome{"exit 127", false}},
-		{cmd: "echo {nope}", want: Outcome{`bad command: unknown placeholder {nope} in template "echo {nope}"`, false}},
-		{cmd: "echo {nope", want: Outcome{`bad command: unclosed "{" at byte 5 of template "echo {nope" (write "{{" for a literal brace)`, false}},
-		{cmd: "", want: Outcome{"bad command: empty command", false}},
-		{cmd: " \t", want: Outcome{"bad command: empty command", false}},
-		{cmd: "true\x00; exit 3", want: Outcome{"start failed: the command, its environment or the directory holds a NUL byte", false}},
+		{cmd: "test {app_name}", extra: []string{"= app1", "&& exit 5"}, want: Outcome{Text: "exit 5", OK: false}},
+		{cmd: "echo {app_name}", extra: []string{"&& notacommand"}, want: Outcome{Text: "exit 127", OK: false}},
+		{cmd: "echo {nope}", want: Outcome{Text: `bad command: unknown placeholder {nope} in template "echo {nope}"`}},
+		{cmd: "echo {nope", want: Outcome{Text: `bad command: unclosed "{" at byte 5 of template "echo {nope" (write "{{" for a literal brace)`}},
+		{cmd: "", want: Outcome{Text: "bad command: empty command", OK: false}},
+		{cmd: " \t", want: Outcome{Text: "bad command: empty command", OK: false}},
+		{cmd: "true\x00; exit 3", want: Outcome{Text: "start failed: the command, its environment or the directory holds a NUL byte", OK: false}},
 	} {
 		j := testJob(t.TempDir(), tc.cmd)
 		j.Extra = tc.extra
@@ -182,14 +182,15 @@ func TestRequestEncoding(t *testing.T) {
 		{Argv: []string{"/bin/true"}},
 		{Argv: []string{"/bin/sh", "", ""}, Env: []string{""}, Dir: ""},
 		{Argv: []string{"x=1", "é\n\t"}, Env: []string{"=", "PATH=/bin:/usr/bin"}, Dir: "/a dir/with spaces"},
+		{Argv: []string{"/bin/true"}, Deadline: 1234567890123, Grace: 250 * time.Millisecond},
 	} {
 		b, err := r.encode()
 		if err != nil {
-			t.Fatalf("encode %q: %v", r, err)
+			t.Fatalf("encode %#v: %v", r, err)
 		}
 		back, err := decodeRequest(b)
 		if err != nil || !reflect.DeepEqual(nilEmpty(back), nilEmpty(r)) {
-			t.Errorf("decode(encode(%q)) = %q, %v", r, back, err)
+			t.Errorf("decode(encode(%#v)) = %#v, %v", r, back, err)
 		}
 	}
 	for _, r := range []request{
@@ -198,12 +199,14 @@ func TestRequestEncoding(t *testing.T) {
 		{Argv: []string{"/bin/sh"}, Dir: "/\x00"},
 	} {
 		if _, err := r.encode(); err == nil {
-			t.Errorf("encode %q: no error for a NUL byte", r)
+			t.Errorf("encode %#v: no error for a NUL byte", r)
 		}
 	}
-	for _, b := range []string{"", "/tmp", "/tmp\x000", "/tmp\x00x\x00/bin/sh", "/tmp\x002\x00/bin/sh", "/tmp\x00-1\x00a"} {
+	for _, b := range []string{"", "/tmp", "/tmp\x000\x000\x000", "/tmp\x000\x000\x00x\x00/bin/sh",
+		"/tmp\x000\x000\x002\x00/bin/sh", "/tmp\x000\x000\x00-1\x00a", "/tmp\x00x\x000\x001\x00/bin/sh",
+		"/tmp\x000\x00y\x001\x00/bin/sh"} {
 		if r, err := decodeRequest([]byte(b)); err == nil {
-			t.Errorf("decode %q = %q, want an error", b, r)
+			t.Errorf("decode %q = %#v, want an error", b, r)
 		}
 	}
 }
@@ -222,7 +225,7 @@ func TestRunOutput(t *testing.T) {
 	j := testJob(dir, `echo out {date}; echo err >&2; cat; echo "$PWD"`)
 	var stdout, stderr bytes.Buffer
 	j.Stdout, j.Stderr = &stdout, &stderr
-	if o := run(t, context.Background(), j); o != (Outcome{"exit 0", true}) {
+	if o := run(t, context.Background(), j); o != (Outcome{Text: "exit 0", OK: true}) {
 		t.Fatalf("outcome %+v", o)
 	}
 	wd, _ := os.Getwd()
@@ -240,7 +243,7 @@ func TestRunOutput(t *testing.T) {
 	}
 	defer f.Close()
 	j.Stdout, j.Stderr = f, f
-	if o := run(t, context.Background(), j); o != (Outcome{"exit 0", true}) {
+	if o := run(t, context.Background(), j); o != (Outcome{Text: "exit 0", OK: true}) {
 		t.Fatalf("outcome %+v", o)
 	}
 	b, _ := os.ReadFile(f.Name())
@@ -286,7 +289,7 @@ func TestRunInjection(t *testing.T) {
 		out := fmt.Sprintf("out%d", i)
 		j.Env["T"] = dir
 		j.BashCmd = strings.ReplaceAll(j.BashCmd, "$T/out", "$T/"+out)
-		if o := run(t, context.Background(), j); o != (Outcome{"exit 0", true}) {
+		if o := run(t, context.Background(), j); o != (Outcome{Text: "exit 0", OK: true}) {
 			t.Fatalf("job id %q: outcome %+v", id, o)
 		}
 		b, err := os.ReadFile(filepath.Join(dir, out))
@@ -311,7 +314,7 @@ func TestRunTimeoutKillsGroup(t *testing.T) {
 	j := testJob(dir, `sleep 1000 & echo $! > "$T/bg"; echo $$ > "$T/sh"; sleep 1000`)
 	j.Timeout = 300 * time.Millisecond
 	j.Grace = 100 * time.Millisecond
-	if o := run(t, context.Background(), j); o != (Outcome{"timeout after 300ms", false}) {
+	if o := run(t, context.Background(), j); o != (Outcome{Text: "timeout after 300ms", OK: false}) {
 		t.Fatalf("outcome %+v", o)
 	}
 	waitGone(t, "shell", waitPid(t, dir, "sh"))
@@ -343,7 +346,7 @@ func TestRunCancel(t *testing.T) {
 				waitFile(t, dir, "ready")
 				cancel()
 			}()
-			if o := run(t, ctx, j); o != (Outcome{"canceled", false}) {
+			if o := run(t, ctx, j); o != (Outcome{Text: "canceled", OK: false}) {
 				t.Fatalf("outcome %+v", o)
 			}
 			waitGone(t, "shell", waitPid(t, dir, "sh"))
@@ -360,7 +363,7 @@ func TestRunCanceledBeforeStart(t *testing.T) {
 	dir := t.TempDir()
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	if o := run(t, ctx, testJob(dir, `touch "$T/ran"`)); o != (Outcome{"canceled", false}) {
+	if o := run(t, ctx, testJob(dir, `touch "$T/ran"`)); o != (Outcome{Text: "canceled", OK: false}) {
 		t.Fatalf("outcome %+v", o)
 	}
 	if _, err := os.Stat(filepath.Join(dir, "ran")); err == nil {
@@ -373,10 +376,79 @@ func TestRunLeftovers(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	j := testJob(dir, `sleep 1000 & echo $! > "$T/bg"`)
-	if o := run(t, context.Background(), j); o != (Outcome{"exit 0", true}) {
+	if o := run(t, context.Background(), j); o != (Outcome{Text: "exit 0", OK: true}) {
 		t.Fatalf("outcome %+v", o)
 	}
 	waitGone(t, "background sleep", waitPid(t, dir, "bg"))
+}
+
+// What a command leaves running outside its group and session is ended
+// too: the reaper is a child subreaper and stops every descendant.
+func TestRunLeftoversEscaped(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	j := testJob(dir, `setsid sleep 1000 & echo $! > "$T/bg"`)
+	j.Grace = 100 * time.Millisecond
+	if o := run(t, context.Background(), j); o != (Outcome{Text: "exit 0", OK: true}) {
+		t.Fatalf("outcome %+v", o)
+	}
+	bg := waitPid(t, dir, "bg")
+	if alive(bg) {
+		t.Errorf("setsid sleep (pid %d) outlived Run", bg)
+		_ = syscall.Kill(bg, syscall.SIGKILL)
+	}
+}
+
+// The deadline of SetDeadline is a dead-man's switch: the reaper stops the
+// whole tree (here a shell that ignores SIGTERM and a process in a session
+// of its own) by itself when it passes, and the attempt is Expired. A
+// deadline moved later before it passes lets the command run on.
+func TestRunDeadline(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	r := NewReaper(reaperArgv())
+	defer r.Close()
+	j := testJob(dir, `trap '' TERM; echo $$ > "$T/sh"; setsid sh -c 'echo $$ > "$T/bg"; exec sleep 1000' & while :; do sleep 0.05; done`)
+	j.Grace = 100 * time.Millisecond
+	r.SetDeadline(Now().Add(time.Hour)) // moved earlier while it runs
+	done := make(chan Outcome, 1)
+	go func() {
+		o, err := r.Run(context.Background(), j)
+		if err != nil {
+			t.Error(err)
+		}
+		done <- o
+	}()
+	sh, bg := waitPid(t, dir, "sh"), waitPid(t, dir, "bg")
+	deadline := Now().Add(200 * time.Millisecond)
+	r.SetDeadline(deadline)
+	o := <-done
+	late := -deadline.Until()
+	if want := (Outcome{Text: "stopped at the lease deadline (signal KILL)", Expired: true}); o != want {
+		t.Errorf("outcome %+v, want %+v", o, want)
+	}
+	for _, p := range []int{sh, bg} {
+		if alive(p) {
+			t.Errorf("pid %d outlived the deadline", p)
+			_ = syscall.Kill(p, syscall.SIGKILL)
+		}
+	}
+	if late < j.Grace {
+		t.Errorf("Run returned %v after the deadline, before the grace (%v) was over", late, j.Grace)
+	}
+	t.Logf("from the deadline to the end of the tree (grace %v): %v", j.Grace, late)
+	// A deadline that passed: the next command does not start.
+	r.SetDeadline(Now().Add(-time.Millisecond))
+	if o, err := r.Run(context.Background(), testJob(dir, `touch "$T/ran"`)); err != nil || o != (Outcome{Text: "lease deadline passed before the command started", Expired: true}) {
+		t.Errorf("after the deadline: %+v, %v", o, err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "ran")); err == nil {
+		t.Error("a command ran after its deadline")
+	}
+	r.SetDeadline(0)
+	if o, err := r.Run(context.Background(), testJob(dir, "true")); err != nil || !o.OK {
+		t.Errorf("with no deadline: %+v, %v", o, err)
+	}
 }
 
 func TestRunPlugin(t *testing.T) {
@@ -399,13 +471,13 @@ func TestRunPlugin(t *testing.T) {
 		want    Outcome
 		stdout  string
 	}{
-		{jobType: "echo", path: "/nonexistent:" + bin, want: Outcome{"exit 4", false}, stdout: "app1 20140601_42 20140601 2:a b:{c}\n"},
-		{jobType: "echo", path: "", want: Outcome{"plugin not found: stolos-plugin-echo", false}},
-		{jobType: "nope", path: bin, want: Outcome{"plugin not found: stolos-plugin-nope", false}},
-		{jobType: "noexec", path: bin, want: Outcome{"plugin not found: stolos-plugin-noexec", false}},
-		{jobType: "dir", path: bin, want: Outcome{"plugin not found: stolos-plugin-dir", false}},
-		{jobType: "../" + filepath.Base(bin) + "/stolos-plugin-echo", path: bin, want: Outcome{"plugin not found: stolos-plugin-../" + filepath.Base(bin) + "/stolos-plugin-echo", false}},
-		{jobType: "garbage", path: bin, want: Outcome{"start failed: " + filepath.Join(bin, "stolos-plugin-garbage") + ": exec format error", false}},
+		{jobType: "echo", path: "/nonexistent:" + bin, want: Outcome{Text: "exit 4", OK: false}, stdout: "app1 20140601_42 20140601 2:a b:{c}\n"},
+		{jobType: "echo", path: "", want: Outcome{Text: "plugin not found: stolos-plugin-echo", OK: false}},
+		{jobType: "nope", path: bin, want: Outcome{Text: "plugin not found: stolos-plugin-nope", OK: false}},
+		{jobType: "noexec", path: bin, want: Outcome{Text: "plugin not found: stolos-plugin-noexec", OK: false}},
+		{jobType: "dir", path: bin, want: Outcome{Text: "plugin not found: stolos-plugin-dir", OK: false}},
+		{jobType: "../" + filepath.Base(bin) + "/stolos-plugin-echo", path: bin, want: Outcome{Text: "plugin not found: stolos-plugin-../" + filepath.Base(bin) + "/stolos-plugin-echo"}},
+		{jobType: "garbage", path: bin, want: Outcome{Text: "start failed: " + filepath.Join(bin, "stolos-plugin-garbage") + ": exec format error"}},
 	} {
 		j := testJob(t.TempDir(), "unused {nope}")
 		j.JobType = tc.jobType
@@ -429,14 +501,14 @@ func TestRunCheckCmd(t *testing.T) {
 		want             Outcome
 		ran              bool
 	}{
-		{"already done", `touch "$T/ran"`, `true`, Outcome{"already done (check_cmd)", true}, false},
-		{"done by the run", `touch "$T/ran"`, `test -e "$T/ran"`, Outcome{"exit 0", true}, true},
-		{"check fails after", `touch "$T/ran"`, `exit 1`, Outcome{"check failed: exit 1", false}, true},
-		{"check killed after", `touch "$T/ran"`, `test -e "$T/ran" && kill -KILL $$; exit 1`, Outcome{"check failed: signal KILL", false}, true},
-		{"command fails", `touch "$T/ran"; exit 3`, `false`, Outcome{"exit 3", false}, true},
-		{"check uses placeholders", `touch "$T/ran"`, `test {job_id} = 20140601_42 && test -e "$T/ran"`, Outcome{"exit 0", true}, true},
-		{"bad check", `touch "$T/ran"`, `test -e {nope}`, Outcome{`bad command: unknown placeholder {nope} in template "test -e {nope}"`, false}, false},
-		{"bad command", `touch {nope}`, `true`, Outcome{`bad command: unknown placeholder {nope} in template "touch {nope}"`, false}, false},
+		{"already done", `touch "$T/ran"`, `true`, Outcome{Text: "already done (check_cmd)", OK: true}, false},
+		{"done by the run", `touch "$T/ran"`, `test -e "$T/ran"`, Outcome{Text: "exit 0", OK: true}, true},
+		{"check fails after", `touch "$T/ran"`, `exit 1`, Outcome{Text: "check failed: exit 1", OK: false}, true},
+		{"check killed after", `touch "$T/ran"`, `test -e "$T/ran" && kill -KILL $$; exit 1`, Outcome{Text: "check failed: signal KILL", OK: false}, true},
+		{"command fails", `touch "$T/ran"; exit 3`, `false`, Outcome{Text: "exit 3", OK: false}, true},
+		{"check uses placeholders", `touch "$T/ran"`, `test {job_id} = 20140601_42 && test -e "$T/ran"`, Outcome{Text: "exit 0", OK: true}, true},
+		{"bad check", `touch "$T/ran"`, `test -e {nope}`, Outcome{Text: `bad command: unknown placeholder {nope} in template "test -e {nope}"`}, false},
+		{"bad command", `touch {nope}`, `true`, Outcome{Text: `bad command: unknown placeholder {nope} in template "touch {nope}"`}, false},
 	} {
 		dir := t.TempDir()
 		j := testJob(dir, tc.cmd)
@@ -459,7 +531,7 @@ func TestRunCheckTimeout(t *testing.T) {
 	j.CheckCmd = `test -e "$T/ran" && sleep 1000; exit 1`
 	j.Timeout = 200 * time.Millisecond
 	j.Grace = 0
-	if o := run(t, context.Background(), j); o != (Outcome{"timeout after 200ms", false}) {
+	if o := run(t, context.Background(), j); o != (Outcome{Text: "timeout after 200ms", OK: false}) {
 		t.Fatalf("outcome %+v", o)
 	}
 }
@@ -471,9 +543,9 @@ func TestCheck(t *testing.T) {
 		done  bool
 		want  Outcome
 	}{
-		{`true`, true, Outcome{"exit 0", true}},
-		{`exit 2`, false, Outcome{"exit 2", false}},
-		{`{nope}`, false, Outcome{`bad command: unknown placeholder {nope} in template "{nope}"`, false}},
+		{`true`, true, Outcome{Text: "exit 0", OK: true}},
+		{`exit 2`, false, Outcome{Text: "exit 2", OK: false}},
+		{`{nope}`, false, Outcome{Text: `bad command: unknown placeholder {nope} in template "{nope}"`}},
 	} {
 		j := testJob(t.TempDir(), "unused")
 		j.CheckCmd = tc.check
@@ -548,11 +620,11 @@ func TestReaperReused(t *testing.T) {
 		cmd  string
 		want Outcome
 	}{
-		{`echo $PPID > "$T/p0"`, Outcome{"exit 0", true}},
-		{`sleep 1000 & echo $! > "$T/bg"; echo $PPID > "$T/p1"`, Outcome{"exit 0", true}},
-		{`echo $PPID > "$T/p2"; exit 3`, Outcome{"exit 3", false}},
-		{`echo $PPID > "$T/p3"; kill -KILL $PPID; sleep 1000`, Outcome{"signal KILL", false}},
-		{`echo $PPID > "$T/p4"`, Outcome{"exit 0", true}},
+		{`echo $PPID > "$T/p0"`, Outcome{Text: "exit 0", OK: true}},
+		{`sleep 1000 & echo $! > "$T/bg"; echo $PPID > "$T/p1"`, Outcome{Text: "exit 0", OK: true}},
+		{`echo $PPID > "$T/p2"; exit 3`, Outcome{Text: "exit 3", OK: false}},
+		{`echo $PPID > "$T/p3"; kill -KILL $PPID; sleep 1000`, Outcome{Text: "signal KILL", OK: false}},
+		{`echo $PPID > "$T/p4"`, Outcome{Text: "exit 0", OK: true}},
 	}
 	for i, st := range steps {
 		o, err := r.Run(context.Background(), testJob(dir, st.cmd))
@@ -590,7 +662,7 @@ func TestRunReaperKilled(t *testing.T) {
 	if err := syscall.Kill(reaper, syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
-	if o := <-done; o != (Outcome{"signal KILL", false}) {
+	if o := <-done; o != (Outcome{Text: "signal KILL", OK: false}) {
 		t.Errorf("outcome %+v", o)
 	}
 	waitGone(t, "shell", sh)
@@ -613,7 +685,7 @@ func TestRunParentDeathSignal(t *testing.T) {
 	if err := syscall.Kill(reaper, syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
-	if o := <-done; o != (Outcome{"signal KILL", false}) {
+	if o := <-done; o != (Outcome{Text: "signal KILL", OK: false}) {
 		t.Errorf("outcome %+v", o)
 	}
 	waitGone(t, "command outside the group", sh)
@@ -626,6 +698,15 @@ func TestRunCallerKilled(t *testing.T) {
 	dir := t.TempDir()
 	killCaller(t, dir, []string{"reaper", "sh", "bg"}, "__runner_helper", dir,
 		`sleep 1000 & echo $! > "$T/bg"; echo $PPID > "$T/reaper"; echo $$ > "$T/sh"; wait`)
+}
+
+// kill -9 of the program that called Run: the command's descendants that
+// left its process group and session (timeout(1), setsid(1)) die too.
+func TestRunCallerKilledEscaped(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	killCaller(t, dir, []string{"reaper", "to", "child", "bg"}, "__runner_helper", dir,
+		`echo $PPID > "$T/reaper"; setsid sh -c 'echo $$ > "$T/bg"; exec sleep 1000' & timeout 1000 sh -c 'echo $PPID > "$T/to"; echo $$ > "$T/child"; exec sleep 1000'`)
 }
 
 // kill -9 of the caller between two jobs: the idle reaper goes too.

@@ -42,12 +42,16 @@ import (
 	"github.com/stolos-sched/stolos/lib/store"
 )
 
-// schemaVersion is the PRAGMA user_version of the schema below. Open
-// creates the schema in an empty file and refuses a file from a newer
-// stolos; a later version migrates older files here.
-const schemaVersion = 2
+// schemaVersion is the PRAGMA user_version of the schema: the number of
+// migrations below. Open applies those a file lacks, in order, and refuses
+// a file from a newer stolos.
+var schemaVersion = len(migrations)
 
-const schema = `
+// migrations[i] takes a file from schema version i to i+1.
+var migrations = []string{
+	// 1: jobs, their queue (two partial indexes), per-app queue
+	// generations, and the queue position counter.
+	`
 CREATE TABLE jobs (
 	app          TEXT    NOT NULL,
 	job_id       TEXT    NOT NULL,
@@ -77,11 +81,30 @@ CREATE TABLE meta (
 	value INTEGER NOT NULL
 ) WITHOUT ROWID;
 INSERT INTO meta (key, value) VALUES ('seq', 0);
-` + schema2
-
-// schema2 is what version 2 added to version 1: fan-in records and
-// unfinished bubble-downs (DESIGN.md section 6).
-const schema2 = `
+`,
+	// 2: per-app counts of jobs by state and of queued jobs, kept by
+	// every write (txn.save); the lease's end in the index of waiting
+	// entries, and an index of the leases of jobs not queued (Acquire),
+	// so that Count reads one row and about as many index entries as
+	// there are live leases.
+	`
+ALTER TABLE apps ADD COLUMN pending   INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE apps ADD COLUMN completed INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE apps ADD COLUMN failed    INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE apps ADD COLUMN skipped   INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE apps ADD COLUMN queued    INTEGER NOT NULL DEFAULT 0;
+INSERT INTO apps (app, gen, pending, completed, failed, skipped, queued)
+	SELECT app, 0, sum(state = 'pending'), sum(state = 'completed'), sum(state = 'failed'),
+		sum(state = 'skipped'), sum(queued) FROM jobs WHERE true GROUP BY app
+	ON CONFLICT (app) DO UPDATE SET pending = excluded.pending, completed = excluded.completed,
+		failed = excluded.failed, skipped = excluded.skipped, queued = excluded.queued;
+DROP INDEX jobs_wake;
+CREATE INDEX jobs_wake ON jobs (app, wake, lease_until) WHERE queued = 1 AND wake > 0;
+CREATE INDEX jobs_held ON jobs (app, lease_until) WHERE queued = 0 AND token != '';
+`,
+	// 3: fan-in records and unfinished bubble-downs (DESIGN.md section
+	// 6, "Fan-in records" and "Bubble-down in bounded steps").
+	`
 CREATE TABLE fanin (
 	app     TEXT    NOT NULL, -- the child
 	job_id  TEXT    NOT NULL,
@@ -102,7 +125,8 @@ CREATE TABLE bubbles (
 	PRIMARY KEY (app, job_id)
 ) WITHOUT ROWID;
 CREATE INDEX bubbles_at ON bubbles (at);
-`
+`,
+}
 
 // Backend is a job-state backend on one SQLite file.
 type Backend struct {
@@ -151,8 +175,8 @@ func Open(ctx context.Context, path string) (*Backend, error) {
 	return b, nil
 }
 
-// migrate creates the schema in a new file and checks the version of an
-// existing one.
+// migrate brings the schema of the file up to date: all of it in a new
+// file, the migrations it lacks in an older one.
 func (b *Backend) migrate(ctx context.Context) error {
 	return b.write(ctx, func(tx *txn) error {
 		var v int
@@ -162,14 +186,10 @@ func (b *Backend) migrate(ctx context.Context) error {
 		switch {
 		case v == schemaVersion:
 			return nil
-		case v == 1:
-			if _, err := tx.tx.ExecContext(ctx, schema2); err != nil {
-				return err
-			}
-			_, err := tx.tx.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", schemaVersion))
-			return err
 		case v > schemaVersion:
 			return fmt.Errorf("schema version %d is newer than this stolos (%d)", v, schemaVersion)
+		case v < 0:
+			return fmt.Errorf("unknown schema version %d", v)
 		case v == 0:
 			var n int
 			if err := tx.tx.QueryRowContext(ctx, "SELECT count(*) FROM sqlite_schema").Scan(&n); err != nil {
@@ -178,13 +198,14 @@ func (b *Backend) migrate(ctx context.Context) error {
 			if n != 0 {
 				return errors.New("not a stolos database (it has tables but no schema version)")
 			}
-			if _, err := tx.tx.ExecContext(ctx, schema); err != nil {
-				return err
-			}
-			_, err := tx.tx.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", schemaVersion))
-			return err
 		}
-		return fmt.Errorf("unknown schema version %d", v)
+		for i := v; i < schemaVersion; i++ {
+			if _, err := tx.tx.ExecContext(ctx, migrations[i]); err != nil {
+				return fmt.Errorf("schema version %d: %w", i+1, err)
+			}
+		}
+		_, err := tx.tx.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", schemaVersion))
+		return err
 	})
 }
 

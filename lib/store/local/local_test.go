@@ -3,8 +3,10 @@ package local
 import (
 	"context"
 	"database/sql"
+	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -76,23 +78,23 @@ func TestSchemaVersion(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err = Open(ctx, path)
-	if want := "open " + path + ": schema version 99 is newer than this stolos (2)"; err == nil || err.Error() != want {
+	if want := fmt.Sprintf("open %s: schema version 99 is newer than this stolos (%d)", path, schemaVersion); err == nil || err.Error() != want {
 		t.Fatalf("open newer schema: %v, want %s", err, want)
 	}
 
-	// A version 1 file (before fan-in records) is migrated, keeping its jobs.
-	v1 := filepath.Join(dir, "v1.db")
+	// A version 2 file (before fan-in records) is migrated, keeping its jobs.
+	v1 := filepath.Join(dir, "v2.db")
 	vdb, err := sql.Open("sqlite", v1)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer vdb.Close()
-	if _, err := vdb.Exec(strings.TrimSuffix(schema, schema2) + "PRAGMA user_version = 1; INSERT INTO jobs (app, job_id, state) VALUES ('a', '1', 'completed');"); err != nil {
+	if _, err := vdb.Exec(strings.Join(migrations[:2], "") + "PRAGMA user_version = 2; INSERT INTO jobs (app, job_id, state) VALUES ('a', '1', 'completed');"); err != nil {
 		t.Fatal(err)
 	}
 	b, err = Open(ctx, v1)
 	if err != nil {
-		t.Fatalf("open version 1: %v", err)
+		t.Fatalf("open version 2: %v", err)
 	}
 	defer b.Close()
 	if err := b.Complete(ctx, store.Lease{Ref: store.Ref{App: "a", JobID: "1"}}, "exit 0",
@@ -115,5 +117,83 @@ func TestSchemaVersion(t *testing.T) {
 	_, err = Open(ctx, other)
 	if want := "open " + other + ": not a stolos database (it has tables but no schema version)"; err == nil || err.Error() != want {
 		t.Fatalf("open other database: %v, want %s", err, want)
+	}
+}
+
+// TestMigrateCounts: a file of schema version 1 (no counts) gets its
+// apps' counts from its jobs when opened, and keeps them from then on.
+func TestMigrateCounts(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "stolos.db")
+	db, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.Exec(migrations[0] + `
+INSERT INTO jobs (app, job_id, state, queued) VALUES
+	('a', '1', 'pending', 1), ('a', '2', 'pending', 0), ('a', '3', 'completed', 0),
+	('a', '4', 'failed', 0), ('a', '5', 'skipped', 0), ('b', '1', 'pending', 1);
+INSERT INTO apps (app, gen) VALUES ('a', 7);
+PRAGMA user_version = 1;`); err != nil {
+		t.Fatal(err)
+	}
+	b, err := Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	want := func(app string, w store.Counts) {
+		t.Helper()
+		c, err := b.Count(ctx, app)
+		if err != nil || !reflect.DeepEqual(c, w) {
+			t.Fatalf("count %s: %+v %v, want %+v", app, c, err, w)
+		}
+	}
+	want("a", store.Counts{States: map[store.State]int{store.Pending: 2, store.Completed: 1, store.Failed: 1, store.Skipped: 1}, Queued: 1})
+	want("b", store.Counts{States: map[store.State]int{store.Pending: 1}, Queued: 1})
+	if g, err := b.readGen(ctx, "a"); err != nil || g != 7 {
+		t.Fatalf("generation of a: %d %v, want 7 (kept)", g, err)
+	}
+	if _, err := b.Submit(ctx, []store.SubmitItem{{Node: store.Node{Ref: store.Ref{App: "a", JobID: "6"}}}}); err != nil {
+		t.Fatal(err)
+	}
+	want("a", store.Counts{States: map[store.State]int{store.Pending: 3, store.Completed: 1, store.Failed: 1, store.Skipped: 1}, Queued: 2})
+}
+
+// TestCountPlan: Count reads the apps table and index ranges, never the
+// app's jobs one by one (which would make it O(jobs)).
+func TestCountPlan(t *testing.T) {
+	b, err := Open(context.Background(), filepath.Join(t.TempDir(), "stolos.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	rs, err := b.r.Query("EXPLAIN QUERY PLAN "+countQuery, "a", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rs.Close()
+	var plan []string
+	for rs.Next() {
+		var id, parent, notused int
+		var detail string
+		if err := rs.Scan(&id, &parent, &notused, &detail); err != nil {
+			t.Fatal(err)
+		}
+		plan = append(plan, detail)
+	}
+	if err := rs.Err(); err != nil {
+		t.Fatal(err)
+	}
+	got := strings.Join(plan, "\n")
+	for _, want := range []string{
+		"SEARCH jobs USING COVERING INDEX jobs_wake (app=? AND wake>?)",
+		"SEARCH jobs USING INDEX jobs_held (app=? AND lease_until>?)",
+		"SEARCH a USING PRIMARY KEY (app=?)",
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("count's plan lacks %q:\n%s", want, got)
+		}
 	}
 }

@@ -82,34 +82,36 @@ func (b *Backend) List(ctx context.Context, app string, st store.State, fn func(
 	return nil
 }
 
-// Count counts an app's jobs (see store.Backend).
+// Count counts an app's jobs (see store.Backend): one row of the apps
+// table, which every write keeps up to date, and the live leases: those of
+// queued jobs among the waiting entries that wake after now (a queued
+// job's live lease makes it wait for the lease's end; the others wait for
+// a retry delay), and those of jobs not queued (jobs_held).
 func (b *Backend) Count(ctx context.Context, app string) (store.Counts, error) {
 	if err := store.CheckApp(app); err != nil {
 		return store.Counts{}, fmt.Errorf("count: %w", err)
 	}
-	rs, err := b.r.QueryContext(ctx,
-		"SELECT state, count(*), sum(queued), sum(token != '' AND lease_until > ?) FROM jobs WHERE app = ? GROUP BY state",
-		time.Now().UnixNano(), app)
+	var n [4]int
+	c := store.Counts{States: map[store.State]int{}}
+	err := b.r.QueryRowContext(ctx, countQuery, app, time.Now().UnixNano()).
+		Scan(&n[0], &n[1], &n[2], &n[3], &c.Queued, &c.Claimed)
 	if err != nil {
 		return store.Counts{}, fmt.Errorf("count %s: %w", app, err)
 	}
-	defer rs.Close()
-	c := store.Counts{States: map[store.State]int{}}
-	for rs.Next() {
-		var st store.State
-		var n, queued, claimed int
-		if err := rs.Scan(&st, &n, &queued, &claimed); err != nil {
-			return store.Counts{}, fmt.Errorf("count %s: %w", app, err)
+	for i, st := range []store.State{store.Pending, store.Completed, store.Failed, store.Skipped} {
+		if n[i] != 0 {
+			c.States[st] = n[i]
 		}
-		c.States[st] = n
-		c.Queued += queued
-		c.Claimed += claimed
-	}
-	if err := rs.Err(); err != nil {
-		return store.Counts{}, fmt.Errorf("count %s: %w", app, err)
 	}
 	return c, nil
 }
+
+// countQuery reads an app's counts (?1) at a time (?2).
+const countQuery = "SELECT coalesce(a.pending, 0), coalesce(a.completed, 0), coalesce(a.failed, 0), " +
+	"coalesce(a.skipped, 0), coalesce(a.queued, 0), " +
+	"(SELECT count(*) FROM jobs WHERE app = ?1 AND queued = 1 AND wake > ?2 AND lease_until > ?2) + " +
+	"(SELECT count(*) FROM jobs WHERE app = ?1 AND queued = 0 AND token != '' AND lease_until > ?2) " +
+	"FROM (SELECT 1) LEFT JOIN apps a ON a.app = ?1"
 
 // readGen reads an app's queue generation outside a write transaction.
 func (b *Backend) readGen(ctx context.Context, app string) (int64, error) {

@@ -24,13 +24,23 @@ type row struct {
 	notBefore    int64
 	attempts     int
 	outcome      string
+	stored       counted // what the apps table counts of the row as stored (zero: not stored)
+}
+
+// counted is what the apps table counts of a job: its state and whether it
+// is queued.
+type counted struct {
+	state  store.State
+	queued bool
 }
 
 const rowCols = "app, job_id, state, queued, priority, seq, wake, owner, token, lease_until, transferable, not_before, attempts, outcome"
 
 func (r *row) scan(s interface{ Scan(...any) error }) error {
-	return s.Scan(&r.App, &r.JobID, &r.state, &r.queued, &r.priority, &r.seq, &r.wake,
+	err := s.Scan(&r.App, &r.JobID, &r.state, &r.queued, &r.priority, &r.seq, &r.wake,
 		&r.owner, &r.token, &r.until, &r.transferable, &r.notBefore, &r.attempts, &r.outcome)
+	r.stored = counted{r.state, r.queued}
+	return err
 }
 
 // leased reports whether the row holds a live lease at now.
@@ -58,9 +68,52 @@ type txn struct {
 	tx      *sql.Tx
 	now     int64 // unix ns, read once when the transaction began
 	stmts   map[string]*sql.Stmt
-	touched map[string]bool // apps that got a claimable entry
-	seq     int64           // last queue position handed out; 0 until loaded
-	seen    []appGen        // queue generations Claim saw, for Wait once committed
+	touched map[string]bool       // apps that got a claimable entry
+	counts  map[string]*appCounts // apps whose counts changed, by how much
+	seq     int64                 // last queue position handed out; 0 until loaded
+	seen    []appGen              // queue generations Claim saw, for Wait once committed
+}
+
+// appCounts are the counts of the apps table, or changes to them.
+type appCounts struct{ pending, completed, failed, skipped, queued int64 }
+
+// add adds sign (1 or -1) times a job's share.
+func (c *appCounts) add(k counted, sign int64) {
+	switch k.state {
+	case store.Pending:
+		c.pending += sign
+	case store.Completed:
+		c.completed += sign
+	case store.Failed:
+		c.failed += sign
+	case store.Skipped:
+		c.skipped += sign
+	}
+	if k.queued {
+		c.queued += sign
+	}
+}
+
+// recount notes that a job went from one counted state to another.
+func (tx *txn) recount(app string, from, to counted) {
+	if from != to {
+		c := tx.countsOf(app)
+		c.add(from, -1)
+		c.add(to, 1)
+	}
+}
+
+// countsOf returns the changes to an app's counts so far.
+func (tx *txn) countsOf(app string) *appCounts {
+	if tx.counts == nil {
+		tx.counts = map[string]*appCounts{}
+	}
+	c := tx.counts[app]
+	if c == nil {
+		c = &appCounts{}
+		tx.counts[app] = c
+	}
+	return c
 }
 
 // appGen is an app's queue generation.
@@ -135,13 +188,20 @@ func (tx *txn) save(r *row) error {
 	} else {
 		r.notBefore = 0
 	}
-	return tx.exec("INSERT INTO jobs ("+rowCols+") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "+
+	err := tx.exec("INSERT INTO jobs ("+rowCols+") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "+
 		"ON CONFLICT (app, job_id) DO UPDATE SET state = excluded.state, queued = excluded.queued, "+
 		"priority = excluded.priority, seq = excluded.seq, wake = excluded.wake, owner = excluded.owner, "+
 		"token = excluded.token, lease_until = excluded.lease_until, transferable = excluded.transferable, "+
 		"not_before = excluded.not_before, attempts = excluded.attempts, outcome = excluded.outcome",
 		r.App, r.JobID, r.state, r.queued, r.priority, r.seq, r.wake, r.owner, r.token, r.until,
 		r.transferable, r.notBefore, r.attempts, r.outcome)
+	if err != nil {
+		return err
+	}
+	now := counted{r.state, r.queued}
+	tx.recount(r.App, r.stored, now)
+	r.stored = now
+	return nil
 }
 
 // enqueue gives a job a queue entry at the back, with priority prio, unless
@@ -196,8 +256,9 @@ func (tx *txn) held(l store.Lease) (row, error) {
 	return r, nil
 }
 
-// finish writes the queue position counter and bumps the generation of
-// every app that got a claimable entry.
+// finish writes the queue position counter, and in one statement per app
+// the changes of its counts and a bump of its generation if it got a
+// claimable entry.
 func (tx *txn) finish() error {
 	if tx.seq != 0 {
 		if err := tx.exec("UPDATE meta SET value = ? WHERE key = 'seq'", tx.seq); err != nil {
@@ -205,7 +266,22 @@ func (tx *txn) finish() error {
 		}
 	}
 	for app := range tx.touched {
-		if err := tx.exec("INSERT INTO apps (app, gen) VALUES (?, 1) ON CONFLICT (app) DO UPDATE SET gen = gen + 1", app); err != nil {
+		tx.countsOf(app)
+	}
+	for app, c := range tx.counts {
+		if *c == (appCounts{}) && !tx.touched[app] {
+			continue
+		}
+		gen := 0
+		if tx.touched[app] {
+			gen = 1
+		}
+		err := tx.exec("INSERT INTO apps (app, gen, pending, completed, failed, skipped, queued) VALUES (?, ?, ?, ?, ?, ?, ?) "+
+			"ON CONFLICT (app) DO UPDATE SET gen = gen + excluded.gen, pending = pending + excluded.pending, "+
+			"completed = completed + excluded.completed, failed = failed + excluded.failed, "+
+			"skipped = skipped + excluded.skipped, queued = queued + excluded.queued",
+			app, gen, c.pending, c.completed, c.failed, c.skipped, c.queued)
+		if err != nil {
 			return err
 		}
 	}

@@ -19,6 +19,7 @@ import (
 	"net"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
@@ -70,6 +71,7 @@ type Backend struct {
 	addr   string
 	prefix string
 	s      scripts
+	wide   sync.Map // child app -> whether its children have more than eagerMax parents
 }
 
 var _ store.Backend = (*Backend)(nil)
@@ -348,55 +350,163 @@ func (b *Backend) Release(ctx context.Context, l store.Lease) error {
 	return err
 }
 
-// Complete marks a job completed and queues its ready children.
+// Complete marks a job completed and queues its ready children: the
+// complete script with the first window of children, then the bubble
+// script for the rest.
 func (b *Backend) Complete(ctx context.Context, l store.Lease, outcome string, children []store.Child) error {
 	if err := store.CheckComplete(l, children); err != nil {
 		return err
 	}
-	args, err := completeArgs(l, outcome, children)
+	win, err := b.window(children, 0, false)
+	if err != nil {
+		return fmt.Errorf("complete %v: %w", l.Ref, err)
+	}
+	v, err := b.run(ctx, b.s.complete, l.Ref, append([]any{l.App, l.JobID, l.Token, outcome}, win...)...)
 	if err != nil {
 		return err
 	}
-	_, err = b.run(ctx, b.s.complete, l.Ref, args...)
-	return err
+	return b.finished(ctx, l.Ref, children, v)
 }
 
-// completeArgs returns the complete script's arguments.
-func completeArgs(l store.Lease, outcome string, children []store.Child) ([]any, error) {
-	args := []any{l.App, l.JobID, l.Token, outcome}
-	for _, c := range children {
-		parents, err := store.ChildParents(c)
-		if err != nil {
-			return nil, fmt.Errorf("complete %v: %w", l.Ref, err)
-		}
-		args = append(args, c.App, c.JobID, flag(c.Skip), strconv.Itoa(len(parents)))
-		for _, p := range parents {
-			args = append(args, p.App, p.JobID)
-		}
-	}
-	return args, nil
-}
-
-// CompleteClaim runs the complete and the claim scripts in one round trip.
+// CompleteClaim runs the complete and the claim scripts in one round trip,
+// and then the bubble script for the children the first did not handle.
 func (b *Backend) CompleteClaim(ctx context.Context, l store.Lease, outcome string, children []store.Child, req store.ClaimRequest) (store.ClaimResult, error, error) {
 	if res, done, err, handled := store.CheckCompleteClaim(ctx, b, l, outcome, children, req); handled {
 		return res, done, err
 	}
-	args, err := completeArgs(l, outcome, children)
+	win, err := b.window(children, 0, false)
 	if err != nil {
 		res, cerr := b.Claim(ctx, req)
-		return res, err, cerr
+		return res, fmt.Errorf("complete %v: %w", l.Ref, err), cerr
 	}
-	c := &call{sc: b.s.complete, ref: l.Ref, args: append([]any{b.prefix}, args...)}
+	c := &call{sc: b.s.complete, ref: l.Ref, args: append([]any{b.prefix, l.App, l.JobID, l.Token, outcome}, win...)}
 	q := &call{sc: b.s.claim, ref: store.Ref{App: req.App}, args: append([]any{b.prefix}, claimArgs(req)...)}
 	b.pipeline(ctx, c, q)
-	_, done := b.reply(c.ref, c.cmd)
+	cv, done := b.reply(c.ref, c.cmd)
+	if done == nil {
+		done = b.finished(ctx, l.Ref, children, cv)
+	}
 	v, err := b.reply(q.ref, q.cmd)
 	if err != nil {
 		return store.ClaimResult{}, done, err
 	}
 	res, err := b.claimed(req, v)
 	return res, done, err
+}
+
+// eagerMax is the most parents of a child sent with it whether or not the
+// script needs them: a child app whose children have more is wide.
+const eagerMax = 64
+
+// window returns the arguments of a window of children from index from:
+// as many as fit in store.Batch units (a child, and each parent sent). A
+// child's parents are computed and sent when this process does not know
+// yet whether its app is wide (more than eagerMax parents), when it knows
+// it is not, and when the script asked for them (need, the first child):
+// a worker completing parents of a wide child computes and sends them once,
+// and then only when the script needs them.
+func (b *Backend) window(children []store.Child, from int, need bool) ([]any, error) {
+	args := []any{strconv.Itoa(from), strconv.Itoa(len(children))}
+	units := 0
+	for i := from; i < len(children) && units < store.Batch; i++ {
+		c := children[i]
+		asked := need && i == from
+		wide, known := b.wide.Load(c.App)
+		np := -1
+		var parents []store.Ref
+		if !known || asked || !wide.(bool) {
+			var err error
+			if parents, err = store.ChildParents(c); err != nil {
+				return nil, err
+			}
+			b.wide.Store(c.App, len(parents) > eagerMax)
+			np = len(parents)
+		}
+		args = append(args, c.App, c.JobID, flag(c.Skip), strconv.Itoa(np))
+		for _, p := range parents {
+			args = append(args, p.App, p.JobID)
+		}
+		units += 1 + len(parents)
+	}
+	return args, nil
+}
+
+// finished goes on with a bubble-down after the complete script's reply
+// v, and says so if that fails.
+func (b *Backend) finished(ctx context.Context, parent store.Ref, children []store.Child, v any) error {
+	done, need, err := b.bubbled(v)
+	if err == nil {
+		err = b.finish(ctx, parent, children, done, need)
+	}
+	if err != nil {
+		return fmt.Errorf("complete %v: %w: children from %d of %d: %w", parent, store.ErrUnfinished, done, len(children), err)
+	}
+	return nil
+}
+
+// bubbled parses the {done, need} reply of the complete and bubble scripts.
+func (b *Backend) bubbled(v any) (int, bool, error) {
+	r := toSlice(v)
+	if len(r) != 2 {
+		return 0, false, fmt.Errorf("redis %s: bubble-down: bad reply", b.addr)
+	}
+	return toInt(r[0]), toInt(r[1]) == 1, nil
+}
+
+// finish runs the bubble script until the bubble-down of parent is done,
+// from its child number done (need: the script wants that child's
+// parents). With done < 0 (Resume) it runs it at least once, which drops a
+// marker with nothing left to do.
+func (b *Backend) finish(ctx context.Context, parent store.Ref, children []store.Child, done int, need bool) error {
+	for first := done < 0; first || done >= 0 && done < len(children); first = false {
+		if err := store.Step(ctx, parent, max(done, 0)); err != nil {
+			return err
+		}
+		win, err := b.window(children, max(done, 0), need)
+		if err != nil {
+			return err
+		}
+		v, err := b.run(ctx, b.s.bubble, parent, append([]any{parent.App, parent.JobID}, win...)...)
+		if err != nil {
+			return err
+		}
+		if done, need, err = b.bubbled(v); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Unfinished lists unfinished bubble-downs idle for idle (see
+// store.Backend).
+func (b *Backend) Unfinished(ctx context.Context, idle time.Duration, n int) ([]store.Ref, error) {
+	if n < 1 {
+		return nil, fmt.Errorf("unfinished: n %d is less than 1", n)
+	}
+	v, err := b.run(ctx, b.s.unfinished, store.Ref{}, micros(idle), strconv.Itoa(n))
+	if err != nil {
+		return nil, fmt.Errorf("unfinished: %w", err)
+	}
+	var out []store.Ref
+	for _, m := range toSlice(v) {
+		app, id, ok := strings.Cut(toStr(m), "\t")
+		if !ok {
+			return nil, fmt.Errorf("redis %s: unfinished: bad member %q", b.addr, toStr(m))
+		}
+		out = append(out, store.Ref{App: app, JobID: id})
+	}
+	return out, nil
+}
+
+// Resume finishes an unfinished bubble-down (see store.Backend).
+func (b *Backend) Resume(ctx context.Context, parent store.Ref, children []store.Child) error {
+	if err := store.CheckComplete(store.Lease{Ref: parent}, children); err != nil {
+		return fmt.Errorf("resume: %w", err)
+	}
+	if err := b.finish(ctx, parent, children, -1, false); err != nil {
+		return fmt.Errorf("resume %v: %w", parent, err)
+	}
+	return nil
 }
 
 // Fail records a failed attempt.

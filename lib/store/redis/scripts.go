@@ -28,6 +28,12 @@ import (
 //	K.."lq"         leases of queued jobs: job ids by lease expiry
 //	K.."lh"         leases of jobs that are not queued (Acquire)
 //	K.."n"          pub/sub channel: published when work became claimable
+//	K.."f:"..id     the fan-in record of a child waiting on parents: field
+//	                "#" the number of parents missing, and one field
+//	                (app TAB id, value "1") per parent seen completed
+//	prefix.."bd"    unfinished bubble-downs: members app TAB id of the
+//	                completed job, scored by when they last advanced
+//	prefix.."bdn"   hash: for each member of bd, how many children are done
 //	prefix.."seq"   the sequence counter for queue positions
 //	prefix.."tok"   the counter for lease tokens
 //
@@ -270,9 +276,95 @@ place(app, id, h)
 return 1
 `
 
-// Complete: app, id, token ("" for none), outcome, then per child: app,
-// id, skip, n, and n parent (app, id) pairs.
-const completeBody = `
+// bubblePrelude is the bubble-down shared by the complete and bubble
+// scripts. Their children come as a window (the arguments from index i):
+// base (the number of the first child), total (the number of children),
+// then per child: app, id, skip, np, and np parent (app, id) pairs; np is
+// -1 when the caller did not send the child's parents (a wide fan-in):
+// the script stops there if it needs them, and the caller sends them.
+const bubblePrelude = `
+local BD, BDN = P .. 'bd', P .. 'bdn'
+-- bubble notes the completion of (pa, pid) in the fan-in record of each
+-- child of the window at i and queues (with priority pri) those whose last
+-- parent it was, then keeps the parent's marker. Returns {done, need}:
+-- the number of children done, and 1 if it stopped for the parents of
+-- child number done.
+local function bubble(pa, pid, pri, i)
+  local done, total = tonumber(ARGV[i]), tonumber(ARGV[i+1])
+  local need = 0
+  local me = pa .. '\t' .. pid
+  i = i + 2
+  while i <= #ARGV do
+    local ca, ci, skip, np = ARGV[i], ARGV[i+1], ARGV[i+2] == '1', tonumber(ARGV[i+3])
+    local ch = H(ca, ci)
+    local cs = redis.call('HGET', ch, 'state')
+    local needs = (not cs) or (cs == 'pending' and not redis.call('HGET', ch, 'q'))
+    local fk = K(ca) .. 'f:' .. ci
+    local build = needs
+    if redis.call('EXISTS', fk) == 1 then
+      local m
+      if redis.call('HSETNX', fk, me, '1') == 1 then
+        m = redis.call('HINCRBY', fk, '#', -1)
+      else
+        m = tonumber(redis.call('HGET', fk, '#'))
+      end
+      if m > 0 then
+        build = false
+      else
+        redis.call('DEL', fk)
+      end
+    end
+    if build then
+      if np < 0 then
+        need = 1
+        break
+      end
+      local missing, seen, dup = 0, {}, {}
+      for r = 0, np - 1 do
+        local xa, xi = ARGV[i+4+2*r], ARGV[i+5+2*r]
+        local x = xa .. '\t' .. xi
+        if not dup[x] then
+          dup[x] = true
+          if x == me or redis.call('HGET', H(xa, xi), 'state') == 'completed' then
+            seen[#seen+1] = x
+            seen[#seen+1] = '1'
+          else
+            missing = missing + 1
+          end
+        end
+      end
+      if missing > 0 then
+        redis.call('HSET', fk, '#', missing)
+        for s = 1, #seen, 1000 do
+          redis.call('HSET', fk, unpack(seen, s, math.min(s + 999, #seen)))
+        end
+      elseif not cs then
+        create(ca, ci, ch, skip, pri)
+      elseif skip then
+        detach(ca, ci, ch)
+        clearlease(ch)
+        setstate(ca, ci, ch, cs, 'skipped')
+      else
+        enqueue(ca, ci, ch, pri, nil)
+      end
+    end
+    i = i + 4 + 2 * math.max(np, 0)
+    done = done + 1
+  end
+  if done < total then
+    redis.call('ZADD', BD, I(now), me)
+    redis.call('HSET', BDN, me, done)
+  else
+    redis.call('ZREM', BD, me)
+    redis.call('HDEL', BDN, me)
+  end
+  return {done, need}
+end
+`
+
+// Complete: app, id, token ("" for none), outcome, then the window of
+// children (see bubblePrelude). Returns {done, need}.
+const completeBody = bubblePrelude + `
 local app, id, token, outcome = ARGV[2], ARGV[3], ARGV[4], ARGV[5]
 local h = H(app, id)
 local st = redis.call('HGET', h, 'state')
@@ -288,32 +380,32 @@ unqueue(h)
 redis.call('HDEL', h, 'att')
 redis.call('HSET', h, 'out', outcome)
 setstate(app, id, h, st, 'completed')
-local i = 6
-while i <= #ARGV do
-  local ca, ci, skip, np = ARGV[i], ARGV[i+1], ARGV[i+2] == '1', tonumber(ARGV[i+3])
-  i = i + 4
-  local ready = true
-  for r = 1, np do
-    if redis.call('HGET', H(ARGV[i], ARGV[i+1]), 'state') ~= 'completed' then ready = false end
-    i = i + 2
-  end
-  if ready then
-    local ch = H(ca, ci)
-    local cs = redis.call('HGET', ch, 'state')
-    if not cs then
-      create(ca, ci, ch, skip, p)
-    elseif cs == 'pending' and not redis.call('HGET', ch, 'q') then
-      if skip then
-        detach(ca, ci, ch)
-        clearlease(ch)
-        setstate(ca, ci, ch, cs, 'skipped')
-      else
-        enqueue(ca, ci, ch, p, nil)
-      end
-    end
-  end
+return bubble(app, id, p, 6)
+`
+
+// Bubble: app, id of a completed job, then the window of its children (see
+// bubblePrelude) from the marker's count. Returns {done, need}; {-1, 0}
+// when there is no marker (finished) or the job is no longer completed
+// (the marker is dropped); {the marker's count, 0}, doing nothing, when the
+// window does not start there.
+const bubbleBody = bubblePrelude + `
+local app, id = ARGV[2], ARGV[3]
+local me = app .. '\t' .. id
+local d = redis.call('HGET', BDN, me)
+if not d then return {-1, 0} end
+local h = H(app, id)
+if redis.call('HGET', h, 'state') ~= 'completed' then
+  redis.call('ZREM', BD, me)
+  redis.call('HDEL', BDN, me)
+  return {-1, 0}
 end
-return 1
+if tonumber(d) ~= tonumber(ARGV[4]) then return {tonumber(d), 0} end
+return bubble(app, id, pri(h), 4)
+`
+
+// Unfinished: idle (µs), n. Returns the members of bd idle for idle.
+const unfinishedBody = `
+return redis.call('ZRANGEBYSCORE', P .. 'bd', '-inf', I(now - tonumber(ARGV[2])), 'LIMIT', 0, tonumber(ARGV[3]))
 `
 
 // Fail: app, id, token, outcome, maxRetry, delay (µs). Returns 1 if final.
@@ -424,7 +516,7 @@ return {0, I(now), nxt}
 
 // scripts holds the loaded scripts of one backend.
 type scripts struct {
-	submit, claim, acquire, renew, release, complete, fail, park, setState, get, listPage, count, waitCheck *goredis.Script
+	submit, claim, acquire, renew, release, complete, bubble, unfinished, fail, park, setState, get, listPage, count, waitCheck *goredis.Script
 
 	srcs []string // the source of each, for loading them in one round trip
 }
@@ -445,19 +537,21 @@ func newScripts() scripts {
 		return goredis.NewScript(src)
 	}
 	s := scripts{
-		submit:    mk(submitBody),
-		claim:     mk(claimBody),
-		acquire:   mk(acquireBody),
-		renew:     mk(renewBody),
-		release:   mk(releaseBody),
-		complete:  mk(completeBody),
-		fail:      mk(failBody),
-		park:      mk(parkBody),
-		setState:  mk(setStateBody),
-		get:       mk(getBody),
-		listPage:  mk(listPageBody),
-		count:     mk(countBody),
-		waitCheck: mk(waitCheckBody),
+		submit:     mk(submitBody),
+		claim:      mk(claimBody),
+		acquire:    mk(acquireBody),
+		renew:      mk(renewBody),
+		release:    mk(releaseBody),
+		complete:   mk(completeBody),
+		bubble:     mk(bubbleBody),
+		unfinished: mk(unfinishedBody),
+		fail:       mk(failBody),
+		park:       mk(parkBody),
+		setState:   mk(setStateBody),
+		get:        mk(getBody),
+		listPage:   mk(listPageBody),
+		count:      mk(countBody),
+		waitCheck:  mk(waitCheckBody),
 	}
 	s.srcs = srcs
 	return s

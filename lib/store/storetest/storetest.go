@@ -113,6 +113,8 @@ func (s suite) cases() []testCase {
 		{"SetState", s.testSetState},
 		{"GetAbsent", s.testGetAbsent},
 		{"ListCount", s.testListCount},
+		{"CountTransitions", s.testCountTransitions},
+		{"CountConcurrent", s.testCountConcurrent},
 		{"Wait", s.testWait},
 		{"Namespaces", s.testNamespaces},
 		{"BadInput", s.testBadInput},

@@ -36,7 +36,8 @@
 // Limits: a Submit call is atomic per batch of submitBatch jobs (callers
 // batch smaller anyway); any other transition must fit in one multi-op
 // (ZooKeeper's 1 MB request limit: thousands of jobs) or fails with a clear
-// error, changing nothing. List and Count read every job node of the app.
+// error, changing nothing. List reads every job node of the app; Count
+// reads the app's count shards and lease nodes (counts.go).
 //
 // Connection loss: every request is retried (for up to retryFor) while the
 // client reconnects, to the same session or, once it expired, a new one.
@@ -96,6 +97,8 @@ type Backend struct {
 	blocks   map[string]*posBlock      // per app: the queue positions being used
 	lostRace time.Time                 // when a claim of this backend last lost a race
 	present  map[string]time.Time      // per app: when a job taken for absent was there
+	counted  map[string]bool           // per app: its counts are kept (counts.go)
+	shards   map[string]shard          // per app: this backend's shard of its counts
 	parents  map[store.Ref][]store.Ref // children's parents (fanin.go)
 	nparents int                       // how many refs parents holds
 	clock    func() time.Time
@@ -240,6 +243,8 @@ wait:
 		leases:  leaseCache{},
 		blocks:  map[string]*posBlock{},
 		present: map[string]time.Time{},
+		counted: map[string]bool{},
+		shards:  map[string]shard{},
 		parents: map[store.Ref][]store.Ref{},
 		clock:   time.Now,
 	}
@@ -371,7 +376,10 @@ func (b *Backend) ensureApp(ctx context.Context, app string) error {
 		}
 	}
 	if first {
-		return b.ensureBuckets(ctx, jobs)
+		if err := b.ensureBuckets(ctx, app); err != nil {
+			return err
+		}
+		return b.learnCounted(ctx, app)
 	}
 	return nil
 }
@@ -394,19 +402,24 @@ func (b *Backend) ensureFanin(ctx context.Context, app string) error {
 // ensureBuckets learns which job buckets of an app exist with one listing,
 // and creates them all in one multi-op when there are none yet, rather
 // than one create per bucket the first time this process writes a job
-// there. A multi-op that fails (another process created some meanwhile)
-// leaves ensure to create the missing ones one by one.
-func (b *Backend) ensureBuckets(ctx context.Context, jobs string) error {
+// there. The same multi-op creates the app's counts node: an app with no
+// jobs yet is one whose counts can be kept from the start. A multi-op that
+// fails (another process created some meanwhile) leaves ensure to create
+// the missing buckets one by one.
+func (b *Backend) ensureBuckets(ctx context.Context, app string) error {
+	jobs := b.p.jobs(app)
 	buckets, err := b.children(ctx, jobs)
 	if err != nil {
 		return err
 	}
 	if len(buckets) == 0 {
-		ops := make([]any, jobBuckets)
+		ops := make([]any, jobBuckets, jobBuckets+1)
 		for i := range ops {
 			ops[i] = &zk.CreateRequest{Path: jobs + "/" + bucketName(i), Acl: b.acl}
 		}
-		if _, err := b.conn.Multi(ops...); err == nil {
+		ops = append(ops, &zk.CreateRequest{Path: b.p.counts(app), Acl: b.acl})
+		err := b.retry(ctx, func() error { _, err := b.conn.Multi(ops...); return err })
+		if err == nil {
 			for i := range jobBuckets {
 				buckets = append(buckets, bucketName(i))
 			}

@@ -194,7 +194,8 @@ type txn struct {
 	order  []*rec
 	notify map[string]bool
 	op     string
-	first  bool // the transition's first attempt
+	first  bool      // the transition's first attempt
+	counts []countOp // the commit's writes of count shards
 
 	// Fan-in records read (fanin.go), the operations on other nodes than
 	// jobs, and a node written whose data holds op (to recognize the
@@ -481,6 +482,11 @@ func (t *txn) commit() error {
 			}
 		}
 	}
+	ops, dirs, err := t.countOps(ops)
+	if err != nil {
+		return err
+	}
+	creates = append(creates, dirs...)
 	if size := multiSize(ops); size > maxMulti {
 		return fmt.Errorf("zookeeper %s: transaction of %d operations is %d bytes, %w of about %d", b.hosts, len(ops), size, errTooBig, maxMulti)
 	}
@@ -493,21 +499,26 @@ func (t *txn) commit() error {
 	switch {
 	case err == nil:
 		t.committed(res)
+		t.countsCommitted(res)
 		return nil
 	case errors.Is(err, zk.ErrNoNode):
 		b.forget() // a queue node we knew may have been removed
+		t.countsFailed(res)
 		return errConflict
 	case errors.Is(err, zk.ErrBadVersion):
 		t.uncacheFailed(res)
+		t.countsFailed(res)
 		return errConflict
 	case errors.Is(err, zk.ErrNodeExists):
 		t.presentFailed(res)
+		t.countsFailed(res)
 		return errConflict
 	case errors.Is(err, zk.ErrNotEmpty):
 		return errConflict
 	case transient(err):
 		t.uncache()
 		t.committed(nil)
+		t.countsCommitted(nil)
 		// The multi may or may not have been applied: look (a commit
 		// that writes neither a job nor a record nor a marker is tried
 		// again, which its reads make harmless).
@@ -537,6 +548,7 @@ func (t *txn) commit() error {
 		return errConflict
 	default:
 		t.uncache()
+		t.countsCommitted(nil)
 		return b.wrap("multi", err)
 	}
 }

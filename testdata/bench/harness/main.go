@@ -129,7 +129,7 @@ func (h *harness) main(only string, backends []string) int {
 		return only == "" || slices.Contains(strings.Split(only, ","), strconv.Itoa(n))
 	}
 	needServers := only == "serve"
-	for n := 4; n <= 7; n++ {
+	for n := 4; n <= 8; n++ {
 		needServers = needServers || want(n)
 	}
 
@@ -214,6 +214,8 @@ func (h *harness) main(only string, backends []string) int {
 		{4, h.submitAndLatency},
 		{5, h.claimComplete},
 		{7, h.chain},
+		{8, h.fanIn},
+		{10, func([]string) error { return h.startup() }},
 	}
 	for _, s := range steps {
 		if !want(s.n) && !(s.n == 4 && want(6)) {

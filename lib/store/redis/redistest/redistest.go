@@ -203,6 +203,13 @@ func (s *Server) Kill() {
 	s.cmd = nil
 }
 
+// Pause stops the server with SIGSTOP, as a stall of its host would:
+// connections stay open and nothing answers. Resume ends it.
+func (s *Server) Pause() error { return s.cmd.Process.Signal(syscall.SIGSTOP) }
+
+// Resume continues a paused server (SIGCONT).
+func (s *Server) Resume() error { return s.cmd.Process.Signal(syscall.SIGCONT) }
+
 func (s *Server) args() []string {
 	a := []string{
 		"--bind", "127.0.0.1",

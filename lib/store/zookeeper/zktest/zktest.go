@@ -256,6 +256,23 @@ func (s *Server) signal(sig syscall.Signal) error {
 	}
 }
 
+// Pause stops the server with SIGSTOP, as a stall of its host would:
+// connections stay open and nothing answers. Resume ends it.
+func (s *Server) Pause() error { return s.send(syscall.SIGSTOP) }
+
+// Resume continues a paused server (SIGCONT).
+func (s *Server) Resume() error { return s.send(syscall.SIGCONT) }
+
+// send sends sig to the server's process group.
+func (s *Server) send(sig syscall.Signal) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.cmd == nil {
+		return fmt.Errorf("zktest: server %s is not running", s.Hosts())
+	}
+	return syscall.Kill(-s.cmd.Process.Pid, sig)
+}
+
 // Stop stops the server (SIGTERM) and waits for it to exit.
 func (s *Server) Stop() error { return s.signal(syscall.SIGTERM) }
 

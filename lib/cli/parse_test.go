@@ -1,0 +1,82 @@
+package cli
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// parse runs Parse on a tool with -a, -n and -b, the environment env and
+// a -config file holding conf (none when conf is ""). It returns the flags'
+// values, or the status and stderr.
+func parse(t *testing.T, env map[string]string, conf string, args ...string) string {
+	t.Helper()
+	var stderr bytes.Buffer
+	tool := New("stolos-x", "stolos-x [-n N]", nil, io.Discard, &stderr)
+	var app string
+	tool.AppFlag(&app, false)
+	n := tool.Flags.Int("n", 0, "")
+	b := tool.Flags.Bool("b", false, "")
+	tool.Getenv = func(k string) string { return env[k] }
+	if conf != "" {
+		path := filepath.Join(t.TempDir(), "x.conf")
+		if err := os.WriteFile(path, []byte(conf), 0o666); err != nil {
+			t.Fatal(err)
+		}
+		args = append([]string{"-config", path}, args...)
+	}
+	_, status, ok := tool.Parse(args)
+	if !ok {
+		out := stderr.String()
+		if conf != "" {
+			out = strings.ReplaceAll(out, filepath.Dir(args[1]), "DIR")
+		}
+		return fmt.Sprintf("status %d: %s", status, out)
+	}
+	return fmt.Sprintf("a=%s n=%d b=%t", app, *n, *b)
+}
+
+func TestParse(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		env  map[string]string
+		conf string
+		args []string
+		want string
+	}{
+		{"defaults", nil, "", nil, "a= n=0 b=false"},
+		{"file", nil, "# comment\n\nn 3 # three\nb\na x\n", nil, "a=x n=3 b=true"},
+		{"env beats file", map[string]string{"STOLOS_N": "4", "STOLOS_APP_NAME": "y"}, "n 3\na x\n", nil, "a=y n=4 b=false"},
+		{"flag beats env", map[string]string{"STOLOS_N": "4"}, "", []string{"-n", "5"}, "a= n=5 b=false"},
+		{"empty env is unset", map[string]string{"STOLOS_N": ""}, "n 3\n", nil, "a= n=3 b=false"},
+		{"other tools' keys", nil, "qb-redis-host h\nlease 1m\n", nil, "a= n=0 b=false"},
+		// The variables stolos-exec sets to describe a job are not settings.
+		{"job vars", map[string]string{"STOLOS_APP_NAME": "job", "STOLOS_N": "6", "STOLOS_JOB_VARS": "STOLOS_APP_NAME STOLOS_JOB_ID"}, "a x\n", nil, "a=x n=6 b=false"},
+		{"job vars, -a", map[string]string{"STOLOS_APP_NAME": "job", "STOLOS_JOB_VARS": "STOLOS_APP_NAME STOLOS_JOB_ID"}, "", []string{"-a", "z"}, "a=z n=0 b=false"},
+		{"unknown key", nil, "n 1\nqueue-backnd zookeeper\n", nil, "status 2: stolos-x: DIR/x.conf:2: unknown key \"queue-backnd\" (did you mean \"queue-backend\"?)\n"},
+		{"unknown key, far", nil, "\n\nfrobnicate 1\n", nil, "status 2: stolos-x: DIR/x.conf:3: unknown key \"frobnicate\": no stolos tool has such a flag\n"},
+		{"bad value in file", nil, "n x\n", nil, "status 2: stolos-x: DIR/x.conf:1: invalid value \"x\" for -n: parse error\n"},
+		{"bad value in env", map[string]string{"STOLOS_N": "x"}, "", nil, "status 2: stolos-x: STOLOS_N: invalid value \"x\" for -n: parse error\n"},
+		{"long line in file", nil, "n 1\n" + strings.Repeat("#", MaxLine+1), nil, "status 2: stolos-x: DIR/x.conf:2: line longer than 1048576 bytes\n"},
+		{"bad flag", nil, "", []string{"-m"}, "status 2: stolos-x: flag provided but not defined: -m\nusage: stolos-x [-n N]\n"},
+	} {
+		if got := parse(t, tc.env, tc.conf, tc.args...); got != tc.want {
+			t.Errorf("%s:\n got %q\nwant %q", tc.name, got, tc.want)
+		}
+	}
+}
+
+func TestEditDistance(t *testing.T) {
+	for _, tc := range []struct {
+		a, b string
+		want int
+	}{{"", "", 0}, {"a", "", 1}, {"queue-backnd", "queue-backend", 1}, {"kitten", "sitting", 3}, {"lease", "lesae", 2}} {
+		if got := editDistance(tc.a, tc.b); got != tc.want {
+			t.Errorf("editDistance(%q, %q) = %d, want %d", tc.a, tc.b, got, tc.want)
+		}
+	}
+}
