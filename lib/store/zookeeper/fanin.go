@@ -153,8 +153,8 @@ func (t *txn) recordOps() []any {
 }
 
 // parentsOf returns the parents of c: the backend's memory of them, else
-// c.Parents(), checked and remembered, so that a child's parents are
-// computed once per process while it has room for them.
+// c.Parents(), checked and, for a child of several parents, remembered, so
+// that those are computed once per process while it has room for them.
 func (b *Backend) parentsOf(c store.Child) ([]store.Ref, error) {
 	b.mu.Lock()
 	ps, ok := b.parents[c.Ref]
@@ -165,6 +165,9 @@ func (b *Backend) parentsOf(c store.Child) ([]store.Ref, error) {
 	ps, err := store.ChildParents(c)
 	if err != nil {
 		return nil, err
+	}
+	if len(ps) <= 1 {
+		return ps, nil
 	}
 	b.mu.Lock()
 	if b.nparents+len(ps) > maxRemembered {
