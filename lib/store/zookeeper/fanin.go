@@ -33,7 +33,8 @@ import (
 // child is queued, else those that are not (reset by -readd or -set since)
 // leave the set and count as missing again. A record is built from the
 // parents' states by a completion that finds none while the child needs
-// queueing, and kept.
+// queueing, and removed by the one that queues the child, unless it has
+// more than maxDrop nodes (then it is kept, and behaves the same).
 
 // faninData is the data of a fan-in record's node or of one of its shards.
 type faninData struct {
@@ -142,6 +143,9 @@ func (t *txn) recordOps() []any {
 			}
 			if !r.exists {
 				out = append(out, &zk.CreateRequest{Path: r.path, Data: data, Acl: t.b.acl})
+				if dir := r.path[:len(r.path)-len(lastName(r.path))-1]; t.records[dir] == nil {
+					t.dirs = append(t.dirs, dir) // a record's bucket, not a shard's record
+				}
 			} else {
 				out = append(out, &zk.SetDataRequest{Path: r.path, Data: data, Version: r.version})
 			}
@@ -489,6 +493,9 @@ func (t *txn) checkParents(c kid, prio int) error {
 		}
 	}
 	if len(nodes) == 0 {
+		if len(ps) == n {
+			t.drop(c, ps)
+		}
 		return t.queueNode(c.Node, prio)
 	}
 	// Those in the set leave it (a parent not in it is already missing).
@@ -512,6 +519,29 @@ func (t *txn) checkParents(c kid, prio int) error {
 		s.changed = true
 	}
 	return nil
+}
+
+// maxDrop bounds the nodes of a record that the step queueing its child
+// removes: a bigger record is kept (it would take steps of its own).
+const maxDrop = 1000
+
+// drop removes, in t, the full record of a child being queued, if it has
+// at most maxDrop nodes: the nodes of its set, its shards, itself.
+func (t *txn) drop(c kid, ps []store.Ref) {
+	n := len(ps)
+	k := shards(n)
+	if n+k+1 > maxDrop {
+		return
+	}
+	for _, p := range ps {
+		t.add(&zk.DeleteRequest{Path: shardPath(c.rec, n, shardOf(p, k)) + "/" + refName(p), Version: -1})
+	}
+	if k > 1 {
+		for i := range k {
+			t.add(&zk.DeleteRequest{Path: shardPath(c.rec, n, i), Version: -1})
+		}
+	}
+	t.add(&zk.DeleteRequest{Path: c.rec, Version: -1})
 }
 
 // peek reads jobs for t without making the commit depend on them: jobs t
@@ -609,6 +639,7 @@ func (t *txn) mark(bb *bubble, done int, version int32) {
 		t.add(&zk.SetDataRequest{Path: path, Data: data, Version: version})
 	} else {
 		t.add(&zk.CreateRequest{Path: path, Data: data, Acl: t.b.acl})
+		t.dirs = append(t.dirs, t.b.p.bubble())
 	}
 }
 

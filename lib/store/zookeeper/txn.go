@@ -204,6 +204,7 @@ type txn struct {
 	rorder  []*fnode
 	inSet   map[string]bool // nodes of sets seen there (probeSets)
 	extra   []any
+	dirs    []string // where extra creates nodes that must exist (records' buckets, /bubble)
 	probe   string
 }
 
@@ -449,21 +450,16 @@ func (t *txn) commit() error {
 		probe = first.path
 	}
 	written := first != nil
-	made := map[string]bool{} // nodes this multi creates
 	for _, e := range extras {
 		ops = append(ops, e)
-		switch op := e.(type) {
-		case *zk.CheckVersionRequest:
-		case *zk.CreateRequest:
-			written = true
-			made[op.Path] = true
-			if p := op.Path[:len(op.Path)-len(lastName(op.Path))-1]; !made[p] {
-				creates = append(creates, p)
-			}
-		default:
+		if _, ok := e.(*zk.CheckVersionRequest); !ok {
 			written = true
 		}
 	}
+	// The nodes of sets are created under their record or shard, which
+	// must be there: a record removed meanwhile fails the commit rather
+	// than being made again empty.
+	creates = append(creates, t.dirs...)
 	if !written {
 		return nil // nothing written: the reads are the answer
 	}

@@ -464,8 +464,9 @@ func TestBigTransaction(t *testing.T) {
 	}
 }
 
-// TestFanInShards: a child of 100 parents has its record in shards; a
-// parent re-completed after -readd or -set is waited for again, and a
+// TestFanInShards: a child of 100 parents has its record in shards until
+// it is queued, one of 1,000 keeps it; a parent re-completed after -readd
+// is waited for again, and a
 // completion made again over 1,500 children whose sets hold it already
 // fails one commit, not one per child, and queues nothing.
 func TestFanInShards(t *testing.T) {
@@ -496,7 +497,7 @@ func TestFanInShards(t *testing.T) {
 		}
 		return jobs[0]
 	}
-	for _, p := range parents {
+	for _, p := range parents[:99] {
 		complete(p, c)
 	}
 	if n := shards(100); n != 7 {
@@ -504,6 +505,10 @@ func TestFanInShards(t *testing.T) {
 	}
 	if names, _, err := b.conn.Children(b.p.record(c.Ref)); err != nil || len(names) != 7 {
 		t.Fatalf("shards of the record: %v %v", names, err)
+	}
+	complete(parents[99], c)
+	if ok, _, err := b.conn.Exists(b.p.record(c.Ref)); err != nil || ok {
+		t.Fatalf("record after the child was queued: %v %v, want none", ok, err)
 	}
 	if j := state(c.Ref); j.State != store.Pending || !j.Queued {
 		t.Fatalf("child after its 100 parents: %+v", j)
@@ -529,6 +534,42 @@ func TestFanInShards(t *testing.T) {
 	complete(parents[50], c)
 	if j := state(c.Ref); j.State != store.Pending || !j.Queued {
 		t.Fatalf("child after its readded parents: %+v", j)
+	}
+
+	// A child of 1,000 parents keeps its record once queued; a readd of
+	// two parents still makes it wait for both.
+	var wide []store.Ref
+	items = nil
+	for i := range 1000 {
+		p := store.Ref{App: "w", JobID: strconv.Itoa(i)}
+		wide = append(wide, p)
+		items = append(items, store.SubmitItem{Node: store.Node{Ref: p}, Priority: 1})
+	}
+	if _, err := b.Submit(ctx, items); err != nil {
+		t.Fatal(err)
+	}
+	e := store.Child{Node: store.Node{Ref: store.Ref{App: "e", JobID: "1"}}, Parents: store.ParentList(wide...)}
+	for _, p := range wide {
+		complete(p, e)
+	}
+	if ok, _, err := b.conn.Exists(b.p.record(e.Ref)); err != nil || !ok {
+		t.Fatalf("record of 1,000 parents after the child was queued: %v %v, want it kept", ok, err)
+	}
+	if j := state(e.Ref); j.State != store.Pending || !j.Queued {
+		t.Fatalf("child after its 1,000 parents: %+v", j)
+	}
+	for _, i := range []int{3, 500} {
+		if _, err := b.Submit(ctx, []store.SubmitItem{{Node: store.Node{Ref: wide[i]}, Priority: 1, Readd: true, Reset: []store.Ref{e.Ref}}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	complete(wide[3], e)
+	if j := state(e.Ref); j.State != store.Pending || j.Queued {
+		t.Fatalf("child of 1,000 with a parent readded: %+v", j)
+	}
+	complete(wide[500], e)
+	if j := state(e.Ref); j.State != store.Pending || !j.Queued {
+		t.Fatalf("child of 1,000 after its readded parents: %+v", j)
 	}
 
 	// 1,500 children of p/0 and p/1 each: completing p/0 again after its
