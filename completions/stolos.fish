@@ -18,7 +18,7 @@ tool stolos-parents   a app-name g r config tasks-json job-id-validations job-id
 tool stolos-children  a app-name g r config tasks-json job-id-validations job-id-default-template job-id-delimiter configuration-backend redis-host redis-port redis-db redis-password redis-tls redis-key-prefix
 tool stolos-submit    a app-name readd priority q queue-backend qb-local-path qb-zookeeper-hosts qb-zookeeper-timeout qb-zookeeper-auth qb-redis-host qb-redis-port qb-redis-db qb-redis-password qb-redis-tls qb-redis-key-prefix config tasks-json job-id-validations job-id-default-template job-id-delimiter configuration-backend redis-host redis-port redis-db redis-password redis-tls redis-key-prefix
 tool stolos-claim     a app-name n wait lease q queue-backend qb-local-path qb-zookeeper-hosts qb-zookeeper-timeout qb-zookeeper-auth qb-redis-host qb-redis-port qb-redis-db qb-redis-password qb-redis-tls qb-redis-key-prefix config tasks-json job-id-validations job-id-default-template job-id-delimiter configuration-backend redis-host redis-port redis-db redis-password redis-tls redis-key-prefix
-tool stolos-state     a app-name set list state count json q queue-backend qb-local-path qb-zookeeper-hosts qb-zookeeper-timeout qb-zookeeper-auth qb-redis-host qb-redis-port qb-redis-db qb-redis-password qb-redis-tls qb-redis-key-prefix config tasks-json job-id-validations job-id-default-template job-id-delimiter configuration-backend redis-host redis-port redis-db redis-password redis-tls redis-key-prefix
+tool stolos-state     a app-name set force list state count json q queue-backend qb-local-path qb-zookeeper-hosts qb-zookeeper-timeout qb-zookeeper-auth qb-redis-host qb-redis-port qb-redis-db qb-redis-password qb-redis-tls qb-redis-key-prefix config tasks-json job-id-validations job-id-default-template job-id-delimiter configuration-backend redis-host redis-port redis-db redis-password redis-tls redis-key-prefix
 tool stolos-exec      a app-name loop wait lease max-retry log-dir grace bypass-scheduler q queue-backend qb-local-path qb-zookeeper-hosts qb-zookeeper-timeout qb-zookeeper-auth qb-redis-host qb-redis-port qb-redis-db qb-redis-password qb-redis-tls qb-redis-key-prefix config tasks-json job-id-validations job-id-default-template job-id-delimiter configuration-backend redis-host redis-port redis-db redis-password redis-tls redis-key-prefix
 flag a                        app                               the app
 flag app-name                 app                               the app, as -a
@@ -35,6 +35,7 @@ flag log-dir                  file                              write each attem
 flag grace                    word                              time from SIGTERM to SIGKILL
 flag bypass-scheduler         -                                 run the named jobs and change no state
 flag set                      pending|completed|failed|skipped  set the state of the jobs
+flag force                    -                                 with -set completed, stop a running job first
 flag list                     -                                 every known job of the app
 flag state                    pending|completed|failed|skipped  with -list, only jobs in this state
 flag count                    -                                 count the jobs of the app by state

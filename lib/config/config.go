@@ -90,6 +90,10 @@ func (v *Values) init() {
 	})
 }
 
+// IsRange reports whether the values are a range, computed rather than
+// held in memory.
+func (v *Values) IsRange() bool { return v.span != nil }
+
 // Len is the number of values.
 func (v *Values) Len() int {
 	if v.span != nil {

@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net/url"
 	"os"
 	"os/signal"
@@ -165,6 +166,7 @@ type worker struct {
 	extra  []string
 	reaper *runner.Reaper // one reaper process for all the attempts
 	owner  string
+	outage outage // of a -loop -wait worker's claims
 }
 
 // eachJob calls fn for each job named by ids, in order, reporting bad
@@ -242,6 +244,9 @@ func (w *worker) explain(ctx context.Context, j sched.Job, err error) error {
 func (w *worker) claimed(ctx context.Context) int {
 	status := cli.OK
 	req := store.ClaimRequest{App: w.f.App, Owner: w.owner, N: 1, Lease: w.f.Lease}
+	if a := w.s.Cfg.App(w.f.App); a != nil {
+		req.MaxRetry = w.maxRetry(a)
+	}
 	var done *success // to record with the next claim
 	record := func(d *success) func(error) {
 		return func(err error) { status = worst(status, w.recorded(d, err)) }
@@ -267,10 +272,16 @@ func (w *worker) claimed(ctx context.Context) int {
 		} else {
 			_, err = w.s.Claim(ctx, req, w.f.Wait, take, parked)
 		}
+		if err != nil && w.f.Loop && w.f.Wait > 0 && ctx.Err() == nil && !errors.Is(err, store.ErrDataLost) {
+			// A waiting worker outlives a backend outage.
+			w.outage.wait(ctx, w.t, err)
+			continue
+		}
 		if err != nil {
 			w.t.Errorf("claim: %v", err)
 			return worst(status, cli.Failure)
 		}
+		w.outage.over(w.t)
 		if got != nil && ctx.Err() != nil {
 			w.release(*got) // claimed as the signal came: not started
 			break
@@ -293,6 +304,46 @@ func (w *worker) claimed(ctx context.Context) int {
 	return status
 }
 
+// Retries of a backend that fails a waiting worker's claims start after
+// outageFirst and double up to outageMax, each less up to half of it at
+// random, so that the workers of a fleet do not all come back at once.
+const (
+	outageFirst = 100 * time.Millisecond
+	outageMax   = 5 * time.Second
+)
+
+// outage is a run of failed claims of a -loop -wait worker: reported once
+// when it starts and once when a claim succeeds again.
+type outage struct {
+	since time.Time
+	tries int
+}
+
+// wait reports err if it starts an outage, and waits before the next try.
+func (o *outage) wait(ctx context.Context, t *cli.Tool, err error) {
+	if o.tries == 0 {
+		o.since = time.Now()
+		t.Warnf("claim: %v; retrying until the backend answers", err)
+	}
+	d := min(backoff(outageFirst, o.tries), outageMax)
+	d -= rand.N(d / 2)
+	o.tries++
+	timer := time.NewTimer(d)
+	defer timer.Stop()
+	select {
+	case <-timer.C:
+	case <-ctx.Done():
+	}
+}
+
+// over reports the end of an outage, if there was one.
+func (o *outage) over(t *cli.Tool) {
+	if o.tries > 0 {
+		t.Warnf("the backend answers again, after an outage of %v", time.Since(o.since).Round(100*time.Millisecond))
+		*o = outage{}
+	}
+}
+
 // success is an attempt that succeeded and is not recorded yet.
 type success struct {
 	c      sched.Completion
@@ -313,7 +364,11 @@ func (w *worker) recorded(d *success, err error) int {
 	case errors.Is(err, store.ErrUnfinished):
 		w.t.Warnf("%s%s, completed; %v", d.prefix, d.text, err)
 		return cli.OK
-	case errors.Is(err, store.ErrLeaseLost), errors.Is(err, store.ErrNotFound):
+	case errors.Is(err, store.ErrLeaseLost):
+		w.release(d.c.Lease) // a revoked lease waits for it
+		w.t.Errorf("%s%s, but recording it failed: %v", d.prefix, d.text, err)
+		return cli.Failure
+	case errors.Is(err, store.ErrNotFound):
 		w.t.Errorf("%s%s, but recording it failed: %v", d.prefix, d.text, err)
 		return cli.Failure
 	}
@@ -330,13 +385,13 @@ func (w *worker) recorded(d *success, err error) int {
 // failed records a failed attempt of a job of app a held under l, with
 // outcome, and reports it under prefix and text.
 func (w *worker) failed(ctx context.Context, a *config.App, l store.Lease, prefix, text, outcome string) {
-	max := a.Exec.MaxRetry
-	if max < 0 {
-		max = w.f.MaxRetry
-	}
+	max := w.maxRetry(a)
 	delay := backoff(a.Exec.RetryDelay, l.Attempts)
 	final, err := w.s.B.Fail(ctx, l, outcome, max, delay)
 	switch {
+	case errors.Is(err, store.ErrLeaseLost):
+		w.release(l) // a revoked lease waits for it
+		w.t.Errorf("%s%s, but recording it failed: %v", prefix, text, err)
 	case err != nil:
 		w.t.Errorf("%s%s, but recording it failed: %v", prefix, text, err)
 	case final:
@@ -404,6 +459,9 @@ func (w *worker) attempt(ctx context.Context, l store.Lease, later bool) (int, *
 		return cli.Failure, nil
 	case lost:
 		// Fencing: another worker may hold the job now; record nothing.
+		// A lease an operator revoked waits for this release (the command
+		// is dead) before the job can run again.
+		w.release(l)
 		w.t.Errorf("%slease lost; command killed, no outcome recorded", prefix)
 		return cli.Failure, nil
 	case ctx.Err() != nil:
@@ -422,6 +480,14 @@ func (w *worker) attempt(ctx context.Context, l store.Lease, later bool) (int, *
 	}
 	w.failed(bg, a, l, prefix, out.Text, text)
 	return cli.Failure, nil
+}
+
+// maxRetry is the app's max_retry, or -max-retry if it sets none.
+func (w *worker) maxRetry(a *config.App) int {
+	if a.Exec.MaxRetry < 0 {
+		return w.f.MaxRetry
+	}
+	return a.Exec.MaxRetry
 }
 
 // backoff is retry_delay doubled for each failed attempt before this one.
@@ -443,15 +509,23 @@ func leaseMargin(lease time.Duration) time.Duration { return lease / 4 }
 // a command stopped at the lease margin is dead before the lease ends.
 func (w *worker) grace() time.Duration { return min(w.f.Grace, w.f.Lease/8) }
 
-// renew extends the lease every third of its length until ctx ends. The
+// heldEvery is how often a running job's lease is read (Backend.Held)
+// between renewals, so that a lease an operator revoked stops the command
+// within about a second.
+const heldEvery = 500 * time.Millisecond
+
+// renew extends the lease every third of its length until ctx ends, and
+// between renewals reads it every heldEvery (Backend.Held), so that a lease
+// an operator revoked stops the command soon. The
 // lease is counted from when each successful renewal was sent, by this
 // machine's monotonic clock, so the server's clock does not matter. Each
 // success moves the reaper's deadline (runner.Reaper.SetDeadline), which
 // stops the command by itself if this process is paused or stuck. If no
 // renewal succeeds by the lease's end less the margin (the server is
-// unreachable, a call hangs) or the lease is lost, renew cancels the run
-// with store.ErrLeaseLost at once, on a timer of its own: backend calls run
-// beside it and never delay it. It sends the latest lease when it stops.
+// unreachable, a call hangs) or the lease is lost (revoked, taken over),
+// renew cancels the run with store.ErrLeaseLost at once, on a timer of its
+// own: backend calls run beside it and never delay it. It sends the latest
+// lease when it stops.
 func (w *worker) renew(ctx context.Context, l store.Lease, start runner.Deadline, cancel context.CancelCauseFunc, done chan<- store.Lease) {
 	type result struct {
 		l    store.Lease
@@ -460,6 +534,8 @@ func (w *worker) renew(ctx context.Context, l store.Lease, start runner.Deadline
 	}
 	results := make(chan result, 1) // a call in flight never blocks on it
 	inFlight := false
+	checks := make(chan error, 1) // likewise for Held
+	checking := false
 	defer func() { done <- l }()
 	deadline := start.Add(w.f.Lease - leaseMargin(w.f.Lease))
 	every := w.f.Lease / 3
@@ -467,6 +543,8 @@ func (w *worker) renew(ctx context.Context, l store.Lease, start runner.Deadline
 	defer expire.Stop()
 	tick := time.NewTimer(start.Add(every).Until())
 	defer tick.Stop()
+	poll := time.NewTimer(heldEvery)
+	defer poll.Stop()
 	for {
 		select {
 		case <-ctx.Done():
@@ -492,12 +570,12 @@ func (w *worker) renew(ctx context.Context, l store.Lease, start runner.Deadline
 		case <-tick.C:
 			sent := runner.Now()
 			inFlight = true
-			go func(l store.Lease) {
-				rctx, rcancel := context.WithDeadline(ctx, time.Now().Add(deadline.Until()))
+			go func(l store.Lease, until time.Time) {
+				rctx, rcancel := context.WithDeadline(ctx, until)
 				defer rcancel()
 				nl, err := w.s.B.Renew(rctx, l, w.f.Lease)
 				results <- result{nl, err, sent}
-			}(l)
+			}(l, time.Now().Add(deadline.Until()))
 		case r := <-results:
 			inFlight = false
 			switch {
@@ -517,12 +595,35 @@ func (w *worker) renew(ctx context.Context, l store.Lease, start runner.Deadline
 				tick.Reset(min(every, time.Second))
 				w.t.Warnf("%s %s: renewing the lease: %v (retrying)", l.App, l.JobID, r.err)
 			}
+		case <-poll.C:
+			if checking || inFlight {
+				poll.Reset(heldEvery)
+				continue
+			}
+			checking = true
+			go func(l store.Lease, until time.Time) {
+				hctx, hcancel := context.WithDeadline(ctx, until)
+				defer hcancel()
+				checks <- w.s.B.Held(hctx, l)
+			}(l, time.Now().Add(deadline.Until()))
+		case err := <-checks:
+			checking = false
+			if errors.Is(err, store.ErrLeaseLost) && ctx.Err() == nil {
+				cancel(store.ErrLeaseLost)
+				return
+			}
+			poll.Reset(heldEvery)
 		}
 	}
 }
 
+// release gives lease l back. It waits at most a lease for the backend:
+// by then the lease has ended anyway, and a worker cut off from its server
+// goes on (backend calls return at their context's deadline).
 func (w *worker) release(l store.Lease) {
-	if err := w.s.B.Release(context.Background(), l); err != nil && !errors.Is(err, store.ErrLeaseLost) {
+	ctx, cancel := context.WithTimeout(context.Background(), w.f.Lease)
+	defer cancel()
+	if err := w.s.B.Release(ctx, l); err != nil && !errors.Is(err, store.ErrLeaseLost) {
 		w.t.Errorf("%s %s: releasing the lease: %v", l.App, l.JobID, err)
 	}
 }

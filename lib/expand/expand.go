@@ -8,6 +8,7 @@ package expand
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -62,11 +63,20 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if err != nil {
 		return t.Usagef("%v", err)
 	}
-	if err := write(t, a, lists); err != nil {
+	var bad badValue
+	if err := write(t, a, lists); errors.As(err, &bad) {
+		t.Stdout.Flush() // what was written is good; the error follows it
+		return t.Usagef("%v", bad.err)
+	} else if err != nil {
 		return t.Fail(err)
 	}
 	return t.Flush()
 }
+
+// badValue is a value write found to hold the delimiter: a usage error.
+type badValue struct{ err error }
+
+func (b badValue) Error() string { return b.err.Error() }
 
 // Values returns the values of each identifier of a's template, from
 // ID=VALUES arguments or the app's autofill values (a range stays a range).
@@ -103,14 +113,25 @@ func Values(a *config.App, args []string) ([]jobid.Seq, error) {
 		}
 		lists[i] = af
 	}
-	for i, l := range lists[:len(lists)-1] {
-		for j := range l.Len() {
-			if v := l.At(j); strings.Contains(v, tm.Delim) {
-				return nil, fmt.Errorf("%s value %q holds the delimiter %q", tm.Idents[i], v, tm.Delim)
+	// Values held in memory are checked here, before anything is written;
+	// a range's are checked by write as it makes them, so that a range of
+	// any size costs nothing up front.
+	for i, l := range lists {
+		if held(l) {
+			for j := range l.Len() {
+				if err := tm.CheckValue(i, l.At(j)); err != nil {
+					return nil, err
+				}
 			}
 		}
 	}
 	return lists, nil
+}
+
+// held reports whether values are held in memory, not computed (a range).
+func held(l jobid.Seq) bool {
+	v, ok := l.(*config.Values)
+	return !ok || !v.IsRange()
 }
 
 // ParseValues parses VALUES: comma-separated values and inclusive ranges
@@ -158,7 +179,19 @@ func isInt(s string) bool {
 func write(t *cli.Tool, a *config.App, lists []jobid.Seq) error {
 	var line []byte
 	var err error
+	var made []int // the identifiers whose values are computed (ranges)
+	for i, l := range lists {
+		if !held(l) {
+			made = append(made, i)
+		}
+	}
 	jobid.Product(lists, func(vals []string) bool {
+		for _, i := range made {
+			if e := a.Template.CheckValue(i, vals[i]); e != nil {
+				err = badValue{e}
+				return false
+			}
+		}
 		line = append(a.Template.AppendFormat(line[:0], vals), '\n')
 		_, err = t.Stdout.Write(line)
 		return err == nil

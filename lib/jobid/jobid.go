@@ -144,12 +144,21 @@ func (t *Template) Format(vals []string) (string, error) {
 	if len(vals) != len(t.Idents) {
 		return "", fmt.Errorf("template %q needs %d values, got %d", t.Text, len(t.Idents), len(vals))
 	}
-	for i, v := range vals[:len(vals)-1] {
-		if strings.Contains(v, t.Delim) {
-			return "", fmt.Errorf("%s value %q holds the delimiter %q", t.Idents[i], v, t.Delim)
+	for i, v := range vals {
+		if err := t.CheckValue(i, v); err != nil {
+			return "", err
 		}
 	}
 	return string(t.AppendFormat(nil, vals)), nil
+}
+
+// CheckValue fails when v, the value of identifier i, would not parse back
+// from a job id: a value other than the last that holds the delimiter.
+func (t *Template) CheckValue(i int, v string) error {
+	if i < len(t.Idents)-1 && strings.Contains(v, t.Delim) {
+		return fmt.Errorf("%s value %q holds the delimiter %q", t.Idents[i], v, t.Delim)
+	}
+	return nil
 }
 
 // Parser parses job ids of one app: a template plus the rules of its

@@ -76,10 +76,13 @@ func (r *Rule) compile() error {
 		if r.Layout == "" {
 			r.Layout = DefaultDateLayout
 		}
-		// A layout must round-trip a date, or it cannot name one.
-		probe := time.Date(2014, 6, 1, 0, 0, 0, 0, time.UTC)
-		if back, err := time.Parse(r.Layout, probe.Format(r.Layout)); err != nil || !back.Equal(probe) {
-			return fmt.Errorf("layout %q does not name a calendar day (write Go layouts such as \"20060102\")", r.Layout)
+		// A layout must round-trip a day, or it cannot name one: two
+		// probes, as a layout without the day of the month ("200601")
+		// round-trips the first of the month.
+		for _, probe := range []time.Time{time.Date(2014, 6, 1, 0, 0, 0, 0, time.UTC), time.Date(2014, 11, 17, 0, 0, 0, 0, time.UTC)} {
+			if back, err := time.Parse(r.Layout, probe.Format(r.Layout)); err != nil || !back.Equal(probe) {
+				return fmt.Errorf("layout %q does not name a calendar day (write Go layouts such as \"20060102\")", r.Layout)
+			}
 		}
 	case "string":
 		if r.Layout != "" {

@@ -1,6 +1,7 @@
 package jobid
 
 import (
+	"fmt"
 	"math"
 	"math/big"
 	"strconv"
@@ -244,4 +245,22 @@ func less(r *Rule, a, b string) bool {
 	x, _ := strconv.ParseInt(a, 10, 64)
 	y, _ := strconv.ParseInt(b, 10, 64)
 	return x < y
+}
+
+// A date layout must name a day: one without the day of the month would
+// make a span of days repeat its values ("201401" 31 times).
+func TestDateLayouts(t *testing.T) {
+	for layout, want := range map[string]string{
+		"20060102":   "",
+		"2006-01-02": "",
+		"2006010215": "",
+		"200601":     `d: layout "200601" does not name a calendar day (write Go layouts such as "20060102")`,
+		"2006":       `d: layout "2006" does not name a calendar day (write Go layouts such as "20060102")`,
+		"15:04":      `d: layout "15:04" does not name a calendar day (write Go layouts such as "20060102")`,
+	} {
+		_, err := ParseValidations([]byte(`{"d": {"type": "date", "layout": "` + layout + `"}}`))
+		if got := fmt.Sprint(err); want == "" && err != nil || want != "" && got != want {
+			t.Errorf("layout %q: %v, want %q", layout, err, want)
+		}
+	}
 }

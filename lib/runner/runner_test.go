@@ -775,16 +775,56 @@ func TestReaperOutlivesCallerThread(t *testing.T) {
 	}
 }
 
-// One job after another under one Reaper, as stolos-exec runs them.
+// One job after another under one Reaper, as stolos-exec runs them (with
+// a deadline, moved once per job as a renewal would). It reports the
+// reaper's context switches and CPU time per job (all its threads).
 func BenchmarkRun(b *testing.B) {
 	j := testJob(b.TempDir(), "true")
 	r := NewReaper(j.Reaper)
 	defer r.Close()
+	if o, err := r.Run(context.Background(), j); err != nil || !o.OK {
+		b.Fatal(o, err)
+	}
+	pid := r.p.cmd.Process.Pid
+	cs0, cpu0 := procCost(b, pid)
 	for b.Loop() {
+		r.SetDeadline(Now().Add(time.Minute))
 		if o, err := r.Run(context.Background(), j); err != nil || !o.OK {
 			b.Fatal(o, err)
 		}
+		r.SetDeadline(0)
 	}
+	cs1, cpu1 := procCost(b, pid)
+	b.ReportMetric(float64(cs1-cs0)/float64(b.N), "reaper-cs/op")
+	b.ReportMetric(float64(cpu1-cpu0)/float64(b.N), "reaper-cpu-ns/op")
+}
+
+// procCost is the context switches (voluntary and not) and the CPU time
+// (user and system, in ns) of every thread of process pid so far.
+func procCost(b *testing.B, pid int) (switches, cpu int64) {
+	tasks, err := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, t := range tasks {
+		dir := fmt.Sprintf("/proc/%d/task/%s/", pid, t.Name())
+		st, err1 := os.ReadFile(dir + "status")
+		stat, err2 := os.ReadFile(dir + "stat")
+		if err1 != nil || err2 != nil {
+			continue // gone
+		}
+		for _, l := range strings.Split(string(st), "\n") {
+			if k, v, ok := strings.Cut(l, ":"); ok && strings.HasSuffix(k, "ctxt_switches") {
+				n, _ := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+				switches += n
+			}
+		}
+		f := strings.Fields(string(stat[bytes.LastIndexByte(stat, ')')+2:]))
+		ut, _ := strconv.ParseInt(f[11], 10, 64) // utime, field 14
+		stime, _ := strconv.ParseInt(f[12], 10, 64)
+		cpu += (ut + stime) * int64(time.Second/100) // USER_HZ is 100 on Linux
+	}
+	return switches, cpu
 }
 
 // Each job under a reaper of its own.

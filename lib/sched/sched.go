@@ -210,7 +210,8 @@ type Completion struct {
 
 // Parked reports a claimed job that was not handed out: it went back to
 // wait for its parents, or (Failed) its job id no longer parses under the
-// app's template and it was failed.
+// app's template, or its abandoned attempts reached max_retry, and it was
+// failed.
 type Parked struct {
 	Ref    store.Ref
 	Reason string
@@ -271,6 +272,11 @@ func (s *Sched) claim(ctx context.Context, c *Completion, recorded func(error), 
 		if err != nil {
 			return n, err
 		}
+		for _, j := range res.Failed {
+			if parked != nil {
+				parked(Parked{Ref: j.Ref, Reason: fmt.Sprintf("%s (max_retry %d reached)", j.Outcome, r.MaxRetry), Failed: true})
+			}
+		}
 		for _, l := range res.Leases {
 			p, err := s.ready(ctx, l)
 			if err != nil {
@@ -289,7 +295,7 @@ func (s *Sched) claim(ctx context.Context, c *Completion, recorded func(error), 
 				return n, err
 			}
 		}
-		if len(res.Leases) > 0 {
+		if len(res.Leases) > 0 || len(res.Failed) > 0 {
 			continue
 		}
 		if wait <= 0 || !time.Now().Before(deadline) {
@@ -392,15 +398,96 @@ func (s *Sched) ready(ctx context.Context, l store.Lease) (*Parked, error) {
 	if allCompleted(states) {
 		return nil, nil
 	}
-	nodes, err := s.Nodes(ctx, ps)
+	up, err := s.above(ctx, ps, states)
 	if err != nil {
 		return nil, err
 	}
-	pr, err := s.B.Park(ctx, l, nodes)
+	nodes, err := s.Nodes(ctx, up)
+	if err != nil {
+		return nil, err
+	}
+	pr, err := s.B.Park(ctx, l, refs(ps), nodes)
 	if err != nil || pr.Ready {
 		return nil, err
 	}
 	return &Parked{Ref: l.Ref, Reason: Waiting(pr.Parents)}, nil
+}
+
+// MaxAbove bounds the ancestors one bubble-up reads. Where it stops, the
+// ancestors it reached are queued as they are: each bubbles up further
+// when it is claimed.
+const MaxAbove = 1000
+
+// above finds what to queue so that a job whose parents ps (whose states
+// are states) are not all completed can run: on each path up from it, the
+// furthest ancestors that are missing (absent, or pending with no queue
+// entry and no lease) and runnable (all their parents completed, or none).
+// The missing ancestors below them are left as they are: bubble-down
+// creates and queues each once its parents complete. Paths end at a
+// completed, failed or skipped ancestor, or at one that is on its way
+// (queued or claimed). It reads the ancestors level by level, one Get per
+// level, at most MaxAbove of them.
+func (s *Sched) above(ctx context.Context, ps []Job, states []store.Job) ([]Job, error) {
+	now := time.Now()
+	missing := func(st store.Job) bool {
+		return st.State == store.Absent || st.State == store.Pending && !st.Queued && !st.Claimed(now)
+	}
+	seen := map[store.Ref]bool{}
+	var level []Job // missing ancestors whose parents are to be looked at
+	for i, p := range ps {
+		if !seen[p.Ref()] && missing(states[i]) {
+			seen[p.Ref()] = true
+			level = append(level, p)
+		}
+	}
+	var out []Job
+	read := 0
+	for len(level) > 0 {
+		parents := make([][]Job, len(level))
+		var todo []Job
+		had := map[store.Ref]bool{}
+		for i, a := range level {
+			parents[i] = s.Parents(a)
+			for _, p := range parents[i] {
+				if !had[p.Ref()] {
+					had[p.Ref()] = true
+					todo = append(todo, p)
+				}
+			}
+		}
+		if read+len(todo) > MaxAbove {
+			return append(out, level...), nil
+		}
+		read += len(todo)
+		got, err := s.B.Get(ctx, refs(todo))
+		if err != nil {
+			return nil, err
+		}
+		st := make(map[store.Ref]store.Job, len(got))
+		for _, j := range got {
+			st[j.Ref] = j
+		}
+		var next []Job
+		for i, a := range level {
+			runnable := true
+			for _, p := range parents[i] {
+				j := st[p.Ref()]
+				if j.State == store.Completed {
+					continue
+				}
+				runnable = false
+				if !seen[p.Ref()] && missing(j) {
+					seen[p.Ref()] = true
+					next = append(next, p)
+				}
+			}
+			if runnable {
+				out = append(out, a)
+			}
+		}
+		level = next
+	}
+	return out, nil
 }
 
 // parentRefs names the parents of a job, for ClaimRequest.Parents; none
@@ -471,6 +558,8 @@ func (s *Sched) Why(ctx context.Context, j store.Job, now time.Time) (string, er
 	switch {
 	case j.State == store.Absent:
 		return "", nil
+	case j.Claimed(now) && j.Revoked:
+		parts = append(parts, fmt.Sprintf("stopping on %s (lease revoked), at the latest by %s", j.Owner, j.Until.UTC().Format(time.RFC3339)))
 	case j.Claimed(now):
 		parts = append(parts, fmt.Sprintf("claimed by %s until %s", j.Owner, j.Until.UTC().Format(time.RFC3339)))
 	case j.Queued && j.NotBefore.After(now):

@@ -1,75 +1,135 @@
-package sched_test
+package sched
 
 import (
 	"context"
-	"errors"
+	"fmt"
 	"path/filepath"
+	"reflect"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/stolos-sched/stolos/lib/config"
-	"github.com/stolos-sched/stolos/lib/sched"
 	"github.com/stolos-sched/stolos/lib/store"
 	"github.com/stolos-sched/stolos/lib/store/local"
 )
 
-// A root job with 2,500 children.
-const fanOut = `{
-  "root": {"job_id": "{k}", "autofill_values": {"k": ["1"]}},
-  "c": {"job_id": "{k}_{n}", "autofill_values": {"k": ["1"], "n": "0:2500"},
-        "depends_on": {"app_name": ["root"]}}
-}`
-
-func open(t *testing.T, tasks string) *sched.Sched {
+// chain makes a config of n apps a0..a(n-1), each job "{x}" of a(i) the
+// child of the same job of a(i-1), plus extra apps, and a Sched on a new
+// SQLite file.
+func chain(t *testing.T, n int, extra string) *Sched {
 	t.Helper()
-	cfg, err := config.Parse([]byte(tasks), config.Options{Delimiter: "_"})
+	var b strings.Builder
+	b.WriteString(`{"a0": {"job_id": "{x}", "bash_cmd": "true"}`)
+	for i := 1; i < n; i++ {
+		fmt.Fprintf(&b, `, "a%d": {"job_id": "{x}", "bash_cmd": "true", "depends_on": {"app_name": ["a%d"]}}`, i, i-1)
+	}
+	b.WriteString(extra + "}")
+	cfg, err := config.Parse([]byte(b.String()), config.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := local.Open(context.Background(), filepath.Join(t.TempDir(), "stolos.db"))
+	be, err := local.Open(context.Background(), filepath.Join(t.TempDir(), "stolos.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { b.Close() })
-	return &sched.Sched{Cfg: cfg, B: b, Warnf: func(f string, args ...any) { t.Errorf("warning: "+f, args...) }}
+	t.Cleanup(func() { be.Close() })
+	return &Sched{Cfg: cfg, B: be}
 }
 
-// TestClaimResumes: a worker killed between two steps of a bubble-down
-// leaves the rest to the next claim, made once the marker has been idle
-// for a lease.
-func TestClaimResumes(t *testing.T) {
-	ctx := context.Background()
-	s := open(t, fanOut)
-	root := store.Ref{App: "root", JobID: "1"}
-	if _, err := s.B.Submit(ctx, []store.SubmitItem{{Node: store.Node{Ref: root}, Priority: 100}}); err != nil {
-		t.Fatal(err)
+// claimAll claims what it can of app: the jobs handed out, and the reports
+// of those parked.
+func claimAll(t *testing.T, s *Sched, app string) (got []store.Lease, parked []string) {
+	t.Helper()
+	_, err := s.Claim(context.Background(), store.ClaimRequest{App: app, Owner: "w", N: 100, Lease: time.Minute}, 0,
+		func(l store.Lease) error { got = append(got, l); return nil },
+		func(p Parked) { parked = append(parked, p.String()) })
+	if err != nil {
+		t.Fatalf("claim %s: %v", app, err)
 	}
-	j, err := s.Resolve(root)
+	return got, parked
+}
+
+func states(t *testing.T, s *Sched, refs ...store.Ref) []string {
+	t.Helper()
+	jobs, err := s.B.Get(context.Background(), refs)
 	if err != nil {
 		t.Fatal(err)
 	}
-	kids, err := s.BubbleDown(ctx, j)
-	if err != nil || len(kids) != 2500 {
-		t.Fatalf("bubble-down of %v: %d children, %v; want 2500", root, len(kids), err)
+	var out []string
+	for _, j := range jobs {
+		st := string(j.State)
+		if j.State == store.Absent {
+			st = "absent"
+		}
+		if j.Queued {
+			st += "+queued"
+		}
+		out = append(out, j.App+" "+st)
 	}
-	killed := errors.New("killed")
-	hook := store.WithStepHook(ctx, func(store.Ref, int) error { return killed })
-	if err := s.B.Complete(hook, store.Lease{Ref: root}, "exit 0", kids); !errors.Is(err, killed) {
-		t.Fatalf("complete: %v, want killed", err)
+	return out
+}
+
+func submit(t *testing.T, s *Sched, refs ...store.Ref) {
+	t.Helper()
+	var items []store.SubmitItem
+	for _, r := range refs {
+		items = append(items, store.SubmitItem{Node: store.Node{Ref: r}, Priority: store.DefaultPriority})
 	}
-	const lease = time.Millisecond
-	time.Sleep(2 * lease) // the marker is idle for a lease
-	var got []store.Lease
-	n, err := s.Claim(ctx, store.ClaimRequest{App: "c", Owner: "w", N: 1, Lease: lease}, 0,
-		func(l store.Lease) error { got = append(got, l); return nil }, nil)
-	if err != nil || n != 1 || got[0].JobID != "1_0" {
-		t.Fatalf("claim: %d %v %v, want 1_0", n, got, err)
+	if _, err := s.B.Submit(context.Background(), items); err != nil {
+		t.Fatal(err)
 	}
-	c, err := s.B.Count(ctx, "c")
-	if err != nil || c.States[store.Pending] != 2500 || c.Queued != 2500 {
-		t.Fatalf("children: %+v %v, want 2500 pending and queued", c, err)
+}
+
+// TestBubbleUpOneStep: a job asked for before its ancestors exist queues
+// the furthest missing ones at once, and leaves those between absent, so
+// that one pass over the apps in order runs the whole chain.
+func TestBubbleUpOneStep(t *testing.T) {
+	const n = 6
+	// b1 needs a2 and c0; c0 is queued already, so that path stops there.
+	s := chain(t, n, `, "c0": {"job_id": "{x}", "bash_cmd": "true"},
+		"b1": {"job_id": "{x}", "bash_cmd": "true", "depends_on": {"app_name": ["a2", "c0"]}}`)
+	ref := func(app string) store.Ref { return store.Ref{App: app, JobID: "1"} }
+	submit(t, s, ref("c0"), ref("a5"), ref("b1"))
+	if got, parked := claimAll(t, s, "a5"); len(got) != 0 || !reflect.DeepEqual(parked, []string{"a5 1: not runnable yet, waiting for parent a4 1 (absent)"}) {
+		t.Fatalf("claim a5: %v %q", got, parked)
 	}
-	if refs, err := s.B.Unfinished(ctx, 0, 10); err != nil || len(refs) != 0 {
-		t.Fatalf("unfinished: %v %v, want none", refs, err)
+	if got, parked := claimAll(t, s, "b1"); len(got) != 0 || !reflect.DeepEqual(parked, []string{"b1 1: not runnable yet, waiting for parent a2 1 (absent)"}) {
+		t.Fatalf("claim b1: %v %q", got, parked)
+	}
+	want := []string{"a0 pending+queued", "a1 absent", "a2 absent", "a3 absent", "a4 absent", "a5 pending", "c0 pending+queued", "b1 pending"}
+	if got := states(t, s, ref("a0"), ref("a1"), ref("a2"), ref("a3"), ref("a4"), ref("a5"), ref("c0"), ref("b1")); !reflect.DeepEqual(got, want) {
+		t.Fatalf("after parking:\n%q, want\n%q", got, want)
+	}
+	// One pass in order runs everything.
+	for _, app := range []string{"a0", "a1", "a2", "c0", "b1", "a3", "a4", "a5"} {
+		got, parked := claimAll(t, s, app)
+		if len(got) != 1 || len(parked) != 0 {
+			t.Fatalf("claim %s: %v %q, want one job", app, got, parked)
+		}
+		if err := s.Complete(context.Background(), got[0], "exit 0"); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// TestBubbleUpBounded: the walk up reads at most MaxAbove ancestors; the
+// ancestor where it stopped is queued, and bubbles up further when it is
+// claimed.
+func TestBubbleUpBounded(t *testing.T) {
+	const n = MaxAbove + 4
+	s := chain(t, n, "")
+	ref := func(i int) store.Ref { return store.Ref{App: fmt.Sprint("a", i), JobID: "1"} }
+	submit(t, s, ref(n-1))
+	claimAll(t, s, ref(n-1).App)
+	stop := n - 2 - MaxAbove // the parent's parents are read, MaxAbove of them
+	if got, want := states(t, s, ref(stop-1), ref(stop), ref(stop+1)), []string{
+		ref(stop-1).App + " absent", ref(stop).App + " pending+queued", ref(stop+1).App + " absent",
+	}; !reflect.DeepEqual(got, want) {
+		t.Fatalf("after parking the leaf: %q, want %q", got, want)
+	}
+	claimAll(t, s, ref(stop).App)
+	if got, want := states(t, s, ref(0), ref(1)), []string{"a0 pending+queued", "a1 absent"}; !reflect.DeepEqual(got, want) {
+		t.Fatalf("after parking a%d: %q, want %q", stop, got, want)
 	}
 }

@@ -20,9 +20,18 @@ import (
 	"github.com/stolos-sched/stolos/lib/store"
 )
 
+// Running is the exit status when -set completed was refused for a job a
+// worker runs (and nothing worse happened).
+const Running = 3
+
+// forcePoll is how often -force reads a job whose lease it revoked, until
+// the holder released it.
+const forcePoll = 50 * time.Millisecond
+
 type flags struct {
 	App    string
 	Set    string
+	Force  bool
 	List   bool
 	Filter string
 	Count  bool
@@ -35,6 +44,7 @@ func newTool(stdin io.Reader, stdout, stderr io.Writer) (*cli.Tool, *flags) {
 	f := &flags{}
 	t.AppFlag(&f.App, false)
 	t.Flags.StringVar(&f.Set, "set", "", "set the jobs' `STATE`: pending, completed (queues the children it unblocks), failed or skipped (env STOLOS_SET)")
+	t.Flags.BoolVar(&f.Force, "force", false, "with -set completed: stop a running job's command and wait for its death first (env STOLOS_FORCE)")
 	t.Flags.BoolVar(&f.List, "list", false, "every known job of the app (env STOLOS_LIST)")
 	t.Flags.StringVar(&f.Filter, "state", "", "with -list: only jobs in `STATE` (env STOLOS_STATE)")
 	t.Flags.BoolVar(&f.Count, "count", false, "count the app's jobs by state, and those queued and claimed (env STOLOS_COUNT)")
@@ -78,6 +88,8 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return t.Usagef("use one of -list, -count and -set")
 	case f.Filter != "" && !f.List:
 		return t.Usagef("-state goes with -list")
+	case f.Force && setTo != store.Completed:
+		return t.Usagef("-force goes with -set completed")
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
@@ -111,7 +123,7 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 			}
 		}
 		if bad == nil && setTo != store.Absent {
-			bad = set(ctx, s, j, setTo)
+			bad = set(ctx, s, j, setTo, f.Force)
 		}
 		if bad == nil && setTo == store.Absent {
 			var jobs []store.Job
@@ -119,9 +131,14 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 				bad = w.job(ctx, jobs[0])
 			}
 		}
+		switch {
+		case errors.Is(bad, errRunning) && status == cli.OK:
+			status = Running
+		case bad != nil:
+			status = cli.Failure
+		}
 		if bad != nil {
 			t.Errorf("%v", bad)
-			status = cli.Failure
 		}
 		return true
 	})
@@ -134,12 +151,21 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	return status
 }
 
-func set(ctx context.Context, s *sched.Sched, j sched.Job, st store.State) error {
+// errRunning: -set completed of a job a worker runs, without -force.
+var errRunning = errors.New("running")
+
+func set(ctx context.Context, s *sched.Sched, j sched.Job, st store.State, force bool) error {
 	var err error
-	if st == store.Completed {
-		err = s.Complete(ctx, store.Lease{Ref: j.Ref()}, "set completed")
-	} else {
+	switch {
+	case st != store.Completed:
 		err = s.B.SetState(ctx, j.Ref(), st, "set "+string(st))
+	case force:
+		err = forceComplete(ctx, s, j)
+	default:
+		err = s.Complete(ctx, store.Lease{Ref: j.Ref()}, "set completed")
+		if errors.Is(err, store.ErrHeld) {
+			return fmt.Errorf("%s %s: %w on %s; not completed (-force stops it first)", j.App.Name, j.ID, errRunning, owner(ctx, s, j))
+		}
 	}
 	switch {
 	case errors.Is(err, store.ErrNotFound):
@@ -148,6 +174,49 @@ func set(ctx context.Context, s *sched.Sched, j sched.Job, st store.State) error
 		return fmt.Errorf("%s %s: %v", j.App.Name, j.ID, err)
 	}
 	return nil
+}
+
+// owner names the holder of j's lease, for a message.
+func owner(ctx context.Context, s *sched.Sched, j sched.Job) string {
+	jobs, err := s.B.Get(ctx, []store.Ref{j.Ref()})
+	if err != nil || jobs[0].Owner == "" {
+		return "a worker"
+	}
+	return jobs[0].Owner
+}
+
+// forceComplete completes j once no command of it runs: if a worker holds
+// it, j is set failed first (which revokes the lease and takes it off its
+// queue, so that nobody claims it meanwhile), and completed once the
+// holder released the lease (its command is dead) or the lease ended.
+func forceComplete(ctx context.Context, s *sched.Sched, j sched.Job) error {
+	const outcome = "set completed"
+	err := s.Complete(ctx, store.Lease{Ref: j.Ref()}, outcome)
+	if !errors.Is(err, store.ErrHeld) {
+		return err
+	}
+	if err := s.B.SetState(ctx, j.Ref(), store.Failed, "stopping for -set completed -force"); err != nil {
+		return err
+	}
+	tick := time.NewTicker(forcePoll)
+	defer tick.Stop()
+	for {
+		jobs, err := s.B.Get(ctx, []store.Ref{j.Ref()})
+		if err != nil {
+			return err
+		}
+		if !jobs[0].Claimed(time.Now()) {
+			err := s.Complete(ctx, store.Lease{Ref: j.Ref()}, outcome)
+			if !errors.Is(err, store.ErrHeld) {
+				return err
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("interrupted while its command stops: left failed (%v)", ctx.Err())
+		case <-tick.C:
+		}
+	}
 }
 
 type writer struct {
@@ -165,6 +234,7 @@ type jobJSON struct {
 	Priority  *int       `json:"priority,omitempty"`
 	Owner     string     `json:"owner,omitempty"`
 	Until     *time.Time `json:"lease_until,omitempty"`
+	Revoked   bool       `json:"lease_revoked,omitempty"`
 	NotBefore *time.Time `json:"not_before,omitempty"`
 	Attempts  int        `json:"attempts"`
 	Outcome   string     `json:"outcome,omitempty"`
@@ -199,7 +269,7 @@ func (w *writer) job(ctx context.Context, j store.Job) error {
 		out.Priority = &j.Priority
 	}
 	if j.Claimed(now) {
-		out.Owner, out.Until = j.Owner, &j.Until
+		out.Owner, out.Until, out.Revoked = j.Owner, &j.Until, j.Revoked
 	}
 	if j.Queued && j.NotBefore.After(now) {
 		out.NotBefore = &j.NotBefore

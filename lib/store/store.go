@@ -73,6 +73,10 @@ type Job struct {
 	NotBefore time.Time // queued but not claimable before this (retry delay); zero if claimable
 	Attempts  int       // failed attempts since the last success or readd
 	Outcome   string    // last outcome: "exit 0", "exit 3", "signal KILL", "lease lost", ...
+	// Revoked: the lease (Owner, Until) was revoked by SetState or a
+	// readd; its holder is stopping its command. The job is not
+	// claimable before the holder releases the lease or Until passes.
+	Revoked bool
 }
 
 // Claimed reports whether the job is held under a live lease at now.
@@ -130,10 +134,11 @@ func Step(ctx context.Context, parent Ref, done int) error {
 type SubmitItem struct {
 	Node
 	Priority int
-	// Readd re-queues the job in any state and resets its attempt count.
-	// Reset lists its descendants (all of them, from the graph): those that
-	// exist are set to pending, not queued, attempts reset; a claimed one
-	// keeps its lease.
+	// Readd re-queues the job in any state and resets its attempt count;
+	// a live lease on it is revoked (see Lease). Reset lists its
+	// descendants (all of them, from the graph): those that exist are set
+	// to pending, not queued, attempts reset; a claimed one keeps its
+	// queue entry, and its lease is revoked.
 	Readd bool
 	Reset []Ref
 }
@@ -153,6 +158,24 @@ const (
 // (Renew, Release, Complete with a lease, Fail, Park) names the lease's Token
 // and fails with ErrLeaseLost when the lease expired or was taken over: that
 // is how a worker that lost its lease is fenced off.
+//
+// A lease is revoked when an operator changes its job (SetState, a readd
+// of the job or of an ancestor) while a worker's command may run under it.
+// A revoked lease is lost to its holder (Held, Renew, Complete, Fail and
+// Park fail with ErrLeaseLost), but the store keeps its owner and expiry:
+// Claim and Acquire do not take the job before the holder Releases the
+// lease (which it does once its command is dead) or the lease would have
+// ended, so a job never runs twice at once because of an operator.
+// Transferable leases (stolos-claim's, under which nothing runs) are not
+// revoked: SetState to failed or skipped drops them, and a readd leaves
+// them (the stolos-exec that takes one over sees the job's new state).
+//
+// A lease that ends without an outcome (it expired: no Complete, Fail,
+// Park or Release) and that was neither transferable nor revoked is an
+// abandoned attempt: its worker died or lost touch. The Claim or Acquire
+// that next takes the job counts it as a failed attempt, with the outcome
+// AbandonedOutcome(owner), and a Claim fails the job instead when that
+// count reaches ClaimRequest.MaxRetry.
 type Lease struct {
 	Ref
 	Token    string
@@ -180,14 +203,39 @@ type ClaimRequest struct {
 	// and returns them in Lease.Parents. The reads are for the caller's
 	// information only: the claim does not depend on them.
 	Parents func(Ref) []Ref
+	// MaxRetry, if positive, is the app's max_retry: a job whose
+	// abandoned attempt (see Lease) brings its failed attempts to
+	// MaxRetry is failed and left out of the claim. Zero: abandoned
+	// attempts are counted, and the jobs are claimed whatever the count.
+	MaxRetry int
 }
 
 // ClaimResult holds the leases taken, in queue order (priority, then
 // oldest first), and when a queue entry that was not claimable now (retry
 // delay, live lease) may become claimable: the zero time if none.
+// Failed lists the jobs the claim failed because their abandoned attempts
+// reached ClaimRequest.MaxRetry, as they are now.
 type ClaimResult struct {
 	Leases []Lease
 	Next   time.Time
+	Failed []Job
+}
+
+// AbandonedOutcome is the outcome recorded for an abandoned attempt of the
+// worker owner.
+func AbandonedOutcome(owner string) string { return "abandoned: worker " + owner + " lost" }
+
+// RevokedToken is how a backend stores the token of a revoked lease: it
+// no longer matches the holder's token, so every fenced change fails, and
+// Release still recognizes it (IsRevokedOf).
+func RevokedToken(token string) string { return "!" + token }
+
+// IsRevoked reports whether a stored token is a revoked lease's.
+func IsRevoked(stored string) bool { return len(stored) > 0 && stored[0] == '!' }
+
+// IsRevokedOf reports whether stored is token, revoked.
+func IsRevokedOf(stored, token string) bool {
+	return token != "" && IsRevoked(stored) && stored[1:] == token
 }
 
 // ParkResult says what Park did.
@@ -219,6 +267,10 @@ var (
 	// bubble-down failed; its marker stays, and the next worker finishes
 	// it (Unfinished, Resume).
 	ErrUnfinished = errors.New("completed, but not all children handled yet (the next worker will)")
+	// ErrDataLost: the backend's data vanished while the process used it
+	// (a server restarted without persistence, or flushed). Retrying does
+	// not help.
+	ErrDataLost = errors.New("job state lost")
 )
 
 // Backend stores job state and per-app queues. Every method is atomic with
@@ -248,16 +300,25 @@ type Backend interface {
 	Renew(ctx context.Context, l Lease, d time.Duration) (Lease, error)
 
 	// Release gives a lease back without an outcome: the job stays pending,
-	// and claimable at once if it is queued.
+	// and claimable at once if it is queued. Releasing a revoked lease
+	// (its holder's command is dead) ends it: the job becomes claimable
+	// as SetState or the readd left it.
 	Release(ctx context.Context, l Lease) error
+
+	// Held reads whether l is still held: nil if so, ErrLeaseLost if it
+	// expired, was revoked or taken over. It changes nothing (a cheap
+	// read), so that a worker can poll it to learn of a revocation soon.
+	Held(ctx context.Context, l Lease) error
 
 	// Complete marks a job completed, removes its queue entry and lease, and
 	// resets its attempt count, and then queues each child all of whose
 	// parents are now completed (creating it if absent; skipped if its
 	// Node says so) unless the child is already queued or not pending.
-	// With a zero Token it acts on the job whatever its lease (stolos-state
-	// -set completed); otherwise the lease must be held. Children are
-	// queued with the completed job's priority.
+	// With a zero Token (stolos-state -set completed) it fails with
+	// ErrHeld while a worker's command may run: the job has a live lease,
+	// revoked or not, that is not transferable (a transferable one is
+	// dropped); otherwise the lease must be held. Children are queued with
+	// the completed job's priority.
 	//
 	// The cost per child does not grow with the child's number of parents
 	// (amortized): each child has a fan-in record, the set of its parents
@@ -297,15 +358,19 @@ type Backend interface {
 
 	// Park is bubble-up. It checks the parents of a claimed job; if all are
 	// completed the job is Ready. Otherwise, in the same atomic step, it
-	// creates the parents that are absent (pending and queued, or skipped),
-	// queues those pending parents that are neither queued nor claimed,
-	// and takes the child off its queue, releasing the lease.
-	Park(ctx context.Context, l Lease, parents []Node) (ParkResult, error)
+	// creates the jobs of above that are absent (pending and queued, or
+	// skipped), queues those that are pending and neither queued nor
+	// claimed, and takes the child off its queue, releasing the lease.
+	// above is what the caller found to run first: the child's missing
+	// ancestors that are runnable (sched walks up to them), or simply its
+	// parents.
+	Park(ctx context.Context, l Lease, parents []Ref, above []Node) (ParkResult, error)
 
 	// SetState sets the state of existing jobs, outside the lease protocol
-	// (stolos-state -set). Pending leaves the queue entry as it is; failed
-	// and skipped remove the queue entry and any lease. (Completed goes
-	// through Complete, for bubble-down.) ErrNotFound for an absent job.
+	// (stolos-state -set). A live lease is revoked (see Lease). Pending
+	// leaves the queue entry as it is; failed and skipped remove it.
+	// (Completed goes through Complete, for bubble-down.) ErrNotFound for
+	// an absent job.
 	SetState(ctx context.Context, ref Ref, st State, outcome string) error
 
 	// Get reads jobs; an absent one comes back with State Absent.

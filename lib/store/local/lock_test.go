@@ -8,6 +8,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/stolos-sched/stolos/lib/store/storetest"
 )
 
 // holder is another holder of a lock file: its own open file description,
@@ -142,4 +144,21 @@ func TestWriteLockNoFile(t *testing.T) {
 		t.Fatalf("second lock with a canceled context: %v", err)
 	}
 	unlock()
+}
+
+// A writer that holds the database and stopped (a paused process) blocks
+// no call past the deadline it was given.
+func TestStalledWriter(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "stolos.db")
+	b, err := Open(context.Background(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	other := holder(t, path+"-lock")
+	storetest.Stalled(t, b, func() {
+		if err := syscall.Flock(int(other.Fd()), syscall.LOCK_EX); err != nil {
+			t.Fatal(err)
+		}
+	}, func() { _ = syscall.Flock(int(other.Fd()), syscall.LOCK_UN) })
 }

@@ -50,18 +50,8 @@ func (tx *txn) submit(it store.SubmitItem) (store.SubmitResult, error) {
 		}
 	case !it.Readd:
 		return store.Exists, nil
-	case r.queued && r.state == store.Pending:
-		res = store.AlreadyQueued
-		r.attempts = 0
-	case it.Skip:
-		res = store.Requeued
-		dequeue(&r)
-		r.state, r.attempts = store.Skipped, 0
 	default:
-		res = store.Requeued
-		dequeue(&r)
-		r.state, r.attempts = store.Pending, 0
-		if err := tx.enqueue(&r, it.Priority); err != nil {
+		if res, err = tx.readd(&r, it); err != nil {
 			return 0, err
 		}
 	}
@@ -78,6 +68,27 @@ func (tx *txn) submit(it store.SubmitItem) (store.SubmitResult, error) {
 		}
 	}
 	return res, nil
+}
+
+// readd queues an existing job again (see store.SubmitItem), revoking a
+// live lease on it. The caller saves it.
+func (tx *txn) readd(r *row, it store.SubmitItem) (store.SubmitResult, error) {
+	revoke(r, tx.now)
+	r.attempts = 0
+	switch {
+	case r.queued && r.state == store.Pending:
+		return store.AlreadyQueued, nil
+	case it.Skip:
+		dequeue(r)
+		r.state = store.Skipped
+	default:
+		dequeue(r)
+		r.state = store.Pending
+		if err := tx.enqueue(r, it.Priority); err != nil {
+			return 0, err
+		}
+	}
+	return store.Requeued, nil
 }
 
 // create makes an absent job: pending and queued with prio, or skipped.
@@ -101,6 +112,7 @@ func (tx *txn) reset(ref store.Ref) error {
 	if !r.leased(tx.now) {
 		dequeue(&r)
 	}
+	revoke(&r, tx.now)
 	r.state, r.attempts = store.Pending, 0
 	return tx.save(&r)
 }
@@ -156,6 +168,11 @@ func (tx *txn) claim(req store.ClaimRequest) (store.ClaimResult, error) {
 				// A stale entry: consumed, never handed out.
 				dequeue(r)
 				clearLease(r)
+			} else if abandoned(r, tx.now) && req.MaxRetry > 0 && r.attempts >= req.MaxRetry {
+				dequeue(r)
+				clearLease(r)
+				r.state = store.Failed
+				res.Failed = append(res.Failed, r.job(tx.now))
 			} else {
 				l, err := tx.lease(r, req.Owner, req.Lease, req.Transferable)
 				if err != nil {
@@ -252,6 +269,8 @@ func (b *Backend) Acquire(ctx context.Context, ref store.Ref, owner string, d ti
 			return fmt.Errorf("%w (it is %s)", store.ErrNotPending, r.state)
 		case r.leased(tx.now) && !r.transferable:
 			return fmt.Errorf("%w (%s, until %s)", store.ErrHeld, r.owner, time.Unix(0, r.until).Format(time.RFC3339))
+		default:
+			abandoned(&r, tx.now)
 		}
 		if l, err = tx.lease(&r, owner, d, false); err != nil {
 			return err
@@ -288,6 +307,9 @@ func (b *Backend) Renew(ctx context.Context, l store.Lease, d time.Duration) (st
 func (b *Backend) Release(ctx context.Context, l store.Lease) error {
 	err := b.write(ctx, func(tx *txn) error {
 		r, err := tx.held(l)
+		if errors.Is(err, store.ErrLeaseLost) && store.IsRevokedOf(r.token, l.Token) {
+			err = nil // its holder's command is dead: the revocation ends
+		}
 		if err != nil {
 			return err
 		}
@@ -345,6 +367,8 @@ func (tx *txn) complete(l store.Lease, outcome string, children []store.Child) (
 			return 0, err
 		} else if !found {
 			return 0, store.ErrNotFound
+		} else if r.leased(tx.now) && !r.transferable {
+			return 0, fmt.Errorf("%w (%s, until %s)", store.ErrHeld, r.owner, time.Unix(0, r.until).Format(time.RFC3339))
 		}
 	} else if r, err = tx.held(l); err != nil {
 		return 0, err
@@ -431,11 +455,12 @@ func (b *Backend) Fail(ctx context.Context, l store.Lease, outcome string, maxRe
 }
 
 // Park is bubble-up (see store.Backend).
-func (b *Backend) Park(ctx context.Context, l store.Lease, parents []store.Node) (store.ParkResult, error) {
-	for _, p := range parents {
-		if err := store.CheckRef(p.Ref); err != nil {
-			return store.ParkResult{}, fmt.Errorf("park %v: parent: %w", l.Ref, err)
-		}
+func (b *Backend) Park(ctx context.Context, l store.Lease, parents []store.Ref, above []store.Node) (store.ParkResult, error) {
+	if err := store.CheckRefs(parents); err != nil {
+		return store.ParkResult{}, fmt.Errorf("park %v: parent: %w", l.Ref, err)
+	}
+	if err := store.CheckNodes(above); err != nil {
+		return store.ParkResult{}, fmt.Errorf("park %v: ancestor: %w", l.Ref, err)
 	}
 	var res store.ParkResult
 	err := b.write(ctx, func(tx *txn) error {
@@ -444,36 +469,37 @@ func (b *Backend) Park(ctx context.Context, l store.Lease, parents []store.Node)
 			return err
 		}
 		res = store.ParkResult{Ready: true, Parents: make([]store.Job, len(parents))}
-		prows := make([]row, len(parents))
-		found := make([]bool, len(parents))
 		for i, p := range parents {
-			if prows[i], found[i], err = tx.load(p.Ref); err != nil {
+			pr, _, err := tx.load(p)
+			if err != nil {
 				return err
 			}
-			res.Parents[i] = prows[i].job(tx.now)
-			res.Ready = res.Ready && prows[i].state == store.Completed
+			res.Parents[i] = pr.job(tx.now)
+			res.Ready = res.Ready && pr.state == store.Completed
 		}
 		if res.Ready {
 			return nil
 		}
-		for i, p := range parents {
-			pr := &prows[i]
+		for _, n := range above {
+			pr, found, err := tx.load(n.Ref)
+			if err != nil {
+				return err
+			}
 			switch {
-			case !found[i]:
-				if _, err := tx.create(pr, p, r.priority); err != nil {
+			case !found:
+				if _, err := tx.create(&pr, n, r.priority); err != nil {
 					return err
 				}
 			case pr.state == store.Pending && !pr.queued && !pr.leased(tx.now):
-				if err := tx.enqueue(pr, r.priority); err != nil {
+				if err := tx.enqueue(&pr, r.priority); err != nil {
 					return err
 				}
 			default:
 				continue
 			}
-			if err := tx.save(pr); err != nil {
+			if err := tx.save(&pr); err != nil {
 				return err
 			}
-			found[i] = true
 		}
 		dequeue(&r)
 		clearLease(&r)
@@ -506,9 +532,12 @@ func (b *Backend) SetState(ctx context.Context, ref store.Ref, st store.State, o
 			return store.ErrNotFound
 		}
 		r.state, r.outcome = st, outcome
+		revoke(&r, tx.now)
 		if st != store.Pending {
 			dequeue(&r)
-			clearLease(&r)
+			if r.transferable {
+				clearLease(&r) // nothing runs under it
+			}
 		}
 		return tx.save(&r)
 	})

@@ -48,6 +48,21 @@ func (b *Backend) Get(ctx context.Context, refs []store.Ref) ([]store.Job, error
 	return jobs, nil
 }
 
+// Held reads whether a lease is still held (see store.Backend).
+func (b *Backend) Held(ctx context.Context, l store.Lease) error {
+	var r row
+	err := r.scan(b.r.QueryRowContext(ctx, "SELECT "+rowCols+" FROM jobs WHERE app = ? AND job_id = ?", l.App, l.JobID))
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return fmt.Errorf("held %v: %w", l.Ref, store.ErrLeaseLost)
+	case err != nil:
+		return fmt.Errorf("held %v: %w", l.Ref, err)
+	case l.Token == "" || r.token != l.Token || !r.leased(time.Now().UnixNano()):
+		return fmt.Errorf("held %v: %w", l.Ref, store.ErrLeaseLost)
+	}
+	return nil
+}
+
 // List calls fn for every job of an app, of one state unless st is Absent
 // (see store.Backend).
 func (b *Backend) List(ctx context.Context, app string, st store.State, fn func(store.Job) error) error {
@@ -106,10 +121,12 @@ func (b *Backend) Count(ctx context.Context, app string) (store.Counts, error) {
 	return c, nil
 }
 
-// countQuery reads an app's counts (?1) at a time (?2).
+// countQuery reads an app's counts (?1) at a time (?2). "wake > 0" is
+// implied by "wake > ?2", but SQLite uses a partial index only when the
+// query names its condition itself.
 const countQuery = "SELECT coalesce(a.pending, 0), coalesce(a.completed, 0), coalesce(a.failed, 0), " +
 	"coalesce(a.skipped, 0), coalesce(a.queued, 0), " +
-	"(SELECT count(*) FROM jobs WHERE app = ?1 AND queued = 1 AND wake > ?2 AND lease_until > ?2) + " +
+	"(SELECT count(*) FROM jobs WHERE app = ?1 AND queued = 1 AND wake > 0 AND wake > ?2 AND lease_until > ?2) + " +
 	"(SELECT count(*) FROM jobs WHERE app = ?1 AND queued = 0 AND token != '' AND lease_until > ?2) " +
 	"FROM (SELECT 1) LEFT JOIN apps a ON a.app = ?1"
 

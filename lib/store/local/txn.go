@@ -53,7 +53,7 @@ func (r *row) job(now int64) store.Job {
 		Attempts: r.attempts, Outcome: r.outcome,
 	}
 	if r.token != "" {
-		j.Owner, j.Until = r.owner, time.Unix(0, r.until)
+		j.Owner, j.Until, j.Revoked = r.owner, time.Unix(0, r.until), store.IsRevoked(r.token)
 	}
 	if r.queued && r.notBefore > now {
 		j.NotBefore = time.Unix(0, r.notBefore)
@@ -230,6 +230,24 @@ func dequeue(r *row) { r.queued, r.notBefore = false, 0 }
 
 // clearLease drops a job's lease.
 func clearLease(r *row) { r.owner, r.token, r.until, r.transferable = "", "", 0, false }
+
+// revoke revokes a live lease of a worker (see store.Lease).
+func revoke(r *row, now int64) {
+	if r.leased(now) && !r.transferable && !store.IsRevoked(r.token) {
+		r.token = store.RevokedToken(r.token)
+	}
+}
+
+// abandoned counts the abandoned attempt of a lease that ended without an
+// outcome, if r has one (see store.Lease), and reports whether it did.
+func abandoned(r *row, now int64) bool {
+	if r.token == "" || r.leased(now) || r.transferable || store.IsRevoked(r.token) {
+		return false
+	}
+	r.attempts++
+	r.outcome = store.AbandonedOutcome(r.owner)
+	return true
+}
 
 // lease gives a job a new lease.
 func (tx *txn) lease(r *row, owner string, d time.Duration, transferable bool) (store.Lease, error) {

@@ -1,7 +1,10 @@
 package redis
 
 import (
+	"strings"
 	"testing"
+
+	"github.com/stolos-sched/stolos/lib/store"
 
 	"github.com/stolos-sched/stolos/lib/store/storetest"
 )
@@ -11,3 +14,11 @@ import (
 var harness = storetest.Harness{New: newSpec, Open: openSpec}
 
 func TestConformance(t *testing.T) { storetest.Run(t, harness) }
+
+// No call blocks past its deadline when the server stops answering.
+func TestPartitioned(t *testing.T) {
+	shared.Require(t)
+	storetest.Partitioned(t, shared.Addr(), func(addr string) (store.Backend, error) {
+		return openSpec(strings.Replace(newSpec(t), shared.Addr(), addr, 1))
+	})
+}

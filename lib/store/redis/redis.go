@@ -12,7 +12,9 @@ package redis
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/tls"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -65,11 +67,17 @@ func (o Options) addr() string {
 	return net.JoinHostPort(host, strconv.Itoa(port))
 }
 
+// voidLogger drops go-redis's log lines.
+type voidLogger struct{}
+
+func (voidLogger) Printf(context.Context, string, ...any) {}
+
 // Backend is a store.Backend on Redis.
 type Backend struct {
 	c      *goredis.Client
 	addr   string
 	prefix string
+	argv1  string // every script's ARGV[1]: installation id, "\n", prefix
 	s      scripts
 	wide   sync.Map // child app -> whether its children have more than eagerMax parents
 }
@@ -94,6 +102,11 @@ func Open(ctx context.Context, o Options, warn io.Writer) (*Backend, error) {
 		// "held". Do not retry; dead pooled connections are dropped when
 		// taken from the pool, and callers see the error.
 		MaxRetries: -1,
+		// A call returns by its context's deadline, also on a connection
+		// that stopped answering (a partition, a paused server); without
+		// this go-redis waits its own read timeout. stolos-exec's renewals
+		// rely on it (DESIGN.md, leases).
+		ContextTimeoutEnabled: true,
 	}
 	if opt.DialTimeout == 0 {
 		opt.DialTimeout = 5 * time.Second
@@ -101,6 +114,11 @@ func Open(ctx context.Context, o Options, warn io.Writer) (*Backend, error) {
 	if o.TLS && opt.TLSConfig == nil {
 		opt.TLSConfig = &tls.Config{ServerName: strings.Trim(o.Host, "[]"), MinVersion: tls.VersionTLS12}
 	}
+	// go-redis logs dial failures to stderr by itself ("connection pool:
+	// failed to dial after 5 attempts"), beside the error its caller gets
+	// and reports: that would print one error twice. Its logger is the
+	// library's global; every Open sets the same.
+	goredis.SetLogger(voidLogger{})
 	// Dial once ourselves first: the client retries failed dials, which is
 	// right for reconnecting later but slow to say that nobody listens.
 	d := net.Dialer{Timeout: opt.DialTimeout}
@@ -125,8 +143,38 @@ func Open(ctx context.Context, o Options, warn io.Writer) (*Backend, error) {
 		b.c.Close()
 		return nil, fmt.Errorf("redis %s: load scripts: %v", addr, err)
 	}
-	b.checkEviction(ctx, warn)
+	if err := b.install(ctx, warn); err != nil {
+		b.c.Close()
+		return nil, err
+	}
+	b.checkServer(ctx, warn)
 	return b, nil
+}
+
+// install reads the installation marker, making it if there is none, so
+// that every script can check that the data it works on is the data this
+// process found: a server that restarted without persistence, or was
+// flushed, fails the next script with ErrDataLost rather than answering
+// "nothing to do". State without a marker (written by a stolos from before
+// markers, or the marker was deleted) gets one, with a warning.
+func (b *Backend) install(ctx context.Context, warn io.Writer) error {
+	id := make([]byte, 8)
+	if _, err := rand.Read(id); err != nil {
+		return err
+	}
+	v, err := b.s.install.Run(ctx, b.c, nil, b.prefix, hex.EncodeToString(id)).Result()
+	if err != nil {
+		return fmt.Errorf("redis %s: installation marker: %v", b.addr, err)
+	}
+	r := toSlice(v)
+	if len(r) != 2 || toStr(r[0]) == "" {
+		return fmt.Errorf("redis %s: installation marker: bad reply %v", b.addr, v)
+	}
+	b.argv1 = toStr(r[0]) + "\n" + b.prefix
+	if toInt(r[1]) != 0 && warn != nil {
+		fmt.Fprintf(warn, "warning: redis %s: job state under prefix %q had no installation marker; made one\n", b.addr, b.prefix)
+	}
+	return nil
 }
 
 // openErr says in one line why the first PING failed.
@@ -149,17 +197,28 @@ func (b *Backend) openErr(err error, o Options) error {
 	return fmt.Errorf("redis %s: %v", b.addr, err)
 }
 
-// checkEviction warns when the server's maxmemory-policy may evict our keys.
-// Our keys never have a TTL, so only the allkeys-* policies can evict them
-// (volatile-* policies evict only keys with a TTL). A server that does not
-// permit CONFIG is not checked.
-func (b *Backend) checkEviction(ctx context.Context, warn io.Writer) {
-	m, err := b.c.ConfigGet(ctx, "maxmemory-policy").Result()
-	if err != nil || warn == nil {
+// checkServer warns when the server's settings may lose job state: a
+// maxmemory-policy that may evict our keys (they never have a TTL, so only
+// the allkeys-* policies can; volatile-* policies evict only keys with a
+// TTL), or no persistence at all (no RDB save points and no append-only
+// file: a restart loses everything). A server that does not permit CONFIG
+// is not checked.
+func (b *Backend) checkServer(ctx context.Context, warn io.Writer) {
+	if warn == nil {
 		return
 	}
-	if p := m["maxmemory-policy"]; strings.HasPrefix(p, "allkeys-") {
+	pipe := b.c.Pipeline()
+	policy := pipe.ConfigGet(ctx, "maxmemory-policy")
+	save := pipe.ConfigGet(ctx, "save")
+	aof := pipe.ConfigGet(ctx, "appendonly")
+	if _, err := pipe.Exec(ctx); err != nil {
+		return
+	}
+	if p := policy.Val()["maxmemory-policy"]; strings.HasPrefix(p, "allkeys-") {
 		fmt.Fprintf(warn, "warning: redis %s has maxmemory-policy %s, which may evict job state; set it to noeviction\n", b.addr, p)
+	}
+	if strings.TrimSpace(save.Val()["save"]) == "" && aof.Val()["appendonly"] == "no" {
+		fmt.Fprintf(warn, "warning: redis %s has no persistence (no save points, appendonly no): a restart loses all job state; set appendonly yes\n", b.addr)
 	}
 }
 
@@ -169,7 +228,7 @@ func (b *Backend) Close() error { return b.c.Close() }
 // run runs a script with the key prefix first, and turns the scripts'
 // error replies into the store's errors about ref.
 func (b *Backend) run(ctx context.Context, sc *goredis.Script, ref store.Ref, args ...any) (any, error) {
-	return b.reply(ref, sc.Run(ctx, b.c, nil, append([]any{b.prefix}, args...)...))
+	return b.reply(ref, sc.Run(ctx, b.c, nil, append([]any{b.argv1}, args...)...))
 }
 
 // reply is a script's result, with its error replies turned into the
@@ -186,6 +245,8 @@ func (b *Backend) reply(ref store.Ref, c *goredis.Cmd) (any, error) {
 	}
 	word, detail, _ := strings.Cut(rest, " ")
 	switch word {
+	case "vanished":
+		return nil, fmt.Errorf("redis %s: %w: the keys under prefix %q vanished while this process ran (its installation marker is gone or new): the server restarted without persistence, or was flushed", b.addr, store.ErrDataLost, b.prefix)
 	case "lease":
 		return nil, fmt.Errorf("%v: %w", ref, store.ErrLeaseLost)
 	case "notfound":
@@ -275,13 +336,13 @@ func (b *Backend) Claim(ctx context.Context, req store.ClaimRequest) (store.Clai
 }
 
 func claimArgs(req store.ClaimRequest) []any {
-	return []any{req.App, req.Owner, strconv.Itoa(req.N), micros(req.Lease), flag(req.Transferable)}
+	return []any{req.App, req.Owner, strconv.Itoa(req.N), micros(req.Lease), flag(req.Transferable), strconv.Itoa(req.MaxRetry)}
 }
 
 // claimed parses the claim script's reply.
 func (b *Backend) claimed(req store.ClaimRequest, v any) (store.ClaimResult, error) {
 	r, _ := v.([]any)
-	if len(r) != 2 {
+	if len(r) != 3 {
 		return store.ClaimResult{}, fmt.Errorf("redis %s: claim: bad reply", b.addr)
 	}
 	var res store.ClaimResult
@@ -300,6 +361,13 @@ func (b *Backend) claimed(req store.ClaimRequest, v any) (store.ClaimResult, err
 		})
 	}
 	res.Next = toTime(r[1])
+	for _, e := range toSlice(r[2]) {
+		f := toSlice(e)
+		if len(f) != 2 {
+			return store.ClaimResult{}, fmt.Errorf("redis %s: claim: bad reply", b.addr)
+		}
+		res.Failed = append(res.Failed, decodeJob(store.Ref{App: req.App, JobID: toStr(f[0])}, f[1]))
+	}
 	return res, nil
 }
 
@@ -350,6 +418,21 @@ func (b *Backend) Release(ctx context.Context, l store.Lease) error {
 	return err
 }
 
+// Held reads whether a lease is still held.
+func (b *Backend) Held(ctx context.Context, l store.Lease) error {
+	if err := store.CheckRef(l.Ref); err != nil {
+		return err
+	}
+	v, err := b.run(ctx, b.s.held, l.Ref, l.App, l.JobID, l.Token)
+	if err != nil {
+		return err
+	}
+	if toInt(v) != 1 {
+		return fmt.Errorf("%v: %w", l.Ref, store.ErrLeaseLost)
+	}
+	return nil
+}
+
 // Complete marks a job completed and queues its ready children: the
 // complete script with the first window of children, then the bubble
 // script for the rest.
@@ -379,8 +462,8 @@ func (b *Backend) CompleteClaim(ctx context.Context, l store.Lease, outcome stri
 		res, cerr := b.Claim(ctx, req)
 		return res, fmt.Errorf("complete %v: %w", l.Ref, err), cerr
 	}
-	c := &call{sc: b.s.complete, ref: l.Ref, args: append([]any{b.prefix, l.App, l.JobID, l.Token, outcome}, win...)}
-	q := &call{sc: b.s.claim, ref: store.Ref{App: req.App}, args: append([]any{b.prefix}, claimArgs(req)...)}
+	c := &call{sc: b.s.complete, ref: l.Ref, args: append([]any{b.argv1, l.App, l.JobID, l.Token, outcome}, win...)}
+	q := &call{sc: b.s.claim, ref: store.Ref{App: req.App}, args: append([]any{b.argv1}, claimArgs(req)...)}
 	b.pipeline(ctx, c, q)
 	cv, done := b.reply(c.ref, c.cmd)
 	if done == nil {
@@ -524,17 +607,24 @@ func (b *Backend) Fail(ctx context.Context, l store.Lease, outcome string, maxRe
 	return toInt(v) == 1, nil
 }
 
-// Park checks the parents of a claimed job, and queues the missing ones.
-func (b *Backend) Park(ctx context.Context, l store.Lease, parents []store.Node) (store.ParkResult, error) {
+// Park checks the parents of a claimed job, and queues the ancestors
+// above it found to run first.
+func (b *Backend) Park(ctx context.Context, l store.Lease, parents []store.Ref, above []store.Node) (store.ParkResult, error) {
 	if err := store.CheckRef(l.Ref); err != nil {
 		return store.ParkResult{}, err
 	}
-	if err := store.CheckNodes(parents); err != nil {
+	if err := store.CheckRefs(parents); err != nil {
 		return store.ParkResult{}, fmt.Errorf("park %v: parent: %w", l.Ref, err)
 	}
-	args := []any{l.App, l.JobID, l.Token}
+	if err := store.CheckNodes(above); err != nil {
+		return store.ParkResult{}, fmt.Errorf("park %v: ancestor: %w", l.Ref, err)
+	}
+	args := []any{l.App, l.JobID, l.Token, len(parents)}
 	for _, p := range parents {
-		args = append(args, p.App, p.JobID, flag(p.Skip))
+		args = append(args, p.App, p.JobID)
+	}
+	for _, n := range above {
+		args = append(args, n.App, n.JobID, flag(n.Skip))
 	}
 	v, err := b.run(ctx, b.s.park, l.Ref, args...)
 	if err != nil {
@@ -546,7 +636,7 @@ func (b *Backend) Park(ctx context.Context, l store.Lease, parents []store.Node)
 	}
 	res := store.ParkResult{Ready: toInt(r[0]) == 1}
 	for i, f := range toSlice(r[1]) {
-		res.Parents = append(res.Parents, decodeJob(parents[i].Ref, f))
+		res.Parents = append(res.Parents, decodeJob(parents[i], f))
 	}
 	return res, nil
 }
@@ -721,7 +811,7 @@ func (b *Backend) Wait(ctx context.Context, app string, until time.Time) error {
 func decodeJob(ref store.Ref, v any) store.Job {
 	f := toSlice(v)
 	j := store.Job{Ref: ref}
-	if len(f) != 8 || f[0] == nil {
+	if len(f) != 9 || f[0] == nil {
 		return j
 	}
 	j.State = store.State(toStr(f[0]))
@@ -734,6 +824,7 @@ func decodeJob(ref store.Ref, v any) store.Job {
 	j.NotBefore = toTime(f[5])
 	j.Attempts = toInt(f[6])
 	j.Outcome = toStr(f[7])
+	j.Revoked = j.Owner != "" && toStr(f[8]) == "1"
 	return j
 }
 

@@ -3,6 +3,7 @@ package redis
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"net/url"
@@ -184,13 +185,16 @@ func TestNoLeakedKeys(t *testing.T) {
 	if err := b.SetState(ctx, ref("a", "3"), store.Skipped, ""); err != nil {
 		t.Fatal(err)
 	}
+	if err := b.Release(ctx, res.Leases[2]); err != nil { // the holder of the revoked lease
+		t.Fatal(err)
+	}
 	u, _ := url.Parse(spec)
 	p := u.Query().Get("prefix")
 	got := keys(t, spec, 0)
 	want := map[string]bool{
 		p + "1:a:j:1": true, p + "1:a:j:2": true, p + "1:a:j:3": true,
 		p + "1:a:s:completed": true, p + "1:a:s:failed": true, p + "1:a:s:skipped": true,
-		p + "seq": true, p + "tok": true,
+		p + "seq": true, p + "tok": true, p + "installation": true,
 	}
 	if len(got) != len(want) {
 		t.Fatalf("keys = %v, want %d keys", got, len(want))
@@ -234,7 +238,8 @@ func TestOpenUnreachable(t *testing.T) {
 	}
 }
 
-func TestEvictionWarning(t *testing.T) {
+// Open warns about server settings that may lose job state.
+func TestServerWarnings(t *testing.T) {
 	shared.Require(t)
 	for _, tc := range []struct {
 		name string
@@ -244,7 +249,10 @@ func TestEvictionWarning(t *testing.T) {
 		{"allkeys-lru", []string{"--maxmemory-policy", "allkeys-lru"}, "warning: redis %s has maxmemory-policy allkeys-lru, which may evict job state; set it to noeviction\n"},
 		{"noeviction", []string{"--maxmemory-policy", "noeviction"}, ""},
 		{"volatile-lru", []string{"--maxmemory-policy", "volatile-lru"}, ""}, // our keys have no TTL: never evicted
-		{"no CONFIG", []string{"--maxmemory-policy", "allkeys-lru", "--rename-command", "CONFIG", ""}, ""},
+		{"no CONFIG", []string{"--maxmemory-policy", "allkeys-lru", "--rename-command", "CONFIG", "", "--appendonly", "no"}, ""},
+		// Persistence: save points or the append-only file are enough.
+		{"no persistence", []string{"--appendonly", "no"}, "warning: redis %s has no persistence (no save points, appendonly no): a restart loses all job state; set appendonly yes\n"},
+		{"save points", []string{"--appendonly", "no", "--save", "3600 1"}, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			srv := redistest.Start(t, tc.args...)
@@ -394,5 +402,103 @@ func TestWait(t *testing.T) {
 	cancel()
 	if err := b.Wait(cctx, "a", time.Time{}); err != context.Canceled {
 		t.Fatalf("wait with ended ctx = %v", err)
+	}
+}
+
+// lostErr is the error of a backend whose data vanished.
+func lostErr(addr, prefix string) string {
+	return fmt.Sprintf("redis %s: job state lost: the keys under prefix %q vanished while this process ran (its installation marker is gone or new): the server restarted without persistence, or was flushed", addr, prefix)
+}
+
+// Data that vanishes under a running process (FLUSHALL, or a restart of a
+// server without persistence) is an error that says so, on every call,
+// never "nothing to do"; before the installation marker, the claim after
+// a flush found no work and Renew said "lease lost".
+func TestDataLost(t *testing.T) {
+	shared.Require(t)
+	for _, how := range []string{"flushall", "restart", "flush and a new installation"} {
+		t.Run(how, func(t *testing.T) {
+			srv := redistest.StartConfig(t, redistest.Config{Ephemeral: true})
+			ctx := tctx(t)
+			o := Options{Host: srv.Host(), Port: srv.Port(), KeyPrefix: "p:"}
+			b, err := Open(ctx, o, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer b.Close()
+			if _, err := b.Submit(ctx, []store.SubmitItem{item("a", "1", 1), item("a", "2", 1)}); err != nil {
+				t.Fatal(err)
+			}
+			res, err := b.Claim(ctx, store.ClaimRequest{App: "a", Owner: "w", N: 1, Lease: time.Minute})
+			if err != nil {
+				t.Fatal(err)
+			}
+			switch how {
+			case "restart":
+				srv.Kill()
+				if err := srv.Restart(); err != nil {
+					t.Fatal(err)
+				}
+			default:
+				c := goredis.NewClient(&goredis.Options{Addr: srv.Addr(), Protocol: 2, DisableIdentity: true})
+				err := c.FlushAll(ctx).Err()
+				c.Close()
+				if err != nil {
+					t.Fatal(err)
+				}
+			}
+			if how == "flush and a new installation" {
+				// A process that starts now cannot tell the loss from
+				// a new installation, and makes a new marker.
+				b2, err := Open(ctx, o, nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				b2.Close()
+			}
+			want := lostErr(srv.Addr(), "p:")
+			_, err = b.Claim(ctx, store.ClaimRequest{App: "a", Owner: "w", N: 1, Lease: time.Minute})
+			if err == nil || err.Error() != want || !errors.Is(err, store.ErrDataLost) {
+				t.Fatalf("claim: err = %v, want %q", err, want)
+			}
+			if _, err := b.Renew(ctx, res.Leases[0], time.Minute); err == nil || err.Error() != want {
+				t.Fatalf("renew: err = %v, want %q", err, want)
+			}
+			if err := b.Wait(ctx, "a", time.Now().Add(time.Minute)); err == nil || err.Error() != want {
+				t.Fatalf("wait: err = %v, want %q", err, want)
+			}
+			if _, err := b.Count(ctx, "a"); err == nil || err.Error() != want {
+				t.Fatalf("count: err = %v, want %q", err, want)
+			}
+		})
+	}
+}
+
+// Job state without a marker (from a stolos before markers) gets one, with
+// a warning; a fresh namespace gets one silently.
+func TestInstallationMarker(t *testing.T) {
+	spec := newSpec(t)
+	u, _ := url.Parse(spec)
+	p := u.Query().Get("prefix")
+	ctx := tctx(t)
+	c := goredis.NewClient(&goredis.Options{Addr: shared.Addr(), Protocol: 2, DisableIdentity: true})
+	defer c.Close()
+	if err := c.Set(ctx, p+"seq", "7", 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	o := Options{Host: shared.Host(), Port: shared.Port(), KeyPrefix: p}
+	for i, want := range []string{
+		fmt.Sprintf("warning: redis %s: job state under prefix %q had no installation marker; made one\n", shared.Addr(), p),
+		"",
+	} {
+		var warn bytes.Buffer
+		b, err := Open(ctx, o, &warn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b.Close()
+		if warn.String() != want {
+			t.Errorf("open %d: warning %q, want %q", i+1, warn.String(), want)
+		}
 	}
 }

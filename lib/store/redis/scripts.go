@@ -1,6 +1,7 @@
 package redis
 
 import (
+	"fmt"
 	"strconv"
 	"strings"
 
@@ -10,15 +11,19 @@ import (
 )
 
 // Every transition is one Lua script, so it is atomic. Each script is the
-// prelude (shared helpers) followed by its body. ARGV[1] is always the key
-// prefix; the other arguments are the script's own.
+// prelude (shared helpers) followed by its body. ARGV[1] is always the
+// installation id, a newline and the key prefix; the other arguments are the
+// script's own. A script whose installation id is not the marker's fails
+// with "STOLOS vanished" before it reads or writes anything: the data this
+// process knew is gone (see installBody).
 //
 // Keys, with K = prefix .. #app .. ":" .. app .. ":" (the length makes the
 // app name unambiguous whatever characters it holds):
 //
 //	K.."j:"..id     hash, one per job: state, q (queued: "1" or absent),
 //	                pri, qm (the job's member in K.."q"), nb (not before),
-//	                owner, token, until, tr (transferable), att, out
+//	                owner, token, until, tr (transferable), att, out;
+//	                a revoked lease's token is "!" and the holder's
 //	K.."s:"..state  sorted set (all scores 0) of the job ids in that state,
 //	                for List (paged by lex) and Count
 //	K.."q"          waiting entries: score = priority, member = 16 hex
@@ -36,6 +41,8 @@ import (
 //	prefix.."bdn"   hash: for each member of bd, how many children are done
 //	prefix.."seq"   the sequence counter for queue positions
 //	prefix.."tok"   the counter for lease tokens
+//	prefix.."installation"  the installation marker: a random id, made
+//	                by the first process that found neither it nor seq/tok
 //
 // Where a job sits follows from its fields: with an owner it is in lq (if
 // queued) or lh; otherwise, if queued, in d (if nb is set) or q; otherwise
@@ -44,7 +51,11 @@ import (
 // so every machine agrees on leases and delays.
 const prelude = `
 if redis.replicate_commands then pcall(redis.replicate_commands) end
-local P = ARGV[1]
+local sep = string.find(ARGV[1], '\n', 1, true)
+local P = string.sub(ARGV[1], sep + 1)
+if redis.call('GET', P .. 'installation') ~= string.sub(ARGV[1], 1, sep - 1) then
+  return redis.error_reply('STOLOS vanished')
+end
 local DEFAULTPRI = '@DEFAULTPRI@'
 local tm = redis.call('TIME')
 local now = tonumber(tm[1]) * 1000000 + tonumber(tm[2])
@@ -96,6 +107,22 @@ local function held(h, token)
   local f = redis.call('HMGET', h, 'token', 'until')
   return f[1] and f[1] == token and tonumber(f[2]) > now
 end
+-- revoke revokes a live lease of a worker (store.Lease).
+local function revoke(h)
+  local f = redis.call('HMGET', h, 'owner', 'until', 'token', 'tr')
+  if f[1] and tonumber(f[2]) > now and f[4] ~= '1' and string.sub(f[3], 1, 1) ~= '!' then
+    redis.call('HSET', h, 'token', '!' .. f[3])
+  end
+end
+-- abandoned counts the abandoned attempt of a lease that ended without an
+-- outcome (store.Lease), if h has one, and returns the new count.
+local function abandoned(h)
+  local f = redis.call('HMGET', h, 'owner', 'until', 'token', 'tr', 'att', 'state')
+  if not f[1] or tonumber(f[2]) > now or f[4] == '1' or string.sub(f[3], 1, 1) == '!' or f[6] ~= 'pending' then return nil end
+  local att = tonumber(f[5] or '0') + 1
+  redis.call('HSET', h, 'att', att, 'out', @ABANDONPRE@ .. f[1] .. @ABANDONPOST@)
+  return att
+end
 local function enqueue(app, id, h, pri, nb)
   detach(app, id, h)
   local seq = redis.call('INCR', P .. 'seq')
@@ -122,10 +149,11 @@ local function nextdue(k)
   end
   return nxt
 end
-local JOBFIELDS = {'state', 'q', 'pri', 'owner', 'until', 'nb', 'att', 'out'}
+local JOBFIELDS = {'state', 'q', 'pri', 'owner', 'until', 'nb', 'att', 'out', 'token'}
 local function job(h)
   local f = redis.call('HMGET', h, unpack(JOBFIELDS))
   if f[6] and tonumber(f[6]) <= now then f[6] = false end
+  f[9] = f[9] and string.sub(f[9], 1, 1) == '!' and '1' or '0'
   return f
 end
 local function lost() return redis.error_reply('STOLOS lease') end
@@ -153,6 +181,8 @@ while i <= #ARGV do
           detach(ra, ri, rh)
           clearlease(rh)
           unqueue(rh)
+        else
+          revoke(rh)
         end
       end
     end
@@ -166,6 +196,7 @@ while i <= #ARGV do
   elseif not readd then
     res[#res+1] = @Exists@
   else
+    revoke(h)
     redis.call('HDEL', h, 'att')
     if redis.call('HGET', h, 'q') then
       setstate(app, id, h, st, 'pending')
@@ -183,20 +214,30 @@ end
 return res
 `
 
-// Claim: app, owner, n, lease (µs), transferable. Moves expired leases and
-// due delayed entries back first, then pops up to n pending jobs off the
-// head of the queue, consuming entries of jobs that are not pending (a
-// bounded number per call, so that one script never runs long; Wait sees
-// the rest and the next claim goes on). Returns {{id, token, until, priority, attempts}...}, next.
+// Claim: app, owner, n, lease (µs), transferable, max retry. Moves expired
+// leases (counting abandoned attempts, failing the jobs that reach max
+// retry) and due delayed entries back first, then pops up to n pending jobs
+// off the head of the queue, consuming entries of jobs that are not pending
+// (a bounded number per call, so that one script never runs long; Wait sees
+// the rest and the next claim goes on). Returns {{id, token, until,
+// priority, attempts}...}, next, {{id, job fields}...} of the jobs failed.
 const claimBody = `
-local app, owner, n, dur, tr = ARGV[2], ARGV[3], tonumber(ARGV[4]), tonumber(ARGV[5]), ARGV[6]
+local app, owner, n, dur, tr, maxr = ARGV[2], ARGV[3], tonumber(ARGV[4]), tonumber(ARGV[5]), ARGV[6], tonumber(ARGV[7])
 local k = K(app)
+local failed = {}
 for _, z in ipairs({'lq', 'lh'}) do
   for _, id in ipairs(redis.call('ZRANGEBYSCORE', k .. z, '-inf', I(now), 'LIMIT', 0, 1000)) do
     local h = H(app, id)
+    local att = abandoned(h)
     detach(app, id, h)
     clearlease(h)
-    place(app, id, h)
+    if att and maxr > 0 and att >= maxr then
+      unqueue(h)
+      setstate(app, id, h, redis.call('HGET', h, 'state'), 'failed')
+      failed[#failed+1] = {id, job(h)}
+    else
+      place(app, id, h)
+    end
   end
 end
 for _, id in ipairs(redis.call('ZRANGEBYSCORE', k .. 'd', '-inf', I(now), 'LIMIT', 0, 1000)) do
@@ -228,7 +269,7 @@ while #out < n and budget > 0 do
   end
 end
 local nxt = nextdue(k)
-return {out, nxt}
+return {out, nxt, failed}
 `
 
 // Acquire: app, id, owner, lease (µs). Returns {token, until, priority,
@@ -243,6 +284,8 @@ elseif f[1] ~= 'pending' then
   return redis.error_reply('STOLOS notpending ' .. f[1])
 elseif f[2] and tonumber(f[3]) > now and f[4] ~= '1' then
   return redis.error_reply('STOLOS held ' .. f[2])
+else
+  f[5] = abandoned(h) or f[5]
 end
 local token = I(now) .. '-' .. redis.call('INCR', P .. 'tok')
 local u = I(now + dur)
@@ -250,7 +293,7 @@ detach(app, id, h)
 redis.call('HSET', h, 'owner', owner, 'token', token, 'until', u, 'tr', '0')
 redis.call('HDEL', h, 'nb')
 place(app, id, h)
-return {token, u, pri(h), f[5] or '0'}
+return {token, u, pri(h), f[5] and tostring(f[5]) or '0'}
 `
 
 // Renew: app, id, token, lease (µs). Returns the new expiry.
@@ -269,7 +312,7 @@ return u
 const releaseBody = `
 local app, id, token = ARGV[2], ARGV[3], ARGV[4]
 local h = H(app, id)
-if not held(h, token) then return lost() end
+if not held(h, token) and redis.call('HGET', h, 'token') ~= '!' .. token then return lost() end
 detach(app, id, h)
 clearlease(h)
 place(app, id, h)
@@ -372,6 +415,8 @@ if token ~= '' then
   if not held(h, token) then return lost() end
 elseif not st then
   return redis.error_reply('STOLOS notfound')
+elseif live(h) and redis.call('HGET', h, 'tr') ~= '1' then
+  return redis.error_reply('STOLOS held ' .. redis.call('HGET', h, 'owner'))
 end
 local p = pri(h)
 detach(app, id, h)
@@ -428,21 +473,24 @@ enqueue(app, id, h, pri(h), nb)
 return 0
 `
 
-// Park: app, id, token, then per parent: app, id, skip. Returns {ready,
-// {job fields of each parent, as they were before Park changed them}}.
+// Park: app, id, token, n, then n parents (app, id), then per ancestor to
+// queue: app, id, skip. Returns {ready, {job fields of each parent, as they
+// were before Park changed them}}.
 const parkBody = `
-local app, id, token = ARGV[2], ARGV[3], ARGV[4]
+local app, id, token, np = ARGV[2], ARGV[3], ARGV[4], tonumber(ARGV[5])
 local h = H(app, id)
 if not held(h, token) then return lost() end
+local last = 5 + 2 * np
 local ready = true
-for i = 5, #ARGV, 3 do
-  if redis.call('HGET', H(ARGV[i], ARGV[i+1]), 'state') ~= 'completed' then ready = false end
-end
 local jobs = {}
-for i = 5, #ARGV, 3 do jobs[#jobs+1] = job(H(ARGV[i], ARGV[i+1])) end
+for i = 6, last, 2 do
+  local ph = H(ARGV[i], ARGV[i+1])
+  if redis.call('HGET', ph, 'state') ~= 'completed' then ready = false end
+  jobs[#jobs+1] = job(ph)
+end
 if not ready then
   local p = pri(h)
-  for i = 5, #ARGV, 3 do
+  for i = last + 1, #ARGV, 3 do
     local pa, pi, skip = ARGV[i], ARGV[i+1], ARGV[i+2] == '1'
     local ph = H(pa, pi)
     local ps = redis.call('HGET', ph, 'state')
@@ -465,14 +513,21 @@ local app, id, new, outcome = ARGV[2], ARGV[3], ARGV[4], ARGV[5]
 local h = H(app, id)
 local st = redis.call('HGET', h, 'state')
 if not st then return redis.error_reply('STOLOS notfound') end
+revoke(h)
 if new ~= 'pending' then
   detach(app, id, h)
-  clearlease(h)
   unqueue(h)
+  if redis.call('HGET', h, 'tr') == '1' then clearlease(h) end -- nothing runs under it
+  place(app, id, h)
 end
 setstate(app, id, h, st, new)
 redis.call('HSET', h, 'out', outcome)
 return 1
+`
+
+// Held: app, id, token. Returns 1 if the lease is held, else 0.
+const heldBody = `
+return held(H(ARGV[2], ARGV[3]), ARGV[4]) and 1 or 0
 `
 
 // Get: (app, id) pairs. Returns {now, {job fields}...}.
@@ -516,13 +571,28 @@ return {0, I(now), nxt}
 
 // scripts holds the loaded scripts of one backend.
 type scripts struct {
-	submit, claim, acquire, renew, release, complete, bubble, unfinished, fail, park, setState, get, listPage, count, waitCheck *goredis.Script
+	submit, claim, acquire, renew, release, held, complete, bubble, unfinished, fail, park, setState, get, listPage, count, waitCheck *goredis.Script
+	install                                                                                                                           *goredis.Script // without the prelude
 
 	srcs []string // the source of each, for loading them in one round trip
 }
 
+// installBody makes the installation marker if there is none, and returns
+// it, and whether job state was there without one (1) or not (0). ARGV[1]
+// is the key prefix, ARGV[2] a new random id.
+const installBody = `
+local P = ARGV[1]
+local m = redis.call('GET', P .. 'installation')
+if m then return {m, 0} end
+redis.call('SET', P .. 'installation', ARGV[2])
+return {ARGV[2], redis.call('EXISTS', P .. 'seq', P .. 'tok')}
+`
+
 func newScripts() scripts {
+	pre, post, _ := strings.Cut(store.AbandonedOutcome("\x00"), "\x00")
 	r := strings.NewReplacer(
+		"@ABANDONPRE@", luaString(pre),
+		"@ABANDONPOST@", luaString(post),
 		"@DEFAULTPRI@", strconv.Itoa(store.DefaultPriority),
 		"@Created@", strconv.Itoa(int(store.Created)),
 		"@CreatedSkipped@", strconv.Itoa(int(store.CreatedSkipped)),
@@ -542,6 +612,7 @@ func newScripts() scripts {
 		acquire:    mk(acquireBody),
 		renew:      mk(renewBody),
 		release:    mk(releaseBody),
+		held:       mk(heldBody),
 		complete:   mk(completeBody),
 		bubble:     mk(bubbleBody),
 		unfinished: mk(unfinishedBody),
@@ -553,6 +624,18 @@ func newScripts() scripts {
 		count:      mk(countBody),
 		waitCheck:  mk(waitCheckBody),
 	}
-	s.srcs = srcs
+	s.install = goredis.NewScript(installBody)
+	s.srcs = append(srcs, installBody)
 	return s
+}
+
+// luaString quotes s as a Lua string literal.
+func luaString(s string) string {
+	var b strings.Builder
+	b.WriteByte('"')
+	for i := 0; i < len(s); i++ {
+		fmt.Fprintf(&b, "\\%03d", s[i])
+	}
+	b.WriteByte('"')
+	return b.String()
 }

@@ -83,8 +83,8 @@ func (s suite) testCompleteClaim(t *testing.T) {
 
 // testFencingElsewhere: a lease is lost when another instance (another
 // process) changes its job, whatever the holder remembers of the job from
-// its own writes; a change elsewhere that keeps the lease (a readd of the
-// claimed job) does not lose it.
+// its own writes, including a readd of the claimed job (which revokes the
+// lease); a revoked lease is released from the instance that held it.
 func (s suite) testFencingElsewhere(t *testing.T) {
 	a, spec := s.open(t)
 	b := s.openSpec(t, spec)
@@ -93,7 +93,7 @@ func (s suite) testFencingElsewhere(t *testing.T) {
 	l1 := claimOne(t, a, "q", longLease)
 	setState(t, b, l1.Ref, store.Failed, "stopped")
 	wantLeaseLost(t, "complete a job failed elsewhere", a.Complete(ctx(t), l1, "exit 0", nil))
-	checkJob(t, a, l1.Ref, view{State: store.Failed, Outcome: "stopped"})
+	checkJob(t, a, l1.Ref, view{State: store.Failed, Owner: "w1", Revoked: true, Outcome: "stopped"})
 
 	l2 := claimOne(t, a, "q", longLease)
 	l2, err := a.Renew(ctx(t), l2, longLease)
@@ -105,14 +105,20 @@ func (s suite) testFencingElsewhere(t *testing.T) {
 	wantLeaseLost(t, "renew a job skipped elsewhere", err)
 	_, err = a.Fail(ctx(t), l2, "exit 1", 5, 0)
 	wantLeaseLost(t, "fail a job skipped elsewhere", err)
-	wantLeaseLost(t, "release a job skipped elsewhere", a.Release(ctx(t), l2))
+	if err := a.Release(ctx(t), l2); err != nil {
+		t.Fatalf("release a lease revoked elsewhere: %v", err)
+	}
 	checkJob(t, a, l2.Ref, view{State: store.Skipped})
 
 	l3 := claimOne(t, a, "q", longLease)
 	if _, err := b.Submit(ctx(t), []store.SubmitItem{{Node: node("q", l3.JobID), Priority: 100, Readd: true}}); err != nil {
 		t.Fatalf("readd elsewhere: %v", err)
 	}
-	complete(t, a, l3)
+	wantLeaseLost(t, "complete a job readded elsewhere", a.Complete(ctx(t), l3, "exit 0", nil))
+	if err := a.Release(ctx(t), l3); err != nil {
+		t.Fatalf("release a lease revoked elsewhere: %v", err)
+	}
+	complete(t, a, claimOne(t, a, "q", longLease))
 	checkJob(t, a, l3.Ref, view{State: store.Completed, Outcome: "exit 0"})
 
 	l4 := claimOne(t, a, "q", longLease)
@@ -123,7 +129,7 @@ func (s suite) testFencingElsewhere(t *testing.T) {
 		t.Fatalf("claim after a job failed elsewhere: %+v, %v; want q/5", res, err)
 	}
 	checkJobs(t, a, map[store.Ref]view{
-		l4.Ref:        {State: store.Failed, Outcome: "stopped"},
+		l4.Ref:        {State: store.Failed, Owner: "w1", Revoked: true, Outcome: "stopped"},
 		ref("q", "5"): {State: store.Pending, Queued: true, Priority: 100, Owner: "w1"},
 	})
 }

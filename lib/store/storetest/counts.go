@@ -123,7 +123,7 @@ func (s suite) testCountTransitions(t *testing.T) {
 	checkCountsList(t, b, "release", counts{Pending: 2, Skipped: 1, Queued: 1}, c)
 
 	lc := claimOne(t, b, c, longLease)
-	pr, err := b.Park(ctx(t), lc, []store.Node{node(p, "1"), node(p, "4")})
+	pr, err := parkNodes(ctx(t), b, lc, []store.Node{node(p, "1"), node(p, "4")})
 	if err != nil || pr.Ready {
 		t.Fatalf("park: %+v %v, want not ready", pr, err)
 	}
@@ -145,14 +145,22 @@ func (s suite) testCountTransitions(t *testing.T) {
 	submit(t, b, readd)
 	chk("readd with resets", counts{Pending: 1, Completed: 2, Skipped: 1, Queued: 1})
 	checkCountsList(t, b, "readd with resets", counts{Pending: 3, Claimed: 1}, c)
-	if final := fail(t, b, l4, "exit 2", 1, 0); !final {
-		t.Fatal("fail 1 of 1: not final")
+	// The reset descendant's lease is revoked: claimed until its holder
+	// releases it.
+	_, err = b.Fail(ctx(t), l4, "exit 2", 1, 0)
+	wantLeaseLost(t, "fail under a revoked lease", err)
+	if err := b.Release(ctx(t), l4); err != nil {
+		t.Fatalf("release a revoked lease: %v", err)
 	}
-	checkCountsList(t, b, "fail, final", counts{Pending: 2, Failed: 1}, c)
+	checkCountsList(t, b, "release a revoked lease", counts{Pending: 3}, c)
 
 	lp := claimOne(t, b, p, longLease)
 	setState(t, b, lp.Ref, store.Skipped, "")
-	chk("set skipped while claimed", counts{Completed: 2, Skipped: 2})
+	chk("set skipped while claimed", counts{Completed: 2, Skipped: 2, Claimed: 1})
+	if err := b.Release(ctx(t), lp); err != nil {
+		t.Fatalf("release a revoked lease: %v", err)
+	}
+	chk("release a revoked lease", counts{Completed: 2, Skipped: 2})
 	submit(t, b, item(p, "5", 100), item(p, "6", 100))
 	lp5 := claimOne(t, b, p, longLease)
 	res, done, err := b.CompleteClaim(ctx(t), lp5, "exit 0", []store.Child{child(ref(c, "5"), ref(p, "5"))}, claimReq(p, "w3", 1, shortLease))
@@ -162,7 +170,7 @@ func (s suite) testCountTransitions(t *testing.T) {
 	// (The lease is short, so that the backend may be slow: it is
 	// counted once it expired.)
 	waitPast(t, res.Leases[0].Until)
-	checkCountsList(t, b, "complete and claim", counts{Pending: 3, Failed: 1, Queued: 1}, c)
+	checkCountsList(t, b, "complete and claim", counts{Pending: 4, Queued: 1}, c)
 	chk("complete and claim, lease expired", counts{Pending: 1, Completed: 3, Skipped: 2, Queued: 1})
 	if err := b.Complete(ctx(t), res.Leases[0], "exit 0", nil); !errors.Is(err, store.ErrLeaseLost) {
 		t.Fatalf("complete with an expired lease: %v, want %v", err, store.ErrLeaseLost)

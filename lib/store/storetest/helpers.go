@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"sort"
@@ -33,6 +34,16 @@ func item(app, id string, prio int) store.SubmitItem {
 
 func child(c store.Ref, parents ...store.Ref) store.Child {
 	return store.Child{Node: store.Node{Ref: c}, Parents: store.ParentList(parents...)}
+}
+
+// parkNodes parks a job as the bubble-up of one level did: the parents
+// are checked, and queued if not all are completed.
+func parkNodes(c context.Context, b store.Backend, l store.Lease, parents []store.Node) (store.ParkResult, error) {
+	refs := make([]store.Ref, len(parents))
+	for i, p := range parents {
+		refs[i] = p.Ref
+	}
+	return b.Park(c, l, refs, parents)
 }
 
 func submit(t *testing.T, b store.Backend, items ...store.SubmitItem) []store.SubmitResult {
@@ -186,6 +197,7 @@ type view struct {
 	Owner    string
 	Attempts int
 	Outcome  string
+	Revoked  bool // the lease (Owner) was revoked
 }
 
 func viewOf(j store.Job) view {
@@ -194,14 +206,14 @@ func viewOf(j store.Job) view {
 		v.Priority = j.Priority
 	}
 	if j.Claimed(time.Now()) {
-		v.Owner = j.Owner
+		v.Owner, v.Revoked = j.Owner, j.Revoked
 	}
 	return v
 }
 
 func (v view) String() string {
-	return fmt.Sprintf("{%s queued=%v prio=%d owner=%q attempts=%d outcome=%q}",
-		v.State, v.Queued, v.Priority, v.Owner, v.Attempts, v.Outcome)
+	return fmt.Sprintf("{%s queued=%v prio=%d owner=%q revoked=%v attempts=%d outcome=%q}",
+		v.State, v.Queued, v.Priority, v.Owner, v.Revoked, v.Attempts, v.Outcome)
 }
 
 // pendingQueued is the view of a job waiting on its queue.

@@ -85,10 +85,19 @@ func (s suite) testSubmitReadd(t *testing.T) {
 		a1: {State: store.Pending, Queued: true, Priority: 7, Outcome: "exit 0"},
 		b1: {State: store.Pending, Outcome: "exit 3"},
 		c1: {State: store.Pending, Outcome: "exit 4"},
-		d1: {State: store.Pending, Queued: true, Priority: 100, Owner: "w1"},
+		d1: {State: store.Pending, Queued: true, Priority: 100, Owner: "w1", Revoked: true},
 		e1: {},
 	})
-	complete(t, b, dl) // the claimed descendant kept its lease
+	// The claimed descendant's lease is revoked: its holder learns it, and
+	// the job is not claimable before the holder releases it.
+	wantLeaseLost(t, "complete a reset descendant", b.Complete(ctx(t), dl, "exit 0", nil))
+	if got := claim(t, b, "d", 1, longLease); len(got.Leases) != 0 {
+		t.Fatalf("claim of a revoked lease's job: %v, want none", ids(got.Leases))
+	}
+	if err := b.Release(ctx(t), dl); err != nil {
+		t.Fatalf("release a revoked lease: %v", err)
+	}
+	checkJob(t, b, d1, pendingQueued(100))
 
 	// A readd of a failed job resets its attempts; of an absent job creates it;
 	// with Skip (valid_if_or says no) it is skipped and not queued.
@@ -133,12 +142,18 @@ func (s suite) testSubmitReaddQueued(t *testing.T) {
 		t.Fatalf("readd queued job: %v, want %v", res[0], store.AlreadyQueued)
 	}
 	checkJobs(t, b, map[store.Ref]view{
-		a1: {State: store.Pending, Queued: true, Priority: 100, Owner: "w1", Outcome: "exit 1"},
+		a1: {State: store.Pending, Queued: true, Priority: 100, Owner: "w1", Revoked: true, Outcome: "exit 1"},
 		b1: {State: store.Pending, Outcome: "exit 0"},
 	})
-	complete(t, b, l)
+	wantLeaseLost(t, "complete after a readd", b.Complete(ctx(t), l, "exit 0", nil))
 	if got := claim(t, b, "a", 10, longLease); len(got.Leases) != 0 {
-		t.Fatalf("claim after readd of queued job: %v, want none", ids(got.Leases))
+		t.Fatalf("claim while the revoked lease holds: %v, want none", ids(got.Leases))
+	}
+	if err := b.Release(ctx(t), l); err != nil {
+		t.Fatalf("release a revoked lease: %v", err)
+	}
+	if got := ids(claim(t, b, "a", 10, longLease).Leases); !reflect.DeepEqual(got, []string{"1"}) {
+		t.Fatalf("claim after readd of queued job: %v, want [1] once", got)
 	}
 }
 
@@ -287,13 +302,15 @@ func (s suite) testLeaseExpiry(t *testing.T) {
 		}
 		return len(r.Leases) == 1
 	})
-	if l2.JobID != "1" || l2.Token == l1.Token || l2.Attempts != 0 {
+	// The lease that ran out is an abandoned attempt.
+	if l2.JobID != "1" || l2.Token == l1.Token || l2.Attempts != 1 {
 		t.Fatalf("reclaimed lease %+v", l2)
 	}
 	if !time.Now().After(l1.Until.Add(-tolerance)) {
 		t.Fatalf("job reclaimed at %v before its lease ended at %v", time.Now(), l1.Until)
 	}
-	checkJob(t, b1, ref("q", "1"), view{State: store.Pending, Queued: true, Priority: 100, Owner: "w2"})
+	checkJob(t, b1, ref("q", "1"), view{State: store.Pending, Queued: true, Priority: 100, Owner: "w2",
+		Attempts: 1, Outcome: store.AbandonedOutcome(l1.Owner)})
 	wantLeaseLost(t, "complete with expired lease", b1.Complete(ctx(t), l1, "exit 0", nil))
 	complete(t, b2, l2)
 }
@@ -358,12 +375,13 @@ func (s suite) testFencing(t *testing.T) {
 	l2 := claimAs(t, b, claimReq("q", "w2", 1, longLease)).Leases[0]
 	forged := l2
 	forged.Token = l2.Token + "x"
-	want := view{State: store.Pending, Queued: true, Priority: 100, Owner: "w2"}
+	want := view{State: store.Pending, Queued: true, Priority: 100, Owner: "w2",
+		Attempts: 1, Outcome: store.AbandonedOutcome(l1.Owner)}
 	for _, l := range []store.Lease{l1, forged} {
 		wantLeaseLost(t, "complete", b.Complete(ctx(t), l, "exit 0", []store.Child{child(ref("c", "1"), l.Ref)}))
 		_, err := b.Fail(ctx(t), l, "exit 1", 5, 0)
 		wantLeaseLost(t, "fail", err)
-		_, err = b.Park(ctx(t), l, []store.Node{{Ref: p}})
+		_, err = parkNodes(ctx(t), b, l, []store.Node{{Ref: p}})
 		wantLeaseLost(t, "park", err)
 		_, err = b.Renew(ctx(t), l, longLease)
 		wantLeaseLost(t, "renew", err)
@@ -456,15 +474,34 @@ func (s suite) testCompleteIdempotent(t *testing.T) {
 	})
 }
 
-// testCompleteWithoutLease: a zero token completes a job whatever its lease
-// (stolos-state -set completed); the holder's lease is then lost.
+// testCompleteWithoutLease: a zero token (stolos-state -set completed)
+// completes a job that no worker holds: one under a worker's lease, even a
+// revoked one, is ErrHeld until the holder releases it; a transferable
+// lease is dropped, and its holder's lease lost.
 func (s suite) testCompleteWithoutLease(t *testing.T) {
 	b, _ := s.open(t)
-	submit(t, b, item("q", "1", 100), item("q", "2", 100))
+	submit(t, b, item("q", "1", 100), item("q", "2", 100), item("q", "4", 100))
 	l := claimOne(t, b, "q", longLease)
+	held := func(what string) {
+		t.Helper()
+		if err := b.Complete(ctx(t), store.Lease{Ref: l.Ref}, "exit 0", nil); !errors.Is(err, store.ErrHeld) {
+			t.Fatalf("complete %s: %v, want %v", what, err, store.ErrHeld)
+		}
+	}
+	held("a claimed job")
+	checkJob(t, b, l.Ref, view{State: store.Pending, Queued: true, Priority: 100, Owner: "w1"})
+	setState(t, b, l.Ref, store.Failed, "stopping")
+	held("a job whose lease is revoked")
+	if err := b.Release(ctx(t), l); err != nil {
+		t.Fatalf("release a revoked lease: %v", err)
+	}
 	completeRef(t, b, l.Ref)
 	checkJob(t, b, l.Ref, view{State: store.Completed, Outcome: "exit 0"})
 	wantLeaseLost(t, "complete after forced complete", b.Complete(ctx(t), l, "exit 0", nil))
+	tr := claimAs(t, b, store.ClaimRequest{App: "q", Owner: "c1", N: 1, Lease: longLease, Transferable: true}).Leases[0]
+	completeRef(t, b, tr.Ref)
+	checkJob(t, b, tr.Ref, view{State: store.Completed, Outcome: "exit 0"})
+	wantLeaseLost(t, "complete under a dropped transferable lease", b.Complete(ctx(t), tr, "exit 0", nil))
 	setState(t, b, ref("q", "2"), store.Failed, "exit 1")
 	completeRef(t, b, ref("q", "2"))
 	checkJob(t, b, ref("q", "2"), view{State: store.Completed, Outcome: "exit 0"})
@@ -567,7 +604,7 @@ func (s suite) testParkReady(t *testing.T) {
 	completeRef(t, b, p1)
 	completeRef(t, b, p2)
 	l := claimOne(t, b, "c", longLease)
-	res, err := b.Park(ctx(t), l, []store.Node{{Ref: p1}, {Ref: p2}})
+	res, err := parkNodes(ctx(t), b, l, []store.Node{{Ref: p1}, {Ref: p2}})
 	if err != nil {
 		t.Fatalf("park: %v", err)
 	}
@@ -576,7 +613,7 @@ func (s suite) testParkReady(t *testing.T) {
 		t.Fatalf("park with completed parents: %+v", res)
 	}
 	checkJob(t, b, l.Ref, view{State: store.Pending, Queued: true, Priority: 100, Owner: "w1"})
-	res, err = b.Park(ctx(t), l, nil)
+	res, err = parkNodes(ctx(t), b, l, nil)
 	if err != nil || !res.Ready || len(res.Parents) != 0 {
 		t.Fatalf("park without parents: %+v %v", res, err)
 	}
@@ -592,14 +629,14 @@ func (s suite) testParkBubbleUp(t *testing.T) {
 	p := func(id string) store.Ref { return ref("p", id) }
 	c1 := ref("c", "1")
 	submit(t, b, item("c", "1", 15), item("p", "4", 99), item("p", "6", 100))
-	acquire(t, b, p("3"), "x", longLease)
+	l3 := acquire(t, b, p("3"), "x", longLease)
 	if err := b.Release(ctx(t), acquire(t, b, p("3b"), "x", longLease)); err != nil {
 		t.Fatalf("release: %v", err)
 	}
 	completeRef(t, b, p("6"))
 	l := claimOne(t, b, "c", longLease)
 	parents := []store.Node{{Ref: p("1")}, {Ref: p("3")}, {Ref: p("3b")}, {Ref: p("4")}, {Ref: p("6")}}
-	res, err := b.Park(ctx(t), l, parents)
+	res, err := parkNodes(ctx(t), b, l, parents)
 	if err != nil {
 		t.Fatalf("park: %v", err)
 	}
@@ -641,8 +678,9 @@ func (s suite) testParkBubbleUp(t *testing.T) {
 		complete(t, b, pl, kid)
 		checkJob(t, b, c1, view{State: store.Pending})
 	}
-	// The last parent, completed with a zero token; then once more.
-	completeRef(t, b, p("3"), kid)
+	// The last parent, completed under its lease; then one more with a
+	// zero token.
+	complete(t, b, l3, kid)
 	completeRef(t, b, p("6"), kid)
 	checkJob(t, b, c1, pendingQueued(store.DefaultPriority))
 	if got := ids(claim(t, b, "c", 10, longLease).Leases); !reflect.DeepEqual(got, []string{"1"}) {
@@ -659,7 +697,7 @@ func (s suite) testParkBlocked(t *testing.T) {
 	submit(t, b, item("p", "1", 100), item("c", "1", 100))
 	setState(t, b, p1, store.Failed, "exit 1")
 	l := claimOne(t, b, "c", longLease)
-	res, err := b.Park(ctx(t), l, []store.Node{{Ref: p1}, {Ref: p2, Skip: true}})
+	res, err := parkNodes(ctx(t), b, l, []store.Node{{Ref: p1}, {Ref: p2, Skip: true}})
 	if err != nil {
 		t.Fatalf("park: %v", err)
 	}
@@ -740,15 +778,40 @@ func (s suite) testSetState(t *testing.T) {
 	checkJob(t, b, a1, view{})
 	submit(t, b, item("a", "1", 100), item("a", "2", 100))
 	ls := claim(t, b, "a", 2, longLease).Leases
+	// A claimed job's lease is revoked: lost to its holder, and kept
+	// (owner, expiry) so that nobody takes the job before the holder
+	// releases it.
 	setState(t, b, a1, store.Pending, "reset by hand")
-	checkJob(t, b, a1, view{State: store.Pending, Queued: true, Priority: 100, Owner: "w1", Outcome: "reset by hand"})
+	checkJob(t, b, a1, view{State: store.Pending, Queued: true, Priority: 100, Owner: "w1", Revoked: true, Outcome: "reset by hand"})
+	if err := b.Held(ctx(t), ls[0]); !errors.Is(err, store.ErrLeaseLost) {
+		t.Fatalf("held after a revocation: %v, want %v", err, store.ErrLeaseLost)
+	}
+	if err := b.Held(ctx(t), ls[1]); err != nil {
+		t.Fatalf("held: %v", err)
+	}
+	_, err := b.Renew(ctx(t), ls[0], longLease)
+	wantLeaseLost(t, "renew a revoked lease", err)
+	if got := claim(t, b, "a", 2, longLease); len(got.Leases) != 0 {
+		t.Fatalf("claim of a revoked lease's job: %v, want none", ids(got.Leases))
+	}
+	if _, err := b.Acquire(ctx(t), a1, "w2", longLease); !errors.Is(err, store.ErrHeld) {
+		t.Fatalf("acquire of a revoked lease's job: %v, want %v", err, store.ErrHeld)
+	}
 	setState(t, b, a2, store.Skipped, "skipped by hand")
-	checkJob(t, b, a2, view{State: store.Skipped, Outcome: "skipped by hand"})
+	checkJob(t, b, a2, view{State: store.Skipped, Owner: "w1", Revoked: true, Outcome: "skipped by hand"})
 	wantLeaseLost(t, "complete skipped", b.Complete(ctx(t), ls[1], "exit 0", nil))
 	setState(t, b, a1, store.Failed, "failed by hand")
-	checkJob(t, b, a1, view{State: store.Failed, Outcome: "failed by hand"})
+	checkJob(t, b, a1, view{State: store.Failed, Owner: "w1", Revoked: true, Outcome: "failed by hand"})
 	wantLeaseLost(t, "complete failed", b.Complete(ctx(t), ls[0], "exit 0", nil))
 	setState(t, b, a1, store.Pending, "")
+	checkJob(t, b, a1, view{State: store.Pending, Owner: "w1", Revoked: true})
+	// The holder's command is dead: releasing ends the revocation.
+	for _, l := range ls {
+		if err := b.Release(ctx(t), l); err != nil {
+			t.Fatalf("release a revoked lease: %v", err)
+		}
+	}
+	wantLeaseLost(t, "release twice", b.Release(ctx(t), ls[0]))
 	checkJob(t, b, a1, view{State: store.Pending})
 	for _, st := range []store.State{store.Absent, store.Completed, "bogus"} {
 		if err := b.SetState(ctx(t), a2, st, "x"); err == nil {
@@ -859,4 +922,51 @@ func checkCounts(t *testing.T, b store.Backend, app string, want counts) {
 	if got != want {
 		t.Fatalf("count %s: %+v, want %+v", app, got, want)
 	}
+}
+
+// testParkAbove: Park checks the parents it is given and queues the
+// ancestors above it is given instead (bubble-up in one step): absent ones
+// are created queued (or skipped) with the child's priority, idle pending
+// ones are queued, others are left alone, and so is a parent not named
+// above. A ready child changes nothing above.
+func (s suite) testParkAbove(t *testing.T) {
+	b, _ := s.open(t)
+	p, q, g, sk := ref("p", "1"), ref("q", "1"), ref("g", "1"), ref("g", "skip")
+	h, k, m := ref("g", "idle"), ref("g", "done"), ref("g", "held")
+	submit(t, b, item("c", "1", 15), item("q", "1", 100), item("g", "done", 100))
+	completeRef(t, b, q)
+	completeRef(t, b, k)
+	if err := b.Release(ctx(t), acquire(t, b, h, "x", longLease)); err != nil {
+		t.Fatalf("release: %v", err)
+	}
+	acquire(t, b, m, "x", longLease)
+	l := claimOne(t, b, "c", longLease)
+	above := []store.Node{{Ref: g}, {Ref: sk, Skip: true}, {Ref: h}, {Ref: k}, {Ref: m}}
+	res, err := b.Park(ctx(t), l, []store.Ref{p, q}, above)
+	if err != nil {
+		t.Fatalf("park: %v", err)
+	}
+	if res.Ready || len(res.Parents) != 2 || res.Parents[0].Ref != p || res.Parents[0].State != store.Absent ||
+		res.Parents[1].Ref != q || res.Parents[1].State != store.Completed {
+		t.Fatalf("park: %+v", res)
+	}
+	checkJobs(t, b, map[store.Ref]view{
+		l.Ref: {State: store.Pending},
+		p:     {},
+		g:     pendingQueued(15),
+		sk:    {State: store.Skipped},
+		h:     pendingQueued(15),
+		k:     {State: store.Completed, Outcome: "exit 0"},
+		m:     {State: store.Pending, Owner: "x"},
+	})
+	checkCountsList(t, b, "park above", counts{Pending: 3, Completed: 1, Skipped: 1, Queued: 2, Claimed: 1}, "g", "c", "p", "q")
+
+	// Ready: nothing above is touched.
+	submit(t, b, item("c", "2", 100))
+	l2 := claimOne(t, b, "c", longLease)
+	x := ref("g", "x")
+	if res, err := b.Park(ctx(t), l2, []store.Ref{q}, []store.Node{{Ref: x}}); err != nil || !res.Ready {
+		t.Fatalf("park with completed parents: %+v %v", res, err)
+	}
+	checkJobs(t, b, map[store.Ref]view{x: {}, l2.Ref: {State: store.Pending, Queued: true, Priority: 100, Owner: "w1"}})
 }

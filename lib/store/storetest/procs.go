@@ -170,7 +170,7 @@ func parkerWorker(ctx context.Context, b store.Backend, owner string, raw []byte
 		if err != nil {
 			return nil, fmt.Errorf("acquire %v: %w", it.Child, err)
 		}
-		r, err := b.Park(ctx, l, it.Parents)
+		r, err := parkNodes(ctx, b, l, it.Parents)
 		if err != nil {
 			return nil, fmt.Errorf("park %v: %w", it.Child, err)
 		}

@@ -29,6 +29,8 @@
 //     for a job that Acquire created).
 //   - Fail queues a job that had no queue entry (one run by Acquire).
 //   - ParkResult.Parents are the parents before Park changed them.
+//   - A revoked lease keeps its owner and expiry (Job.Revoked) until its
+//     holder releases it; one that runs out is no abandoned attempt.
 //   - SetState to Completed or Absent is an error (bubble-down needs
 //     Complete); Count.Claimed counts live leases, queued or not.
 //   - ClaimResult.Next ignores the leases the same call handed out.
@@ -108,9 +110,12 @@ func (s suite) cases() []testCase {
 		{"ParkReady", s.testParkReady},
 		{"ParkBubbleUp", s.testParkBubbleUp},
 		{"ParkBlocked", s.testParkBlocked},
+		{"ParkAbove", s.testParkAbove},
 		{"Acquire", s.testAcquire},
 		{"AcquireTakeover", s.testAcquireTakeover},
 		{"SetState", s.testSetState},
+		{"RevokeReadd", s.testRevokeReadd},
+		{"Abandoned", s.testAbandoned},
 		{"GetAbsent", s.testGetAbsent},
 		{"ListCount", s.testListCount},
 		{"CountTransitions", s.testCountTransitions},

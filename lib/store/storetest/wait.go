@@ -119,7 +119,7 @@ func (s suite) testBadInput(t *testing.T) {
 	bad["complete empty parent"] = b.Complete(c, l, "exit 0", []store.Child{child(ref("b", "1"), ref("", "1"))})
 	_, bad["fail negative retries"] = b.Fail(c, l, "exit 1", -1, 0)
 	_, bad["fail negative delay"] = b.Fail(c, l, "exit 1", 3, -time.Second)
-	_, bad["park empty parent"] = b.Park(c, l, []store.Node{node("b", "1"), node("b", "")})
+	_, bad["park empty parent"] = parkNodes(c, b, l, []store.Node{node("b", "1"), node("b", "")})
 	bad["set state absent"] = b.SetState(c, ref("a", "2"), store.Absent, "")
 	bad["set state completed"] = b.SetState(c, ref("a", "2"), store.Completed, "")
 	bad["set state bogus"] = b.SetState(c, ref("a", "2"), "bogus", "")

@@ -1,7 +1,10 @@
 package zookeeper
 
 import (
+	"strings"
 	"testing"
+
+	"github.com/stolos-sched/stolos/lib/store"
 
 	"github.com/stolos-sched/stolos/lib/store/storetest"
 )
@@ -11,3 +14,10 @@ import (
 var harness = storetest.Harness{New: newSpec, Open: openSpec}
 
 func TestConformance(t *testing.T) { storetest.Run(t, harness) }
+
+// No call blocks past its deadline when the server stops answering.
+func TestPartitioned(t *testing.T) {
+	storetest.Partitioned(t, server(t).Hosts(), func(addr string) (store.Backend, error) {
+		return openSpec(strings.Replace(newSpec(t), server(t).Hosts(), addr, 1))
+	})
+}

@@ -289,12 +289,13 @@ func (b *Backend) wrap(path string, err error) error {
 }
 
 // retry runs f until it returns something other than a transient error,
-// backing off, for at most retryFor or until ctx ends.
+// backing off, for at most retryFor or until ctx ends; each try returns
+// when ctx ends (call).
 func (b *Backend) retry(ctx context.Context, f func() error) error {
 	start := time.Now()
 	wait := 5 * time.Millisecond
 	for {
-		err := f()
+		err := call(ctx, f)
 		if !transient(err) {
 			return err
 		}
@@ -307,6 +308,29 @@ func (b *Backend) retry(ctx context.Context, f func() error) error {
 		case <-time.After(wait):
 		}
 		wait = min(2*wait, 500*time.Millisecond)
+	}
+}
+
+// call runs f, ZooKeeper requests, and returns its error, or ctx's as soon
+// as ctx ends: go-zookeeper's requests take no context, and wait for their
+// answer as long as the session seems alive (through a partition that
+// leaves the connection open, or a paused server, until the client's own
+// timeouts). f then runs on, and its results, which it must write only to
+// variables that the caller does not read after an error, are dropped.
+// Whether its writes were applied is unknown, as after a lost connection:
+// the versions that the backend caches make the next write of a changed
+// node fail, and read it again.
+func call(ctx context.Context, f func() error) error {
+	if ctx.Done() == nil {
+		return f()
+	}
+	done := make(chan error, 1)
+	go func() { done <- f() }()
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+		return fmt.Errorf("no answer from ZooKeeper: %w", ctx.Err())
 	}
 }
 

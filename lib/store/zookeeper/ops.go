@@ -103,9 +103,11 @@ func (t *txn) readd(x *rec, it store.SubmitItem) (store.SubmitResult, error) {
 		if !d.live(t.now) {
 			d.Q = "" // a claimed one keeps its lease, whose entry it is
 		}
+		d.revoke(t.now)
 		t.put(y, d)
 	}
 	d := x.cur
+	d.revoke(t.now)
 	d.Attempts = 0
 	if d.Q != "" && d.State == store.Pending {
 		t.put(x, d)
@@ -114,7 +116,6 @@ func (t *txn) readd(x *rec, it store.SubmitItem) (store.SubmitResult, error) {
 	d.Q, d.NotBefore = "", 0
 	if it.Skip {
 		d.State = store.Skipped
-		d.clearLease()
 		t.put(x, d)
 		return store.Requeued, nil
 	}
@@ -172,7 +173,7 @@ func (b *Backend) walkHead(ctx context.Context, app string, now int64, want int,
 		}
 		if len(names) == 0 && depth > 0 {
 			// Best effort; a concurrent writer that needs it creates it again.
-			if b.conn.Delete(path, -1) == nil {
+			if call(ctx, func() error { return b.conn.Delete(path, -1) }) == nil {
 				b.mu.Lock()
 				delete(b.known, path)
 				delete(b.lists, path)
@@ -240,11 +241,12 @@ func (b *Backend) Claim(ctx context.Context, req store.ClaimRequest) (store.Clai
 			if err != nil {
 				return res, err
 			}
-			if len(got) < n {
+			if len(got.Leases)+len(got.Failed) < n {
 				lost = true
 				b.contended()
 			}
-			res.Leases = append(res.Leases, got...)
+			res.Leases = append(res.Leases, got.Leases...)
+			res.Failed = append(res.Failed, got.Failed...)
 			cands = cands[n:]
 		}
 		if !lost {
@@ -299,8 +301,8 @@ func (b *Backend) spread(cands []candidate) []candidate {
 }
 
 // claimSome claims those of cands that are still claimable.
-func (b *Backend) claimSome(ctx context.Context, req store.ClaimRequest, cands []candidate) ([]store.Lease, error) {
-	var out []store.Lease
+func (b *Backend) claimSome(ctx context.Context, req store.ClaimRequest, cands []candidate) (store.ClaimResult, error) {
+	var out store.ClaimResult
 	err := b.update(ctx, "claim "+req.App, func(t *txn) error {
 		var err error
 		out, err = t.claimCands(req, cands)
@@ -309,11 +311,12 @@ func (b *Backend) claimSome(ctx context.Context, req store.ClaimRequest, cands [
 	return out, err
 }
 
-// claimCands claims in t those of cands that are still claimable. The jobs
-// it leaves alone, and that t did not read for anything else, are not
+// claimCands claims in t those of cands that are still claimable, failing
+// those whose abandoned attempt reaches req.MaxRetry (in out.Failed). The
+// jobs it leaves alone, and that t did not read for anything else, are not
 // checked by the commit.
-func (t *txn) claimCands(req store.ClaimRequest, cands []candidate) ([]store.Lease, error) {
-	var out []store.Lease
+func (t *txn) claimCands(req store.ClaimRequest, cands []candidate) (store.ClaimResult, error) {
+	var out store.ClaimResult
 	refs := make([]store.Ref, 0, len(cands))
 	parents := map[store.Ref][]store.Ref{}
 	for _, c := range cands {
@@ -330,7 +333,7 @@ func (t *txn) claimCands(req store.ClaimRequest, cands []candidate) ([]store.Lea
 		}
 	}
 	if err := t.load(refs...); err != nil {
-		return nil, err
+		return out, err
 	}
 	until := t.now + ms(req.Lease)
 	for _, c := range cands {
@@ -342,6 +345,13 @@ func (t *txn) claimCands(req store.ClaimRequest, cands []candidate) ([]store.Lea
 			continue
 		}
 		d := x.cur
+		if d.abandoned(t.now) && req.MaxRetry > 0 && d.Attempts >= req.MaxRetry {
+			d.State, d.Q, d.NotBefore = store.Failed, "", 0
+			d.clearLease()
+			t.put(x, d)
+			out.Failed = append(out.Failed, d.job(c.ref, true))
+			continue
+		}
 		d.Owner, d.Token, d.Transferable, d.Until = req.Owner, newToken(), req.Transferable, until
 		d.NotBefore = 0
 		d.Q = withNotBefore(d.Q, until)
@@ -355,7 +365,7 @@ func (t *txn) claimCands(req store.ClaimRequest, cands []candidate) ([]store.Lea
 				l.Parents[i] = y.cur.job(p, y.present)
 			}
 		}
-		out = append(out, l)
+		out.Leases = append(out.Leases, l)
 	}
 	// Candidates we skip, and parents read for the caller, need no version
 	// check: drop them from the commit.
@@ -412,6 +422,8 @@ func (b *Backend) Acquire(ctx context.Context, ref store.Ref, owner string, leas
 			return fmt.Errorf("%v: %w", ref, store.ErrNotPending)
 		case d.live(t.now) && !d.Transferable:
 			return fmt.Errorf("%v: %w (%s)", ref, store.ErrHeld, d.Owner)
+		default:
+			d.abandoned(t.now)
 		}
 		until := t.now + ms(lease)
 		d.Owner, d.Token, d.Transferable, d.Until = owner, newToken(), false, until
@@ -455,6 +467,10 @@ func (b *Backend) Release(ctx context.Context, l store.Lease) error {
 	return b.update(ctx, "release "+l.Ref.String(), func(t *txn) error {
 		t.cachedLease(l)
 		x, err := t.held(l)
+		if errors.Is(err, store.ErrLeaseLost) && store.IsRevokedOf(t.get(l.Ref).cur.Token, l.Token) {
+			// Its holder's command is dead: the revocation ends.
+			x, err = t.get(l.Ref), nil
+		}
 		if err != nil {
 			return err
 		}
@@ -507,6 +523,8 @@ func (t *txn) complete(l store.Lease, outcome string, bb *bubble) error {
 		}
 	} else if !x.present {
 		return fmt.Errorf("%v: %w", l.Ref, store.ErrNotFound)
+	} else if x.cur.live(t.now) && !x.cur.Transferable {
+		return fmt.Errorf("%v: %w (%s)", l.Ref, store.ErrHeld, x.cur.Owner)
 	}
 	d := x.cur
 	prio := d.Prio
@@ -533,7 +551,7 @@ func (b *Backend) CompleteClaim(ctx context.Context, l store.Lease, outcome stri
 		return store.ClaimResult{}, b.Complete(ctx, l, outcome, children), err
 	}
 	cands = b.spread(cands)
-	var got []store.Lease
+	var got store.ClaimResult
 	var done error
 	from := 0
 	bb := &bubble{parent: l.Ref, children: children, max: store.Batch}
@@ -562,12 +580,13 @@ func (b *Backend) CompleteClaim(ctx context.Context, l store.Lease, outcome stri
 	if done == nil {
 		done = b.steps(ctx, bb)
 	}
-	res := store.ClaimResult{Leases: got}
-	if len(got) < req.N {
+	res := got
+	if len(got.Leases) < req.N {
 		more := req
-		more.N -= len(got)
+		more.N -= len(got.Leases)
 		rest, err := b.Claim(ctx, more)
 		res.Leases, res.Next = append(res.Leases, rest.Leases...), rest.Next
+		res.Failed = append(res.Failed, rest.Failed...)
 		return res, done, err
 	}
 	return res, done, nil
@@ -647,12 +666,13 @@ func (b *Backend) Fail(ctx context.Context, l store.Lease, outcome string, maxRe
 }
 
 // Park is bubble-up: see store.Backend.
-func (b *Backend) Park(ctx context.Context, l store.Lease, parents []store.Node) (store.ParkResult, error) {
+func (b *Backend) Park(ctx context.Context, l store.Lease, parents []store.Ref, above []store.Node) (store.ParkResult, error) {
 	var res store.ParkResult
-	for _, p := range parents {
-		if err := store.CheckRef(p.Ref); err != nil {
-			return res, err
-		}
+	if err := store.CheckRefs(parents); err != nil {
+		return res, err
+	}
+	if err := store.CheckNodes(above); err != nil {
+		return res, err
 	}
 	err := b.update(ctx, "park "+l.Ref.String(), func(t *txn) error {
 		res = store.ParkResult{}
@@ -660,27 +680,32 @@ func (b *Backend) Park(ctx context.Context, l store.Lease, parents []store.Node)
 		if err != nil {
 			return err
 		}
-		refs := make([]store.Ref, len(parents))
-		for i, p := range parents {
-			refs[i] = p.Ref
-		}
-		if err := t.load(refs...); err != nil {
+		if err := t.load(parents...); err != nil {
 			return err
 		}
 		ready := true
 		for _, p := range parents {
-			if y := t.get(p.Ref); !y.present || y.cur.State != store.Completed {
+			y := t.get(p)
+			if !y.present || y.cur.State != store.Completed {
 				ready = false
 			}
+			res.Parents = append(res.Parents, y.orig.job(p, y.exists))
 		}
 		if !ready {
+			refs := make([]store.Ref, len(above))
+			for i, n := range above {
+				refs[i] = n.Ref
+			}
+			if err := t.load(refs...); err != nil {
+				return err
+			}
 			prio := x.cur.Prio
-			for _, p := range parents {
-				y := t.get(p.Ref)
+			for _, n := range above {
+				y := t.get(n.Ref)
 				if y.present && y.cur.live(t.now) {
-					continue // running: it queues the child when it completes
+					continue // running: it queues its children when it completes
 				}
-				if err := t.queueNode(p, prio); err != nil {
+				if err := t.queueNode(n, prio); err != nil {
 					return err
 				}
 			}
@@ -690,10 +715,6 @@ func (b *Backend) Park(ctx context.Context, l store.Lease, parents []store.Node)
 			t.put(x, d)
 		}
 		res.Ready = ready
-		for _, p := range parents {
-			y := t.get(p.Ref)
-			res.Parents = append(res.Parents, y.orig.job(p.Ref, y.exists))
-		}
 		return nil
 	})
 	return res, err
@@ -717,15 +738,33 @@ func (b *Backend) SetState(ctx context.Context, ref store.Ref, st store.State, o
 		}
 		d := x.cur
 		d.State, d.Outcome = st, outcome
+		d.revoke(t.now)
 		if st != store.Pending {
 			d.Q, d.NotBefore = "", 0
-			d.clearLease()
+			if d.Transferable {
+				d.clearLease() // nothing runs under it
+			}
 		} else if d.Q != "" {
 			t.notify[ref.App] = true
 		}
 		t.put(x, d)
 		return nil
 	})
+}
+
+// Held reads whether a lease is still held, from the server.
+func (b *Backend) Held(ctx context.Context, l store.Lease) error {
+	if err := store.CheckRef(l.Ref); err != nil {
+		return err
+	}
+	x := &rec{ref: l.Ref, path: b.p.job(l.Ref)}
+	if err := b.read(ctx, x); err != nil {
+		return err
+	}
+	if !x.exists || l.Token == "" || x.cur.Token != l.Token || !x.cur.live(b.now()) {
+		return fmt.Errorf("%v: %w", l.Ref, store.ErrLeaseLost)
+	}
+	return nil
 }
 
 // Get reads jobs.

@@ -34,6 +34,24 @@ func (d *jobData) clearLease() { d.Owner, d.Token, d.Transferable, d.Until = "",
 // live reports whether the job is under a lease at now.
 func (d *jobData) live(now int64) bool { return d.Token != "" && d.Until > now }
 
+// revoke revokes a live lease of a worker (see store.Lease).
+func (d *jobData) revoke(now int64) {
+	if d.live(now) && !d.Transferable && !store.IsRevoked(d.Token) {
+		d.Token = store.RevokedToken(d.Token)
+	}
+}
+
+// abandoned counts the abandoned attempt of a lease that ended without an
+// outcome, if d has one (see store.Lease), and reports whether it did.
+func (d *jobData) abandoned(now int64) bool {
+	if d.Token == "" || d.live(now) || d.Transferable || store.IsRevoked(d.Token) || d.State != store.Pending {
+		return false
+	}
+	d.Attempts++
+	d.Outcome = store.AbandonedOutcome(d.Owner)
+	return true
+}
+
 // job converts the data to a store.Job.
 func (d *jobData) job(ref store.Ref, exists bool) store.Job {
 	j := store.Job{Ref: ref}
@@ -43,7 +61,7 @@ func (d *jobData) job(ref store.Ref, exists bool) store.Job {
 	j.State, j.Queued, j.Priority = d.State, d.Q != "", d.Prio
 	j.Attempts, j.Outcome = d.Attempts, d.Outcome
 	if d.Token != "" {
-		j.Owner, j.Until = d.Owner, time.UnixMilli(d.Until)
+		j.Owner, j.Until, j.Revoked = d.Owner, time.UnixMilli(d.Until), store.IsRevoked(d.Token)
 	}
 	if d.NotBefore != 0 && d.Q != "" {
 		j.NotBefore = time.UnixMilli(d.NotBefore)
@@ -491,7 +509,12 @@ func (t *txn) commit() error {
 			return err
 		}
 	}
-	res, err := b.conn.Multi(ops...)
+	var res []zk.MultiResponse
+	err = call(t.ctx, func() error {
+		var err error
+		res, err = b.conn.Multi(ops...)
+		return err
+	})
 	switch {
 	case err == nil:
 		t.committed(res)

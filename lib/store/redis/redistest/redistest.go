@@ -46,9 +46,14 @@ type Config struct {
 	// TLS serves TLS only (no plain port), with a self-signed certificate
 	// made for the test; Server.TLSConfig returns a client config trusting it.
 	TLS bool
-	// Persist turns on the append-only file (fsync always), so that Restart
-	// keeps every acknowledged write.
+	// Persist makes the append-only file fsync every write, so that Restart
+	// after Kill keeps every acknowledged write. Without it the file is
+	// written but fsync is left to the system (still no loss on Kill, as
+	// the system outlives the process).
 	Persist bool
+	// Ephemeral turns persistence off (no save points, no append-only
+	// file): a restart empties the server.
+	Ephemeral bool
 	// Args are extra redis-server arguments, appended last.
 	Args []string
 }
@@ -217,7 +222,6 @@ func (s *Server) args() []string {
 		"--logfile", filepath.Join(s.dir, "redis.log"),
 		"--daemonize", "no",
 		"--save", "",
-		"--appendonly", "no",
 	}
 	if s.cfg.TLS {
 		a = append(a, "--port", "0", "--tls-port", strconv.Itoa(s.port),
@@ -228,8 +232,14 @@ func (s *Server) args() []string {
 	} else {
 		a = append(a, "--port", strconv.Itoa(s.port))
 	}
-	if s.cfg.Persist {
+	switch {
+	case s.cfg.Ephemeral:
+		a = append(a, "--appendonly", "no")
+	case s.cfg.Persist:
 		a = append(a, "--appendonly", "yes", "--appendfsync", "always")
+	default:
+		// Persistence as stolos asks of a server (and so no warning).
+		a = append(a, "--appendonly", "yes", "--appendfsync", "no")
 	}
 	if s.cfg.Password != "" {
 		a = append(a, "--requirepass", s.cfg.Password)

@@ -10,6 +10,9 @@
 //
 // When java or ZooKeeper's jars are missing, tests skip with a loud reason,
 // or fail when the environment sets STOLOS_TEST_REQUIRE_SERVERS=1 (CI does).
+//
+// A server's heap is at most 1 GB, or what STOLOS_TEST_ZK_HEAP says (a
+// java -Xmx value such as 4g: the bench's million-job app needs more).
 package zktest
 
 import (
@@ -32,6 +35,9 @@ import (
 // RequireEnv is the environment variable that turns a missing server from a
 // skip into a failure.
 const RequireEnv = "STOLOS_TEST_REQUIRE_SERVERS"
+
+// HeapEnv is the environment variable that sets the servers' maximum heap.
+const HeapEnv = "STOLOS_TEST_ZK_HEAP"
 
 // TickTime is the servers' tick. A session timeout may be as short as two
 // ticks, so tests can wait out an expiry in well under a second.
@@ -145,8 +151,12 @@ func (s *Server) launch() error {
 	if err != nil {
 		return err
 	}
+	heap := os.Getenv(HeapEnv)
+	if heap == "" {
+		heap = "1g"
+	}
 	cmd := exec.Command(s.java,
-		"-Xms64m", "-Xmx1g", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-Xshare:auto",
+		"-Xms64m", "-Xmx"+heap, "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-Xshare:auto",
 		"-Dzookeeper.admin.enableServer=false",
 		"-Dzookeeper.jmx.log4j.disable=true",
 		"-cp", s.classpath,
