@@ -67,9 +67,12 @@ func TestChaos(t *testing.T) {
 		t.Run(b, func(t *testing.T) {
 			t.Parallel()
 			c := &chaos{t: t, bin: bin, g: g, dir: t.TempDir(), rng: rand.New(rand.NewPCG(seed, uint64(i)))}
-			// The process id too: workers are found by this name in
-			// /proc, where other test processes' chaos runs may be.
-			ns := "chaos" + strconv.Itoa(os.Getpid()) + "-" + strconv.FormatInt(namespaces.Add(1), 10)
+			// This test process's own too: workers are found by this
+			// name in /proc, where other test processes' chaos runs may
+			// be, and those of an earlier one with the same pid (pids
+			// wrap within seconds on a busy machine; a test binary
+			// killed by its timeout leaves its workers behind).
+			ns := "chaos" + chaosProcess + "-" + strconv.FormatInt(namespaces.Add(1), 10)
 			c.ns = ns
 			c.env = append(os.Environ(),
 				"PATH="+bin+string(os.PathListSeparator)+os.Getenv("PATH"),
@@ -99,6 +102,10 @@ func TestChaos(t *testing.T) {
 		})
 	}
 }
+
+// chaosProcess names this test process among those on the machine, past
+// and present: its pid and its start time.
+var chaosProcess = strconv.Itoa(os.Getpid()) + "-" + strconv.FormatInt(time.Now().UnixNano()%(1<<40), 36)
 
 // buildChaosTools builds the tools into a directory of their own (real
 // executables: stolos-exec starts itself as the reaper of each command),

@@ -43,6 +43,9 @@ type faultCase struct {
 	// it through a proxy that the fault cuts.
 	server, proxy bool
 	apply         func(f *fault)
+	// operator: the fault is an operator's change of the running job;
+	// the case reports how long A's command lived after it began.
+	operator bool
 }
 
 var faultCases = []faultCase{
@@ -66,6 +69,18 @@ var faultCases = []faultCase{
 		}
 	}},
 	{name: "timeout-killed", app: "timeout", apply: func(f *fault) { f.a.Signal(syscall.SIGKILL) }},
+	// Operators (issue 9 item 3): A stops its command within about a
+	// second, and B runs the job only after that.
+	{name: "set-failed-readd", app: "plain", operator: true, apply: func(f *fault) {
+		f.tool("stolos-state", "-set", "failed", "-a", "plain", "1")
+		f.tool("stolos-submit", "-readd", "-a", "plain", "1")
+	}},
+	{name: "set-pending", app: "plain", operator: true, apply: func(f *fault) {
+		f.tool("stolos-state", "-set", "pending", "-a", "plain", "1")
+	}},
+	{name: "readd", app: "plain", operator: true, apply: func(f *fault) {
+		f.tool("stolos-submit", "-readd", "-a", "plain", "1")
+	}},
 	{name: "setsid-killed", app: "setsid", apply: func(f *fault) { f.a.Signal(syscall.SIGKILL) }},
 }
 
@@ -81,7 +96,8 @@ type pausable interface {
 // then A is cut off by a proxy that stops forwarding, or paused (SIGSTOP)
 // past its lease, or its server is paused past the ZooKeeper session and
 // Redis client timeouts, or A is killed (SIGKILL) while its command runs
-// under timeout(1) or setsid(1), out of A's process group. Worker B waits
+// under timeout(1) or setsid(1), out of A's process group, or an operator
+// changes the job (stolos-state -set, stolos-submit -readd). Worker B waits
 // to take the job over once A's lease has ended. From the commands' start
 // and end records, and from how long any process of each run was seen
 // alive, no two runs overlap, and the job ends completed.
@@ -108,8 +124,14 @@ func TestFaults(t *testing.T) {
 	}
 	var mu sync.Mutex
 	total, overlaps := 0, 0
+	var stops []time.Duration // operator cases: from the change to the command's death
 	t.Cleanup(func() {
 		t.Logf("%d cases run, %d overlapping runs", total, overlaps)
+		if len(stops) > 0 {
+			slices.Sort(stops)
+			t.Logf("operator changes: the command died %v after the change at most, %v at the median (%d runs)",
+				stops[len(stops)-1].Round(time.Millisecond), stops[len(stops)/2].Round(time.Millisecond), len(stops))
+		}
 	})
 	for _, b := range []string{"local", "redis", "zookeeper"} {
 		t.Run(b, func(t *testing.T) {
@@ -135,6 +157,9 @@ func TestFaults(t *testing.T) {
 						mu.Lock()
 						total++
 						overlaps += n
+						if c.operator {
+							stops = append(stops, f.stopped)
+						}
 						mu.Unlock()
 					})
 				}
@@ -156,6 +181,7 @@ type fault struct {
 	proxy   *storetest.Proxy
 	a, b    *os.Process
 	waits   sync.WaitGroup
+	stopped time.Duration // operator cases: from the change to the death of A's command
 }
 
 // envFor is the environment of a tool that reaches the server at addr.
@@ -208,6 +234,14 @@ func (f *fault) run(c faultCase) int {
 		t.Errorf("processes of runs still alive 30s after the workers exited")
 	}
 	w.stop()
+	if c.operator {
+		for _, r := range w.runs(t) {
+			if strings.HasSuffix(r.id, "."+f.ns+".A") && r.start < t0.UnixNano() {
+				f.stopped = time.Duration(r.end - t0.UnixNano())
+				t.Logf("A's command died %v after the change", f.stopped.Round(time.Millisecond))
+			}
+		}
+	}
 	return f.check(w)
 }
 

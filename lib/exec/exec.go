@@ -204,7 +204,9 @@ func (w *worker) eachJob(ctx context.Context, ids []string, fn func(j sched.Job)
 // named runs the jobs named on the command line, each now, under a lease.
 func (w *worker) named(ctx context.Context, ids []string) int {
 	return w.eachJob(ctx, ids, func(j sched.Job) int {
+		sent := time.Now()
 		l, err := w.s.B.Acquire(ctx, j.Ref(), w.owner, w.f.Lease)
+		l.Sent = sent
 		if err != nil {
 			w.t.Errorf("%v", w.explain(ctx, j, err))
 			return cli.Failure
@@ -416,8 +418,11 @@ func worst(a, b int) int {
 // With later, a success is not recorded but returned, for the next claim
 // to record (sched.CompleteClaim); its status is then the failure's only.
 func (w *worker) attempt(ctx context.Context, l store.Lease, later bool) (int, *success) {
-	// The lease was taken no later than now: count it from here (renew).
-	start := runner.Now()
+	// The lease is counted from when the request that took it was sent,
+	// as renewals are (renew): an answer that came late (a slow network,
+	// a pause of this process) does not stretch it. A lease with no
+	// Sent has ended.
+	start := runner.Now().Add(-time.Since(l.Sent))
 	j, err := w.s.Resolve(l.Ref)
 	if err != nil {
 		w.t.Errorf("%v", err)

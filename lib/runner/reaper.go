@@ -167,7 +167,9 @@ func decodeControl(b []byte) controlMsg {
 //     after "expired " when the deadline stopped it or it had passed
 //     before the command could start ("expired not started");
 //   - ignores SIGTERM, SIGINT, SIGHUP and SIGQUIT, which a terminal may send
-//     to the whole group;
+//     to the whole group, and SIGTSTP, SIGTTIN and SIGTTOU, which would
+//     stop it with its group (a stopped reaper enforces no deadline); it
+//     sends SIGCONT after SIGTERM, so that a stopped command acts on it;
 //   - kills every descendant with SIGKILL, then its process group, itself
 //     included, when the runner dies (even by kill -9: the parent-death
 //     signal, and EOF on the control pipe) or closes the Reaper (fd 3
@@ -203,7 +205,12 @@ func ReaperMain(args []string) int {
 	}
 	syscall.CloseOnExec(socketFD)
 	syscall.CloseOnExec(controlFD)
-	signal.Notify(make(chan os.Signal, 1), syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP, syscall.SIGQUIT)
+	// Caught, not ignored: a command starts with them at their defaults.
+	// The stops too: the reaper shares its group with the command, and a
+	// command that stops its group (kill -TSTP 0, the SIGTTIN or SIGTTOU
+	// of a background group at a terminal) must not stop its deadline.
+	signal.Notify(make(chan os.Signal, 1), syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP, syscall.SIGQUIT,
+		syscall.SIGTSTP, syscall.SIGTTIN, syscall.SIGTTOU)
 	w := &watch{self: os.Getpid()}
 	w.timer = time.AfterFunc(time.Hour, w.fire)
 	w.timer.Stop()
@@ -341,6 +348,8 @@ func (w *watch) stopTree(seq uint64, grace time.Duration, gone <-chan struct{}) 
 		if !w.signal(seq, syscall.SIGTERM) {
 			return
 		}
+		// A stopped process acts on SIGTERM only once continued.
+		w.signal(seq, syscall.SIGCONT)
 		t := time.NewTimer(grace)
 		select {
 		case <-gone:

@@ -451,6 +451,45 @@ func TestRunDeadline(t *testing.T) {
 	}
 }
 
+// A command that stops its process group (kill -TSTP 0, or the SIGTTIN
+// and SIGTTOU of a background group at a terminal) does not stop the
+// reaper, which is in that group: the deadline still stops the tree, and
+// SIGTERM, followed by SIGCONT, ends the stopped shell.
+func TestRunDeadlineGroupStopped(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	r := NewReaper(reaperArgv())
+	defer r.Close()
+	j := testJob(dir, `echo $$ > "$T/sh"; kill -TSTP 0; kill -TTIN 0; kill -TTOU 0; sleep 1000`)
+	j.Grace = 100 * time.Millisecond
+	deadline := Now().Add(300 * time.Millisecond)
+	r.SetDeadline(deadline)
+	done := make(chan Outcome, 1)
+	go func() {
+		o, err := r.Run(context.Background(), j)
+		if err != nil {
+			t.Error(err)
+		}
+		done <- o
+	}()
+	sh := waitPid(t, dir, "sh")
+	select {
+	case o := <-done:
+		if want := (Outcome{Text: "stopped at the lease deadline (signal TERM)", Expired: true}); o != want {
+			t.Errorf("outcome %+v, want %+v", o, want)
+		}
+		t.Logf("from the deadline to the end of the tree (grace %v): %v", j.Grace, -deadline.Until())
+	case <-time.After(10 * time.Second):
+		t.Errorf("Run still running 10s after the deadline: the reaper was stopped with its group")
+		_ = syscall.Kill(sh, syscall.SIGKILL)
+		_ = syscall.Kill(-r.p.cmd.Process.Pid, syscall.SIGCONT)
+		<-done
+	}
+	if alive(sh) {
+		t.Errorf("pid %d outlived the deadline", sh)
+	}
+}
+
 func TestRunPlugin(t *testing.T) {
 	t.Parallel()
 	bin := t.TempDir()

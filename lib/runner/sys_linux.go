@@ -39,48 +39,97 @@ func reaperAttr() *syscall.SysProcAttr {
 func signalTree(pid int, sig syscall.Signal) int {
 	n := 0
 	for _, p := range descendants(pid) {
-		if syscall.Kill(p, sig) == nil {
+		if signalProc(p, sig) {
 			n++
 		}
 	}
 	return n
 }
 
+// procID names a process for good: its pid and its start time (in clock
+// ticks since boot, /proc/PID/stat field 22). A pid alone may name another
+// process by the time it is signalled: the one seen may have ended (and
+// been reaped: the reaper reaps as it walks) and its pid been reused, which
+// takes seconds on a busy machine (pid_max 32768).
+type procID struct {
+	pid   int
+	start uint64
+}
+
+// signalProc sends sig to process p, unless it is gone, and says whether
+// it did. A pidfd pins the process that the pid names when it is opened;
+// the start time read after says whether that one is p.
+func signalProc(p procID, sig syscall.Signal) bool {
+	fd, err := unix.PidfdOpen(p.pid, 0)
+	if err == syscall.ENOSYS { // before Linux 5.3: check, then kill
+		_, _, start, ok := procStat(p.pid)
+		return ok && start == p.start && syscall.Kill(p.pid, sig) == nil
+	}
+	if err != nil {
+		return false // gone
+	}
+	defer unix.Close(fd)
+	if _, _, start, ok := procStat(p.pid); !ok || start != p.start {
+		return false
+	}
+	return unix.PidfdSendSignal(fd, sig, nil, 0) == nil
+}
+
+// procStat reads a process's state, parent and start time from
+// /proc/PID/stat.
+func procStat(pid int) (state string, ppid int, start uint64, ok bool) {
+	stat, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return "", 0, 0, false // gone
+	}
+	// pid (comm) state ppid ... starttime (field 22); comm may hold
+	// anything, ")" too.
+	i := bytes.LastIndexByte(stat, ')')
+	if i < 0 {
+		return "", 0, 0, false
+	}
+	f := bytes.Fields(stat[i+1:]) // from field 3
+	if len(f) < 20 {
+		return "", 0, 0, false
+	}
+	ppid, err1 := strconv.Atoi(string(f[1]))
+	start, err2 := strconv.ParseUint(string(f[19]), 10, 64)
+	if err1 != nil || err2 != nil {
+		return "", 0, 0, false
+	}
+	return string(f[0]), ppid, start, true
+}
+
 // descendants lists the live (not zombie) descendants of pid.
-func descendants(pid int) []int {
+func descendants(pid int) []procID {
 	ents, err := os.ReadDir("/proc")
 	if err != nil {
 		return nil
 	}
-	children := map[int][]int{}
+	children := map[int][]procID{}
 	for _, e := range ents {
 		p, err := strconv.Atoi(e.Name())
 		if err != nil {
 			continue
 		}
-		stat, err := os.ReadFile("/proc/" + e.Name() + "/stat")
-		if err != nil {
-			continue // gone
-		}
-		// pid (comm) state ppid ...; comm may hold anything, ")" too.
-		i := bytes.LastIndexByte(stat, ')')
-		if i < 0 {
+		state, ppid, start, ok := procStat(p)
+		if !ok || state == "Z" || state == "X" {
 			continue
 		}
-		f := bytes.Fields(stat[i+1:])
-		if len(f) < 2 || string(f[0]) == "Z" || string(f[0]) == "X" {
-			continue
-		}
-		ppid, err := strconv.Atoi(string(f[1]))
-		if err != nil {
-			continue
-		}
-		children[ppid] = append(children[ppid], p)
+		children[ppid] = append(children[ppid], procID{p, start})
 	}
-	var out []int
+	// The stats are read one by one while processes come and go: a pid
+	// reused meanwhile could make a loop. Each is listed once.
+	var out []procID
+	listed := map[int]bool{pid: true}
 	for next := children[pid]; len(next) > 0; {
 		p := next[0]
-		next = append(next[1:], children[p]...)
+		next = next[1:]
+		if listed[p.pid] {
+			continue
+		}
+		listed[p.pid] = true
+		next = append(next, children[p.pid]...)
 		out = append(out, p)
 	}
 	return out

@@ -263,6 +263,7 @@ func (s *Sched) claim(ctx context.Context, c *Completion, recorded func(error), 
 		r.N = req.N - n
 		var res store.ClaimResult
 		var err error
+		sent := time.Now() // the leases are counted from here (Lease.Sent)
 		if c != nil {
 			res, err = s.completeClaim(ctx, *c, recorded, r)
 			c = nil
@@ -278,6 +279,7 @@ func (s *Sched) claim(ctx context.Context, c *Completion, recorded func(error), 
 			}
 		}
 		for _, l := range res.Leases {
+			l.Sent = sent
 			p, err := s.ready(ctx, l)
 			if err != nil {
 				// Give the lease back so another claimer can try.
@@ -402,11 +404,7 @@ func (s *Sched) ready(ctx context.Context, l store.Lease) (*Parked, error) {
 	if err != nil {
 		return nil, err
 	}
-	nodes, err := s.Nodes(ctx, up)
-	if err != nil {
-		return nil, err
-	}
-	pr, err := s.B.Park(ctx, l, refs(ps), nodes)
+	pr, err := s.B.Park(ctx, l, refs(ps), up)
 	if err != nil || pr.Ready {
 		return nil, err
 	}
@@ -425,29 +423,54 @@ const MaxAbove = 1000
 // The missing ancestors below them are left as they are: bubble-down
 // creates and queues each once its parents complete. Paths end at a
 // completed, failed or skipped ancestor, or at one that is on its way
-// (queued or claimed). It reads the ancestors level by level, one Get per
-// level, at most MaxAbove of them.
-func (s *Sched) above(ctx context.Context, ps []Job, states []store.Job) ([]Job, error) {
+// (queued or claimed), or at an absent one that its app's valid_if_or
+// rejects (it is created skipped). It reads the ancestors level by level,
+// one Get per level, at most MaxAbove of them.
+func (s *Sched) above(ctx context.Context, ps []Job, states []store.Job) ([]store.Node, error) {
 	now := time.Now()
 	missing := func(st store.Job) bool {
 		return st.State == store.Absent || st.State == store.Pending && !st.Queued && !st.Claimed(now)
 	}
+	type cand struct {
+		job  Job
+		node store.Node
+	}
+	var out []store.Node
 	seen := map[store.Ref]bool{}
-	var level []Job // missing ancestors whose parents are to be looked at
+	// add puts a missing ancestor on the next level to look above, unless
+	// it is absent and its app's valid_if_or rejects it: created skipped,
+	// it blocks its path (as bubble-down would create it).
+	add := func(level []cand, j Job, st store.Job) ([]cand, error) {
+		seen[j.Ref()] = true
+		n := store.Node{Ref: j.Ref()}
+		if st.State == store.Absent {
+			var err error
+			if n, err = s.Node(ctx, j); err != nil {
+				return nil, err
+			}
+			if n.Skip {
+				out = append(out, n)
+				return level, nil
+			}
+		}
+		return append(level, cand{j, n}), nil
+	}
+	var level []cand // missing ancestors whose parents are to be looked at
+	var err error
 	for i, p := range ps {
 		if !seen[p.Ref()] && missing(states[i]) {
-			seen[p.Ref()] = true
-			level = append(level, p)
+			if level, err = add(level, p, states[i]); err != nil {
+				return nil, err
+			}
 		}
 	}
-	var out []Job
 	read := 0
 	for len(level) > 0 {
 		parents := make([][]Job, len(level))
 		var todo []Job
 		had := map[store.Ref]bool{}
-		for i, a := range level {
-			parents[i] = s.Parents(a)
+		for i, c := range level {
+			parents[i] = s.Parents(c.job)
 			for _, p := range parents[i] {
 				if !had[p.Ref()] {
 					had[p.Ref()] = true
@@ -456,7 +479,10 @@ func (s *Sched) above(ctx context.Context, ps []Job, states []store.Job) ([]Job,
 			}
 		}
 		if read+len(todo) > MaxAbove {
-			return append(out, level...), nil
+			for _, c := range level {
+				out = append(out, c.node)
+			}
+			return out, nil
 		}
 		read += len(todo)
 		got, err := s.B.Get(ctx, refs(todo))
@@ -467,8 +493,8 @@ func (s *Sched) above(ctx context.Context, ps []Job, states []store.Job) ([]Job,
 		for _, j := range got {
 			st[j.Ref] = j
 		}
-		var next []Job
-		for i, a := range level {
+		var next []cand
+		for i, c := range level {
 			runnable := true
 			for _, p := range parents[i] {
 				j := st[p.Ref()]
@@ -477,12 +503,13 @@ func (s *Sched) above(ctx context.Context, ps []Job, states []store.Job) ([]Job,
 				}
 				runnable = false
 				if !seen[p.Ref()] && missing(j) {
-					seen[p.Ref()] = true
-					next = append(next, p)
+					if next, err = add(next, p, j); err != nil {
+						return nil, err
+					}
 				}
 			}
 			if runnable {
-				out = append(out, a)
+				out = append(out, c.node)
 			}
 		}
 		level = next

@@ -133,3 +133,20 @@ func TestBubbleUpBounded(t *testing.T) {
 		t.Fatalf("after parking a%d: %q, want %q", stop, got, want)
 	}
 }
+
+// TestBubbleUpInvalid: an absent ancestor that its app's valid_if_or
+// rejects is created skipped, and nothing above it is queued: the job is
+// blocked at once.
+func TestBubbleUpInvalid(t *testing.T) {
+	s := chain(t, 2, `, "v": {"job_id": "{x}", "bash_cmd": "true", "depends_on": {"app_name": ["a1"]},
+		"valid_if_or": {"x": ["2"]}}, "w": {"job_id": "{x}", "bash_cmd": "true", "depends_on": {"app_name": ["v"]}}`)
+	ref := func(app string) store.Ref { return store.Ref{App: app, JobID: "1"} }
+	submit(t, s, ref("w"))
+	if got, parked := claimAll(t, s, "w"); len(got) != 0 || !reflect.DeepEqual(parked, []string{"w 1: not runnable yet, waiting for parent v 1 (absent)"}) {
+		t.Fatalf("claim w: %v %q", got, parked)
+	}
+	want := []string{"a0 absent", "a1 absent", "v skipped", "w pending"}
+	if got := states(t, s, ref("a0"), ref("a1"), ref("v"), ref("w")); !reflect.DeepEqual(got, want) {
+		t.Fatalf("after parking: %q, want %q", got, want)
+	}
+}

@@ -187,6 +187,12 @@ type Lease struct {
 	// order ClaimRequest.Parents gave, when the claim was asked to and
 	// the backend reads them with the claim; nil otherwise.
 	Parents []Job
+	// Sent is when the request that took the lease was sent, by the
+	// taker's clock (with its monotonic reading): the lease lasts its
+	// length from no earlier than then, however late the answer came.
+	// Backends leave it zero; sched's claims set it, and so must the
+	// caller of Acquire that counts the lease (stolos-exec).
+	Sent time.Time
 }
 
 // ClaimRequest asks for up to N runnable jobs of one app.

@@ -13,7 +13,8 @@
 // so a session may expire and be replaced without losing anything. Lease
 // times come from the local clock of each client (Unix milliseconds): the
 // hosts sharing an ensemble must keep their clocks in sync (NTP), and a
-// lease is only as exact as that.
+// backend whose clock is off from the server's by more than a sixteenth of
+// a lease refuses to take or renew leases (clock.go).
 //
 // See layout.go for the tree: no znode ever gets more than a few thousand
 // children, whatever the number of jobs and queue entries. A claim costs
@@ -101,7 +102,11 @@ type Backend struct {
 	shards   map[string]shard          // per app: this backend's shard of its counts
 	parents  map[store.Ref][]store.Ref // children's parents (fanin.go)
 	nparents int                       // how many refs parents holds
-	clock    func() time.Time
+	// clock is the time leases are measured by: time.Now; tests change it
+	// to put a host's clock off (test-only).
+	clock  func() time.Time
+	skew   time.Duration // this host's clock less the server's, at least (clock.go)
+	skewAt time.Time     // when skew was measured; zero: never
 }
 
 type nopLogger struct{}

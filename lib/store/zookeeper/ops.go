@@ -222,6 +222,9 @@ func (b *Backend) Claim(ctx context.Context, req store.ClaimRequest) (store.Clai
 	if err := b.ensureApp(ctx, req.App); err != nil {
 		return res, err
 	}
+	if err := b.checkClock(ctx, req.Lease); err != nil {
+		return res, err
+	}
 	var next int64
 	for round := 0; round < 5 && len(res.Leases) < req.N; round++ {
 		want := req.N - len(res.Leases)
@@ -409,6 +412,9 @@ func (b *Backend) Acquire(ctx context.Context, ref store.Ref, owner string, leas
 	case owner == "":
 		return l, fmt.Errorf("acquire %v without an owner", ref)
 	}
+	if err := b.checkClock(ctx, lease); err != nil {
+		return l, err
+	}
 	err := b.update(ctx, "acquire "+ref.String(), func(t *txn) error {
 		if err := t.load(ref); err != nil {
 			return err
@@ -442,6 +448,9 @@ func (b *Backend) Acquire(ctx context.Context, ref store.Ref, owner string, leas
 func (b *Backend) Renew(ctx context.Context, l store.Lease, dur time.Duration) (store.Lease, error) {
 	if dur <= 0 {
 		return l, fmt.Errorf("renew %v by %v: want a positive lease", l.Ref, dur)
+	}
+	if err := b.checkClock(ctx, dur); err != nil {
+		return l, err
 	}
 	err := b.update(ctx, "renew "+l.Ref.String(), func(t *txn) error {
 		t.cachedLease(l)
@@ -544,6 +553,9 @@ func (b *Backend) CompleteClaim(ctx context.Context, l store.Lease, outcome stri
 		return res, done, err
 	}
 	if err := b.ensureApp(ctx, req.App); err != nil {
+		return store.ClaimResult{}, b.Complete(ctx, l, outcome, children), err
+	}
+	if err := b.checkClock(ctx, req.Lease); err != nil {
 		return store.ClaimResult{}, b.Complete(ctx, l, outcome, children), err
 	}
 	cands, _, err := b.head(ctx, req.App, b.now(), req.N+4)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -589,5 +590,55 @@ func TestFanInShards(t *testing.T) {
 	complete(store.Ref{App: "q", JobID: "1"}, kids...)
 	if n, err := b.Count(ctx, "d"); err != nil || n.Queued != 1500 || n.States[store.Pending] != 1500 {
 		t.Fatalf("children after their second parent: %+v %v", n, err)
+	}
+}
+
+// A backend whose clock is off from the server's by more than a sixteenth
+// of the lease refuses to take or renew leases; within it, it claims. The
+// clock is put off by the test-only hook Backend.clock. Before the check,
+// a clock 10s ahead claimed a job whose 1m lease another host held for
+// less than 50s more.
+func TestClockSkew(t *testing.T) {
+	b, spec := open(t)
+	ctx := ctxT(t)
+	items := []store.SubmitItem{{Node: store.Node{Ref: store.Ref{App: "a", JobID: "1"}}, Priority: 1}, {Node: store.Node{Ref: store.Ref{App: "a", JobID: "2"}}, Priority: 1}}
+	if _, err := b.Submit(ctx, items); err != nil {
+		t.Fatal(err)
+	}
+	res, err := b.Claim(ctx, store.ClaimRequest{App: "a", Owner: "w", N: 1, Lease: time.Minute})
+	if err != nil || len(res.Leases) != 1 {
+		t.Fatalf("claim with a good clock: %+v %v", res, err)
+	}
+	for _, tc := range []struct {
+		offset time.Duration
+		way    string
+	}{{10 * time.Second, "ahead of"}, {-10 * time.Second, "behind"}} {
+		off, err := openSpec(spec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer off.Close()
+		ob := off.(*Backend)
+		ob.clock = func() time.Time { return time.Now().Add(tc.offset) }
+		// Measured to the millisecond, the offset is at least 10s less
+		// the request's round trip.
+		want := regexp.MustCompile(`^zookeeper 127\.0\.0\.1:[0-9]+/\S+: this host's clock is at least (9\.[0-9]+|10)s ` + tc.way +
+			` the server's, more than 3\.75s \(a sixteenth of the 1m0s lease\): refusing to take leases; synchronize it \(NTP\)$`)
+		check := func(what string, err error) {
+			t.Helper()
+			if err == nil || !want.MatchString(err.Error()) {
+				t.Errorf("offset %v: %s: err = %v, want it to match %s", tc.offset, what, err, want)
+			}
+		}
+		_, err = ob.Claim(ctx, store.ClaimRequest{App: "a", Owner: "x", N: 1, Lease: time.Minute})
+		check("claim", err)
+		_, err = ob.Acquire(ctx, store.Ref{App: "a", JobID: "2"}, "x", time.Minute)
+		check("acquire", err)
+		_, err = ob.Renew(ctx, res.Leases[0], time.Minute)
+		check("renew", err)
+		// A lease 16 times the offset tolerates it.
+		if _, err := ob.Claim(ctx, store.ClaimRequest{App: "a", Owner: "x", N: 1, Lease: 200 * time.Second}); err != nil {
+			t.Errorf("offset %v, lease 200s: claim: %v", tc.offset, err)
+		}
 	}
 }
