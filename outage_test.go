@@ -87,6 +87,9 @@ func TestWorkerOutlivesOutage(t *testing.T) {
 	for _, backend := range []string{"redis", "zookeeper"} {
 		for _, fault := range []string{"killed", "paused"} {
 			t.Run(backend+"/"+fault, func(t *testing.T) {
+				// The lease is longer than the outage: a worker counts its
+				// lease from when it sent the claim, and a ZooKeeper claim
+				// sent during the outage returns only after it.
 				srv := backends[backend](t, fault)
 				env := append(os.Environ(), "STOLOS_TASKS_JSON="+tasks, "STOLOS_QUEUE_BACKEND="+backend)
 				env = append(env, srv.env...)
@@ -99,7 +102,7 @@ func TestWorkerOutlivesOutage(t *testing.T) {
 					}
 				}
 				var stderr syncBuffer
-				w := exec.Command(filepath.Join(bin, "stolos-exec"), "-a", "w", "-loop", "-wait", "200ms", "-lease", "4s")
+				w := exec.Command(filepath.Join(bin, "stolos-exec"), "-a", "w", "-loop", "-wait", "200ms", "-lease", "30s")
 				w.Env = env
 				w.Stderr = &stderr
 				if err := w.Start(); err != nil {

@@ -416,9 +416,7 @@ func (w *watch) control(f *os.File) {
 // reaper included: the runner is gone, and the job with it.
 func (w *watch) orphaned() {
 	w.orphan.Do(func() {
-		for signalTree(w.self, syscall.SIGKILL) > 0 {
-			time.Sleep(time.Millisecond)
-		}
+		killTree(w.self)
 		_ = syscall.Kill(0, syscall.SIGKILL)
 	})
 	select {} // the signal ends the process

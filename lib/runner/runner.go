@@ -548,8 +548,8 @@ func (r *Reaper) run(ctx context.Context, j Job, argv []string) (o Outcome, ende
 	pgid := p.cmd.Process.Pid
 	// The reaper stops the command's tree itself: when asked (ctx), at the
 	// deadline, and when the command leaves descendants. If it has not
-	// said "done" by the grace and stopSlack after, it is stuck: its group
-	// gets SIGKILL, the reaper included.
+	// said "done" by the grace and stopSlack after, it is stuck: its tree
+	// and then its group get SIGKILL, the reaper included.
 	var status, stop string
 	done, died, killed := false, false, false
 	ctxDone := ctx.Done()
@@ -584,6 +584,10 @@ func (r *Reaper) run(ctx context.Context, j Job, argv []string) (o Outcome, ende
 			}
 		case <-fallback:
 			fallback = nil
+			// Its tree is ours too while it lives: killed first, what
+			// left its group included, which the group's death would
+			// leave to init.
+			killTree(pgid)
 			_ = syscall.Kill(-pgid, syscall.SIGKILL)
 			killed = true
 		}

@@ -646,6 +646,23 @@ func TestReaperMainMisuse(t *testing.T) {
 	if cmd.ProcessState.ExitCode() != 2 || stderr.String() != "stolos reaper: fd 3 is not a socket\n" {
 		t.Errorf("reaper without socket: %v, stderr %q", err, stderr.String())
 	}
+	// A socket and no control pipe.
+	fds, err := syscall.Socketpair(syscall.AF_UNIX, syscall.SOCK_STREAM, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mine, theirs := os.NewFile(uintptr(fds[0]), "mine"), os.NewFile(uintptr(fds[1]), "theirs")
+	defer mine.Close()
+	defer theirs.Close()
+	cmd = exec.Command(reaperArgv()[0], reaperArgv()[1:]...)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.ExtraFiles = []*os.File{theirs}
+	stderr.Reset()
+	cmd.Stderr = &stderr
+	err = cmd.Run()
+	if cmd.ProcessState.ExitCode() != 2 || stderr.String() != "stolos reaper: fd 4 is not a pipe\n" {
+		t.Errorf("reaper without control pipe: %v, stderr %q", err, stderr.String())
+	}
 }
 
 // A Reaper runs job after job in one reaper process, and replaces it when it
@@ -687,6 +704,33 @@ func TestReaperReused(t *testing.T) {
 	r.Close()
 	waitGone(t, "reaper", p[4])
 	r.Close()
+}
+
+// A reaper that does not answer (here stopped) when its run is stopped:
+// after the grace and stopSlack the runner kills its tree itself, what
+// left the group included, and then the group.
+func TestRunReaperStuck(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	j := testJob(dir, `setsid sleep 1000 & echo $! > "$T/bg"; echo $PPID > "$T/reaper"; echo $$ > "$T/sh"; wait`)
+	j.Grace = 100 * time.Millisecond
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan Outcome, 1)
+	go func() { done <- run(t, ctx, j) }()
+	reaper, sh, bg := waitPid(t, dir, "reaper"), waitPid(t, dir, "sh"), waitPid(t, dir, "bg")
+	if err := syscall.Kill(reaper, syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	cancel()
+	if o := <-done; o != (Outcome{Text: "canceled"}) {
+		t.Errorf("outcome %+v", o)
+	}
+	waitGone(t, "reaper", reaper)
+	waitGone(t, "shell", sh)
+	if alive(bg) {
+		t.Errorf("setsid sleep (pid %d) outlived its stuck reaper", bg)
+		_ = syscall.Kill(bg, syscall.SIGKILL)
+	}
 }
 
 // kill -9 of the reaper alone: its command dies with it (parent-death

@@ -5,6 +5,7 @@ import (
 	"os"
 	"strconv"
 	"syscall"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -44,6 +45,14 @@ func signalTree(pid int, sig syscall.Signal) int {
 		}
 	}
 	return n
+}
+
+// killTree kills every live descendant of pid with SIGKILL, again until
+// none is left (one that forks meanwhile is found by the next walk).
+func killTree(pid int) {
+	for signalTree(pid, syscall.SIGKILL) > 0 {
+		time.Sleep(time.Millisecond)
+	}
 }
 
 // procID names a process for good: its pid and its start time (in clock

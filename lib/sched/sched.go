@@ -34,6 +34,18 @@ type Sched struct {
 	resumed time.Time // when claim last looked for unfinished bubble-downs
 }
 
+// DefaultMaxRetry is the max_retry of an app that sets none, unless
+// stolos-exec -max-retry says otherwise.
+const DefaultMaxRetry = 5
+
+// MaxRetry is app a's max_retry, or def if it sets none.
+func MaxRetry(a *config.App, def int) int {
+	if a.Exec.MaxRetry < 0 {
+		return def
+	}
+	return a.Exec.MaxRetry
+}
+
 // Job is a job resolved against the config.
 type Job struct {
 	App  *config.App

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 
 	goredis "github.com/redis/go-redis/v9"
 
@@ -319,6 +320,11 @@ place(app, id, h)
 return 1
 `
 
+// stepTime is the most server time one step of a bubble-down takes before
+// it stops (checked every 32 children), besides its store.Batch units: a
+// loaded server stays responsive to every other client.
+const stepTime = 10 * time.Millisecond
+
 // bubblePrelude is the bubble-down shared by the complete and bubble
 // scripts. Their children come as a window (the arguments from index i):
 // base (the number of the first child), total (the number of children),
@@ -327,6 +333,7 @@ return 1
 // the script stops there if it needs them, and the caller sends them.
 const bubblePrelude = `
 local BD, BDN = P .. 'bd', P .. 'bdn'
+local STEPMICROS = @STEPMICROS@ -- a step stops after this much of the server's time
 -- bubble notes the completion of (pa, pid) in the fan-in record of each
 -- child of the window at i and queues (with priority pri) those whose last
 -- parent it was, then keeps the parent's marker. Returns {done, need}:
@@ -393,6 +400,10 @@ local function bubble(pa, pid, pri, i)
     end
     i = i + 4 + 2 * math.max(np, 0)
     done = done + 1
+    if done % 32 == 0 then
+      local t = redis.call('TIME')
+      if tonumber(t[1]) * 1000000 + tonumber(t[2]) - now > STEPMICROS then break end
+    end
   end
   if done < total then
     redis.call('ZADD', BD, I(now), me)
@@ -594,6 +605,7 @@ func newScripts() scripts {
 		"@ABANDONPRE@", luaString(pre),
 		"@ABANDONPOST@", luaString(post),
 		"@DEFAULTPRI@", strconv.Itoa(store.DefaultPriority),
+		"@STEPMICROS@", strconv.FormatInt(stepTime.Microseconds(), 10),
 		"@Created@", strconv.Itoa(int(store.Created)),
 		"@CreatedSkipped@", strconv.Itoa(int(store.CreatedSkipped)),
 		"@Exists@", strconv.Itoa(int(store.Exists)),
