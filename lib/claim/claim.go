@@ -92,6 +92,10 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	}
 	defer s.B.Close()
 	req := store.ClaimRequest{App: f.App, Owner: Owner("stolos-claim"), N: f.N, Lease: f.Lease, Transferable: true}
+	if a := s.Cfg.App(f.App); a != nil {
+		// A job whose workers keep dying ends here too (DESIGN.md 4).
+		req.MaxRetry = sched.MaxRetry(a, sched.DefaultMaxRetry)
+	}
 	n, err := s.Claim(ctx, req, f.Wait, func(l store.Lease) error {
 		t.Stdout.WriteString(l.JobID)
 		t.Stdout.WriteByte('\n')

@@ -63,7 +63,7 @@ func newTool(stdin io.Reader, stdout, stderr io.Writer) (*cli.Tool, *flags) {
 	t.Flags.BoolVar(&f.Loop, "loop", false, "keep claiming and running jobs until the queue is empty (with -wait, forever) (env STOLOS_LOOP)")
 	t.Flags.DurationVar(&f.Wait, "wait", 0, "wait up to `D` for a job to claim (env STOLOS_WAIT)")
 	claim.LeaseFlag(t, &f.Lease)
-	t.Flags.IntVar(&f.MaxRetry, "max-retry", 5, "fail a job after `N` failed attempts, unless its app sets max_retry (env STOLOS_MAX_RETRY)")
+	t.Flags.IntVar(&f.MaxRetry, "max-retry", sched.DefaultMaxRetry, "fail a job after `N` failed attempts, unless its app sets max_retry (env STOLOS_MAX_RETRY)")
 	t.Flags.StringVar(&f.LogDir, "log-dir", "", "write each attempt's output to a file under `DIR` instead of stderr (env STOLOS_LOG_DIR)")
 	t.Flags.DurationVar(&f.Grace, "grace", 10*time.Second, "on SIGINT, SIGTERM, a timeout or a lost lease, wait `D` (at most an eighth of -lease) after SIGTERM before SIGKILL (env STOLOS_GRACE)")
 	t.Flags.BoolVar(&f.Bypass, "bypass-scheduler", false, "run the named jobs' command and change no state (env STOLOS_BYPASS_SCHEDULER)")
@@ -488,12 +488,7 @@ func (w *worker) attempt(ctx context.Context, l store.Lease, later bool) (int, *
 }
 
 // maxRetry is the app's max_retry, or -max-retry if it sets none.
-func (w *worker) maxRetry(a *config.App) int {
-	if a.Exec.MaxRetry < 0 {
-		return w.f.MaxRetry
-	}
-	return a.Exec.MaxRetry
-}
+func (w *worker) maxRetry(a *config.App) int { return sched.MaxRetry(a, w.f.MaxRetry) }
 
 // backoff is retry_delay doubled for each failed attempt before this one.
 func backoff(base time.Duration, before int) time.Duration {
