@@ -331,7 +331,9 @@ func (s *Sched) claim(ctx context.Context, c *Completion, recorded func(error), 
 
 // resume finishes the bubble-downs that other workers left unfinished
 // (their marker idle for idle, a lease), looking at most once per idle.
-// Its errors are reported, not returned: the claim goes on.
+// A failed resume is reported, not returned: the claim goes on. A failed
+// listing is not even reported: the claim that follows says how the
+// backend is.
 func (s *Sched) resume(ctx context.Context, idle time.Duration) {
 	s.mu.Lock()
 	now := time.Now()
@@ -350,8 +352,7 @@ func (s *Sched) resume(ctx context.Context, idle time.Duration) {
 	}
 	parents, err := s.B.Unfinished(ctx, idle, 10)
 	if err != nil {
-		warn(err)
-		return
+		return // the backend is out of reach: the claim says so
 	}
 	for _, p := range parents {
 		var kids []store.Child
