@@ -41,12 +41,6 @@ const (
 	chaosDir       = "testdata/chaos"
 )
 
-// chaosWideFanIn says on which backends the DAG has its fan-in of 1,000
-// ticks. Temporary: ZooKeeper joins once its backend has fan-in records
-// (issue 8, helper fanin-zk); until then each tick's completion reads all
-// 1,000 of gather's parents, and the run does not end in time.
-var chaosWideFanIn = map[string]bool{"local": true, "redis": true, "zookeeper": false}
-
 // TestChaos proves the guarantees of DESIGN.md section 4 under crashes and
 // concurrency, on every backend: worker processes (stolos-exec -loop) run
 // the DAG of testdata/chaos/tasks.json while a seeded chaos loop kills them
@@ -72,7 +66,7 @@ func TestChaos(t *testing.T) {
 	for i, b := range []string{"local", "redis", "zookeeper"} {
 		t.Run(b, func(t *testing.T) {
 			t.Parallel()
-			c := &chaos{t: t, bin: bin, g: g, dir: t.TempDir(), rng: rand.New(rand.NewPCG(seed, uint64(i))), wide: chaosWideFanIn[b]}
+			c := &chaos{t: t, bin: bin, g: g, dir: t.TempDir(), rng: rand.New(rand.NewPCG(seed, uint64(i)))}
 			// This test process's own too: workers are found by this
 			// name in /proc, where other test processes' chaos runs may
 			// be, and those of an earlier one with the same pid (pids
@@ -252,7 +246,6 @@ type chaos struct {
 	// with the same data; both nil for local.
 	stopServer, startServer func() error
 	ns                      string // names this run's workers and backend namespace
-	wide                    bool   // the DAG has the fan-in of 1,000 ticks
 
 	slots  []*chaosSlot
 	stop   chan struct{} // closed to stop the chaos loop
@@ -286,16 +279,13 @@ type chaosSlot struct {
 
 func (c *chaos) run() {
 	t := c.t
-	submitted := []chaosJob{{"report", "20240101"}, {"ingest", "20240101_1"}, {"ingest", "20240101_2"}, {"clean", "20240101_3_7"}}
+	// gather is a fan-in of 1,000 ticks.
+	submitted := []chaosJob{{"report", "20240101"}, {"ingest", "20240101_1"}, {"ingest", "20240101_2"}, {"clean", "20240101_3_7"}, {"gather", "20240101"}}
 	type workers struct {
 		app string
 		n   int
 	}
-	slots := []workers{{"ingest", 1}, {"split", 2}, {"clean", 2}, {"merge", 1}, {"report", 1}}
-	if c.wide { // gather is a fan-in of 1,000 ticks
-		submitted = append(submitted, chaosJob{"gather", "20240101"})
-		slots = append(slots, workers{"tick", 2}, workers{"gather", 1})
-	}
+	slots := []workers{{"ingest", 1}, {"split", 2}, {"clean", 2}, {"merge", 1}, {"report", 1}, {"tick", 2}, {"gather", 1}}
 	if testing.Short() {
 		submitted = []chaosJob{{"merge", "20240101_1"}}
 		slots = []workers{{"ingest", 1}, {"split", 1}, {"clean", 1}, {"merge", 1}}

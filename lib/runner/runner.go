@@ -463,6 +463,18 @@ type startReq struct {
 	done chan error
 }
 
+// StartTied starts cmd so that it dies with the calling program, even by
+// kill -9 (on Linux: the parent-death signal SIGKILL, sent when the starter
+// thread, which lives as long as the program, exits), unless cmd sets its
+// own SysProcAttr. Only cmd itself is covered, not what it starts. It is for
+// the commands stolos runs outside a reaper (valid_if_or's _func).
+func StartTied(cmd *exec.Cmd) error {
+	if cmd.SysProcAttr == nil {
+		cmd.SysProcAttr = commandAttr()
+	}
+	return startLocked(cmd)
+}
+
 // startLocked starts cmd from the starter thread.
 func startLocked(cmd *exec.Cmd) error {
 	starter.once.Do(func() {

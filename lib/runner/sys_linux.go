@@ -65,17 +65,22 @@ type procID struct {
 	start uint64
 }
 
+// pidfdOpen is pidfd_open(2) (a variable for tests).
+var pidfdOpen = unix.PidfdOpen
+
 // signalProc sends sig to process p, unless it is gone, and says whether
 // it did. A pidfd pins the process that the pid names when it is opened;
 // the start time read after says whether that one is p.
 func signalProc(p procID, sig syscall.Signal) bool {
-	fd, err := unix.PidfdOpen(p.pid, 0)
-	if err == syscall.ENOSYS { // before Linux 5.3: check, then kill
+	fd, err := pidfdOpen(p.pid, 0)
+	switch {
+	case err == syscall.ESRCH:
+		return false // gone
+	case err != nil:
+		// No pidfds (before Linux 5.3: ENOSYS; a seccomp filter: EPERM):
+		// check, then kill, which leaves a window of a few instructions.
 		_, _, start, ok := procStat(p.pid)
 		return ok && start == p.start && syscall.Kill(p.pid, sig) == nil
-	}
-	if err != nil {
-		return false // gone
 	}
 	defer unix.Close(fd)
 	if _, _, start, ok := procStat(p.pid); !ok || start != p.start {

@@ -11,7 +11,17 @@ import (
 // The tree walk signals a process it saw, never another that got its pid
 // since (pids wrap within seconds on a busy machine): a process is named
 // by its pid and its start time.
+// Without pidfds (an old kernel, a seccomp filter) it checks, then kills.
 func TestSignalProcChecksIdentity(t *testing.T) {
+	t.Run("pidfd", testSignalProc)
+	t.Run("no pidfd", func(t *testing.T) {
+		defer func(f func(int, int) (int, error)) { pidfdOpen = f }(pidfdOpen)
+		pidfdOpen = func(int, int) (int, error) { return -1, syscall.EPERM }
+		testSignalProc(t)
+	})
+}
+
+func testSignalProc(t *testing.T) {
 	cmd := exec.Command("sleep", "60")
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

@@ -6,6 +6,7 @@
 package sched
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -135,7 +136,13 @@ func (s *Sched) Node(ctx context.Context, j Job) (store.Node, error) {
 func (s *Sched) validFunc(ctx context.Context, j Job) (bool, error) {
 	cmd := exec.CommandContext(ctx, "/bin/sh", "-c", j.App.ValidIfOr.Func)
 	cmd.Env = append(append([]string{}, s.Environ...), JobEnv(j)...)
-	out, err := cmd.CombinedOutput()
+	var buf bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &buf, &buf
+	err := runner.StartTied(cmd) // it dies with this process
+	if err == nil {
+		err = cmd.Wait()
+	}
+	out := buf.Bytes()
 	var ee *exec.ExitError
 	switch {
 	case err == nil:

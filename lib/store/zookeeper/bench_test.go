@@ -3,6 +3,7 @@ package zookeeper
 import (
 	"context"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -116,4 +117,103 @@ func BenchmarkRoundTrip(bb *testing.B) {
 			bb.Fatal(err)
 		}
 	}
+}
+
+// packets returns the number of packets the shared server has received
+// (mntr's zk_packets_received).
+func packets(tb testing.TB) int64 {
+	tb.Helper()
+	out, err := server(tb).FourLetter("mntr", 5*time.Second)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	for _, line := range strings.Split(out, "\n") {
+		if v, ok := strings.CutPrefix(line, "zk_packets_received\t"); ok {
+			n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+			if err != nil {
+				tb.Fatal(err)
+			}
+			return n
+		}
+	}
+	tb.Fatalf("mntr: no zk_packets_received in %q", out)
+	return 0
+}
+
+// BenchmarkFanIn completes the N parents of one child with two workers,
+// each on its own connection, going from one job to the next with
+// CompleteClaim as stolos-exec -loop does; b.N is rounded up to whole
+// fan-ins. It reports the packets the server received per completion
+// (the workers' only: the setup is not counted), which should not grow
+// with N.
+func BenchmarkFanIn(bb *testing.B) {
+	for _, n := range []int{100, 10_000} {
+		bb.Run("parents="+strconv.Itoa(n), func(bb *testing.B) {
+			b, spec := open(bb)
+			var workers []*Backend
+			for range 2 {
+				w, err := openSpec(spec)
+				if err != nil {
+					bb.Fatal(err)
+				}
+				defer w.Close()
+				workers = append(workers, w.(*Backend))
+			}
+			ctx := context.Background()
+			var sent, took int64
+			completions := 0
+			bb.ResetTimer()
+			for k := 0; completions < bb.N; k++ {
+				bb.StopTimer()
+				app := "p" + strconv.Itoa(k)
+				submitJobs(bb, b, app, n, 1000)
+				parents := make([]store.Ref, n)
+				for i := range parents {
+					parents[i] = store.Ref{App: app, JobID: "20140601_" + strconv.Itoa(i)}
+				}
+				kids := []store.Child{{Node: store.Node{Ref: store.Ref{App: "c", JobID: strconv.Itoa(k)}}, Parents: store.ParentList(parents...)}}
+				before := packets(bb)
+				start := time.Now()
+				bb.StartTimer()
+				var wg sync.WaitGroup
+				for i, w := range workers {
+					wg.Add(1)
+					go func() {
+						defer wg.Done()
+						if err := fanInWorker(ctx, w, app, "w"+strconv.Itoa(i), kids); err != nil {
+							bb.Error(err)
+						}
+					}()
+				}
+				wg.Wait()
+				bb.StopTimer()
+				took += int64(time.Since(start))
+				sent += packets(bb) - before
+				completions += n
+				res, err := b.Claim(ctx, store.ClaimRequest{App: "c", Owner: "check", N: 2, Lease: time.Minute})
+				if err != nil || len(res.Leases) != 1 || res.Leases[0].JobID != strconv.Itoa(k) {
+					bb.Fatalf("child after its fan-in: %+v %v", res.Leases, err)
+				}
+				bb.StartTimer()
+			}
+			bb.ReportMetric(float64(sent)/float64(completions), "packets/completion")
+			bb.ReportMetric(float64(took)/float64(completions)/1e6, "ms/completion")
+			bb.ReportMetric(0, "ns/op")
+		})
+	}
+}
+
+// fanInWorker claims and completes jobs of app with the children kids
+// until there is none, each completion with the next claim.
+func fanInWorker(ctx context.Context, w *Backend, app, owner string, kids []store.Child) error {
+	req := store.ClaimRequest{App: app, Owner: owner, N: 1, Lease: time.Minute}
+	res, err := w.Claim(ctx, req)
+	for err == nil && len(res.Leases) > 0 {
+		var done error
+		res, done, err = w.CompleteClaim(ctx, res.Leases[0], "exit 0", kids, req)
+		if done != nil {
+			return done
+		}
+	}
+	return err
 }

@@ -92,14 +92,16 @@ type Backend struct {
 	acl   []zk.ACL
 
 	mu       sync.Mutex
-	known    map[string]bool      // nodes known to exist (structure only)
-	lists    map[string]*listing  // cached children of upper queue nodes
-	leases   leaseCache           // jobs held under this backend's leases
-	blocks   map[string]*posBlock // per app: the queue positions being used
-	lostRace time.Time            // when a claim of this backend last lost a race
-	present  map[string]time.Time // per app: when a job taken for absent was there
-	counted  map[string]bool      // per app: its counts are kept (counts.go)
-	shards   map[string]shard     // per app: this backend's shard of its counts
+	known    map[string]bool           // nodes known to exist (structure only)
+	lists    map[string]*listing       // cached children of upper queue nodes
+	leases   leaseCache                // jobs held under this backend's leases
+	blocks   map[string]*posBlock      // per app: the queue positions being used
+	lostRace time.Time                 // when a claim of this backend last lost a race
+	present  map[string]time.Time      // per app: when a job taken for absent was there
+	counted  map[string]bool           // per app: its counts are kept (counts.go)
+	shards   map[string]shard          // per app: this backend's shard of its counts
+	parents  map[store.Ref][]store.Ref // children's parents (fanin.go)
+	nparents int                       // how many refs parents holds
 	// clock is the time leases are measured by: time.Now; tests change it
 	// to put a host's clock off (test-only).
 	clock  func() time.Time
@@ -248,6 +250,7 @@ wait:
 		present: map[string]time.Time{},
 		counted: map[string]bool{},
 		shards:  map[string]shard{},
+		parents: map[store.Ref][]store.Ref{},
 		clock:   time.Now,
 	}
 	if o.Auth != "" {
@@ -408,6 +411,21 @@ func (b *Backend) ensureApp(ctx context.Context, app string) error {
 		return b.learnCounted(ctx, app)
 	}
 	return nil
+}
+
+// ensureFanin creates the buckets of an app's fan-in records.
+func (b *Backend) ensureFanin(ctx context.Context, app string) error {
+	dir := b.p.fanins(app)
+	b.mu.Lock()
+	ok := b.known[dir]
+	b.mu.Unlock()
+	if ok {
+		return nil
+	}
+	if err := b.ensure(ctx, dir); err != nil {
+		return err
+	}
+	return b.ensureBuckets(ctx, dir)
 }
 
 // ensureBuckets learns which job buckets of an app exist with one listing,

@@ -17,6 +17,16 @@ import (
 //	/apps/<app>/jobs/<bkt>/<job_id>    one node per job; its data is the job (jobData)
 //	/apps/<app>/queue/<prio>/<p1>/<p2>/<p3>/<pos>_<ms>_<job_id>
 //	                                   one node per queued job, at its queue position
+//	/apps/<app>/fanin/<bkt>/<job_id>   the fan-in record of a child with several parents
+//	/apps/<app>/fanin/<bkt>/<job_id>/s<i>
+//	                                   its shards, when it has more than one
+//	/apps/<app>/fanin/<bkt>/<job_id>/[s<i>/]<parent_app>%09<parent_id>
+//	                                   one node per parent of the set, in its shard
+//	/bubble/<app>%09<job_id>           the marker of an unfinished bubble-down of the job
+//
+// A record's parents fall in shards by a hash of their names, about
+// shardParents in each (fanin.go), and at most maxShards shards, so that
+// no record or shard nears maxChildren below a million parents.
 //
 // Job nodes spread over jobBuckets buckets by a hash of the job id, so an
 // app holds about jobBuckets*maxChildren jobs before any bucket nears the
@@ -109,6 +119,8 @@ func jobBucket(jobID string) int {
 type paths struct{ root string }
 
 func (p paths) apps() string             { return p.root + "/apps" }
+func (p paths) bubble() string           { return p.root + "/bubble" }
+func (p paths) fanins(app string) string { return p.app(app) + "/fanin" }
 func (p paths) app(app string) string    { return p.apps() + "/" + escapeName(app) }
 func (p paths) notify(app string) string { return p.app(app) + "/notify" }
 func (p paths) seq(app string) string    { return p.app(app) + "/seq" }
@@ -117,6 +129,34 @@ func (p paths) queue(app string) string  { return p.app(app) + "/queue" }
 func (p paths) bucket(r store.Ref) string {
 	return p.jobs(r.App) + "/" + bucketName(jobBucket(r.JobID))
 }
+
+// record is the path of a child's fan-in record.
+func (p paths) record(r store.Ref) string {
+	return p.fanins(r.App) + "/" + bucketName(jobBucket(r.JobID)) + "/" + escapeName(r.JobID)
+}
+
+// refName is the node name of a job in a fan-in record or a marker:
+// its app and job id, which hold no tab, joined by one.
+func refName(r store.Ref) string { return escapeName(r.App + "\t" + r.JobID) }
+
+// parseRefName reverses refName.
+func parseRefName(s string) (store.Ref, error) {
+	v, err := unescapeName(s)
+	if err != nil {
+		return store.Ref{}, err
+	}
+	app, id, ok := strings.Cut(v, "\t")
+	if !ok {
+		return store.Ref{}, fmt.Errorf("bad job name %q", s)
+	}
+	return store.Ref{App: app, JobID: id}, nil
+}
+
+// marker is the path of the marker of an unfinished bubble-down.
+func (p paths) marker(r store.Ref) string { return p.bubble() + "/" + refName(r) }
+
+// subName is the node name of shard i of a record.
+func subName(i int) string { return fmt.Sprintf("s%x", i) }
 
 // bucketName is the node name of job bucket i.
 func bucketName(i int) string              { return fmt.Sprintf("%03x", i) }

@@ -499,39 +499,34 @@ func (b *Backend) Release(ctx context.Context, l store.Lease) error {
 }
 
 // Complete marks a job completed and queues the children whose parents
-// are now all completed, in one multi-op that checks every parent's version.
+// are now all completed: the first step records the completion with up to
+// store.Batch children (and a marker if more are left), further steps the
+// others (fanin.go).
 func (b *Backend) Complete(ctx context.Context, l store.Lease, outcome string, children []store.Child) error {
 	if err := store.CheckComplete(l, children); err != nil {
 		return err
 	}
-	return b.update(ctx, "complete "+l.Ref.String(), func(t *txn) error {
-		return t.complete(l, outcome, children)
+	bb := &bubble{parent: l.Ref, children: children, max: store.Batch}
+	err := b.first(ctx, bb, "complete "+l.Ref.String(), func(t *txn) error {
+		return t.complete(l, outcome, bb)
 	})
+	if err != nil {
+		return err
+	}
+	return b.steps(ctx, bb)
 }
 
-// complete is Complete in t. Its errors of the job's state (lease lost,
-// not found) come before it changes anything.
-func (t *txn) complete(l store.Lease, outcome string, children []store.Child) error {
-	// The job and its children's jobs are read together; children, which
-	// do not exist before their last parent completes, not at all.
-	refs := []store.Ref{l.Ref}
-	parents := make([][]store.Ref, len(children))
-	for i, c := range children {
-		t.assumeAbsent(c.Ref)
-		refs = append(refs, c.Ref)
-		var err error
-		if parents[i], err = store.ChildParents(c); err != nil {
-			return err
-		}
-		refs = append(refs, parents[i]...)
-	}
+// complete is the first step of Complete in t. Its errors of the job's
+// state (lease lost, not found) come before it changes anything.
+func (t *txn) complete(l store.Lease, outcome string, bb *bubble) error {
+	// The job and what its first children need are read together.
 	t.cachedLease(l)
-	if err := t.load(refs...); err != nil {
+	k, err := t.prepare(l.Ref, bb.take(), l.Ref)
+	if err != nil {
 		return err
 	}
 	x := t.get(l.Ref)
 	if l.Token != "" {
-		var err error
 		if x, err = t.held(l); err != nil {
 			return err
 		}
@@ -545,22 +540,7 @@ func (t *txn) complete(l store.Lease, outcome string, children []store.Child) er
 	d.State, d.Q, d.NotBefore, d.Attempts, d.Outcome = store.Completed, "", 0, 0, outcome
 	d.clearLease()
 	t.put(x, d)
-	for i, c := range children {
-		ready := true
-		for _, p := range parents[i] {
-			if y := t.get(p); !y.present || y.cur.State != store.Completed {
-				ready = false
-				break
-			}
-		}
-		if !ready {
-			continue
-		}
-		if err := t.queueNode(c.Node, prio); err != nil {
-			return err
-		}
-	}
-	return nil
+	return t.firstStep(bb, k, prio)
 }
 
 // CompleteClaim completes l and claims, in one multi-op when a job is
@@ -586,11 +566,12 @@ func (b *Backend) CompleteClaim(ctx context.Context, l store.Lease, outcome stri
 	var got store.ClaimResult
 	var done error
 	from := 0
-	err = b.update(ctx, "complete "+l.Ref.String()+" and claim "+req.App, func(t *txn) error {
+	bb := &bubble{parent: l.Ref, children: children, max: store.Batch}
+	err = b.first(ctx, bb, "complete "+l.Ref.String()+" and claim "+req.App, func(t *txn) error {
 		if from > 0 {
 			b.contended()
 		}
-		done = t.complete(l, outcome, children)
+		done = t.complete(l, outcome, bb)
 		if done != nil && !errors.Is(done, store.ErrLeaseLost) && !errors.Is(done, store.ErrNotFound) {
 			return done
 		}
@@ -607,6 +588,9 @@ func (b *Backend) CompleteClaim(ctx context.Context, l store.Lease, outcome stri
 			done = err
 		}
 		return store.ClaimResult{}, done, err
+	}
+	if done == nil {
+		done = b.steps(ctx, bb)
 	}
 	res := got
 	if len(got.Leases) < req.N {

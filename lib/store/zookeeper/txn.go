@@ -214,7 +214,20 @@ type txn struct {
 	op     string
 	first  bool      // the transition's first attempt
 	counts []countOp // the commit's writes of count shards
+
+	// Fan-in records read (fanin.go), the operations on other nodes than
+	// jobs, and a node written whose data holds op (to recognize the
+	// commit after a lost answer) when no job is written.
+	records map[string]*fnode
+	rorder  []*fnode
+	inSet   map[string]bool // nodes of sets seen there (probeSets)
+	extra   []any
+	dirs    []string // where extra creates nodes that must exist (records' buckets, /bubble)
+	probe   string
 }
+
+// add appends an operation on another node than a job's.
+func (t *txn) add(op any) { t.extra = append(t.extra, op) }
 
 var errConflict = errors.New("conflict")
 
@@ -227,7 +240,8 @@ const maxAttempts = 200
 func (b *Backend) update(ctx context.Context, what string, build func(t *txn) error) error {
 	for attempt := 0; ; attempt++ {
 		t := &txn{b: b, ctx: ctx, now: b.now(), recs: map[store.Ref]*rec{},
-			notify: map[string]bool{}, op: newToken(), first: attempt == 0}
+			notify: map[string]bool{}, op: newToken(), first: attempt == 0,
+			records: map[string]*fnode{}, inSet: map[string]bool{}}
 		if err := build(t); err != nil {
 			t.uncache() // a lost lease, say: forget it
 			return err
@@ -447,7 +461,24 @@ func (t *txn) commit() error {
 			}
 		}
 	}
-	if first == nil {
+	// The records first, then the nodes of their sets and the markers.
+	extras := append(t.recordOps(), t.extra...)
+	probe := t.probe
+	if first != nil {
+		probe = first.path
+	}
+	written := first != nil
+	for _, e := range extras {
+		ops = append(ops, e)
+		if _, ok := e.(*zk.CheckVersionRequest); !ok {
+			written = true
+		}
+	}
+	// The nodes of sets are created under their record or shard, which
+	// must be there: a record removed meanwhile fails the commit rather
+	// than being made again empty.
+	creates = append(creates, t.dirs...)
+	if !written {
 		return nil // nothing written: the reads are the answer
 	}
 	for app := range t.notify {
@@ -458,13 +489,20 @@ func (t *txn) commit() error {
 			return err
 		}
 	}
+	for _, r := range t.rorder {
+		if r.changed && !r.exists {
+			if err := b.ensureFanin(t.ctx, r.app); err != nil {
+				return err
+			}
+		}
+	}
 	ops, dirs, err := t.countOps(ops)
 	if err != nil {
 		return err
 	}
 	creates = append(creates, dirs...)
 	if size := multiSize(ops); size > maxMulti {
-		return fmt.Errorf("zookeeper %s: transaction of %d operations is %d bytes, over ZooKeeper's limit of about %d", b.hosts, len(ops), size, maxMulti)
+		return fmt.Errorf("zookeeper %s: transaction of %d operations is %d bytes, %w of about %d", b.hosts, len(ops), size, errTooBig, maxMulti)
 	}
 	for _, p := range creates {
 		if err := b.ensure(t.ctx, p); err != nil {
@@ -500,21 +538,28 @@ func (t *txn) commit() error {
 		t.uncache()
 		t.committed(nil)
 		t.countsCommitted(nil)
-		// The multi may or may not have been applied: look.
+		// The multi may or may not have been applied: look (a commit
+		// that writes neither a job nor a record nor a marker is tried
+		// again, which its reads make harmless).
 		var mine bool
 		rerr := b.retry(t.ctx, func() error {
-			data, _, err := b.conn.Get(first.path)
+			if probe == "" {
+				return nil
+			}
+			data, _, err := b.conn.Get(probe)
 			if err != nil {
 				return err
 			}
-			var d jobData
+			var d struct {
+				Op string `json:"op"`
+			}
 			if json.Unmarshal(data, &d) == nil && d.Op == t.op {
 				mine = true
 			}
 			return nil
 		})
 		if rerr != nil && !errors.Is(rerr, zk.ErrNoNode) {
-			return b.wrap(first.path, rerr)
+			return b.wrap(probe, rerr)
 		}
 		if mine {
 			return nil
@@ -546,8 +591,11 @@ func lastName(p string) string {
 
 // maxMulti is the largest multi-op request we send: ZooKeeper's default
 // jute.maxbuffer is 1 MB, and a bigger request makes the server drop the
-// connection.
-const maxMulti = 1000 * 1000
+// connection; a quarter is left for what multiSize does not count.
+const maxMulti = 768 * 1024
+
+// errTooBig is the error of a commit over maxMulti.
+var errTooBig = errors.New("over ZooKeeper's limit")
 
 // multiSize estimates the encoded size of a multi-op request.
 func multiSize(ops []any) int {

@@ -418,8 +418,9 @@ func TestWaitWakes(t *testing.T) {
 	}
 }
 
-// TestBigTransaction: a transition too big for one multi-op fails with a
-// clear error and changes nothing; a submit with many resets is split.
+// TestBigTransaction: a completion too big for one multi-op is made in
+// steps, each smaller than store.Batch children when they are too big; a
+// submit with many resets is split.
 func TestBigTransaction(t *testing.T) {
 	b, _ := open(t)
 	ctx := ctxT(t)
@@ -434,13 +435,23 @@ func TestBigTransaction(t *testing.T) {
 	if _, err := b.Submit(ctx, []store.SubmitItem{{Node: store.Node{Ref: store.Ref{App: "p", JobID: "1"}}, Priority: 1}}); err != nil {
 		t.Fatal(err)
 	}
-	err := b.Complete(ctx, store.Lease{Ref: store.Ref{App: "p", JobID: "1"}}, "exit 0", kids)
-	if err == nil || !strings.Contains(err.Error(), "over ZooKeeper's limit") {
+	var steps []int
+	hook := store.WithStepHook(ctx, func(_ store.Ref, done int) error {
+		steps = append(steps, done)
+		return nil
+	})
+	if err := b.Complete(hook, store.Lease{Ref: store.Ref{App: "p", JobID: "1"}}, "exit 0", kids); err != nil {
 		t.Fatalf("complete with 5000 long children: %v", err)
 	}
-	jobs, err := b.Get(ctx, []store.Ref{{App: "p", JobID: "1"}, refs[0]})
-	if err != nil || jobs[0].State != store.Pending || jobs[1].State != store.Absent {
-		t.Fatalf("after a failed complete: %+v %v", jobs, err)
+	if len(steps) < 5 || steps[0] == 0 || steps[0] >= store.Batch {
+		t.Fatalf("steps after %v children, want more than 5 of fewer than %d", steps, store.Batch)
+	}
+	counts, err := b.Count(ctx, "c")
+	if err != nil || counts.States[store.Pending] != len(refs) || counts.Queued != len(refs) {
+		t.Fatalf("children after the completion: %+v %v", counts, err)
+	}
+	if left, err := b.Unfinished(ctx, 0, 10); err != nil || len(left) != 0 {
+		t.Fatalf("unfinished: %v %v", left, err)
 	}
 	var items []store.SubmitItem
 	for _, r := range refs {
@@ -449,8 +460,136 @@ func TestBigTransaction(t *testing.T) {
 	readd := store.SubmitItem{Node: store.Node{Ref: store.Ref{App: "p", JobID: "1"}}, Priority: 1, Readd: true, Reset: refs[:300]}
 	items = append(items, readd)
 	res, err := b.Submit(ctx, items)
-	if err != nil || len(res) != len(items) || res[len(res)-1] != store.AlreadyQueued {
+	if err != nil || len(res) != len(items) || res[len(res)-1] != store.Requeued {
 		t.Fatalf("submit: %d results, %v", len(res), err)
+	}
+}
+
+// TestFanInShards: a child of 100 parents has its record in shards until
+// it is queued, one of 1,000 keeps it; a parent re-completed after -readd
+// is waited for again, and a
+// completion made again over 1,500 children whose sets hold it already
+// fails one commit, not one per child, and queues nothing.
+func TestFanInShards(t *testing.T) {
+	b, _ := open(t)
+	ctx := ctxT(t)
+	var parents []store.Ref
+	var items []store.SubmitItem
+	for i := range 100 {
+		p := store.Ref{App: "p", JobID: strconv.Itoa(i)}
+		parents = append(parents, p)
+		items = append(items, store.SubmitItem{Node: store.Node{Ref: p}, Priority: 1})
+	}
+	if _, err := b.Submit(ctx, items); err != nil {
+		t.Fatal(err)
+	}
+	c := store.Child{Node: store.Node{Ref: store.Ref{App: "c", JobID: "1"}}, Parents: store.ParentList(parents...)}
+	complete := func(p store.Ref, kids ...store.Child) {
+		t.Helper()
+		if err := b.Complete(ctx, store.Lease{Ref: p}, "exit 0", kids); err != nil {
+			t.Fatalf("complete %v: %v", p, err)
+		}
+	}
+	state := func(r store.Ref) store.Job {
+		t.Helper()
+		jobs, err := b.Get(ctx, []store.Ref{r})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return jobs[0]
+	}
+	for _, p := range parents[:99] {
+		complete(p, c)
+	}
+	if n := shards(100); n != 7 {
+		t.Fatalf("shards of 100 parents: %d", n)
+	}
+	if names, _, err := b.conn.Children(b.p.record(c.Ref)); err != nil || len(names) != 7 {
+		t.Fatalf("shards of the record: %v %v", names, err)
+	}
+	complete(parents[99], c)
+	if ok, _, err := b.conn.Exists(b.p.record(c.Ref)); err != nil || ok {
+		t.Fatalf("record after the child was queued: %v %v, want none", ok, err)
+	}
+	if j := state(c.Ref); j.State != store.Pending || !j.Queued {
+		t.Fatalf("child after its 100 parents: %+v", j)
+	}
+	res, err := b.Claim(ctx, store.ClaimRequest{App: "c", Owner: "w", N: 2, Lease: time.Minute})
+	if err != nil || len(res.Leases) != 1 {
+		t.Fatalf("claim the child: %+v %v", res, err)
+	}
+	if err := b.Complete(ctx, res.Leases[0], "exit 0", nil); err != nil {
+		t.Fatal(err)
+	}
+	// Two parents readded with the child: it waits for both.
+	for _, i := range []int{5, 50} {
+		if _, err := b.Submit(ctx, []store.SubmitItem{{Node: store.Node{Ref: parents[i]}, Priority: 1, Readd: true, Reset: []store.Ref{c.Ref}}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	complete(parents[5], c)
+	complete(parents[7], c) // a re-run of another
+	if j := state(c.Ref); j.State != store.Pending || j.Queued {
+		t.Fatalf("child with a parent readded: %+v", j)
+	}
+	complete(parents[50], c)
+	if j := state(c.Ref); j.State != store.Pending || !j.Queued {
+		t.Fatalf("child after its readded parents: %+v", j)
+	}
+
+	// A child of 1,000 parents keeps its record once queued; a readd of
+	// two parents still makes it wait for both.
+	var wide []store.Ref
+	items = nil
+	for i := range 1000 {
+		p := store.Ref{App: "w", JobID: strconv.Itoa(i)}
+		wide = append(wide, p)
+		items = append(items, store.SubmitItem{Node: store.Node{Ref: p}, Priority: 1})
+	}
+	if _, err := b.Submit(ctx, items); err != nil {
+		t.Fatal(err)
+	}
+	e := store.Child{Node: store.Node{Ref: store.Ref{App: "e", JobID: "1"}}, Parents: store.ParentList(wide...)}
+	for _, p := range wide {
+		complete(p, e)
+	}
+	if ok, _, err := b.conn.Exists(b.p.record(e.Ref)); err != nil || !ok {
+		t.Fatalf("record of 1,000 parents after the child was queued: %v %v, want it kept", ok, err)
+	}
+	if j := state(e.Ref); j.State != store.Pending || !j.Queued {
+		t.Fatalf("child after its 1,000 parents: %+v", j)
+	}
+	for _, i := range []int{3, 500} {
+		if _, err := b.Submit(ctx, []store.SubmitItem{{Node: store.Node{Ref: wide[i]}, Priority: 1, Readd: true, Reset: []store.Ref{e.Ref}}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	complete(wide[3], e)
+	if j := state(e.Ref); j.State != store.Pending || j.Queued {
+		t.Fatalf("child of 1,000 with a parent readded: %+v", j)
+	}
+	complete(wide[500], e)
+	if j := state(e.Ref); j.State != store.Pending || !j.Queued {
+		t.Fatalf("child of 1,000 after its readded parents: %+v", j)
+	}
+
+	// 1,500 children of p/0 and p/1 each: completing p/0 again after its
+	// first completion queues nothing; p/1 queues them all.
+	var kids []store.Child
+	for i := range 1500 {
+		kids = append(kids, store.Child{Node: store.Node{Ref: store.Ref{App: "d", JobID: strconv.Itoa(i)}}, Parents: store.ParentList(parents[0], store.Ref{App: "q", JobID: "1"})})
+	}
+	if _, err := b.Submit(ctx, []store.SubmitItem{{Node: store.Node{Ref: store.Ref{App: "q", JobID: "1"}}, Priority: 1}}); err != nil {
+		t.Fatal(err)
+	}
+	complete(parents[0], kids...)
+	complete(parents[0], kids...)
+	if n, err := b.Count(ctx, "d"); err != nil || n.Queued != 0 || len(n.States) != 0 && n.States[store.Pending] != 0 {
+		t.Fatalf("children before their second parent: %+v %v", n, err)
+	}
+	complete(store.Ref{App: "q", JobID: "1"}, kids...)
+	if n, err := b.Count(ctx, "d"); err != nil || n.Queued != 1500 || n.States[store.Pending] != 1500 {
+		t.Fatalf("children after their second parent: %+v %v", n, err)
 	}
 }
 

@@ -22,27 +22,19 @@ const (
 	fanOut       = 100_000
 )
 
-// faninZK says whether ZooKeeper is measured: not until its backend has
-// fan-in records (issue 8, fanin-zk), without which a fan-in of 10,000
-// takes about two hours.
-const faninZK = false
-
 // fanIn is measurement 8: the cost of one parent's completion at a fan-in
 // of 100 and of 10,000 (Redis: commands the server ran, scripts' included,
-// from INFO commandstats; local: wall time), the whole fan-in of 10,000
+// from INFO commandstats; ZooKeeper: packets the server received, from
+// mntr; and wall time), the whole fan-in of 10,000
 // against as many independent jobs, and one completion with 100,000
 // children (Redis: the longest script, from SLOWLOG).
 func (h *harness) fanIn(kinds []string) error {
-	note("per backend: submit the %s (then %s) parents of one child (\"n\": \"all\"), run %d `stolos-exec -loop` workers until all are completed and the child is queued (checked); per completion: wall time, and on Redis the commands the server ran (INFO commandstats, scripts' commands included); then %s jobs with no child, the same way; then one job with %s children (stolos-exec of it, the children counted; Redis: the longest script in SLOWLOG)",
+	note("per backend: submit the %s (then %s) parents of one child (\"n\": \"all\"), run %d `stolos-exec -loop` workers until all are completed and the child is queued (checked); per completion: wall time, and the commands the Redis server ran (INFO commandstats, scripts' commands included) or the packets the ZooKeeper server received (mntr); then %s jobs with no child, the same way; then one job with %s children (stolos-exec of it, the children counted; Redis: the longest script in SLOWLOG)",
 		num(faninNarrow), num(faninWide), faninWorkers, num(faninWide), num(fanOut))
 	for _, k := range kinds {
-		if k == "zookeeper" && !faninZK {
-			fmt.Printf("   zookeeper: not measured until its backend has fan-in records (faninZK)\n")
-			continue
-		}
 		type run struct {
 			d   time.Duration
-			ops float64 // per job, Redis only
+			ops float64 // per job: Redis commands, ZooKeeper packets
 		}
 		runs := map[string]run{}
 		for _, app := range []string{"fin100", "fin10000", "ind"} {
@@ -54,7 +46,7 @@ func (h *harness) fanIn(kinds []string) error {
 			if _, err := submit(ns, app, n, "date=20240101", "n=0.."+strconv.Itoa(n-1)); err != nil {
 				return err
 			}
-			ops0, err := h.redisOps(k)
+			ops0, err := h.serverOps(k)
 			if err != nil {
 				return err
 			}
@@ -76,7 +68,7 @@ func (h *harness) fanIn(kinds []string) error {
 			if first != nil {
 				return first
 			}
-			ops1, err := h.redisOps(k)
+			ops1, err := h.serverOps(k)
 			if err != nil {
 				return err
 			}
@@ -91,9 +83,9 @@ func (h *harness) fanIn(kinds []string) error {
 			runs[app] = run{d / time.Duration(n), float64(ops1-ops0) / float64(n)}
 		}
 		narrow, wide, ind := runs["fin100"], runs["fin10000"], runs["ind"]
-		if k == "redis" {
+		if unit := serverUnit[k]; unit != "" {
 			r := wide.ops / narrow.ops
-			h.add(result{"8a", "fan-in: commands per parent completion, N=10,000 vs N=100", k,
+			h.add(result{"8a", "fan-in: " + unit + " per parent completion, N=10,000 vs N=100", k,
 				fmt.Sprintf("%.1f vs %.1f = %.2f (independent jobs: %.1f)", wide.ops, narrow.ops, r, ind.ops), "<= 1.5", met(r <= 1.5)})
 		}
 		r := float64(wide.d) / float64(narrow.d)
@@ -175,9 +167,25 @@ func (h *harness) redisOut(kind string, args ...string) (string, error) {
 	return out.String(), nil
 }
 
-// redisOps is the number of commands the Redis server has run (scripts'
-// commands included), from INFO commandstats; 0 for other backends.
-func (h *harness) redisOps(kind string) (int64, error) {
+// serverUnit names what serverOps counts, per backend.
+var serverUnit = map[string]string{"redis": "commands", "zookeeper": "packets"}
+
+// serverOps is how much the server did: on Redis the commands it has run
+// (scripts' commands included), from INFO commandstats; on ZooKeeper the
+// packets it has received, from mntr; 0 for local.
+func (h *harness) serverOps(kind string) (int64, error) {
+	if kind == "zookeeper" {
+		out, err := h.zk.FourLetter("mntr", 10*time.Second)
+		if err != nil {
+			return 0, err
+		}
+		for _, line := range strings.Split(out, "\n") {
+			if v, ok := strings.CutPrefix(line, "zk_packets_received\t"); ok {
+				return strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+			}
+		}
+		return 0, fmt.Errorf("mntr: no zk_packets_received in %q", out)
+	}
 	out, err := h.redisOut(kind, "INFO", "commandstats")
 	if err != nil {
 		return 0, err
