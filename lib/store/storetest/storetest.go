@@ -54,10 +54,6 @@ import (
 type Harness struct {
 	New  func(t testing.TB) string
 	Open func(spec string) (store.Backend, error)
-	// NoFanIn, if set, says why the backend does not have fan-in records
-	// and bounded bubble-down steps yet: the cases that need them skip,
-	// saying so. It is temporary (ZooKeeper's are under way).
-	NoFanIn string
 }
 
 // suite is one run of the suite: a harness and the test it reports to.
@@ -127,23 +123,13 @@ func (s suite) cases() []testCase {
 		{"ProcessesParentsRace", s.testProcessesParentsRace},
 		{"ProcessesParkRace", s.testProcessesParkRace},
 		{"ProcessesDeadWorker", s.testProcessesDeadWorker},
-		{"FanInOnce", s.fanIn(s.testFanInOnce)},
+		{"FanInOnce", s.testFanInOnce},
 		{"FanInReset", s.testFanInReset},
-		{"FanInWide", s.fanIn(s.testFanInWide)},
-		{"FanOutWide", s.fanIn(s.testFanOutWide)},
-		{"BubbleDownKilled", s.fanIn(s.testBubbleDownKilled)},
-		{"ResumeReset", s.fanIn(s.testResumeReset)},
+		{"FanInWide", s.testFanInWide},
+		{"FanOutWide", s.testFanOutWide},
+		{"BubbleDownKilled", s.testBubbleDownKilled},
+		{"ResumeReset", s.testResumeReset},
 		{"ProcessesFanIn", s.testProcessesFanIn},
-	}
-}
-
-// fanIn marks a case that needs fan-in records and bounded steps.
-func (s suite) fanIn(fn func(t *testing.T)) func(t *testing.T) {
-	return func(t *testing.T) {
-		if s.h.NoFanIn != "" {
-			t.Skipf("SKIP (temporary): %s", s.h.NoFanIn)
-		}
-		fn(t)
 	}
 }
 
