@@ -133,6 +133,16 @@ func alive(pid int) bool {
 	return i < 0 || i+2 >= len(b) || b[i+2] != 'Z'
 }
 
+// ended fails the test if pid is still alive, saying so with what (a
+// format with a %d for the pid), and kills it.
+func ended(t *testing.T, pid int, what string) {
+	t.Helper()
+	if alive(pid) {
+		t.Errorf(what, pid)
+		_ = syscall.Kill(pid, syscall.SIGKILL)
+	}
+}
+
 func waitGone(t *testing.T, what string, pid int) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
@@ -393,10 +403,7 @@ func TestRunLeftoversEscaped(t *testing.T) {
 		t.Fatalf("outcome %+v", o)
 	}
 	bg := waitPid(t, dir, "bg")
-	if alive(bg) {
-		t.Errorf("setsid sleep (pid %d) outlived Run", bg)
-		_ = syscall.Kill(bg, syscall.SIGKILL)
-	}
+	ended(t, bg, "setsid sleep (pid %d) outlived Run")
 }
 
 // The deadline of SetDeadline is a dead-man's switch: the reaper stops the
@@ -428,10 +435,7 @@ func TestRunDeadline(t *testing.T) {
 		t.Errorf("outcome %+v, want %+v", o, want)
 	}
 	for _, p := range []int{sh, bg} {
-		if alive(p) {
-			t.Errorf("pid %d outlived the deadline", p)
-			_ = syscall.Kill(p, syscall.SIGKILL)
-		}
+		ended(t, p, "pid %d outlived the deadline")
 	}
 	if late < j.Grace {
 		t.Errorf("Run returned %v after the deadline, before the grace (%v) was over", late, j.Grace)
@@ -485,9 +489,7 @@ func TestRunDeadlineGroupStopped(t *testing.T) {
 		_ = syscall.Kill(-r.p.cmd.Process.Pid, syscall.SIGCONT)
 		<-done
 	}
-	if alive(sh) {
-		t.Errorf("pid %d outlived the deadline", sh)
-	}
+	ended(t, sh, "pid %d outlived the deadline")
 }
 
 func TestRunPlugin(t *testing.T) {
@@ -727,10 +729,7 @@ func TestRunReaperStuck(t *testing.T) {
 	}
 	waitGone(t, "reaper", reaper)
 	waitGone(t, "shell", sh)
-	if alive(bg) {
-		t.Errorf("setsid sleep (pid %d) outlived its stuck reaper", bg)
-		_ = syscall.Kill(bg, syscall.SIGKILL)
-	}
+	ended(t, bg, "setsid sleep (pid %d) outlived its stuck reaper")
 }
 
 // kill -9 of the reaper alone: its command dies with it (parent-death
