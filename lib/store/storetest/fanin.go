@@ -50,6 +50,15 @@ func refsOf(app string, n int) []store.Ref {
 	return out
 }
 
+// childrenOf is jobs "0".."n-1" of an app (refsOf), each a child of p.
+func childrenOf(p store.Ref, app string, n int) []store.Child {
+	kids := make([]store.Child, n)
+	for i, r := range refsOf(app, n) {
+		kids[i] = child(r, p)
+	}
+	return kids
+}
+
 var completedView = view{State: store.Completed, Outcome: "exit 0"}
 
 // testFanInOnce: a child with many parents is created and queued by the
@@ -140,10 +149,7 @@ func (s suite) testFanOutWide(t *testing.T) {
 	const n = 100000
 	p := ref("p", "1")
 	submit(t, b, item("p", "1", 7))
-	kids := make([]store.Child, n)
-	for i, r := range refsOf("c", n) {
-		kids[i] = child(r, p)
-	}
+	kids := childrenOf(p, "c", n)
 	if err := b.Complete(longCtx(t), claimOne(t, b, "p", longLease), "exit 0", kids); err != nil {
 		t.Fatalf("complete with %d children: %v", n, err)
 	}
@@ -165,10 +171,7 @@ func (s suite) testBubbleDownKilled(t *testing.T) {
 	const n = 3 * store.Batch
 	p := ref("p", "1")
 	submit(t, b, item("p", "1", 100))
-	kids := make([]store.Child, n)
-	for i, r := range refsOf("c", n) {
-		kids[i] = child(r, p)
-	}
+	kids := childrenOf(p, "c", n)
 	killed := errors.New("killed")
 	steps := 0
 	hook := store.WithStepHook(ctx(t), func(parent store.Ref, done int) error {
@@ -235,10 +238,7 @@ func (s suite) testResumeReset(t *testing.T) {
 	const n = 3 * store.Batch
 	p := ref("p", "1")
 	submit(t, b, item("p", "1", 100))
-	kids := make([]store.Child, n)
-	for i, r := range refsOf("c", n) {
-		kids[i] = child(r, p)
-	}
+	kids := childrenOf(p, "c", n)
 	killed := errors.New("killed")
 	hook := store.WithStepHook(ctx(t), func(store.Ref, int) error { return killed })
 	if err := b.Complete(hook, store.Lease{Ref: p}, "exit 0", kids); !errors.Is(err, killed) {
