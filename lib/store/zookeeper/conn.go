@@ -464,6 +464,14 @@ func (b *Backend) ensureBuckets(ctx context.Context, app string) error {
 
 // children lists a node's children, sorted; a missing node has none.
 func (b *Backend) children(ctx context.Context, path string) ([]string, error) {
+	names, err := b.childrenIf(ctx, path)
+	slices.Sort(names)
+	return names, err
+}
+
+// childrenIf lists a node's children: nil if the node is absent, an empty
+// list if it has none.
+func (b *Backend) childrenIf(ctx context.Context, path string) ([]string, error) {
 	var names []string
 	err := b.retry(ctx, func() error {
 		var err error
@@ -476,8 +484,23 @@ func (b *Backend) children(ctx context.Context, path string) ([]string, error) {
 	if err != nil {
 		return nil, b.wrap(path, err)
 	}
-	slices.Sort(names)
+	if names == nil {
+		names = []string{}
+	}
 	return names, nil
+}
+
+// getData reads a node's data and stat, retrying transient errors; the
+// error is not wrapped, so that callers can tell zk.ErrNoNode.
+func (b *Backend) getData(ctx context.Context, path string) ([]byte, *zk.Stat, error) {
+	var data []byte
+	var st *zk.Stat
+	err := b.retry(ctx, func() error {
+		var err error
+		data, st, err = b.conn.Get(path)
+		return err
+	})
+	return data, st, err
 }
 
 // listing is a cached list of children, good until its watch fires.

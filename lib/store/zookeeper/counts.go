@@ -133,13 +133,7 @@ func (b *Backend) shardOf(ctx context.Context, app string) (shard, error) {
 		return s, nil
 	}
 	path := b.p.shard(app, s.i)
-	var data []byte
-	var st *zk.Stat
-	err := b.retry(ctx, func() error {
-		var err error
-		data, st, err = b.conn.Get(path)
-		return err
-	})
+	data, st, err := b.getData(ctx, path)
 	switch {
 	case errors.Is(err, zk.ErrNoNode):
 		s.version, s.exists, s.data = 0, false, shardCounts{}
@@ -309,12 +303,7 @@ func (b *Backend) Count(ctx context.Context, app string) (store.Counts, error) {
 			return err
 		}
 		path := b.p.counts(app) + "/" + shards[i]
-		var data []byte
-		err := b.retry(ctx, func() error {
-			var err error
-			data, _, err = b.conn.Get(path)
-			return err
-		})
+		data, _, err := b.getData(ctx, path)
 		if err != nil {
 			return b.wrap(path, err)
 		}
@@ -341,25 +330,4 @@ func (b *Backend) Count(ctx context.Context, app string) (store.Counts, error) {
 		c.Claimed += n
 	}
 	return c, nil
-}
-
-// childrenIf lists a node's children: nil if the node is absent, an empty
-// list if it has none.
-func (b *Backend) childrenIf(ctx context.Context, path string) ([]string, error) {
-	var names []string
-	err := b.retry(ctx, func() error {
-		var err error
-		names, _, err = b.conn.Children(path)
-		return err
-	})
-	if errors.Is(err, zk.ErrNoNode) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, b.wrap(path, err)
-	}
-	if names == nil {
-		names = []string{}
-	}
-	return names, nil
 }

@@ -103,13 +103,7 @@ func (t *txn) node(child store.Ref, path string) *fnode {
 
 // readNode fills r from its node.
 func (b *Backend) readNode(ctx context.Context, r *fnode) error {
-	var data []byte
-	var st *zk.Stat
-	err := b.retry(ctx, func() error {
-		var err error
-		data, st, err = b.conn.Get(r.path)
-		return err
-	})
+	data, st, err := b.getData(ctx, r.path)
 	r.read = true
 	if errors.Is(err, zk.ErrNoNode) {
 		return nil
@@ -647,13 +641,7 @@ func (t *txn) mark(bb *bubble, done int, version int32) {
 func (b *Backend) readMarker(ctx context.Context, parent store.Ref) (markerData, int32, bool, error) {
 	var m markerData
 	path := b.p.marker(parent)
-	var data []byte
-	var st *zk.Stat
-	err := b.retry(ctx, func() error {
-		var err error
-		data, st, err = b.conn.Get(path)
-		return err
-	})
+	data, st, err := b.getData(ctx, path)
 	if errors.Is(err, zk.ErrNoNode) {
 		return m, -1, false, nil
 	}

@@ -305,34 +305,11 @@ func (t *txn) assumeAbsent(r store.Ref) {
 const presentFor = 10 * time.Second
 
 // load reads the jobs not read yet, in parallel.
-func (t *txn) load(refs ...store.Ref) error {
-	var todo []*rec
-	for _, r := range refs {
-		if t.recs[r] != nil {
-			continue
-		}
-		if err := store.CheckRef(r); err != nil {
-			return err
-		}
-		x := &rec{ref: r, path: t.b.p.job(r)}
-		t.recs[r] = x
-		t.order = append(t.order, x)
-		todo = append(todo, x)
-	}
-	return parallel(len(todo), func(i int) error {
-		return t.b.read(t.ctx, todo[i])
-	})
-}
+func (t *txn) load(refs ...store.Ref) error { return t.loadAll(refs, nil) }
 
 // read fills x from its node.
 func (b *Backend) read(ctx context.Context, x *rec) error {
-	var data []byte
-	var st *zk.Stat
-	err := b.retry(ctx, func() error {
-		var err error
-		data, st, err = b.conn.Get(x.path)
-		return err
-	})
+	data, st, err := b.getData(ctx, x.path)
 	if errors.Is(err, zk.ErrNoNode) {
 		return nil
 	}
