@@ -45,15 +45,7 @@ func BenchmarkSubmit100k(bb *testing.B) {
 func BenchmarkClaimComplete4(bb *testing.B) {
 	b, spec := open(bb)
 	submitJobs(bb, b, "a", bb.N, 1000)
-	var workers []*Backend
-	for range 4 {
-		w, err := openSpec(spec)
-		if err != nil {
-			bb.Fatal(err)
-		}
-		defer w.Close()
-		workers = append(workers, w.(*Backend))
-	}
+	workers := openWorkers(bb, spec, 4)
 	ctx := context.Background()
 	var left atomic.Int64
 	left.Store(int64(bb.N))
@@ -150,15 +142,7 @@ func BenchmarkFanIn(bb *testing.B) {
 	for _, n := range []int{100, 10_000} {
 		bb.Run("parents="+strconv.Itoa(n), func(bb *testing.B) {
 			b, spec := open(bb)
-			var workers []*Backend
-			for range 2 {
-				w, err := openSpec(spec)
-				if err != nil {
-					bb.Fatal(err)
-				}
-				defer w.Close()
-				workers = append(workers, w.(*Backend))
-			}
+			workers := openWorkers(bb, spec, 2)
 			ctx := context.Background()
 			var sent, took int64
 			completions := 0

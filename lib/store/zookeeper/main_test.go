@@ -75,3 +75,19 @@ func open(t testing.TB) (*Backend, string) {
 	t.Cleanup(func() { b.Close() })
 	return b.(*Backend), spec
 }
+
+// openWorkers opens n more backends on spec, each with its own connection,
+// closed at the end of the test.
+func openWorkers(t testing.TB, spec string, n int) []*Backend {
+	t.Helper()
+	var ws []*Backend
+	for range n {
+		w, err := openSpec(spec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { w.Close() })
+		ws = append(ws, w.(*Backend))
+	}
+	return ws
+}
