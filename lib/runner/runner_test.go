@@ -96,6 +96,19 @@ func run(t *testing.T, ctx context.Context, j Job) Outcome {
 	return o
 }
 
+// start runs j on r in the background; its outcome comes on the channel.
+func start(t *testing.T, r *Reaper, j Job) <-chan Outcome {
+	done := make(chan Outcome, 1)
+	go func() {
+		o, err := r.Run(context.Background(), j)
+		if err != nil {
+			t.Error(err)
+		}
+		done <- o
+	}()
+	return done
+}
+
 // waitFile waits for dir/name to hold a complete line and returns it.
 func waitFile(t *testing.T, dir, name string) string {
 	t.Helper()
@@ -418,14 +431,7 @@ func TestRunDeadline(t *testing.T) {
 	j := testJob(dir, `trap '' TERM; echo $$ > "$T/sh"; setsid sh -c 'echo $$ > "$T/bg"; exec sleep 1000' & while :; do sleep 0.05; done`)
 	j.Grace = 100 * time.Millisecond
 	r.SetDeadline(Now().Add(time.Hour)) // moved earlier while it runs
-	done := make(chan Outcome, 1)
-	go func() {
-		o, err := r.Run(context.Background(), j)
-		if err != nil {
-			t.Error(err)
-		}
-		done <- o
-	}()
+	done := start(t, r, j)
 	sh, bg := waitPid(t, dir, "sh"), waitPid(t, dir, "bg")
 	deadline := Now().Add(200 * time.Millisecond)
 	r.SetDeadline(deadline)
@@ -468,14 +474,7 @@ func TestRunDeadlineGroupStopped(t *testing.T) {
 	j.Grace = 100 * time.Millisecond
 	deadline := Now().Add(300 * time.Millisecond)
 	r.SetDeadline(deadline)
-	done := make(chan Outcome, 1)
-	go func() {
-		o, err := r.Run(context.Background(), j)
-		if err != nil {
-			t.Error(err)
-		}
-		done <- o
-	}()
+	done := start(t, r, j)
 	sh := waitPid(t, dir, "sh")
 	select {
 	case o := <-done:
