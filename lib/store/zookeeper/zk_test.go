@@ -396,11 +396,7 @@ func TestEnsembleNodeDown(t *testing.T) {
 // TestWaitWakes: Wait returns when another backend queues work.
 func TestWaitWakes(t *testing.T) {
 	b1, spec := open(t)
-	b2, err := openSpec(spec)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b2.Close()
+	b2 := openWorkers(t, spec, 1)[0]
 	if res, err := b1.Claim(ctxT(t), store.ClaimRequest{App: "a", Owner: "w", N: 1, Lease: time.Minute}); err != nil || len(res.Leases) != 0 {
 		t.Fatalf("claim empty: %v %v", res, err)
 	}
@@ -613,12 +609,7 @@ func TestClockSkew(t *testing.T) {
 		offset time.Duration
 		way    string
 	}{{10 * time.Second, "ahead of"}, {-10 * time.Second, "behind"}} {
-		off, err := openSpec(spec)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer off.Close()
-		ob := off.(*Backend)
+		ob := openWorkers(t, spec, 1)[0]
 		ob.clock = func() time.Time { return time.Now().Add(tc.offset) }
 		// Measured to the millisecond, the offset is at least 10s less
 		// the request's round trip.
