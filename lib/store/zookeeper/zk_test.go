@@ -494,6 +494,22 @@ func TestFanInShards(t *testing.T) {
 		}
 		return jobs[0]
 	}
+	// pending checks that r is pending, queued or not as queued says.
+	pending := func(r store.Ref, queued bool, what string) {
+		t.Helper()
+		if j := state(r); j.State != store.Pending || j.Queued != queued {
+			t.Fatalf("%s: %+v", what, j)
+		}
+	}
+	// readd readds parents one at a time, each resetting child.
+	readd := func(child store.Ref, parents ...store.Ref) {
+		t.Helper()
+		for _, p := range parents {
+			if _, err := b.Submit(ctx, []store.SubmitItem{{Node: store.Node{Ref: p}, Priority: 1, Readd: true, Reset: []store.Ref{child}}}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
 	for _, p := range parents[:99] {
 		complete(p, c)
 	}
@@ -507,9 +523,7 @@ func TestFanInShards(t *testing.T) {
 	if ok, _, err := b.conn.Exists(b.p.record(c.Ref)); err != nil || ok {
 		t.Fatalf("record after the child was queued: %v %v, want none", ok, err)
 	}
-	if j := state(c.Ref); j.State != store.Pending || !j.Queued {
-		t.Fatalf("child after its 100 parents: %+v", j)
-	}
+	pending(c.Ref, true, "child after its 100 parents")
 	res, err := b.Claim(ctx, store.ClaimRequest{App: "c", Owner: "w", N: 2, Lease: time.Minute})
 	if err != nil || len(res.Leases) != 1 {
 		t.Fatalf("claim the child: %+v %v", res, err)
@@ -518,20 +532,12 @@ func TestFanInShards(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Two parents readded with the child: it waits for both.
-	for _, i := range []int{5, 50} {
-		if _, err := b.Submit(ctx, []store.SubmitItem{{Node: store.Node{Ref: parents[i]}, Priority: 1, Readd: true, Reset: []store.Ref{c.Ref}}}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	readd(c.Ref, parents[5], parents[50])
 	complete(parents[5], c)
 	complete(parents[7], c) // a re-run of another
-	if j := state(c.Ref); j.State != store.Pending || j.Queued {
-		t.Fatalf("child with a parent readded: %+v", j)
-	}
+	pending(c.Ref, false, "child with a parent readded")
 	complete(parents[50], c)
-	if j := state(c.Ref); j.State != store.Pending || !j.Queued {
-		t.Fatalf("child after its readded parents: %+v", j)
-	}
+	pending(c.Ref, true, "child after its readded parents")
 
 	// A child of 1,000 parents keeps its record once queued; a readd of
 	// two parents still makes it wait for both.
@@ -552,22 +558,12 @@ func TestFanInShards(t *testing.T) {
 	if ok, _, err := b.conn.Exists(b.p.record(e.Ref)); err != nil || !ok {
 		t.Fatalf("record of 1,000 parents after the child was queued: %v %v, want it kept", ok, err)
 	}
-	if j := state(e.Ref); j.State != store.Pending || !j.Queued {
-		t.Fatalf("child after its 1,000 parents: %+v", j)
-	}
-	for _, i := range []int{3, 500} {
-		if _, err := b.Submit(ctx, []store.SubmitItem{{Node: store.Node{Ref: wide[i]}, Priority: 1, Readd: true, Reset: []store.Ref{e.Ref}}}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	pending(e.Ref, true, "child after its 1,000 parents")
+	readd(e.Ref, wide[3], wide[500])
 	complete(wide[3], e)
-	if j := state(e.Ref); j.State != store.Pending || j.Queued {
-		t.Fatalf("child of 1,000 with a parent readded: %+v", j)
-	}
+	pending(e.Ref, false, "child of 1,000 with a parent readded")
 	complete(wide[500], e)
-	if j := state(e.Ref); j.State != store.Pending || !j.Queued {
-		t.Fatalf("child of 1,000 after its readded parents: %+v", j)
-	}
+	pending(e.Ref, true, "child of 1,000 after its readded parents")
 
 	// 1,500 children of p/0 and p/1 each: completing p/0 again after its
 	// first completion queues nothing; p/1 queues them all.
