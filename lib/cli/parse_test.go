@@ -80,3 +80,33 @@ func TestEditDistance(t *testing.T) {
 		}
 	}
 }
+
+// FuzzConfigFile feeds arbitrary -config files to Parse: it never panics,
+// and a file it refuses gets exit status 2 and exactly one line on stderr,
+// naming the file.
+func FuzzConfigFile(f *testing.F) {
+	for _, s := range []string{
+		"a app1\nn 3\nb\n",
+		"# comment\n\nn 3 # trailing\n",
+		"queue-backnd zookeeper\n",
+		"n x\n",
+		"n\t3\n",
+		"a \"quoted\"\r\n",
+		"\x00\xff\n",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, conf string) {
+		if conf == "" {
+			return // parse's "no file"
+		}
+		out := parse(t, nil, conf)
+		if strings.HasPrefix(out, "a=") {
+			return
+		}
+		msg, ok := strings.CutPrefix(out, "status 2: stolos-x: DIR/x.conf")
+		if !ok || !strings.HasSuffix(msg, "\n") || strings.Count(msg, "\n") != 1 {
+			t.Fatalf("refused config %q: want status 2 and one line naming the file, got %q", conf, out)
+		}
+	})
+}
