@@ -76,9 +76,17 @@ func (f *Flags) Check() error {
 	return nil
 }
 
-// Open connects to the backend. warn receives warnings (Redis's eviction
-// policy).
+// Open connects to the backend, which checks every argument
+// (store.Checked). warn receives warnings (Redis's eviction policy).
 func (f *Flags) Open(ctx context.Context, warn io.Writer) (store.Backend, error) {
+	b, err := f.open(ctx, warn)
+	if err != nil {
+		return nil, err
+	}
+	return store.Checked(b), nil
+}
+
+func (f *Flags) open(ctx context.Context, warn io.Writer) (store.Backend, error) {
 	if err := f.Check(); err != nil {
 		return nil, err
 	}

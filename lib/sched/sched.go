@@ -256,7 +256,7 @@ func (s *Sched) Claim(ctx context.Context, req store.ClaimRequest, wait time.Dur
 
 // CompleteClaim records c (as Complete does) and claims (as Claim does),
 // the completion and the first claim in one backend step
-// (Backend.CompleteClaim): a worker's step from one job to the next. The
+// (store.CompleteClaim): a worker's step from one job to the next. The
 // completion is recorded even if ctx ends meanwhile. recorded is called
 // with its error (nil: recorded) as soon as it is known, before got or
 // parked.
@@ -384,7 +384,7 @@ func (s *Sched) completeClaim(ctx context.Context, c Completion, recorded func(e
 		recorded(err)
 		return s.B.Claim(ctx, req)
 	}
-	res, done, err := s.B.CompleteClaim(bg, c.Lease, c.Outcome, kids, req)
+	res, done, err := store.CompleteClaim(bg, s.B, c.Lease, c.Outcome, kids, req)
 	recorded(done)
 	return res, err
 }

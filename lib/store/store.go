@@ -348,14 +348,6 @@ type Backend interface {
 	// nothing; a marker of a job no longer completed is removed.
 	Resume(ctx context.Context, parent Ref, children []Child) error
 
-	// CompleteClaim is Complete of l and then Claim of req, in one
-	// transaction or round trip where the backend can: a worker's step from
-	// one job to the next. done is the completion's error (nil: recorded),
-	// as Complete would return it; err is the claim's, and res what it
-	// took. The claim is made whatever became of the completion; a failure
-	// of the backend itself may fail both, and then both say so.
-	CompleteClaim(ctx context.Context, l Lease, outcome string, children []Child, req ClaimRequest) (res ClaimResult, done, err error)
-
 	// Fail records a failed attempt: the attempt count goes up by one and,
 	// if it reaches maxRetry, the job is failed and leaves its queue;
 	// otherwise it is queued again at the back, claimable after delay.
@@ -398,4 +390,29 @@ type Backend interface {
 
 	// Close releases connections (and, in ZooKeeper, the session).
 	Close() error
+}
+
+// CompleteClaimer is a Backend that can complete a job and claim the next
+// in one transaction or round trip: a worker's step from one job to the
+// next. Backends implement it where that saves a round trip; callers go
+// through CompleteClaim, which falls back to Complete and then Claim.
+type CompleteClaimer interface {
+	// CompleteClaim is Complete of l and then Claim of req. done is the
+	// completion's error (nil: recorded), as Complete would return it;
+	// err is the claim's, and res what it took. The claim is made
+	// whatever became of the completion; a failure of the backend itself
+	// may fail both, and then both say so.
+	CompleteClaim(ctx context.Context, l Lease, outcome string, children []Child, req ClaimRequest) (res ClaimResult, done, err error)
+}
+
+// CompleteClaim is Complete of l and then Claim of req on b: in one step
+// if b is a CompleteClaimer, else one call after the other (see
+// CompleteClaimer for what it returns).
+func CompleteClaim(ctx context.Context, b Backend, l Lease, outcome string, children []Child, req ClaimRequest) (res ClaimResult, done, err error) {
+	if cc, ok := b.(CompleteClaimer); ok {
+		return cc.CompleteClaim(ctx, l, outcome, children, req)
+	}
+	done = b.Complete(ctx, l, outcome, children)
+	res, err = b.Claim(ctx, req)
+	return res, done, err
 }

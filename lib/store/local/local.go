@@ -141,7 +141,10 @@ type Backend struct {
 	stmts map[string]*sql.Stmt // statements prepared on w
 }
 
-var _ store.Backend = (*Backend)(nil)
+var (
+	_ store.Backend         = (*Backend)(nil)
+	_ store.CompleteClaimer = (*Backend)(nil)
+)
 
 // Open opens the SQLite file at path, creating it and its schema if needed.
 // The directory must exist.

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strconv"
 	"time"
 
 	"github.com/stolos-sched/stolos/lib/store"
@@ -12,14 +11,6 @@ import (
 
 // Submit queues jobs (see store.Backend).
 func (b *Backend) Submit(ctx context.Context, items []store.SubmitItem) ([]store.SubmitResult, error) {
-	for _, it := range items {
-		if err := store.CheckRef(it.Ref); err != nil {
-			return nil, fmt.Errorf("submit: %w", err)
-		}
-		if err := store.CheckRefs(it.Reset); err != nil {
-			return nil, fmt.Errorf("submit %v: reset: %w", it.Ref, err)
-		}
-	}
 	var res []store.SubmitResult
 	err := b.write(ctx, func(tx *txn) error {
 		res = make([]store.SubmitResult, len(items))
@@ -119,9 +110,6 @@ func (tx *txn) reset(ref store.Ref) error {
 
 // Claim takes up to N claimable jobs of an app (see store.Backend).
 func (b *Backend) Claim(ctx context.Context, req store.ClaimRequest) (store.ClaimResult, error) {
-	if err := store.CheckClaim(req); err != nil {
-		return store.ClaimResult{}, err
-	}
 	var res store.ClaimResult
 	err := b.write(ctx, func(tx *txn) error {
 		var err error
@@ -248,15 +236,6 @@ func (tx *txn) waiting(app string) (*int64, int64, error) {
 
 // Acquire takes a lease on one named job (see store.Backend).
 func (b *Backend) Acquire(ctx context.Context, ref store.Ref, owner string, d time.Duration) (store.Lease, error) {
-	if err := store.CheckRef(ref); err != nil {
-		return store.Lease{}, fmt.Errorf("acquire: %w", err)
-	}
-	if owner == "" {
-		return store.Lease{}, fmt.Errorf("acquire %v: empty owner", ref)
-	}
-	if err := store.CheckPositive("lease", d); err != nil {
-		return store.Lease{}, fmt.Errorf("acquire %v: %w", ref, err)
-	}
 	var l store.Lease
 	err := b.write(ctx, func(tx *txn) error {
 		r, found, err := tx.load(ref)
@@ -285,9 +264,6 @@ func (b *Backend) Acquire(ctx context.Context, ref store.Ref, owner string, d ti
 
 // Renew extends a lease (see store.Backend).
 func (b *Backend) Renew(ctx context.Context, l store.Lease, d time.Duration) (store.Lease, error) {
-	if err := store.CheckPositive("lease", d); err != nil {
-		return store.Lease{}, fmt.Errorf("renew %v: %w", l.Ref, err)
-	}
 	err := b.write(ctx, func(tx *txn) error {
 		r, err := tx.held(l)
 		if err != nil {
@@ -329,9 +305,6 @@ func (b *Backend) Release(ctx context.Context, l store.Lease) error {
 // Complete marks a job completed and queues its ready children (see
 // store.Backend).
 func (b *Backend) Complete(ctx context.Context, l store.Lease, outcome string, children []store.Child) error {
-	if err := store.CheckComplete(l, children); err != nil {
-		return err
-	}
 	var done int
 	err := b.write(ctx, func(tx *txn) (err error) {
 		done, err = tx.complete(l, outcome, children)
@@ -385,9 +358,6 @@ func (tx *txn) complete(l store.Lease, outcome string, children []store.Child) (
 // CompleteClaim is Complete's first step and then Claim in one
 // transaction (see store.Backend).
 func (b *Backend) CompleteClaim(ctx context.Context, l store.Lease, outcome string, children []store.Child, req store.ClaimRequest) (store.ClaimResult, error, error) {
-	if res, done, err, handled := store.CheckCompleteClaim(ctx, b, l, outcome, children, req); handled {
-		return res, done, err
-	}
 	var res store.ClaimResult
 	var done error
 	var n int
@@ -419,12 +389,6 @@ func (b *Backend) CompleteClaim(ctx context.Context, l store.Lease, outcome stri
 
 // Fail records a failed attempt (see store.Backend).
 func (b *Backend) Fail(ctx context.Context, l store.Lease, outcome string, maxRetry int, delay time.Duration) (bool, error) {
-	if maxRetry < 0 {
-		return false, fmt.Errorf("fail %v: max retry %d is negative", l.Ref, maxRetry)
-	}
-	if delay < 0 {
-		return false, fmt.Errorf("fail %v: retry delay %v is negative", l.Ref, delay)
-	}
 	var final bool
 	err := b.write(ctx, func(tx *txn) error {
 		r, err := tx.held(l)
@@ -456,12 +420,6 @@ func (b *Backend) Fail(ctx context.Context, l store.Lease, outcome string, maxRe
 
 // Park is bubble-up (see store.Backend).
 func (b *Backend) Park(ctx context.Context, l store.Lease, parents []store.Ref, above []store.Node) (store.ParkResult, error) {
-	if err := store.CheckRefs(parents); err != nil {
-		return store.ParkResult{}, fmt.Errorf("park %v: parent: %w", l.Ref, err)
-	}
-	if err := store.CheckNodes(above); err != nil {
-		return store.ParkResult{}, fmt.Errorf("park %v: ancestor: %w", l.Ref, err)
-	}
 	var res store.ParkResult
 	err := b.write(ctx, func(tx *txn) error {
 		r, err := tx.held(l)
@@ -513,16 +471,6 @@ func (b *Backend) Park(ctx context.Context, l store.Lease, parents []store.Ref, 
 
 // SetState sets the state of an existing job (see store.Backend).
 func (b *Backend) SetState(ctx context.Context, ref store.Ref, st store.State, outcome string) error {
-	if err := store.CheckRef(ref); err != nil {
-		return fmt.Errorf("set state: %w", err)
-	}
-	switch st {
-	case store.Pending, store.Failed, store.Skipped:
-	case store.Completed:
-		return fmt.Errorf("set state %v: completed goes through Complete", ref)
-	default:
-		return fmt.Errorf("set state %v: invalid state %s", ref, strconv.Quote(string(st)))
-	}
 	err := b.write(ctx, func(tx *txn) error {
 		r, found, err := tx.load(ref)
 		if err != nil {

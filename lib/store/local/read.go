@@ -18,9 +18,6 @@ import (
 
 // Get reads jobs (see store.Backend).
 func (b *Backend) Get(ctx context.Context, refs []store.Ref) ([]store.Job, error) {
-	if err := store.CheckRefs(refs); err != nil {
-		return nil, fmt.Errorf("get: %w", err)
-	}
 	tx, err := b.r.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
 	if err != nil {
 		return nil, fmt.Errorf("get: %w", err)
@@ -66,14 +63,8 @@ func (b *Backend) Held(ctx context.Context, l store.Lease) error {
 // List calls fn for every job of an app, of one state unless st is Absent
 // (see store.Backend).
 func (b *Backend) List(ctx context.Context, app string, st store.State, fn func(store.Job) error) error {
-	if err := store.CheckApp(app); err != nil {
-		return fmt.Errorf("list: %w", err)
-	}
 	q, args := "SELECT "+rowCols+" FROM jobs WHERE app = ?", []any{app}
 	if st != store.Absent {
-		if _, err := store.ParseState(string(st)); err != nil {
-			return fmt.Errorf("list %s: %w", app, err)
-		}
 		q, args = q+" AND state = ?", append(args, st)
 	}
 	rs, err := b.r.QueryContext(ctx, q, args...)
@@ -103,9 +94,6 @@ func (b *Backend) List(ctx context.Context, app string, st store.State, fn func(
 // job's live lease makes it wait for the lease's end; the others wait for
 // a retry delay), and those of jobs not queued (jobs_held).
 func (b *Backend) Count(ctx context.Context, app string) (store.Counts, error) {
-	if err := store.CheckApp(app); err != nil {
-		return store.Counts{}, fmt.Errorf("count: %w", err)
-	}
 	var n [4]int
 	c := store.Counts{States: map[store.State]int{}}
 	err := b.r.QueryRowContext(ctx, countQuery, app, time.Now().UnixNano()).
@@ -144,9 +132,6 @@ func (b *Backend) readGen(ctx context.Context, app string) (int64, error) {
 // re-reads the app's queue generation on each. (Events on the WAL itself
 // would not do: the last one can come before the commit is visible.)
 func (b *Backend) Wait(ctx context.Context, app string, until time.Time) error {
-	if err := store.CheckApp(app); err != nil {
-		return fmt.Errorf("wait: %w", err)
-	}
 	changes, stop, err := watch(b.bell)
 	if err != nil {
 		return fmt.Errorf("wait %s: %w", app, err)

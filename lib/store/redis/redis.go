@@ -82,7 +82,10 @@ type Backend struct {
 	wide   sync.Map // child app -> whether its children have more than eagerMax parents
 }
 
-var _ store.Backend = (*Backend)(nil)
+var (
+	_ store.Backend         = (*Backend)(nil)
+	_ store.CompleteClaimer = (*Backend)(nil)
+)
 
 // Open connects to the server, checks that it answers, loads the scripts,
 // and writes one warning line to warn if the server may evict keys.
@@ -298,9 +301,6 @@ func (b *Backend) Submit(ctx context.Context, items []store.SubmitItem) ([]store
 	if len(items) == 0 {
 		return nil, nil
 	}
-	if err := store.CheckSubmit(items); err != nil {
-		return nil, err
-	}
 	args := make([]any, 0, 6*len(items))
 	for _, it := range items {
 		args = append(args, it.App, it.JobID, flag(it.Skip), strconv.Itoa(it.Priority), flag(it.Readd), strconv.Itoa(len(it.Reset)))
@@ -325,9 +325,6 @@ func (b *Backend) Submit(ctx context.Context, items []store.SubmitItem) ([]store
 
 // Claim takes up to req.N jobs off the app's queue.
 func (b *Backend) Claim(ctx context.Context, req store.ClaimRequest) (store.ClaimResult, error) {
-	if err := store.CheckClaim(req); err != nil {
-		return store.ClaimResult{}, err
-	}
 	v, err := b.run(ctx, b.s.claim, store.Ref{App: req.App}, claimArgs(req)...)
 	if err != nil {
 		return store.ClaimResult{}, err
@@ -373,15 +370,6 @@ func (b *Backend) claimed(req store.ClaimRequest, v any) (store.ClaimResult, err
 
 // Acquire takes a lease on one named job.
 func (b *Backend) Acquire(ctx context.Context, ref store.Ref, owner string, lease time.Duration) (store.Lease, error) {
-	if err := store.CheckRef(ref); err != nil {
-		return store.Lease{}, err
-	}
-	if owner == "" {
-		return store.Lease{}, fmt.Errorf("acquire %v: empty owner", ref)
-	}
-	if err := store.CheckPositive("lease", lease); err != nil {
-		return store.Lease{}, fmt.Errorf("acquire %v: %w", ref, err)
-	}
 	v, err := b.run(ctx, b.s.acquire, ref, ref.App, ref.JobID, owner, micros(lease))
 	if err != nil {
 		return store.Lease{}, err
@@ -395,12 +383,6 @@ func (b *Backend) Acquire(ctx context.Context, ref store.Ref, owner string, leas
 
 // Renew extends a lease.
 func (b *Backend) Renew(ctx context.Context, l store.Lease, d time.Duration) (store.Lease, error) {
-	if err := store.CheckRef(l.Ref); err != nil {
-		return store.Lease{}, err
-	}
-	if err := store.CheckPositive("lease", d); err != nil {
-		return store.Lease{}, fmt.Errorf("renew %v: %w", l.Ref, err)
-	}
 	v, err := b.run(ctx, b.s.renew, l.Ref, l.App, l.JobID, l.Token, micros(d))
 	if err != nil {
 		return store.Lease{}, err
@@ -411,18 +393,12 @@ func (b *Backend) Renew(ctx context.Context, l store.Lease, d time.Duration) (st
 
 // Release gives a lease back.
 func (b *Backend) Release(ctx context.Context, l store.Lease) error {
-	if err := store.CheckRef(l.Ref); err != nil {
-		return err
-	}
 	_, err := b.run(ctx, b.s.release, l.Ref, l.App, l.JobID, l.Token)
 	return err
 }
 
 // Held reads whether a lease is still held.
 func (b *Backend) Held(ctx context.Context, l store.Lease) error {
-	if err := store.CheckRef(l.Ref); err != nil {
-		return err
-	}
 	v, err := b.run(ctx, b.s.held, l.Ref, l.App, l.JobID, l.Token)
 	if err != nil {
 		return err
@@ -437,9 +413,6 @@ func (b *Backend) Held(ctx context.Context, l store.Lease) error {
 // complete script with the first window of children, then the bubble
 // script for the rest.
 func (b *Backend) Complete(ctx context.Context, l store.Lease, outcome string, children []store.Child) error {
-	if err := store.CheckComplete(l, children); err != nil {
-		return err
-	}
 	win, err := b.window(children, 0, false)
 	if err != nil {
 		return fmt.Errorf("complete %v: %w", l.Ref, err)
@@ -454,9 +427,6 @@ func (b *Backend) Complete(ctx context.Context, l store.Lease, outcome string, c
 // CompleteClaim runs the complete and the claim scripts in one round trip,
 // and then the bubble script for the children the first did not handle.
 func (b *Backend) CompleteClaim(ctx context.Context, l store.Lease, outcome string, children []store.Child, req store.ClaimRequest) (store.ClaimResult, error, error) {
-	if res, done, err, handled := store.CheckCompleteClaim(ctx, b, l, outcome, children, req); handled {
-		return res, done, err
-	}
 	win, err := b.window(children, 0, false)
 	if err != nil {
 		res, cerr := b.Claim(ctx, req)
@@ -563,9 +533,6 @@ func (b *Backend) finish(ctx context.Context, parent store.Ref, children []store
 // Unfinished lists unfinished bubble-downs idle for idle (see
 // store.Backend).
 func (b *Backend) Unfinished(ctx context.Context, idle time.Duration, n int) ([]store.Ref, error) {
-	if n < 1 {
-		return nil, fmt.Errorf("unfinished: n %d is less than 1", n)
-	}
 	v, err := b.run(ctx, b.s.unfinished, store.Ref{}, micros(idle), strconv.Itoa(n))
 	if err != nil {
 		return nil, fmt.Errorf("unfinished: %w", err)
@@ -583,9 +550,6 @@ func (b *Backend) Unfinished(ctx context.Context, idle time.Duration, n int) ([]
 
 // Resume finishes an unfinished bubble-down (see store.Backend).
 func (b *Backend) Resume(ctx context.Context, parent store.Ref, children []store.Child) error {
-	if err := store.CheckComplete(store.Lease{Ref: parent}, children); err != nil {
-		return fmt.Errorf("resume: %w", err)
-	}
 	if err := b.finish(ctx, parent, children, -1, false); err != nil {
 		return fmt.Errorf("resume %v: %w", parent, err)
 	}
@@ -594,12 +558,6 @@ func (b *Backend) Resume(ctx context.Context, parent store.Ref, children []store
 
 // Fail records a failed attempt.
 func (b *Backend) Fail(ctx context.Context, l store.Lease, outcome string, maxRetry int, delay time.Duration) (bool, error) {
-	if err := store.CheckRef(l.Ref); err != nil {
-		return false, err
-	}
-	if err := store.CheckFail(maxRetry, delay); err != nil {
-		return false, fmt.Errorf("fail %v: %w", l.Ref, err)
-	}
 	v, err := b.run(ctx, b.s.fail, l.Ref, l.App, l.JobID, l.Token, outcome, strconv.Itoa(maxRetry), micros(delay))
 	if err != nil {
 		return false, err
@@ -610,15 +568,6 @@ func (b *Backend) Fail(ctx context.Context, l store.Lease, outcome string, maxRe
 // Park checks the parents of a claimed job, and queues the ancestors
 // above it found to run first.
 func (b *Backend) Park(ctx context.Context, l store.Lease, parents []store.Ref, above []store.Node) (store.ParkResult, error) {
-	if err := store.CheckRef(l.Ref); err != nil {
-		return store.ParkResult{}, err
-	}
-	if err := store.CheckRefs(parents); err != nil {
-		return store.ParkResult{}, fmt.Errorf("park %v: parent: %w", l.Ref, err)
-	}
-	if err := store.CheckNodes(above); err != nil {
-		return store.ParkResult{}, fmt.Errorf("park %v: ancestor: %w", l.Ref, err)
-	}
 	args := []any{l.App, l.JobID, l.Token, len(parents)}
 	for _, p := range parents {
 		args = append(args, p.App, p.JobID)
@@ -643,12 +592,6 @@ func (b *Backend) Park(ctx context.Context, l store.Lease, parents []store.Ref, 
 
 // SetState sets the state of an existing job.
 func (b *Backend) SetState(ctx context.Context, ref store.Ref, st store.State, outcome string) error {
-	if err := store.CheckRef(ref); err != nil {
-		return err
-	}
-	if err := store.CheckSetState(st); err != nil {
-		return fmt.Errorf("set state of %v: %w", ref, err)
-	}
 	_, err := b.run(ctx, b.s.setState, ref, ref.App, ref.JobID, string(st), outcome)
 	return err
 }
@@ -657,9 +600,6 @@ func (b *Backend) SetState(ctx context.Context, ref store.Ref, st store.State, o
 func (b *Backend) Get(ctx context.Context, refs []store.Ref) ([]store.Job, error) {
 	if len(refs) == 0 {
 		return nil, nil
-	}
-	if err := store.CheckRefs(refs); err != nil {
-		return nil, err
 	}
 	args := make([]any, 0, 2*len(refs))
 	for _, r := range refs {
@@ -683,14 +623,8 @@ func (b *Backend) Get(ctx context.Context, refs []store.Ref) ([]store.Job, error
 // List calls fn for every job of an app (in one state, unless st is
 // Absent), a page at a time, in order of state then job id.
 func (b *Backend) List(ctx context.Context, app string, st store.State, fn func(store.Job) error) error {
-	if err := store.CheckApp(app); err != nil {
-		return err
-	}
 	states := store.States
 	if st != store.Absent {
-		if _, err := store.ParseState(string(st)); err != nil {
-			return err
-		}
 		states = []store.State{st}
 	}
 	for _, s := range states {
@@ -725,9 +659,6 @@ func (b *Backend) List(ctx context.Context, app string, st store.State, fn func(
 
 // Count counts an app's jobs.
 func (b *Backend) Count(ctx context.Context, app string) (store.Counts, error) {
-	if err := store.CheckApp(app); err != nil {
-		return store.Counts{}, err
-	}
 	v, err := b.run(ctx, b.s.count, store.Ref{App: app}, app)
 	if err != nil {
 		return store.Counts{}, err
@@ -757,9 +688,6 @@ func (b *Backend) channel(app string) string {
 // announcement, the next lease expiry or retry time, until, or the end of
 // ctx. A zero until means no deadline.
 func (b *Backend) Wait(ctx context.Context, app string, until time.Time) error {
-	if err := store.CheckApp(app); err != nil {
-		return err
-	}
 	ps := b.c.Subscribe(ctx, b.channel(app))
 	defer ps.Close()
 	if _, err := ps.Receive(ctx); err != nil {

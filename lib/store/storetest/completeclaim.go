@@ -19,7 +19,7 @@ func (s suite) testCompleteClaim(t *testing.T) {
 	cc := func(l store.Lease, kids []store.Child, req store.ClaimRequest) (store.ClaimResult, error, error) {
 		t.Helper()
 		before := time.Now()
-		res, done, err := b.CompleteClaim(ctx(t), l, "exit 0", kids, req)
+		res, done, err := store.CompleteClaim(ctx(t), b, l, "exit 0", kids, req)
 		after := time.Now()
 		for _, nl := range res.Leases {
 			if nl.App != req.App || nl.Owner != req.Owner || nl.Token == "" {
@@ -123,7 +123,7 @@ func (s suite) testFencingElsewhere(t *testing.T) {
 
 	l4 := claimOne(t, a, "q", longLease)
 	setState(t, b, l4.Ref, store.Failed, "stopped")
-	res, done, err := a.CompleteClaim(ctx(t), l4, "exit 0", nil, claimReq("q", "w1", 1, longLease))
+	res, done, err := store.CompleteClaim(ctx(t), a, l4, "exit 0", nil, claimReq("q", "w1", 1, longLease))
 	wantLeaseLost(t, "complete-claim a job failed elsewhere", done)
 	if err != nil || len(res.Leases) != 1 || res.Leases[0].JobID != "5" {
 		t.Fatalf("claim after a job failed elsewhere: %+v, %v; want q/5", res, err)
@@ -170,7 +170,7 @@ func (s suite) testClaimParents(t *testing.T) {
 		t.Fatalf("claim c with parents: %+v, %v", res, err)
 	}
 	check("claim", res.Leases[0])
-	res, done, err := b.CompleteClaim(ctx(t), res.Leases[0], "exit 0", nil, req)
+	res, done, err := store.CompleteClaim(ctx(t), b, res.Leases[0], "exit 0", nil, req)
 	if done != nil || err != nil || len(res.Leases) != 1 || res.Leases[0].JobID != "2" {
 		t.Fatalf("complete-claim c with parents: %+v, %v, %v", res, done, err)
 	}

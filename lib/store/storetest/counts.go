@@ -163,7 +163,7 @@ func (s suite) testCountTransitions(t *testing.T) {
 	chk("release a revoked lease", counts{Completed: 2, Skipped: 2})
 	submit(t, b, item(p, "5", 100), item(p, "6", 100))
 	lp5 := claimOne(t, b, p, longLease)
-	res, done, err := b.CompleteClaim(ctx(t), lp5, "exit 0", []store.Child{child(ref(c, "5"), ref(p, "5"))}, claimReq(p, "w3", 1, shortLease))
+	res, done, err := store.CompleteClaim(ctx(t), b, lp5, "exit 0", []store.Child{child(ref(c, "5"), ref(p, "5"))}, claimReq(p, "w3", 1, shortLease))
 	if err != nil || done != nil || len(res.Leases) != 1 {
 		t.Fatalf("complete and claim: %v %v %v", ids(res.Leases), done, err)
 	}

@@ -61,7 +61,7 @@ func runChild(h Harness, name, spec string, args []byte, stdin io.Reader, stdout
 	if !ok {
 		return fmt.Errorf("unknown worker %q", name)
 	}
-	b, err := h.Open(spec)
+	b, err := h.open(spec)
 	if err != nil {
 		return fmt.Errorf("open %q: %w", spec, err)
 	}

@@ -21,6 +21,8 @@
 // address with a key prefix or chroot.
 //
 // Where store.go is silent, the suite pins these down:
+//   - Bad arguments are refused by store.Checked, which the suite opens
+//     every backend through, with ErrInvalid and one wording.
 //   - A lease is lost once it expires, even if nobody took the job over.
 //   - Reset descendants of a readd lose their queue entry unless claimed;
 //     outcomes are kept; a readd of a queued job still resets its attempts.
@@ -57,9 +59,24 @@ type Harness struct {
 }
 
 // suite is one run of the suite: a harness and the test it reports to.
+// With oneByOne, the backends it opens hide their CompleteClaim, so that
+// store.CompleteClaim falls back to Complete and then Claim.
 type suite struct {
-	h Harness
+	h        Harness
+	oneByOne bool
 }
+
+// open opens a backend on spec as lib/backend does: through store.Checked.
+func (h Harness) open(spec string) (store.Backend, error) {
+	b, err := h.Open(spec)
+	if err != nil {
+		return nil, err
+	}
+	return store.Checked(b), nil
+}
+
+// oneByOne is a backend without CompleteClaim.
+type oneByOne struct{ store.Backend }
 
 // Run runs every conformance test as subtests of t.
 func Run(t *testing.T, h Harness) {
@@ -101,6 +118,7 @@ func (s suite) cases() []testCase {
 		{"CompleteIdempotent", s.testCompleteIdempotent},
 		{"CompleteWithoutLease", s.testCompleteWithoutLease},
 		{"CompleteClaim", s.testCompleteClaim},
+		{"CompleteClaimOneByOne", suite{h: s.h, oneByOne: true}.testCompleteClaim},
 		{"FailRetry", s.testFailRetry},
 		{"FailDelay", s.testFailDelay},
 		{"ParkReady", s.testParkReady},
@@ -144,9 +162,12 @@ func (s suite) open(t *testing.T) (store.Backend, string) {
 // openSpec opens another backend instance on spec, closed when the test ends.
 func (s suite) openSpec(t *testing.T, spec string) store.Backend {
 	t.Helper()
-	b, err := s.h.Open(spec)
+	b, err := s.h.open(spec)
 	if err != nil {
 		t.Fatalf("open %q: %v", spec, err)
+	}
+	if s.oneByOne {
+		b = store.Checked(oneByOne{b})
 	}
 	t.Cleanup(func() {
 		if err := b.Close(); err != nil {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"reflect"
 	"sort"
+	"strings"
 	"testing"
 	"time"
 
@@ -91,7 +92,8 @@ func (s suite) testWait(t *testing.T) {
 	})
 }
 
-// testBadInput: calls with malformed arguments return an error and change
+// testBadInput: calls with malformed arguments return an error that wraps
+// store.ErrInvalid, in the one wording of store.Checked, and change
 // nothing, even when part of a batch is well formed.
 func (s suite) testBadInput(t *testing.T) {
 	b, _ := s.open(t)
@@ -100,44 +102,105 @@ func (s suite) testBadInput(t *testing.T) {
 	before := snapshot(t, b, "a", "b", "")
 	c := ctx(t)
 	future := time.Now().Add(time.Minute)
-	bad := map[string]error{}
-	_, bad["submit empty app"] = b.Submit(c, []store.SubmitItem{item("b", "1", 1), item("", "1", 1)})
-	_, bad["submit empty job id"] = b.Submit(c, []store.SubmitItem{item("b", "1", 1), item("b", "", 1)})
-	_, bad["submit reset empty"] = b.Submit(c, []store.SubmitItem{{Node: node("b", "1"), Readd: true, Reset: []store.Ref{ref("a", "")}}})
-	_, bad["claim empty app"] = b.Claim(c, claimReq("", "w", 1, longLease))
-	_, bad["claim n 0"] = b.Claim(c, claimReq("a", "w", 0, longLease))
-	_, bad["claim n -1"] = b.Claim(c, claimReq("a", "w", -1, longLease))
-	_, bad["claim lease 0"] = b.Claim(c, claimReq("a", "w", 1, 0))
-	_, bad["claim empty owner"] = b.Claim(c, claimReq("a", "", 1, longLease))
-	_, bad["acquire empty app"] = b.Acquire(c, ref("", "1"), "w", longLease)
-	_, bad["acquire empty job id"] = b.Acquire(c, ref("b", ""), "w", longLease)
-	_, bad["acquire empty owner"] = b.Acquire(c, ref("b", "1"), "", longLease)
-	_, bad["acquire lease 0"] = b.Acquire(c, ref("b", "1"), "w", 0)
-	_, bad["renew 0"] = b.Renew(c, l, 0)
-	_, bad["renew -1s"] = b.Renew(c, l, -time.Second)
-	bad["complete empty child"] = b.Complete(c, l, "exit 0", []store.Child{child(ref("b", ""), l.Ref)})
-	bad["complete empty parent"] = b.Complete(c, l, "exit 0", []store.Child{child(ref("b", "1"), ref("", "1"))})
-	_, bad["fail negative retries"] = b.Fail(c, l, "exit 1", -1, 0)
-	_, bad["fail negative delay"] = b.Fail(c, l, "exit 1", 3, -time.Second)
-	_, bad["park empty parent"] = parkNodes(c, b, l, []store.Node{node("b", "1"), node("b", "")})
-	bad["set state absent"] = b.SetState(c, ref("a", "2"), store.Absent, "")
-	bad["set state completed"] = b.SetState(c, ref("a", "2"), store.Completed, "")
-	bad["set state bogus"] = b.SetState(c, ref("a", "2"), "bogus", "")
-	bad["set state empty app"] = b.SetState(c, ref("", "2"), store.Failed, "")
-	_, bad["get empty app"] = b.Get(c, []store.Ref{ref("a", "1"), ref("", "1")})
-	bad["list empty app"] = b.List(c, "", store.Absent, func(store.Job) error { return nil })
-	bad["list bogus state"] = b.List(c, "a", "bogus", func(store.Job) error { return nil })
-	_, bad["count empty app"] = b.Count(c, "")
-	bad["wait empty app"] = b.Wait(c, "", future)
-	names := make([]string, 0, len(bad))
-	for name := range bad {
-		names = append(names, name)
+	noLease := store.Lease{Ref: ref("a", "")}
+	type badCall struct {
+		name string
+		err  error
+		want string
 	}
-	sort.Strings(names)
-	for _, name := range names {
-		if bad[name] == nil {
-			t.Errorf("%s: no error", name)
+	second := func(_ any, err error) error { return err }
+	for _, bc := range []badCall{
+		{"submit empty app", second(b.Submit(c, []store.SubmitItem{item("b", "1", 1), item("", "1", 1)})),
+			`submit: empty app name (job id "1")`},
+		{"submit empty job id", second(b.Submit(c, []store.SubmitItem{item("b", "1", 1), item("b", "", 1)})),
+			`submit: empty job id (app "b")`},
+		{"submit tab", second(b.Submit(c, []store.SubmitItem{item("b", "1\t2", 1)})),
+			`submit: job id "1\t2" of app "b" holds a newline or tab`},
+		{"submit reset empty", second(b.Submit(c, []store.SubmitItem{{Node: node("b", "1"), Readd: true, Reset: []store.Ref{ref("a", "")}}})),
+			`submit b 1: reset: empty job id (app "a")`},
+		{"claim empty app", second(b.Claim(c, claimReq("", "w", 1, longLease))),
+			`claim: empty app name`},
+		{"claim newline", second(b.Claim(c, claimReq("a\nb", "w", 1, longLease))),
+			`claim: app name "a\nb" holds a newline or tab`},
+		{"claim n 0", second(b.Claim(c, claimReq("a", "w", 0, longLease))),
+			`claim a: n 0 is less than 1`},
+		{"claim n -1", second(b.Claim(c, claimReq("a", "w", -1, longLease))),
+			`claim a: n -1 is less than 1`},
+		{"claim lease 0", second(b.Claim(c, claimReq("a", "w", 1, 0))),
+			`claim a: lease 0s is not positive`},
+		{"claim empty owner", second(b.Claim(c, claimReq("a", "", 1, longLease))),
+			`claim a: empty owner`},
+		{"acquire empty app", second(b.Acquire(c, ref("", "1"), "w", longLease)),
+			`acquire: empty app name (job id "1")`},
+		{"acquire empty job id", second(b.Acquire(c, ref("b", ""), "w", longLease)),
+			`acquire: empty job id (app "b")`},
+		{"acquire empty owner", second(b.Acquire(c, ref("b", "1"), "", longLease)),
+			`acquire b 1: empty owner`},
+		{"acquire lease 0", second(b.Acquire(c, ref("b", "1"), "w", 0)),
+			`acquire b 1: lease 0s is not positive`},
+		{"renew 0", second(b.Renew(c, l, 0)),
+			`renew a 1: lease 0s is not positive`},
+		{"renew -1s", second(b.Renew(c, l, -time.Second)),
+			`renew a 1: lease -1s is not positive`},
+		{"renew empty job id", second(b.Renew(c, noLease, longLease)),
+			`renew: empty job id (app "a")`},
+		{"release empty job id", b.Release(c, noLease),
+			`release: empty job id (app "a")`},
+		{"held empty job id", b.Held(c, noLease),
+			`held: empty job id (app "a")`},
+		{"complete empty job id", b.Complete(c, noLease, "exit 0", nil),
+			`complete: empty job id (app "a")`},
+		{"complete empty child", b.Complete(c, l, "exit 0", []store.Child{child(ref("b", ""), l.Ref)}),
+			`complete a 1: child: empty job id (app "b")`},
+		{"complete no parents", b.Complete(c, l, "exit 0", []store.Child{{Node: node("b", "1")}}),
+			`complete a 1: child b 1: no parents function`},
+		{"unfinished n 0", second(b.Unfinished(c, time.Minute, 0)),
+			`unfinished: n 0 is less than 1`},
+		{"resume empty child", b.Resume(c, l.Ref, []store.Child{child(ref("b", ""), l.Ref)}),
+			`resume a 1: child: empty job id (app "b")`},
+		{"fail negative retries", second(b.Fail(c, l, "exit 1", -1, 0)),
+			`fail a 1: max retry -1 is negative`},
+		{"fail negative delay", second(b.Fail(c, l, "exit 1", 3, -time.Second)),
+			`fail a 1: retry delay -1s is negative`},
+		{"park empty parent", second(b.Park(c, l, []store.Ref{ref("b", "1"), ref("b", "")}, nil)),
+			`park a 1: parent: empty job id (app "b")`},
+		{"park empty ancestor", second(parkNodes(c, b, l, []store.Node{node("b", "1"), node("b", "")})),
+			`park a 1: parent: empty job id (app "b")`},
+		{"park empty above", second(b.Park(c, l, []store.Ref{ref("b", "1")}, []store.Node{node("", "1")})),
+			`park a 1: ancestor: empty app name (job id "1")`},
+		{"set state absent", b.SetState(c, ref("a", "2"), store.Absent, ""),
+			`set state a 2: unknown state "" (want pending, completed, failed or skipped)`},
+		{"set state completed", b.SetState(c, ref("a", "2"), store.Completed, ""),
+			`set state a 2: state completed is set by Complete, which queues the children`},
+		{"set state bogus", b.SetState(c, ref("a", "2"), "bogus", ""),
+			`set state a 2: unknown state "bogus" (want pending, completed, failed or skipped)`},
+		{"set state empty app", b.SetState(c, ref("", "2"), store.Failed, ""),
+			`set state: empty app name (job id "2")`},
+		{"get empty app", second(b.Get(c, []store.Ref{ref("a", "1"), ref("", "1")})),
+			`get: empty app name (job id "1")`},
+		{"list empty app", b.List(c, "", store.Absent, func(store.Job) error { return nil }),
+			`list: empty app name`},
+		{"list bogus state", b.List(c, "a", "bogus", func(store.Job) error { return nil }),
+			`list a: unknown state "bogus" (want pending, completed, failed or skipped)`},
+		{"count empty app", second(b.Count(c, "")),
+			`count: empty app name`},
+		{"wait empty app", b.Wait(c, "", future),
+			`wait: empty app name`},
+	} {
+		switch {
+		case bc.err == nil:
+			t.Errorf("%s: no error", bc.name)
+		case bc.err.Error() != bc.want:
+			t.Errorf("%s: %q, want %q", bc.name, bc.err, bc.want)
+		case !errors.Is(bc.err, store.ErrInvalid):
+			t.Errorf("%s: %q is not store.ErrInvalid", bc.name, bc.err)
 		}
+	}
+	// A child's parents are checked when the backend computes them
+	// (store.ChildParents), under its own context.
+	err := b.Complete(c, l, "exit 0", []store.Child{child(ref("b", "1"), ref("", "1"))})
+	if want := `parent of b 1: empty app name (job id "1")`; err == nil || !strings.HasSuffix(err.Error(), want) || !errors.Is(err, store.ErrInvalid) {
+		t.Errorf("complete empty parent: %v, want an ErrInvalid ending in %q", err, want)
 	}
 	if after := snapshot(t, b, "a", "b", ""); !reflect.DeepEqual(after, before) {
 		t.Fatalf("bad input changed state:\n%v\nwant\n%v", after, before)

@@ -392,9 +392,6 @@ func (b *Backend) forget() {
 
 // ensureApp creates an app's fixed nodes.
 func (b *Backend) ensureApp(ctx context.Context, app string) error {
-	if err := store.CheckApp(app); err != nil {
-		return err
-	}
 	jobs := b.p.jobs(app)
 	b.mu.Lock()
 	first := !b.known[jobs]

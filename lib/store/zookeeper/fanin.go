@@ -799,9 +799,6 @@ func (b *Backend) Unfinished(ctx context.Context, idle time.Duration, n int) ([]
 // Resume finishes the bubble-down of parent from its marker (see
 // store.Backend).
 func (b *Backend) Resume(ctx context.Context, parent store.Ref, children []store.Child) error {
-	if err := store.CheckComplete(store.Lease{Ref: parent}, children); err != nil {
-		return fmt.Errorf("resume: %w", err)
-	}
 	bb := &bubble{parent: parent, children: children, max: store.Batch}
 	if err := b.step(ctx, bb); err != nil {
 		return err

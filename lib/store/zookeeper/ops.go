@@ -11,7 +11,10 @@ import (
 	"github.com/stolos-sched/stolos/lib/store"
 )
 
-var _ store.Backend = (*Backend)(nil)
+var (
+	_ store.Backend         = (*Backend)(nil)
+	_ store.CompleteClaimer = (*Backend)(nil)
+)
 
 // submitBatch is how many jobs (items and the descendants they reset) one
 // multi-op of Submit names at most (a multi-op must stay under ZooKeeper's
@@ -26,14 +29,6 @@ func ms(d time.Duration) int64 { return d.Milliseconds() }
 // Submit queues jobs. Each batch of up to submitBatch items is one atomic
 // multi-op; a call with more items is several.
 func (b *Backend) Submit(ctx context.Context, items []store.SubmitItem) ([]store.SubmitResult, error) {
-	for _, it := range items {
-		if err := store.CheckRef(it.Ref); err != nil {
-			return nil, err
-		}
-		if err := store.CheckRefs(it.Reset); err != nil {
-			return nil, err
-		}
-	}
 	out := make([]store.SubmitResult, 0, len(items))
 	for len(items) > 0 {
 		// Up to submitBatch items, fewer if they reset many descendants.
@@ -216,9 +211,6 @@ func (b *Backend) walkHead(ctx context.Context, app string, now int64, want int,
 // Claim takes up to N claimable jobs off an app's queue.
 func (b *Backend) Claim(ctx context.Context, req store.ClaimRequest) (store.ClaimResult, error) {
 	var res store.ClaimResult
-	if err := store.CheckClaim(req); err != nil {
-		return res, err
-	}
 	if err := b.ensureApp(ctx, req.App); err != nil {
 		return res, err
 	}
@@ -406,12 +398,6 @@ func (t *txn) held(l store.Lease) (*rec, error) {
 // Acquire takes a lease on one named job to run it now.
 func (b *Backend) Acquire(ctx context.Context, ref store.Ref, owner string, lease time.Duration) (store.Lease, error) {
 	var l store.Lease
-	switch {
-	case lease <= 0:
-		return l, fmt.Errorf("acquire %v with lease %v: want a positive lease", ref, lease)
-	case owner == "":
-		return l, fmt.Errorf("acquire %v without an owner", ref)
-	}
 	if err := b.checkClock(ctx, lease); err != nil {
 		return l, err
 	}
@@ -446,9 +432,6 @@ func (b *Backend) Acquire(ctx context.Context, ref store.Ref, owner string, leas
 
 // Renew extends a lease to now+d.
 func (b *Backend) Renew(ctx context.Context, l store.Lease, dur time.Duration) (store.Lease, error) {
-	if dur <= 0 {
-		return l, fmt.Errorf("renew %v by %v: want a positive lease", l.Ref, dur)
-	}
 	if err := b.checkClock(ctx, dur); err != nil {
 		return l, err
 	}
@@ -503,9 +486,6 @@ func (b *Backend) Release(ctx context.Context, l store.Lease) error {
 // store.Batch children (and a marker if more are left), further steps the
 // others (fanin.go).
 func (b *Backend) Complete(ctx context.Context, l store.Lease, outcome string, children []store.Child) error {
-	if err := store.CheckComplete(l, children); err != nil {
-		return err
-	}
 	bb := &bubble{parent: l.Ref, children: children, max: store.Batch}
 	err := b.first(ctx, bb, "complete "+l.Ref.String(), func(t *txn) error {
 		return t.complete(l, outcome, bb)
@@ -549,9 +529,6 @@ func (t *txn) complete(l store.Lease, outcome string, bb *bubble) error {
 // completes the one and claims the others. Jobs the commit could not take
 // are claimed after, as Claim does.
 func (b *Backend) CompleteClaim(ctx context.Context, l store.Lease, outcome string, children []store.Child, req store.ClaimRequest) (store.ClaimResult, error, error) {
-	if res, done, err, handled := store.CheckCompleteClaim(ctx, b, l, outcome, children, req); handled {
-		return res, done, err
-	}
 	if err := b.ensureApp(ctx, req.App); err != nil {
 		return store.ClaimResult{}, b.Complete(ctx, l, outcome, children), err
 	}
@@ -640,12 +617,6 @@ func (t *txn) queueNode(n store.Node, prio int) error {
 // Fail records a failed attempt.
 func (b *Backend) Fail(ctx context.Context, l store.Lease, outcome string, maxRetry int, delay time.Duration) (bool, error) {
 	var final bool
-	switch {
-	case maxRetry < 0:
-		return false, fmt.Errorf("fail %v: negative max retries %d", l.Ref, maxRetry)
-	case delay < 0:
-		return false, fmt.Errorf("fail %v: negative delay %v", l.Ref, delay)
-	}
 	err := b.update(ctx, "fail "+l.Ref.String(), func(t *txn) error {
 		t.cachedLease(l)
 		x, err := t.held(l)
@@ -680,12 +651,6 @@ func (b *Backend) Fail(ctx context.Context, l store.Lease, outcome string, maxRe
 // Park is bubble-up: see store.Backend.
 func (b *Backend) Park(ctx context.Context, l store.Lease, parents []store.Ref, above []store.Node) (store.ParkResult, error) {
 	var res store.ParkResult
-	if err := store.CheckRefs(parents); err != nil {
-		return res, err
-	}
-	if err := store.CheckNodes(above); err != nil {
-		return res, err
-	}
 	err := b.update(ctx, "park "+l.Ref.String(), func(t *txn) error {
 		res = store.ParkResult{}
 		x, err := t.held(l)
@@ -734,12 +699,6 @@ func (b *Backend) Park(ctx context.Context, l store.Lease, parents []store.Ref, 
 
 // SetState sets the state of an existing job outside the lease protocol.
 func (b *Backend) SetState(ctx context.Context, ref store.Ref, st store.State, outcome string) error {
-	if _, err := store.ParseState(string(st)); err != nil || st == store.Completed {
-		return fmt.Errorf("set state of %v to %q: want pending, failed or skipped", ref, st)
-	}
-	if err := store.CheckRef(ref); err != nil {
-		return err
-	}
 	return b.update(ctx, "set state "+ref.String(), func(t *txn) error {
 		if err := t.load(ref); err != nil {
 			return err
@@ -766,9 +725,6 @@ func (b *Backend) SetState(ctx context.Context, ref store.Ref, st store.State, o
 
 // Held reads whether a lease is still held, from the server.
 func (b *Backend) Held(ctx context.Context, l store.Lease) error {
-	if err := store.CheckRef(l.Ref); err != nil {
-		return err
-	}
 	x := &rec{ref: l.Ref, path: b.p.job(l.Ref)}
 	if err := b.read(ctx, x); err != nil {
 		return err
@@ -781,9 +737,6 @@ func (b *Backend) Held(ctx context.Context, l store.Lease) error {
 
 // Get reads jobs.
 func (b *Backend) Get(ctx context.Context, refs []store.Ref) ([]store.Job, error) {
-	if err := store.CheckRefs(refs); err != nil {
-		return nil, err
-	}
 	recs := make([]*rec, len(refs))
 	for i, r := range refs {
 		recs[i] = &rec{ref: r, path: b.p.job(r)}
@@ -801,12 +754,6 @@ func (b *Backend) Get(ctx context.Context, refs []store.Ref) ([]store.Job, error
 // List calls fn for every job of an app (of state st unless Absent), one
 // bucket at a time.
 func (b *Backend) List(ctx context.Context, app string, st store.State, fn func(store.Job) error) error {
-	if err := store.CheckApp(app); err != nil {
-		return err
-	}
-	if _, err := store.ParseState(string(st)); err != nil && st != store.Absent {
-		return err
-	}
 	buckets, err := b.children(ctx, b.p.jobs(app))
 	if err != nil {
 		return err
