@@ -156,8 +156,9 @@ const (
 
 // Lease is a claim on one job. Every change that depends on holding the job
 // (Renew, Release, Complete with a lease, Fail, Park) names the lease's Token
-// and fails with ErrLeaseLost when the lease expired or was taken over: that
-// is how a worker that lost its lease is fenced off.
+// and fails with ErrLeaseLost when the lease expired or was taken over, or
+// its job does not exist: that is how a worker that lost its lease is
+// fenced off.
 //
 // A lease is revoked when an operator changes its job (SetState, a readd
 // of the job or of an ancestor) while a worker's command may run under it.
@@ -283,7 +284,8 @@ var (
 // respect to every other, across processes and machines; all are safe for
 // concurrent use. Times are the backend's own clock where it has one.
 type Backend interface {
-	// Submit queues jobs, in one transaction per call (callers batch).
+	// Submit queues jobs, in one transaction per call (callers batch); no
+	// items is no results.
 	// A new job is created pending and queued, or skipped if its Node says
 	// Skip. An existing job is left alone unless Readd (see SubmitItem).
 	Submit(ctx context.Context, items []SubmitItem) ([]SubmitResult, error)
@@ -378,12 +380,13 @@ type Backend interface {
 	// Absent), streaming; order is unspecified. An error from fn stops it.
 	List(ctx context.Context, app string, st State, fn func(Job) error) error
 
-	// Count counts an app's jobs.
+	// Count counts an app's jobs. An app that never had a job has zero
+	// counts (and no jobs to list, nothing to claim).
 	Count(ctx context.Context, app string) (Counts, error)
 
 	// Wait blocks until the app's queue may have changed (a watch, a
-	// blocking read), or until, or ctx ends. It may return early; callers
-	// loop. It never busy-polls, and it never misses work: it returns at
+	// blocking read), or until (a zero until is no deadline; one passed
+	// returns at once), or ctx ends. It may return early; callers loop. It never busy-polls, and it never misses work: it returns at
 	// once if the app got claimable work after this instance's last Claim
 	// or Wait of that app.
 	Wait(ctx context.Context, app string, until time.Time) error

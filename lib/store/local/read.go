@@ -140,8 +140,12 @@ func (b *Backend) Wait(ctx context.Context, app string, until time.Time) error {
 	b.mu.Lock()
 	seen, ok := b.seen[app]
 	b.mu.Unlock()
-	timer := time.NewTimer(time.Until(until))
-	defer timer.Stop()
+	var timeout <-chan time.Time // none for a zero until
+	if !until.IsZero() {
+		timer := time.NewTimer(time.Until(until))
+		defer timer.Stop()
+		timeout = timer.C
+	}
 	for {
 		gen, err := b.readGen(ctx, app)
 		if err != nil {
@@ -159,7 +163,7 @@ func (b *Backend) Wait(ctx context.Context, app string, until time.Time) error {
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
-		case <-timer.C:
+		case <-timeout:
 			return nil
 		case err, open := <-changes:
 			if !open {

@@ -36,6 +36,8 @@
 //   - SetState to Completed or Absent is an error (bubble-down needs
 //     Complete); Count.Claimed counts live leases, queued or not.
 //   - ClaimResult.Next ignores the leases the same call handed out.
+//   - Wait with a zero until has no deadline.
+//   - Lease operations on an absent job are ErrLeaseLost.
 //   - Wait returns at once if the app got claimable work after this
 //     instance's last Claim (or Wait) of it, so that work queued between a
 //     claim that found nothing and the wait is not missed.
@@ -137,6 +139,8 @@ func (s suite) cases() []testCase {
 		{"Wait", s.testWait},
 		{"Namespaces", s.testNamespaces},
 		{"BadInput", s.testBadInput},
+		{"LeaseOfAbsent", s.testLeaseOfAbsent},
+		{"Empty", s.testEmpty},
 		{"ProcessesClaimComplete", s.testProcessesClaimComplete},
 		{"ProcessesParentsRace", s.testProcessesParentsRace},
 		{"ProcessesParkRace", s.testProcessesParkRace},

@@ -33,7 +33,7 @@ func waited(t *testing.T, what string, ch <-chan error) error {
 }
 
 // testWait: Wait returns when another instance submits work, when its
-// until passes, and when its context ends.
+// until passes, and when its context ends. A zero until is no deadline.
 func (s suite) testWait(t *testing.T) {
 	b1, spec := s.open(t)
 	b2 := s.openSpec(t, spec)
@@ -43,6 +43,20 @@ func (s suite) testWait(t *testing.T) {
 		until := time.Now().Add(100 * time.Millisecond)
 		if err := waited(t, "wait until", waitResult(ctx(t), b1, "q", until)); err != nil {
 			t.Fatalf("wait until: %v", err)
+		}
+	})
+	t.Run("past", func(t *testing.T) {
+		if err := waited(t, "wait until a past time", waitResult(ctx(t), b1, "q", time.Now().Add(-time.Second))); err != nil {
+			t.Fatalf("wait until a past time: %v", err)
+		}
+	})
+	// A Wait that returned at once would return nil, not the context's
+	// error; the deadline only bounds a Wait that is right.
+	t.Run("zero", func(t *testing.T) {
+		c, cancel := context.WithTimeout(ctx(t), 200*time.Millisecond)
+		defer cancel()
+		if err := waited(t, "wait with a zero until", waitResult(c, b1, "q", time.Time{})); !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("wait with a zero until: %v, want %v", err, context.DeadlineExceeded)
 		}
 	})
 	t.Run("context", func(t *testing.T) {

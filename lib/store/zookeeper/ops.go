@@ -386,10 +386,7 @@ func (t *txn) held(l store.Lease) (*rec, error) {
 		return nil, err
 	}
 	x := t.get(l.Ref)
-	if !x.present {
-		return nil, fmt.Errorf("%v: %w", l.Ref, store.ErrNotFound)
-	}
-	if l.Token == "" || x.cur.Token != l.Token || !x.cur.live(t.now) || x.cur.State != store.Pending {
+	if !x.present || l.Token == "" || x.cur.Token != l.Token || !x.cur.live(t.now) || x.cur.State != store.Pending {
 		return nil, fmt.Errorf("%v: %w", l.Ref, store.ErrLeaseLost)
 	}
 	return x, nil
