@@ -53,6 +53,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"path"
 	"slices"
 	"strconv"
 	"strings"
@@ -169,21 +170,42 @@ func Open(ctx context.Context, o Options) (*Backend, error) {
 	if err != nil {
 		return nil, err
 	}
-	var user, pass string
-	if o.Auth != "" {
-		var ok bool
-		user, pass, ok = strings.Cut(o.Auth, ":")
-		if !ok || user == "" {
-			return nil, errors.New(`zookeeper auth: want "user:password"`)
-		}
+	user, pass, err := parseAuth(o.Auth)
+	if err != nil {
+		return nil, err
 	}
 	timeout := o.SessionTimeout
 	if timeout <= 0 {
 		timeout = DefaultSessionTimeout
 	}
+	conn, err := connect(ctx, servers, o.Hosts, timeout)
+	if err != nil {
+		return nil, err
+	}
+	b := newBackend(conn, o.Hosts, chroot)
+	if err := b.setUp(ctx, o.Auth, user, pass); err != nil {
+		conn.Close()
+		return nil, err
+	}
+	return b, nil
+}
 
-	// Count failed dials: once every server has refused, give up at once
-	// rather than wait out the deadline.
+// parseAuth splits -qb-zookeeper-auth's "user:password" ("": none).
+func parseAuth(auth string) (user, pass string, err error) {
+	if auth == "" {
+		return "", "", nil
+	}
+	user, pass, ok := strings.Cut(auth, ":")
+	if !ok || user == "" {
+		return "", "", errors.New(`zookeeper auth: want "user:password"`)
+	}
+	return user, pass, nil
+}
+
+// connect opens a session with one of servers. It counts failed dials:
+// once every server has refused, it gives up at once rather than wait out
+// the session timeout.
+func connect(ctx context.Context, servers []string, hosts string, timeout time.Duration) (*zk.Conn, error) {
 	var failures atomic.Int32
 	var lastErr atomic.Value
 	dialer := func(network, addr string, t time.Duration) (net.Conn, error) {
@@ -207,9 +229,9 @@ func Open(ctx context.Context, o Options) (*Backend, error) {
 		zk.WithLogger(nopLogger{}), zk.WithLogInfo(false),
 		zk.WithDialer(dialer), zk.WithEventCallback(onEvent))
 	if err != nil {
-		return nil, fmt.Errorf("zookeeper %s: %v", o.Hosts, err)
+		return nil, fmt.Errorf("zookeeper %s: %v", hosts, err)
 	}
-	fail := func(why string) (*Backend, error) {
+	fail := func(why string) (*zk.Conn, error) {
 		conn.Close()
 		return nil, fmt.Errorf("zookeeper %s: cannot connect: %s", strings.Join(servers, ","), why)
 	}
@@ -217,11 +239,10 @@ func Open(ctx context.Context, o Options) (*Backend, error) {
 	defer deadline.Stop()
 	tick := time.NewTicker(5 * time.Millisecond)
 	defer tick.Stop()
-wait:
 	for {
 		select {
 		case <-connected:
-			break wait
+			return conn, nil
 		case <-ctx.Done():
 			return fail(ctx.Err().Error())
 		case <-deadline.C:
@@ -237,10 +258,13 @@ wait:
 			}
 		}
 	}
+}
 
-	b := &Backend{
+// newBackend is a Backend on an open session, under chroot.
+func newBackend(conn *zk.Conn, hosts, chroot string) *Backend {
+	return &Backend{
 		conn:    conn,
-		hosts:   o.Hosts,
+		hosts:   hosts,
 		p:       paths{root: chroot},
 		acl:     zk.WorldACL(zk.PermAll),
 		known:   map[string]bool{},
@@ -253,23 +277,26 @@ wait:
 		parents: map[store.Ref][]store.Ref{},
 		clock:   time.Now,
 	}
-	if o.Auth != "" {
-		if err := conn.AddAuth("digest", []byte(o.Auth)); err != nil {
-			conn.Close()
-			return nil, fmt.Errorf("zookeeper %s: auth: %v", o.Hosts, err)
+}
+
+// setUp authenticates the session (auth, split into user and pass: the
+// nodes stolos creates are then that user's only), creates the top of the
+// tree if it is missing, and proves that it can read there.
+func (b *Backend) setUp(ctx context.Context, auth, user, pass string) error {
+	if auth != "" {
+		if err := b.conn.AddAuth("digest", []byte(auth)); err != nil {
+			return fmt.Errorf("zookeeper %s: auth: %v", b.hosts, err)
 		}
 		b.acl = zk.DigestACL(zk.PermAll, user, pass)
 	}
 	if err := b.ensure(ctx, b.p.apps()); err != nil {
-		conn.Close()
-		return nil, err
+		return err
 	}
 	// Creating needs the parent's create right only; prove we can read too.
-	if err := b.retry(ctx, func() error { _, _, err := conn.Get(b.p.apps()); return err }); err != nil {
-		conn.Close()
-		return nil, b.wrap(b.p.apps(), err)
+	if err := b.retry(ctx, func() error { _, _, err := b.conn.Get(b.p.apps()); return err }); err != nil {
+		return b.wrap(b.p.apps(), err)
 	}
-	return b, nil
+	return nil
 }
 
 // Close closes the session.
@@ -344,27 +371,27 @@ func call(ctx context.Context, f func() error) error {
 // shared namespace, like directories above a home: they get the open ACL,
 // so that one user's digest ACL never locks others out of their siblings;
 // the chroot and everything below get the backend's ACL.
-func (b *Backend) ensure(ctx context.Context, path string) error {
+func (b *Backend) ensure(ctx context.Context, node string) error {
 	b.mu.Lock()
-	ok := b.known[path]
+	ok := b.known[node]
 	b.mu.Unlock()
 	if ok {
 		return nil
 	}
 	acl := b.acl
-	if len(path) < len(b.p.root) {
+	if len(node) < len(b.p.root) {
 		acl = zk.WorldACL(zk.PermAll)
 	}
 	// A parent may be missing, or removed meanwhile by a Claim that found
 	// it empty: create it and try again.
 	var err error
 	for range 20 {
-		err = b.retry(ctx, func() error { _, err := b.conn.Create(path, nil, 0, acl); return err })
+		err = b.retry(ctx, func() error { _, err := b.conn.Create(node, nil, 0, acl); return err })
 		if !errors.Is(err, zk.ErrNoNode) {
 			break
 		}
-		parent := path[:strings.LastIndexByte(path, '/')]
-		if parent == "" {
+		parent := path.Dir(node)
+		if parent == "/" {
 			break
 		}
 		b.mu.Lock()
@@ -375,10 +402,10 @@ func (b *Backend) ensure(ctx context.Context, path string) error {
 		}
 	}
 	if err != nil && !errors.Is(err, zk.ErrNodeExists) {
-		return b.wrap(path, err)
+		return b.wrap(node, err)
 	}
 	b.mu.Lock()
-	b.known[path] = true
+	b.known[node] = true
 	b.mu.Unlock()
 	return nil
 }

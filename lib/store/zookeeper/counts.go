@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"path"
 	"strconv"
 	"strings"
 
@@ -195,7 +196,7 @@ func (t *txn) countOps(ops []any) ([]any, []string, error) {
 			}
 			if now != "" {
 				ops = append(ops, &zk.CreateRequest{Path: now, Acl: b.acl})
-				dirs = append(dirs, now[:strings.LastIndexByte(now, '/')])
+				dirs = append(dirs, path.Dir(now))
 			}
 		}
 	}

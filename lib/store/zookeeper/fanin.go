@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"path"
 	"slices"
 	"strings"
 	"time"
@@ -137,7 +138,7 @@ func (t *txn) recordOps() []any {
 			}
 			if !r.exists {
 				out = append(out, &zk.CreateRequest{Path: r.path, Data: data, Acl: t.b.acl})
-				if dir := r.path[:len(r.path)-len(lastName(r.path))-1]; t.records[dir] == nil {
+				if dir := path.Dir(r.path); t.records[dir] == nil {
 					t.dirs = append(t.dirs, dir) // a record's bucket, not a shard's record
 				}
 			} else {

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"path"
 	"time"
 
 	"github.com/go-zookeeper/zk"
@@ -395,10 +396,42 @@ func (t *txn) enqueue(x *rec, d *jobData, prio int, notBefore int64) error {
 // commit writes everything in one multi-op, with version checks on every
 // job read. It returns errConflict when a concurrent change got in first.
 func (t *txn) commit() error {
+	ops, creates, first, err := t.jobOps()
+	if err != nil {
+		return err
+	}
+	// The records first, then the nodes of their sets and the markers.
+	extras := append(t.recordOps(), t.extra...)
+	if first == nil && !writes(extras) {
+		return nil // nothing written: the reads are the answer
+	}
+	probe := t.probe
+	if first != nil {
+		probe = first.path
+	}
+	ops = append(ops, extras...)
+	// The nodes of sets are created under their record or shard, which
+	// must be there: a record removed meanwhile fails the commit rather
+	// than being made again empty.
+	creates = append(creates, t.dirs...)
+	if ops, err = t.finishOps(ops, creates); err != nil {
+		return err
+	}
+	var res []zk.MultiResponse
+	err = call(t.ctx, func() error {
+		var err error
+		res, err = t.b.conn.Multi(ops...)
+		return err
+	})
+	return t.settle(res, err, probe)
+}
+
+// jobOps makes the operations of the jobs read or written, in t.order: a
+// version check of one read, a create and delete that proves one absent,
+// the write of one changed and of its queue entry. It returns the parents
+// the operations create under, and the first job written (nil if none).
+func (t *txn) jobOps() (ops []any, creates []string, first *rec, err error) {
 	b := t.b
-	var ops []any
-	var creates []string // parents that must exist
-	var first *rec       // a job written, to recognize our own commit
 	for _, x := range t.order {
 		switch {
 		case !x.changed && x.exists:
@@ -417,7 +450,7 @@ func (t *txn) commit() error {
 			x.cur.Op = t.op
 			data, err := json.Marshal(x.cur)
 			if err != nil {
-				return err
+				return nil, nil, nil, err
 			}
 			x.op = len(ops)
 			if x.exists {
@@ -433,65 +466,67 @@ func (t *txn) commit() error {
 				if x.cur.Q != "" {
 					p := b.p.entry(x.ref.App, x.cur.Q)
 					ops = append(ops, &zk.CreateRequest{Path: p, Acl: b.acl})
-					creates = append(creates, p[:len(p)-len(lastName(p))-1])
+					creates = append(creates, path.Dir(p))
 				}
 			}
 		}
 	}
-	// The records first, then the nodes of their sets and the markers.
-	extras := append(t.recordOps(), t.extra...)
-	probe := t.probe
-	if first != nil {
-		probe = first.path
-	}
-	written := first != nil
-	for _, e := range extras {
-		ops = append(ops, e)
+	return ops, creates, first, nil
+}
+
+// writes reports whether ops write anything (are not all version checks).
+func writes(ops []any) bool {
+	for _, e := range ops {
 		if _, ok := e.(*zk.CheckVersionRequest); !ok {
-			written = true
+			return true
 		}
 	}
-	// The nodes of sets are created under their record or shard, which
-	// must be there: a record removed meanwhile fails the commit rather
-	// than being made again empty.
-	creates = append(creates, t.dirs...)
-	if !written {
-		return nil // nothing written: the reads are the answer
-	}
+	return false
+}
+
+// finishOps completes the operations of a commit that writes: the notify
+// nodes' touches and the count shards' updates. It creates the nodes the
+// operations need (the apps' fixed nodes, the fan-in buckets, creates),
+// and fails with errTooBig for a multi-op over maxMulti.
+func (t *txn) finishOps(ops []any, creates []string) ([]any, error) {
+	b := t.b
 	for app := range t.notify {
 		ops = append(ops, &zk.SetDataRequest{Path: b.p.notify(app), Version: -1})
 	}
 	for app := range t.recsApps() {
 		if err := b.ensureApp(t.ctx, app); err != nil {
-			return err
+			return nil, err
 		}
 	}
 	for _, r := range t.rorder {
 		if r.changed && !r.exists {
 			if err := b.ensureFanin(t.ctx, r.app); err != nil {
-				return err
+				return nil, err
 			}
 		}
 	}
 	ops, dirs, err := t.countOps(ops)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	creates = append(creates, dirs...)
 	if size := multiSize(ops); size > maxMulti {
-		return fmt.Errorf("zookeeper %s: transaction of %d operations is %d bytes, %w of about %d", b.hosts, len(ops), size, errTooBig, maxMulti)
+		return nil, fmt.Errorf("zookeeper %s: transaction of %d operations is %d bytes, %w of about %d", b.hosts, len(ops), size, errTooBig, maxMulti)
 	}
 	for _, p := range creates {
 		if err := b.ensure(t.ctx, p); err != nil {
-			return err
+			return nil, err
 		}
 	}
-	var res []zk.MultiResponse
-	err = call(t.ctx, func() error {
-		var err error
-		res, err = b.conn.Multi(ops...)
-		return err
-	})
+	return ops, nil
+}
+
+// settle takes in the outcome of the multi-op (its responses res, its
+// error err): what the caches learn, and commit's answer. After a
+// transient error it reads probe, a node the commit wrote, to learn
+// whether the multi-op was applied.
+func (t *txn) settle(res []zk.MultiResponse, err error, probe string) error {
+	b := t.b
 	switch {
 	case err == nil:
 		t.committed(res)
@@ -518,25 +553,9 @@ func (t *txn) commit() error {
 		// The multi may or may not have been applied: look (a commit
 		// that writes neither a job nor a record nor a marker is tried
 		// again, which its reads make harmless).
-		var mine bool
-		rerr := b.retry(t.ctx, func() error {
-			if probe == "" {
-				return nil
-			}
-			data, _, err := b.conn.Get(probe)
-			if err != nil {
-				return err
-			}
-			var d struct {
-				Op string `json:"op"`
-			}
-			if json.Unmarshal(data, &d) == nil && d.Op == t.op {
-				mine = true
-			}
-			return nil
-		})
-		if rerr != nil && !errors.Is(rerr, zk.ErrNoNode) {
-			return b.wrap(probe, rerr)
+		mine, err := t.applied(probe)
+		if err != nil {
+			return err
 		}
 		if mine {
 			return nil
@@ -549,21 +568,38 @@ func (t *txn) commit() error {
 	}
 }
 
+// applied reads whether probe was written by this commit (its op is t.op).
+func (t *txn) applied(probe string) (bool, error) {
+	b := t.b
+	var mine bool
+	rerr := b.retry(t.ctx, func() error {
+		if probe == "" {
+			return nil
+		}
+		data, _, err := b.conn.Get(probe)
+		if err != nil {
+			return err
+		}
+		var d struct {
+			Op string `json:"op"`
+		}
+		if json.Unmarshal(data, &d) == nil && d.Op == t.op {
+			mine = true
+		}
+		return nil
+	})
+	if rerr != nil && !errors.Is(rerr, zk.ErrNoNode) {
+		return false, b.wrap(probe, rerr)
+	}
+	return mine, nil
+}
+
 func (t *txn) recsApps() map[string]bool {
 	apps := map[string]bool{}
 	for _, x := range t.order {
 		apps[x.ref.App] = true
 	}
 	return apps
-}
-
-func lastName(p string) string {
-	for i := len(p) - 1; i >= 0; i-- {
-		if p[i] == '/' {
-			return p[i+1:]
-		}
-	}
-	return p
 }
 
 // maxMulti is the largest multi-op request we send: ZooKeeper's default
