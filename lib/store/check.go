@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strconv"
 	"strings"
 	"time"
 )
@@ -30,8 +29,8 @@ func invalidf(format string, args ...any) error {
 	return &invalid{fmt.Errorf(format, args...)}
 }
 
-// CheckApp rejects an app name stolos cannot store.
-func CheckApp(app string) error {
+// checkApp rejects an app name stolos cannot store.
+func checkApp(app string) error {
 	if app == "" {
 		return invalidf("empty app name")
 	}
@@ -43,7 +42,7 @@ func CheckApp(app string) error {
 
 // CheckRef rejects a ref with an empty or unstorable app or job id.
 func CheckRef(r Ref) error {
-	if err := CheckApp(r.App); err != nil {
+	if err := checkApp(r.App); err != nil {
 		return invalidf("%w (job id %q)", err, r.JobID)
 	}
 	if r.JobID == "" {
@@ -88,7 +87,7 @@ func checkSubmit(items []SubmitItem) error {
 
 // checkClaim checks a claim request.
 func checkClaim(req ClaimRequest) error {
-	if err := CheckApp(req.App); err != nil {
+	if err := checkApp(req.App); err != nil {
 		return invalidf("claim: %w", err)
 	}
 	switch {
@@ -253,7 +252,7 @@ func (c checked) Fail(ctx context.Context, l Lease, outcome string, maxRetry int
 		return false, err
 	}
 	if maxRetry < 0 {
-		return false, invalidf("fail %v: max retry %s is negative", l.Ref, strconv.Itoa(maxRetry))
+		return false, invalidf("fail %v: max retry %d is negative", l.Ref, maxRetry)
 	}
 	if delay < 0 {
 		return false, invalidf("fail %v: retry delay %v is negative", l.Ref, delay)
@@ -294,7 +293,7 @@ func (c checked) Get(ctx context.Context, refs []Ref) ([]Job, error) {
 }
 
 func (c checked) List(ctx context.Context, app string, st State, fn func(Job) error) error {
-	if err := CheckApp(app); err != nil {
+	if err := checkApp(app); err != nil {
 		return invalidf("list: %w", err)
 	}
 	if st != Absent {
@@ -306,14 +305,14 @@ func (c checked) List(ctx context.Context, app string, st State, fn func(Job) er
 }
 
 func (c checked) Count(ctx context.Context, app string) (Counts, error) {
-	if err := CheckApp(app); err != nil {
+	if err := checkApp(app); err != nil {
 		return Counts{}, invalidf("count: %w", err)
 	}
 	return c.b.Count(ctx, app)
 }
 
 func (c checked) Wait(ctx context.Context, app string, until time.Time) error {
-	if err := CheckApp(app); err != nil {
+	if err := checkApp(app); err != nil {
 		return invalidf("wait: %w", err)
 	}
 	return c.b.Wait(ctx, app, until)
