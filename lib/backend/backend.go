@@ -113,25 +113,25 @@ func (s *Setup) Register(fs *flag.FlagSet) {
 }
 
 // Open loads the configuration, checks app (when not empty) against it,
-// and connects to the backend. On failure it has reported the error and
-// returns the exit status: 2 for a bad configuration, app or flag, 1 for a
-// backend that cannot be reached.
-func (s *Setup) Open(ctx context.Context, t *cli.Tool, app string) (*sched.Sched, int, bool) {
+// and connects to the backend. A bad configuration, app or flag is a usage
+// error (cli.Usagef); a backend that cannot be reached, a failure. warnf
+// receives the backend's warnings.
+func (s *Setup) Open(ctx context.Context, app string, warnf func(string, ...any)) (*sched.Sched, error) {
 	cfg, err := s.Config.Load(ctx, ConfigSources())
 	if err != nil {
-		return nil, t.Usagef("%v", err), false
+		return nil, cli.Usagef("%v", err)
 	}
 	if app != "" && cfg.App(app) == nil {
-		return nil, t.Usagef("unknown app %q", app), false
+		return nil, cli.Usagef("unknown app %q", app)
 	}
 	if err := s.QB.Check(); err != nil {
-		return nil, t.Usagef("%v", err), false
+		return nil, cli.Usagef("%v", err)
 	}
-	b, err := s.QB.Open(ctx, &warnWriter{t})
+	b, err := s.QB.Open(ctx, warnWriter(warnf))
 	if err != nil {
-		return nil, t.Fail(fmt.Errorf("%s backend: %v", s.QB.Backend, err)), false
+		return nil, fmt.Errorf("%s backend: %v", s.QB.Backend, err)
 	}
-	return &sched.Sched{Cfg: cfg, B: b, Environ: os.Environ(), Warnf: t.Warnf}, cli.OK, true
+	return &sched.Sched{Cfg: cfg, B: b, Environ: os.Environ(), Warnf: warnf}, nil
 }
 
 // ConfigSources are the configuration backends the stateful tools read
@@ -146,10 +146,10 @@ func ConfigSources() map[string]cli.ConfigSource {
 	}
 }
 
-// warnWriter passes backend warnings to the tool's stderr (unless -q).
-type warnWriter struct{ t *cli.Tool }
+// warnWriter passes backend warnings, one per write, to a Warnf.
+type warnWriter func(string, ...any)
 
-func (w *warnWriter) Write(p []byte) (int, error) {
-	w.t.Warnf("%s", strings.TrimSpace(string(p)))
+func (w warnWriter) Write(p []byte) (int, error) {
+	w("%s", strings.TrimSpace(string(p)))
 	return len(p), nil
 }

@@ -11,7 +11,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
 	"syscall"
 	"time"
 
@@ -41,6 +40,9 @@ func newTool(stdin io.Reader, stdout, stderr io.Writer) (*cli.Tool, *flags) {
 	LeaseFlag(t, &f.Lease)
 	t.QuietFlag()
 	f.Setup.Register(t.Flags)
+	t.Signals = []os.Signal{os.Interrupt, syscall.SIGTERM}
+	// Like grep, every error is 2: 1 would read as "no work".
+	t.FailStatus = cli.Usage
 	return t, f
 }
 
@@ -67,28 +69,25 @@ func Owner(tool string) string {
 // Main runs stolos-claim.
 func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	t, f := newTool(stdin, stdout, stderr)
-	rest, status, ok := t.Parse(args)
-	if !ok {
-		return status
-	}
+	return t.Run(args, func(ctx context.Context, rest []string) error { return run(ctx, t, f, rest) })
+}
+
+func run(ctx context.Context, t *cli.Tool, f *flags, rest []string) error {
 	switch {
 	case len(rest) > 0:
-		return t.Usagef("unexpected argument %q", rest[0])
+		return cli.Usagef("unexpected argument %q", rest[0])
 	case f.App == "":
-		return t.Usagef("no app: give -a APP or set STOLOS_APP_NAME")
+		return cli.Usagef("no app: give -a APP or set STOLOS_APP_NAME")
 	case f.N < 1:
-		return t.Usagef("-n %d: want at least 1", f.N)
+		return cli.Usagef("-n %d: want at least 1", f.N)
 	case f.Lease <= 0:
-		return t.Usagef("-lease %v: want a positive duration", f.Lease)
+		return cli.Usagef("-lease %v: want a positive duration", f.Lease)
 	case f.Wait < 0:
-		return t.Usagef("-wait %v: want a duration of 0 or more", f.Wait)
+		return cli.Usagef("-wait %v: want a duration of 0 or more", f.Wait)
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	s, status, ok := f.Setup.Open(ctx, t, f.App)
-	if !ok {
-		// Like grep, every error is 2: 1 would read as "no work".
-		return cli.Usage
+	s, err := f.Setup.Open(ctx, f.App, t.Warnf)
+	if err != nil {
+		return err
 	}
 	defer s.B.Close()
 	req := store.ClaimRequest{App: f.App, Owner: Owner("stolos-claim"), N: f.N, Lease: f.Lease, Transferable: true}
@@ -107,12 +106,11 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 			t.Warnf("%v", p)
 		}
 	})
-	if err != nil {
-		t.Fail(err)
-		return cli.Usage // grep's "error" status
+	switch {
+	case err != nil:
+		return err
+	case n == 0:
+		return cli.Exit(cli.Failure, nil) // grep's "no match"
 	}
-	if n == 0 {
-		return cli.Failure
-	}
-	return cli.OK
+	return nil
 }

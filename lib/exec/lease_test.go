@@ -85,12 +85,12 @@ func TestLeaseCountedFromTheRequest(t *testing.T) {
 			reaper := runner.NewReaper([]string{exe, ReaperArg})
 			defer reaper.Close()
 			w := &worker{t: tool, f: f, s: s, reaper: reaper, owner: "test:1"}
-			var st int
 			if tc.named {
-				st = w.named(ctx, []string{"1"})
+				w.named(ctx, []string{"1"})
 			} else {
-				st = w.claimed(ctx)
+				w.claimed(ctx)
 			}
+			st := tool.Status()
 			if _, err := os.Stat(ran); err == nil {
 				t.Errorf("the command ran under a lease that had ended before its answer came")
 			}

@@ -15,6 +15,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/stolos-sched/stolos/lib/cli"
 	"github.com/stolos-sched/stolos/lib/config"
 	"github.com/stolos-sched/stolos/lib/graph"
 	"github.com/stolos-sched/stolos/lib/runner"
@@ -59,15 +60,16 @@ func (j Job) Ref() store.Ref { return store.Ref{App: j.App.Name, JobID: j.ID} }
 
 // Resolve parses a job id of an app.
 func (s *Sched) Resolve(ref store.Ref) (Job, error) {
-	a := s.Cfg.App(ref.App)
-	if a == nil {
-		return Job{}, fmt.Errorf("unknown app %q", ref.App)
-	}
-	id, vals, err := a.Parser.Canonical(ref.JobID)
+	a, id, vals, err := s.Cfg.Resolve(ref.App, ref.JobID)
 	if err != nil {
-		return Job{}, fmt.Errorf("invalid job id %q for app %s (template %q): %v", ref.JobID, a.Name, a.Template.Text, err)
+		return Job{}, err
 	}
 	return Job{a, id, vals}, nil
+}
+
+// ResolveRecord resolves an input record (for cli.Jobs).
+func (s *Sched) ResolveRecord(r cli.Record) (Job, error) {
+	return s.Resolve(store.Ref{App: r.App, JobID: r.JobID})
 }
 
 func (s *Sched) rel(r graph.Rel) Job {

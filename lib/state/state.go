@@ -11,7 +11,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
 	"time"
 
 	"github.com/stolos-sched/stolos/lib/backend"
@@ -51,6 +50,9 @@ func newTool(stdin io.Reader, stdout, stderr io.Writer) (*cli.Tool, *flags) {
 	t.Flags.BoolVar(&f.JSON, "json", false, "write JSON objects, one per line (env STOLOS_JSON)")
 	t.QuietFlag()
 	f.Setup.Register(t.Flags)
+	t.Signals = []os.Signal{os.Interrupt}
+	// A job left running (3) is less serious than a failure (1).
+	t.Severity = []int{cli.OK, Running, cli.Failure, cli.Usage}
 	return t, f
 }
 
@@ -63,39 +65,19 @@ func Tool() *cli.Tool {
 // Main runs stolos-state.
 func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	t, f := newTool(stdin, stdout, stderr)
-	rest, status, ok := t.Parse(args)
-	if !ok {
-		return status
+	return t.Run(args, func(ctx context.Context, rest []string) error { return run(ctx, t, f, rest) })
+}
+
+// run checks the flags, opens the backend, and counts, lists, or shows or
+// sets each job read.
+func run(ctx context.Context, t *cli.Tool, f *flags, rest []string) error {
+	setTo, filter, err := f.check(rest)
+	if err != nil {
+		return err
 	}
-	var setTo, filter store.State
-	var err error
-	if f.Set != "" {
-		if setTo, err = store.ParseState(f.Set); err != nil {
-			return t.Usagef("-set: %v", err)
-		}
-	}
-	if f.Filter != "" {
-		if filter, err = store.ParseState(f.Filter); err != nil {
-			return t.Usagef("-state: %v", err)
-		}
-	}
-	switch {
-	case (f.List || f.Count) && f.App == "":
-		return t.Usagef("-list and -count need -a APP")
-	case (f.List || f.Count) && len(rest) > 0:
-		return t.Usagef("-list and -count take no job ids")
-	case f.List && f.Count, (f.List || f.Count) && f.Set != "":
-		return t.Usagef("use one of -list, -count and -set")
-	case f.Filter != "" && !f.List:
-		return t.Usagef("-state goes with -list")
-	case f.Force && setTo != store.Completed:
-		return t.Usagef("-force goes with -set completed")
-	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
-	defer stop()
-	s, status, ok := f.Setup.Open(ctx, t, f.App)
-	if !ok {
-		return status
+	s, err := f.Setup.Open(ctx, f.App, t.Warnf)
+	if err != nil {
+		return err
 	}
 	defer s.B.Close()
 	w := &writer{t: t, s: s, json: f.JSON}
@@ -103,56 +85,50 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	case f.Count:
 		c, err := s.B.Count(ctx, f.App)
 		if err != nil {
-			return t.Fail(err)
+			return err
 		}
 		w.count(f.App, c)
-		return t.Flush()
+		return nil
 	case f.List:
-		err := s.B.List(ctx, f.App, filter, func(j store.Job) error { return w.job(ctx, j) })
-		if err != nil {
-			return t.Fail(err)
-		}
-		return t.Flush()
+		return s.B.List(ctx, f.App, filter, func(j store.Job) error { return w.job(ctx, j) })
 	}
-	status = cli.OK
-	err = t.Records(f.App, rest, func(r cli.Record, bad error) bool {
-		var j sched.Job
-		if bad == nil {
-			if j, bad = s.Resolve(store.Ref{App: r.App, JobID: r.JobID}); bad != nil {
-				bad = fmt.Errorf("%s: %v", r.Where, bad)
-			}
+	for _, j := range cli.Jobs(t, f.App, rest, s.ResolveRecord) {
+		if setTo != store.Absent {
+			t.Report(set(ctx, s, j, setTo, f.Force))
+		} else {
+			t.Report(w.show(ctx, j))
 		}
-		if bad == nil && setTo != store.Absent {
-			bad = set(ctx, s, j, setTo, f.Force)
-		}
-		if bad == nil && setTo == store.Absent {
-			var jobs []store.Job
-			if jobs, bad = s.B.Get(ctx, []store.Ref{j.Ref()}); bad == nil {
-				bad = w.job(ctx, jobs[0])
-			}
-		}
-		switch {
-		case errors.Is(bad, errRunning) && status == cli.OK:
-			status = Running
-		case bad != nil:
-			status = cli.Failure
-		}
-		if bad != nil {
-			t.Errorf("%v", bad)
-		}
-		return true
-	})
-	if err != nil {
-		return t.Fail(err)
 	}
-	if t.Flush() != cli.OK {
-		return cli.Failure
-	}
-	return status
+	return nil
 }
 
-// errRunning: -set completed of a job a worker runs, without -force.
-var errRunning = errors.New("running")
+// check checks the flags and the job ids: it returns the states of -set
+// and -state (Absent when not given), or a usage error.
+func (f *flags) check(rest []string) (setTo, filter store.State, err error) {
+	if f.Set != "" {
+		if setTo, err = store.ParseState(f.Set); err != nil {
+			return store.Absent, store.Absent, cli.Usagef("-set: %v", err)
+		}
+	}
+	if f.Filter != "" {
+		if filter, err = store.ParseState(f.Filter); err != nil {
+			return store.Absent, store.Absent, cli.Usagef("-state: %v", err)
+		}
+	}
+	switch {
+	case (f.List || f.Count) && f.App == "":
+		err = cli.Usagef("-list and -count need -a APP")
+	case (f.List || f.Count) && len(rest) > 0:
+		err = cli.Usagef("-list and -count take no job ids")
+	case f.List && f.Count, (f.List || f.Count) && f.Set != "":
+		err = cli.Usagef("use one of -list, -count and -set")
+	case f.Filter != "" && !f.List:
+		err = cli.Usagef("-state goes with -list")
+	case f.Force && setTo != store.Completed:
+		err = cli.Usagef("-force goes with -set completed")
+	}
+	return setTo, filter, err
+}
 
 func set(ctx context.Context, s *sched.Sched, j sched.Job, st store.State, force bool) error {
 	var err error
@@ -164,7 +140,8 @@ func set(ctx context.Context, s *sched.Sched, j sched.Job, st store.State, force
 	default:
 		err = s.Complete(ctx, store.Lease{Ref: j.Ref()}, "set completed")
 		if errors.Is(err, store.ErrHeld) {
-			return fmt.Errorf("%s %s: %w on %s; not completed (-force stops it first)", j.App.Name, j.ID, errRunning, owner(ctx, s, j))
+			// Exit status Running, unless something worse happens.
+			return cli.Exit(Running, fmt.Errorf("%s %s: running on %s; not completed (-force stops it first)", j.App.Name, j.ID, owner(ctx, s, j)))
 		}
 	}
 	switch {
@@ -246,6 +223,15 @@ func stateName(st store.State) string {
 		return "absent"
 	}
 	return string(st)
+}
+
+// show writes the state of job j.
+func (w *writer) show(ctx context.Context, j sched.Job) error {
+	jobs, err := w.s.B.Get(ctx, []store.Ref{j.Ref()})
+	if err != nil {
+		return err
+	}
+	return w.job(ctx, jobs[0])
 }
 
 func (w *writer) job(ctx context.Context, j store.Job) error {

@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
 
 	"github.com/stolos-sched/stolos/lib/backend"
 	"github.com/stolos-sched/stolos/lib/cli"
@@ -35,6 +34,7 @@ func newTool(stdin io.Reader, stdout, stderr io.Writer) (*cli.Tool, *flags) {
 	t.Flags.IntVar(&f.Priority, "priority", store.DefaultPriority, "queue `N`: lower runs first (env STOLOS_PRIORITY)")
 	t.QuietFlag()
 	f.Setup.Register(t.Flags)
+	t.Signals = []os.Signal{os.Interrupt}
 	return t, f
 }
 
@@ -47,18 +47,15 @@ func Tool() *cli.Tool {
 // Main runs stolos-submit.
 func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	t, f := newTool(stdin, stdout, stderr)
-	rest, status, ok := t.Parse(args)
-	if !ok {
-		return status
-	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
-	defer stop()
-	s, status, ok := f.Setup.Open(ctx, t, f.App)
-	if !ok {
-		return status
+	return t.Run(args, func(ctx context.Context, rest []string) error { return run(ctx, t, f, rest) })
+}
+
+func run(ctx context.Context, t *cli.Tool, f *flags, rest []string) error {
+	s, err := f.Setup.Open(ctx, f.App, t.Warnf)
+	if err != nil {
+		return err
 	}
 	defer s.B.Close()
-	status = cli.OK
 	var batch []store.SubmitItem
 	inBatch := map[store.Ref]bool{}
 	flush := func() error {
@@ -67,7 +64,7 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		}
 		res, err := s.B.Submit(ctx, batch)
 		if err != nil {
-			return err
+			return fmt.Errorf("submit: %v", err)
 		}
 		for i, r := range res {
 			report(t, batch[i], r)
@@ -76,48 +73,24 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		clear(inBatch)
 		return nil
 	}
-	var failed error
-	err := t.Records(f.App, rest, func(r cli.Record, bad error) bool {
-		var j sched.Job
-		if bad == nil {
-			j, bad = s.Resolve(store.Ref{App: r.App, JobID: r.JobID})
-			if bad != nil {
-				bad = fmt.Errorf("%s: %v", r.Where, bad)
-			}
-		}
-		if bad != nil {
-			t.Errorf("%v", bad)
-			status = cli.Failure
-			return true
-		}
+	for r, j := range cli.Jobs(t, f.App, rest, s.ResolveRecord) {
 		if inBatch[j.Ref()] {
-			return true // the same job twice in a row changes nothing more
+			continue // the same job twice in a row changes nothing more
 		}
 		item, err := Item(ctx, s, j, f.Priority, f.Readd)
 		if err != nil {
-			t.Errorf("%s: %v", r.Where, err)
-			status = cli.Failure
-			return true
+			t.Report(fmt.Errorf("%s: %v", r.Where, err))
+			continue
 		}
 		batch = append(batch, item)
 		inBatch[j.Ref()] = true
 		if len(batch) >= BatchSize {
-			if failed = flush(); failed != nil {
-				return false
+			if err := flush(); err != nil {
+				return err
 			}
 		}
-		return true
-	})
-	if failed == nil {
-		failed = flush()
 	}
-	if failed != nil {
-		return t.Fail(fmt.Errorf("submit: %v", failed))
-	}
-	if err != nil {
-		return t.Fail(err)
-	}
-	return status
+	return flush()
 }
 
 // Item makes the submit item of a job: valid_if_or decides skipped, and a
