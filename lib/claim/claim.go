@@ -8,27 +8,22 @@ package claim
 
 import (
 	"context"
-	"fmt"
 	"io"
 	"os"
 	"syscall"
 	"time"
 
-	"github.com/stolos-sched/stolos/lib/backend"
 	"github.com/stolos-sched/stolos/lib/cli"
 	"github.com/stolos-sched/stolos/lib/sched"
 	"github.com/stolos-sched/stolos/lib/store"
 )
-
-// DefaultLease is the lease of -lease (shared with stolos-exec).
-const DefaultLease = time.Minute
 
 type flags struct {
 	App   string
 	N     int
 	Wait  time.Duration
 	Lease time.Duration
-	Setup backend.Setup
+	Setup sched.Setup
 }
 
 func newTool(stdin io.Reader, stdout, stderr io.Writer) (*cli.Tool, *flags) {
@@ -37,7 +32,7 @@ func newTool(stdin io.Reader, stdout, stderr io.Writer) (*cli.Tool, *flags) {
 	t.AppFlag(&f.App, true)
 	t.Flags.IntVar(&f.N, "n", 1, "claim up to `N` jobs (env STOLOS_N)")
 	t.Flags.DurationVar(&f.Wait, "wait", 0, "wait up to `D` for work to arrive (env STOLOS_WAIT)")
-	LeaseFlag(t, &f.Lease)
+	sched.LeaseFlag(t.Flags, &f.Lease)
 	t.QuietFlag()
 	f.Setup.Register(t.Flags)
 	t.Signals = []os.Signal{os.Interrupt, syscall.SIGTERM}
@@ -46,24 +41,10 @@ func newTool(stdin io.Reader, stdout, stderr io.Writer) (*cli.Tool, *flags) {
 	return t, f
 }
 
-// LeaseFlag registers -lease, shared with stolos-exec.
-func LeaseFlag(t *cli.Tool, p *time.Duration) {
-	t.Flags.DurationVar(p, "lease", DefaultLease, "hold claimed jobs for `D`; a lease not renewed expires and the job is claimable again (env STOLOS_LEASE)")
-}
-
 // Tool returns the tool with its flags registered, for documentation checks.
 func Tool() *cli.Tool {
 	t, _ := newTool(nil, io.Discard, io.Discard)
 	return t
-}
-
-// Owner names this process as a lease holder.
-func Owner(tool string) string {
-	host, err := os.Hostname()
-	if err != nil {
-		host = "unknown"
-	}
-	return fmt.Sprintf("%s@%s:%d", tool, host, os.Getpid())
 }
 
 // Main runs stolos-claim.
@@ -89,8 +70,8 @@ func run(ctx context.Context, t *cli.Tool, f *flags, rest []string) error {
 	if err != nil {
 		return err
 	}
-	defer s.B.Close()
-	req := store.ClaimRequest{App: f.App, Owner: Owner("stolos-claim"), N: f.N, Lease: f.Lease, Transferable: true}
+	defer s.Close()
+	req := store.ClaimRequest{App: f.App, Owner: sched.Owner("stolos-claim"), N: f.N, Lease: f.Lease, Transferable: true}
 	if a := s.Cfg.App(f.App); a != nil {
 		// A job whose workers keep dying ends here too (DESIGN.md 4).
 		req.MaxRetry = sched.MaxRetry(a, sched.DefaultMaxRetry)

@@ -21,8 +21,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/stolos-sched/stolos/lib/backend"
-	"github.com/stolos-sched/stolos/lib/claim"
 	"github.com/stolos-sched/stolos/lib/cli"
 	"github.com/stolos-sched/stolos/lib/config"
 	"github.com/stolos-sched/stolos/lib/runner"
@@ -40,9 +38,6 @@ const (
 	Interrupted = 3
 )
 
-// MaxBackoff bounds the delay between retries.
-const MaxBackoff = 24 * time.Hour
-
 type flags struct {
 	App      string
 	Loop     bool
@@ -52,7 +47,7 @@ type flags struct {
 	LogDir   string
 	Grace    time.Duration
 	Bypass   bool
-	Setup    backend.Setup
+	Setup    sched.Setup
 }
 
 func newTool(stdin io.Reader, stdout, stderr io.Writer) (*cli.Tool, *flags) {
@@ -61,7 +56,7 @@ func newTool(stdin io.Reader, stdout, stderr io.Writer) (*cli.Tool, *flags) {
 	t.AppFlag(&f.App, true)
 	t.Flags.BoolVar(&f.Loop, "loop", false, "keep claiming and running jobs until the queue is empty (with -wait, forever) (env STOLOS_LOOP)")
 	t.Flags.DurationVar(&f.Wait, "wait", 0, "wait up to `D` for a job to claim (env STOLOS_WAIT)")
-	claim.LeaseFlag(t, &f.Lease)
+	sched.LeaseFlag(t.Flags, &f.Lease)
 	t.Flags.IntVar(&f.MaxRetry, "max-retry", sched.DefaultMaxRetry, "fail a job after `N` failed attempts, unless its app sets max_retry (env STOLOS_MAX_RETRY)")
 	t.Flags.StringVar(&f.LogDir, "log-dir", "", "write each attempt's output to a file under `DIR` instead of stderr (env STOLOS_LOG_DIR)")
 	t.Flags.DurationVar(&f.Grace, "grace", 10*time.Second, "on SIGINT, SIGTERM, a timeout or a lost lease, wait `D` (at most an eighth of -lease) after SIGTERM before SIGKILL (env STOLOS_GRACE)")
@@ -117,14 +112,14 @@ func run(ctx context.Context, t *cli.Tool, f *flags, args, rest []string) error 
 	if err != nil {
 		return err
 	}
-	defer s.B.Close()
+	defer s.Close()
 	argv, err := reaperArgv()
 	if err != nil {
 		return err
 	}
 	reaper := runner.NewReaper(argv)
 	defer reaper.Close()
-	w := &worker{t: t, f: f, s: s, extra: extra, reaper: reaper, owner: claim.Owner("stolos-exec")}
+	w := &worker{t: t, f: f, s: s, extra: extra, reaper: reaper, owner: sched.Owner("stolos-exec")}
 	switch {
 	case f.Bypass:
 		w.bypass(ctx, ids)
@@ -192,9 +187,7 @@ func (w *worker) interrupted(ctx context.Context) {
 // named runs the jobs named on the command line, each now, under a lease.
 func (w *worker) named(ctx context.Context, ids []string) {
 	w.eachJob(ctx, ids, func(j sched.Job) {
-		sent := time.Now()
-		l, err := w.s.B.Acquire(ctx, j.Ref(), w.owner, w.f.Lease)
-		l.Sent = sent
+		l, err := w.s.Acquire(ctx, j, w.owner, w.f.Lease)
 		if err != nil {
 			w.t.Report(w.explain(ctx, j, err))
 			return
@@ -216,8 +209,8 @@ func (w *worker) explain(ctx context.Context, j sched.Job, err error) error {
 	switch {
 	case errors.Is(err, store.ErrNotPending):
 		st := "not pending"
-		if jobs, gerr := w.s.B.Get(ctx, []store.Ref{j.Ref()}); gerr == nil {
-			st = string(jobs[0].State)
+		if job, gerr := w.s.Get(ctx, j.Ref()); gerr == nil {
+			st = string(job.State)
 		}
 		return fmt.Errorf("%s %s: job is %s (use stolos-submit -readd to run it again)", j.App.Name, j.ID, st)
 	case errors.Is(err, store.ErrHeld):
@@ -306,7 +299,7 @@ func (o *outage) wait(ctx context.Context, t *cli.Tool, err error) {
 		o.since = time.Now()
 		t.Warnf("claim: %v; retrying until the backend answers", err)
 	}
-	d := min(backoff(outageFirst, o.tries), outageMax)
+	d := min(sched.Backoff(outageFirst, o.tries), outageMax)
 	d -= rand.N(d / 2)
 	o.tries++
 	timer := time.NewTimer(d)
@@ -366,19 +359,17 @@ func (w *worker) recorded(d *success, err error) {
 // outcome, and reports it under prefix and text: a failure, even if the
 // job will run again.
 func (w *worker) failed(ctx context.Context, a *config.App, l store.Lease, prefix, text, outcome string) {
-	max := w.maxRetry(a)
-	delay := backoff(a.Exec.RetryDelay, l.Attempts)
-	final, err := w.s.B.Fail(ctx, l, outcome, max, delay)
+	r, err := w.s.Fail(ctx, a, l, outcome, w.f.MaxRetry)
 	switch {
 	case errors.Is(err, store.ErrLeaseLost):
 		w.release(l) // a revoked lease waits for it
 		w.t.Report(fmt.Errorf("%s%s, but recording it failed: %v", prefix, text, err))
 	case err != nil:
 		w.t.Report(fmt.Errorf("%s%s, but recording it failed: %v", prefix, text, err))
-	case final:
-		w.t.Report(fmt.Errorf("%s%s, failed (max_retry %d reached)", prefix, text, max))
-	case delay > 0:
-		w.t.Report(fmt.Errorf("%s%s, retry in %v", prefix, text, delay))
+	case r.Final:
+		w.t.Report(fmt.Errorf("%s%s, failed (max_retry %d reached)", prefix, text, r.MaxRetry))
+	case r.Delay > 0:
+		w.t.Report(fmt.Errorf("%s%s, retry in %v", prefix, text, r.Delay))
 	default:
 		w.t.Report(fmt.Errorf("%s%s, queued again", prefix, text))
 	}
@@ -463,15 +454,6 @@ func (w *worker) attempt(ctx context.Context, l store.Lease, later bool) *succes
 // maxRetry is the app's max_retry, or -max-retry if it sets none.
 func (w *worker) maxRetry(a *config.App) int { return sched.MaxRetry(a, w.f.MaxRetry) }
 
-// backoff is retry_delay doubled for each failed attempt before this one.
-func backoff(base time.Duration, before int) time.Duration {
-	d := base
-	for i := 0; i < before && d > 0 && d < MaxBackoff; i++ {
-		d *= 2
-	}
-	return min(d, MaxBackoff)
-}
-
 // leaseMargin is how long before its lease expires a worker that could not
 // renew it stops its command: the command is killed (SIGTERM, then SIGKILL
 // after the grace, at most half the margin) before another worker can
@@ -546,7 +528,7 @@ func (w *worker) renew(ctx context.Context, l store.Lease, start runner.Deadline
 			go func(l store.Lease, until time.Time) {
 				rctx, rcancel := context.WithDeadline(ctx, until)
 				defer rcancel()
-				nl, err := w.s.B.Renew(rctx, l, w.f.Lease)
+				nl, err := w.s.Renew(rctx, l, w.f.Lease)
 				results <- result{nl, err, sent}
 			}(l, time.Now().Add(deadline.Until()))
 		case r := <-results:
@@ -577,7 +559,7 @@ func (w *worker) renew(ctx context.Context, l store.Lease, start runner.Deadline
 			go func(l store.Lease, until time.Time) {
 				hctx, hcancel := context.WithDeadline(ctx, until)
 				defer hcancel()
-				checks <- w.s.B.Held(hctx, l)
+				checks <- w.s.Held(hctx, l)
 			}(l, time.Now().Add(deadline.Until()))
 		case err := <-checks:
 			checking = false
@@ -596,7 +578,7 @@ func (w *worker) renew(ctx context.Context, l store.Lease, start runner.Deadline
 func (w *worker) release(l store.Lease) {
 	ctx, cancel := context.WithTimeout(context.Background(), w.f.Lease)
 	defer cancel()
-	if err := w.s.B.Release(ctx, l); err != nil && !errors.Is(err, store.ErrLeaseLost) {
+	if err := w.s.Release(ctx, l); err != nil && !errors.Is(err, store.ErrLeaseLost) {
 		w.t.Report(fmt.Errorf("%s %s: releasing the lease: %v", l.App, l.JobID, err))
 	}
 }

@@ -66,7 +66,7 @@ func TestLeaseCountedFromTheRequest(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer be.Close()
-			s := &sched.Sched{Cfg: cfg, B: lateAnswers{be, 2 * lease}}
+			s := sched.New(cfg, lateAnswers{be, 2 * lease})
 			ctx := context.Background()
 			j, err := s.Resolve(store.Ref{App: "a", JobID: "1"})
 			if err != nil {

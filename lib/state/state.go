@@ -13,7 +13,6 @@ import (
 	"os"
 	"time"
 
-	"github.com/stolos-sched/stolos/lib/backend"
 	"github.com/stolos-sched/stolos/lib/cli"
 	"github.com/stolos-sched/stolos/lib/sched"
 	"github.com/stolos-sched/stolos/lib/store"
@@ -35,7 +34,7 @@ type flags struct {
 	Filter string
 	Count  bool
 	JSON   bool
-	Setup  backend.Setup
+	Setup  sched.Setup
 }
 
 func newTool(stdin io.Reader, stdout, stderr io.Writer) (*cli.Tool, *flags) {
@@ -79,18 +78,18 @@ func run(ctx context.Context, t *cli.Tool, f *flags, rest []string) error {
 	if err != nil {
 		return err
 	}
-	defer s.B.Close()
+	defer s.Close()
 	w := &writer{t: t, s: s, json: f.JSON}
 	switch {
 	case f.Count:
-		c, err := s.B.Count(ctx, f.App)
+		c, err := s.Count(ctx, f.App)
 		if err != nil {
 			return err
 		}
 		w.count(f.App, c)
 		return nil
 	case f.List:
-		return s.B.List(ctx, f.App, filter, func(j store.Job) error { return w.job(ctx, j) })
+		return s.List(ctx, f.App, filter, func(j store.Job) error { return w.job(ctx, j) })
 	}
 	for _, j := range cli.Jobs(t, f.App, rest, s.ResolveRecord) {
 		if setTo != store.Absent {
@@ -134,7 +133,7 @@ func set(ctx context.Context, s *sched.Sched, j sched.Job, st store.State, force
 	var err error
 	switch {
 	case st != store.Completed:
-		err = s.B.SetState(ctx, j.Ref(), st, "set "+string(st))
+		err = s.SetState(ctx, j.Ref(), st, "set "+string(st))
 	case force:
 		err = forceComplete(ctx, s, j)
 	default:
@@ -155,11 +154,11 @@ func set(ctx context.Context, s *sched.Sched, j sched.Job, st store.State, force
 
 // owner names the holder of j's lease, for a message.
 func owner(ctx context.Context, s *sched.Sched, j sched.Job) string {
-	jobs, err := s.B.Get(ctx, []store.Ref{j.Ref()})
-	if err != nil || jobs[0].Owner == "" {
+	job, err := s.Get(ctx, j.Ref())
+	if err != nil || job.Owner == "" {
 		return "a worker"
 	}
-	return jobs[0].Owner
+	return job.Owner
 }
 
 // forceComplete completes j once no command of it runs: if a worker holds
@@ -172,17 +171,17 @@ func forceComplete(ctx context.Context, s *sched.Sched, j sched.Job) error {
 	if !errors.Is(err, store.ErrHeld) {
 		return err
 	}
-	if err := s.B.SetState(ctx, j.Ref(), store.Failed, "stopping for -set completed -force"); err != nil {
+	if err := s.SetState(ctx, j.Ref(), store.Failed, "stopping for -set completed -force"); err != nil {
 		return err
 	}
 	tick := time.NewTicker(forcePoll)
 	defer tick.Stop()
 	for {
-		jobs, err := s.B.Get(ctx, []store.Ref{j.Ref()})
+		job, err := s.Get(ctx, j.Ref())
 		if err != nil {
 			return err
 		}
-		if !jobs[0].Claimed(time.Now()) {
+		if !job.Claimed(time.Now()) {
 			err := s.Complete(ctx, store.Lease{Ref: j.Ref()}, outcome)
 			if !errors.Is(err, store.ErrHeld) {
 				return err
@@ -227,11 +226,11 @@ func stateName(st store.State) string {
 
 // show writes the state of job j.
 func (w *writer) show(ctx context.Context, j sched.Job) error {
-	jobs, err := w.s.B.Get(ctx, []store.Ref{j.Ref()})
+	job, err := w.s.Get(ctx, j.Ref())
 	if err != nil {
 		return err
 	}
-	return w.job(ctx, jobs[0])
+	return w.job(ctx, job)
 }
 
 func (w *writer) job(ctx context.Context, j store.Job) error {

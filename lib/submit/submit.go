@@ -10,7 +10,6 @@ import (
 	"io"
 	"os"
 
-	"github.com/stolos-sched/stolos/lib/backend"
 	"github.com/stolos-sched/stolos/lib/cli"
 	"github.com/stolos-sched/stolos/lib/sched"
 	"github.com/stolos-sched/stolos/lib/store"
@@ -23,7 +22,7 @@ type flags struct {
 	App      string
 	Readd    bool
 	Priority int
-	Setup    backend.Setup
+	Setup    sched.Setup
 }
 
 func newTool(stdin io.Reader, stdout, stderr io.Writer) (*cli.Tool, *flags) {
@@ -55,14 +54,14 @@ func run(ctx context.Context, t *cli.Tool, f *flags, rest []string) error {
 	if err != nil {
 		return err
 	}
-	defer s.B.Close()
+	defer s.Close()
 	var batch []store.SubmitItem
 	inBatch := map[store.Ref]bool{}
 	flush := func() error {
 		if len(batch) == 0 {
 			return nil
 		}
-		res, err := s.B.Submit(ctx, batch)
+		res, err := s.Submit(ctx, batch)
 		if err != nil {
 			return fmt.Errorf("submit: %v", err)
 		}
@@ -77,7 +76,7 @@ func run(ctx context.Context, t *cli.Tool, f *flags, rest []string) error {
 		if inBatch[j.Ref()] {
 			continue // the same job twice in a row changes nothing more
 		}
-		item, err := Item(ctx, s, j, f.Priority, f.Readd)
+		item, err := s.Item(ctx, j, f.Priority, f.Readd)
 		if err != nil {
 			t.Report(fmt.Errorf("%s: %v", r.Where, err))
 			continue
