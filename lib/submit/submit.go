@@ -92,20 +92,6 @@ func run(ctx context.Context, t *cli.Tool, f *flags, rest []string) error {
 	return flush()
 }
 
-// Item makes the submit item of a job: valid_if_or decides skipped, and a
-// readd resets the job's descendants.
-func Item(ctx context.Context, s *sched.Sched, j sched.Job, priority int, readd bool) (store.SubmitItem, error) {
-	n, err := s.Node(ctx, j)
-	if err != nil {
-		return store.SubmitItem{}, err
-	}
-	item := store.SubmitItem{Node: n, Priority: priority, Readd: readd}
-	if readd {
-		item.Reset = s.Descendants(j)
-	}
-	return item, nil
-}
-
 func report(t *cli.Tool, it store.SubmitItem, r store.SubmitResult) {
 	switch r {
 	case store.CreatedSkipped:
