@@ -73,3 +73,32 @@ func TestParseEntries(t *testing.T) {
 		}
 	}
 }
+
+func TestDefaults(t *testing.T) {
+	fs := flag.NewFlagSet("x", flag.ContinueOnError)
+	fs.String("host", "localhost", "")
+	fs.Int("port", 6379, "")
+	fs.String("password", "", "")
+	fs.Bool("tls", false, "")
+	fs.Bool("on", true, "")
+	fs.String("prefix", "stolos:", "")
+	var all []*flag.Flag
+	for _, n := range []string{"host", "port", "password", "tls", "prefix"} {
+		all = append(all, fs.Lookup(n))
+	}
+	for _, c := range []struct {
+		flags []*flag.Flag
+		want  string
+	}{
+		{all, ".Ql localhost ,\n.Ql 6379 ,\nnone, off and\n.Ql stolos: .\n"},
+		{all[:1], ".Ql localhost .\n"},
+		{all[2:3], "none.\n"},
+		{[]*flag.Flag{fs.Lookup("port"), fs.Lookup("on")}, ".Ql 6379\nand on.\n"},
+		{[]*flag.Flag{fs.Lookup("on"), fs.Lookup("port")}, "on and\n.Ql 6379 .\n"},
+	} {
+		body := "Defaults\n{defaults} .\nEnd.\n"
+		if got := withDefaults(body, c.flags); got != "Defaults\n"+c.want+"End.\n" {
+			t.Errorf("withDefaults(%d flags) =\n%s", len(c.flags), got)
+		}
+	}
+}

@@ -108,7 +108,7 @@ func manBlock(entries []*entry, fs *flag.FlagSet, used map[*entry]bool) (string,
 			evs = append(evs, ".Ev "+Env(f.Name))
 		}
 		b.WriteString(itLine(its))
-		b.WriteString(e.body)
+		b.WriteString(withDefaults(e.body, have))
 		b.WriteString("Environment:\n")
 		b.WriteString(strings.Join(evs, " ,\n") + " .\n")
 	}
@@ -145,4 +145,74 @@ func itLine(parts []string) string {
 	}
 	b.WriteString(line + "\n")
 	return b.String()
+}
+
+// withDefaults replaces each line "{defaults} P" of body by the defaults
+// of flags, as a list ended by the punctuation P: "X , Y , none, off and
+// Z P", with each value quoted (.Ql), "none" for an empty one and "off"
+// for a boolean that is.
+func withDefaults(body string, flags []*flag.Flag) string {
+	lines := strings.SplitAfter(body, "\n")
+	for i, l := range lines {
+		rest, ok := strings.CutPrefix(strings.TrimSuffix(l, "\n"), "{defaults}")
+		if !ok {
+			continue
+		}
+		lines[i] = defaultsList(flags, strings.TrimSpace(rest))
+	}
+	return strings.Join(lines, "")
+}
+
+func defaultsList(flags []*flag.Flag, punct string) string {
+	var lines []string
+	text := ""
+	word := func(w string) {
+		if text != "" {
+			text += " "
+		}
+		text += w
+	}
+	flush := func() {
+		if text != "" {
+			lines = append(lines, text)
+			text = ""
+		}
+	}
+	for i, f := range flags {
+		last, penult := i == len(flags)-1, i == len(flags)-2
+		v, quoted := f.DefValue, true
+		switch {
+		case IsBool(f) && v == "false":
+			v, quoted = "off", false
+		case IsBool(f) && v == "true":
+			v, quoted = "on", false
+		case v == "":
+			v, quoted = "none", false
+		}
+		if !quoted {
+			switch {
+			case last:
+				word(v + punct)
+			case penult:
+				word(v + " and")
+			default:
+				word(v + ",")
+			}
+			continue
+		}
+		flush()
+		l := ".Ql " + v
+		switch {
+		case last && punct != "":
+			l += " " + punct
+		case !last && !penult:
+			l += " ,"
+		}
+		lines = append(lines, l)
+		if penult {
+			word("and")
+		}
+	}
+	flush()
+	return strings.Join(lines, "\n") + "\n"
 }
