@@ -101,3 +101,26 @@ func TestReport(t *testing.T) {
 		}
 	}
 }
+
+// TestJobs: the records that resolve are yielded with their jobs; a bad
+// record and one the resolver refuses are reported, naming where they came
+// from, and the exit status becomes a failure.
+func TestJobs(t *testing.T) {
+	var stderr strings.Builder
+	tool := New("stolos-x", "stolos-x", strings.NewReader("1\nx\n\n2\nb\t3\n"), io.Discard, &stderr)
+	resolve := func(r Record) (string, error) {
+		if r.JobID == "x" {
+			return "", errors.New(`invalid job id "x"`)
+		}
+		return r.App + "/" + r.JobID, nil
+	}
+	var got []string
+	for r, j := range Jobs(tool, "a", nil, resolve) {
+		got = append(got, r.Where+" "+j)
+	}
+	want := "stdin:1 a/1|stdin:4 a/2"
+	wantErr := "stolos-x: stdin:2: invalid job id \"x\"\nstolos-x: stdin:5: record of app \"b\", but -a is \"a\"\n"
+	if strings.Join(got, "|") != want || stderr.String() != wantErr || tool.Status() != Failure {
+		t.Errorf("got %q, stderr %q, status %d; want %q, %q, %d", got, stderr.String(), tool.Status(), want, wantErr, Failure)
+	}
+}
