@@ -10,14 +10,13 @@ import (
 	"context"
 	"io"
 	"os"
-	"os/signal"
 	"time"
 
-	"github.com/stolos-sched/stolos/lib/backend"
 	"github.com/stolos-sched/stolos/lib/cli"
 	"github.com/stolos-sched/stolos/lib/dot"
 	"github.com/stolos-sched/stolos/lib/graph"
 	"github.com/stolos-sched/stolos/lib/related"
+	"github.com/stolos-sched/stolos/lib/sched"
 	"github.com/stolos-sched/stolos/lib/store"
 )
 
@@ -28,7 +27,7 @@ type flags struct {
 	App      string
 	Up, Down bool
 	Max      int
-	Setup    backend.Setup
+	Setup    sched.Setup
 }
 
 func newTool(stdin io.Reader, stdout, stderr io.Writer) (*cli.Tool, *flags) {
@@ -40,6 +39,7 @@ func newTool(stdin io.Reader, stdout, stderr io.Writer) (*cli.Tool, *flags) {
 	t.Flags.IntVar(&f.Max, "max", DefaultMax, "with -up or -down: draw at most `N` jobs; the related jobs of an app left out are one summary node (env STOLOS_MAX)")
 	t.QuietFlag()
 	f.Setup.Register(t.Flags)
+	t.Signals = []os.Signal{os.Interrupt}
 	return t, f
 }
 
@@ -52,76 +52,53 @@ func Tool() *cli.Tool {
 // Main runs stolos-graph.
 func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	t, f := newTool(stdin, stdout, stderr)
-	rest, status, ok := t.Parse(args)
-	if !ok {
-		return status
-	}
+	return t.Run(args, func(ctx context.Context, rest []string) error { return run(ctx, t, f, rest) })
+}
+
+// run checks the flags, then draws the apps, or the jobs read and their
+// ancestors or descendants.
+func run(ctx context.Context, t *cli.Tool, f *flags, rest []string) error {
 	switch {
 	case f.Up && f.Down:
-		return t.Usagef("use one of -up and -down")
+		return cli.Usagef("use one of -up and -down")
 	case f.Max < 1:
-		return t.Usagef("-max: want at least 1 job, got %d", f.Max)
+		return cli.Usagef("-max: want at least 1 job, got %d", f.Max)
 	case !f.Up && !f.Down && len(rest) > 0:
-		return t.Usagef("job ids go with -up or -down")
+		return cli.Usagef("job ids go with -up or -down")
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
-	defer stop()
 	if !f.Up && !f.Down {
-		cfg, err := f.Setup.Config.Load(ctx, backend.ConfigSources())
+		cfg, err := f.Setup.Load(ctx, f.App)
 		if err != nil {
-			return t.Usagef("%v", err)
+			return err
 		}
-		if f.App != "" && cfg.App(f.App) == nil {
-			return t.Usagef("unknown app %q", f.App)
-		}
-		if err := dot.Apps(t.Stdout, cfg, f.App); err != nil {
-			return t.Fail(err)
-		}
-		return t.Flush()
+		return dot.Apps(t.Stdout, cfg, f.App)
 	}
-	s, status, ok := f.Setup.Open(ctx, t, f.App)
-	if !ok {
-		return status
+	s, err := f.Setup.Open(ctx, f.App, t.Warnf)
+	if err != nil {
+		return err
 	}
-	defer s.B.Close()
+	defer s.Close()
 	d := related.Children
 	if f.Up {
 		d = related.Parents
 	}
 	p := newPicture(d, f.Max)
-	status = cli.OK
-	err := t.Records(f.App, rest, func(r cli.Record, bad error) bool {
-		if bad == nil {
-			a, id, vals, err := cli.Job(s.Cfg, r)
-			if err == nil {
-				p.root(store.Ref{App: a.Name, JobID: id})
-				return p.walk.Root(a, vals) == nil
-			}
-			bad = err
+	for _, j := range cli.Jobs(t, f.App, rest, s.ResolveRecord) {
+		p.root(j.Ref())
+		if err := p.walk.Root(j.App, j.Vals); err != nil {
+			return err
 		}
-		t.Errorf("%v", bad)
-		status = cli.Failure
-		return true
-	})
-	if err == nil {
-		err = p.walk.Finish()
 	}
-	if err != nil {
-		return t.Fail(err)
+	if err := p.walk.Finish(); err != nil {
+		return err
 	}
 	refs := p.refs()
-	jobs, err := s.B.Get(ctx, refs)
+	jobs, err := s.GetAll(ctx, refs)
 	if err != nil {
-		return t.Fail(err)
+		return err
 	}
 	p.color(refs, jobs, time.Now())
-	if err := dot.Jobs(t.Stdout, &p.g); err != nil {
-		return t.Fail(err)
-	}
-	if t.Flush() != cli.OK {
-		return cli.Failure
-	}
-	return status
+	return dot.Jobs(t.Stdout, &p.g)
 }
 
 // picture is the graph of the walk from the jobs asked for, bounded to max
@@ -150,7 +127,7 @@ type leftKey struct {
 }
 
 func newPicture(d related.Direction, max int) *picture {
-	p := &picture{up: d.Name == related.Parents.Name, max: max, index: map[store.Ref]int{},
+	p := &picture{up: d.Up(), max: max, index: map[store.Ref]int{},
 		edges: map[[2]int]bool{}, sums: map[sumKey]int{}, left: map[leftKey]bool{}}
 	p.g.Up = p.up
 	p.walk = related.NewWalk(d, p.edge)
