@@ -89,6 +89,20 @@ func TestFanIn(t *testing.T) {
 	}
 }
 
+// With -max 10, the states of 200 jobs left out are read (ReadFactor),
+// and the others are counted as not read.
+func TestFanInUnread(t *testing.T) {
+	var stdout, stderr strings.Builder
+	args := append(fanIn(t), "-up", "-max", "10", "-a", "aggregate", "20260110")
+	if status := Main(args, nil, &stdout, &stderr); status != 0 || stderr.Len() > 0 {
+		t.Fatalf("status %d, stderr %q", status, stderr.String())
+	}
+	const summary = "label=\"+ 9,991 more ingest jobs: 200 absent, 9,791 not read\"];\n"
+	if got := regexp.MustCompile(`(?m)^.*more ingest.*$`).FindString(stdout.String()); !strings.HasSuffix(got+"\n", summary) {
+		t.Errorf("summary %q, want one ending %q", got, summary)
+	}
+}
+
 // BenchmarkFanIn draws the ancestry of a job with 10,000 parents on each
 // backend: the walk, one Get of the 10,000 jobs, and the DOT of -max jobs.
 func BenchmarkFanIn(b *testing.B) {
