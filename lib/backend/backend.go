@@ -31,6 +31,7 @@ type Flags struct {
 	ZKTimeout time.Duration
 	ZKAuth    string
 	Redis     cli.RedisFlags
+	Keep      int // attempts kept in each job's history
 }
 
 // Register adds the flags to fs.
@@ -41,6 +42,7 @@ func (f *Flags) Register(fs *flag.FlagSet) {
 	fs.DurationVar(&f.ZKTimeout, "qb-zookeeper-timeout", zookeeper.DefaultSessionTimeout, "zookeeper: session `TIMEOUT` (env STOLOS_QB_ZOOKEEPER_TIMEOUT)")
 	fs.StringVar(&f.ZKAuth, "qb-zookeeper-auth", "", "zookeeper: digest `USER:PASSWORD`; nodes stolos creates are that user's only (env STOLOS_QB_ZOOKEEPER_AUTH)")
 	f.Redis.Register(fs, "qb-redis-", "redis", redis.DefaultKeyPrefix)
+	fs.IntVar(&f.Keep, "history-keep", store.DefaultKeep, "attempts of each job kept in its history, at least 1 (env STOLOS_HISTORY_KEEP)")
 }
 
 // DefaultLocalPath is where the local backend keeps its file when
@@ -73,6 +75,9 @@ func (f *Flags) Check() error {
 	default:
 		return fmt.Errorf("unknown -queue-backend %q (want local, zookeeper or redis)", f.Backend)
 	}
+	if f.Keep < 1 {
+		return fmt.Errorf("-history-keep %d: want at least 1", f.Keep)
+	}
 	return nil
 }
 
@@ -84,10 +89,10 @@ func (f *Flags) Open(ctx context.Context, warn io.Writer) (store.Backend, error)
 	}
 	switch f.Backend {
 	case "zookeeper":
-		return zookeeper.Open(ctx, zookeeper.Options{Hosts: f.ZKHosts, SessionTimeout: f.ZKTimeout, Auth: f.ZKAuth})
+		return zookeeper.Open(ctx, zookeeper.Options{Hosts: f.ZKHosts, SessionTimeout: f.ZKTimeout, Auth: f.ZKAuth, Keep: f.Keep})
 	case "redis":
 		return redis.Open(ctx, redis.Options{Host: f.Redis.Host, Port: f.Redis.Port, DB: f.Redis.DB,
-			Password: f.Redis.Password, TLS: f.Redis.TLS, KeyPrefix: f.Redis.KeyPrefix}, warn)
+			Password: f.Redis.Password, TLS: f.Redis.TLS, KeyPrefix: f.Redis.KeyPrefix, Keep: f.Keep}, warn)
 	}
 	path := f.LocalPath
 	if path == "" {
@@ -96,7 +101,7 @@ func (f *Flags) Open(ctx context.Context, warn io.Writer) (store.Backend, error)
 			return nil, fmt.Errorf("local backend: %v", err)
 		}
 	}
-	return local.Open(ctx, path)
+	return local.OpenWith(ctx, path, local.Options{Keep: f.Keep})
 }
 
 // Setup is what every stateful tool shares: the configuration flags and
