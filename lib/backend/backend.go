@@ -12,6 +12,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -31,7 +32,7 @@ type Flags struct {
 	ZKTimeout time.Duration
 	ZKAuth    string
 	Redis     cli.RedisFlags
-	Keep      int // attempts kept in each job's history
+	Keep      int // attempts kept in each job's history; zero: store.DefaultKeep
 }
 
 // Register adds the flags to fs.
@@ -42,7 +43,25 @@ func (f *Flags) Register(fs *flag.FlagSet) {
 	fs.DurationVar(&f.ZKTimeout, "qb-zookeeper-timeout", zookeeper.DefaultSessionTimeout, "zookeeper: session `TIMEOUT` (env STOLOS_QB_ZOOKEEPER_TIMEOUT)")
 	fs.StringVar(&f.ZKAuth, "qb-zookeeper-auth", "", "zookeeper: digest `USER:PASSWORD`; nodes stolos creates are that user's only (env STOLOS_QB_ZOOKEEPER_AUTH)")
 	f.Redis.Register(fs, "qb-redis-", "redis", redis.DefaultKeyPrefix)
-	fs.IntVar(&f.Keep, "history-keep", store.DefaultKeep, "attempts of each job kept in its history, at least 1 (env STOLOS_HISTORY_KEEP)")
+	f.Keep = store.DefaultKeep
+	fs.Var((*positive)(&f.Keep), "history-keep", "attempts of each job kept in its history, at least 1 (env STOLOS_HISTORY_KEEP)")
+}
+
+// positive is an int flag that must be at least 1.
+type positive int
+
+func (p *positive) String() string { return strconv.Itoa(int(*p)) }
+
+func (p *positive) Set(s string) error {
+	n, err := strconv.Atoi(s)
+	switch {
+	case err != nil:
+		return errors.New("not a number")
+	case n < 1:
+		return errors.New("want at least 1")
+	}
+	*p = positive(n)
+	return nil
 }
 
 // DefaultLocalPath is where the local backend keeps its file when
@@ -75,7 +94,7 @@ func (f *Flags) Check() error {
 	default:
 		return fmt.Errorf("unknown -queue-backend %q (want local, zookeeper or redis)", f.Backend)
 	}
-	if f.Keep < 1 {
+	if f.Keep < 0 {
 		return fmt.Errorf("-history-keep %d: want at least 1", f.Keep)
 	}
 	return nil

@@ -19,7 +19,7 @@ import (
 // list against the tools' flag sets.
 var ConfigKeys = []string{
 	"a", "app-name", "bypass-scheduler", "config", "configuration-backend",
-	"count", "force", "g", "grace", "job-id-default-template", "job-id-delimiter",
+	"count", "force", "g", "grace", "history-keep", "job-id-default-template", "job-id-delimiter",
 	"job-id-validations", "json", "lease", "list", "log-dir", "loop",
 	"max-retry", "n", "priority", "q", "qb-local-path", "qb-redis-db",
 	"qb-redis-host", "qb-redis-key-prefix", "qb-redis-password",

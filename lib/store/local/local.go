@@ -151,7 +151,7 @@ CREATE INDEX attempts_ended ON attempts (app, ended);
 // Backend is a job-state backend on one SQLite file.
 type Backend struct {
 	path string
-	keep int  // attempts kept per job
+	keep int    // attempts kept per job
 	bell string // the doorbell file, touched after commits that queue work
 	wl   *writeLock
 	w    *sql.DB // writes: BEGIN IMMEDIATE

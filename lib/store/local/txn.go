@@ -24,8 +24,8 @@ type row struct {
 	notBefore    int64
 	attempts     int
 	outcome      string
-	tries        int64 // attempts numbered so far (store.Attempt.Seq)
-	start        int64 // when the lease was taken
+	tries        int64   // attempts numbered so far (store.Attempt.Seq)
+	start        int64   // when the lease was taken
 	stored       counted // what the apps table counts of the row as stored (zero: not stored)
 }
 

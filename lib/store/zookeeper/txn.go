@@ -27,9 +27,9 @@ type jobData struct {
 	NotBefore    int64       `json:"n,omitempty"`
 	Attempts     int         `json:"a,omitempty"`
 	Outcome      string      `json:"r,omitempty"`
-	Try          int64       `json:"i,omitempty"` // attempts numbered so far (store.Attempt.Seq)
-	Start        int64       `json:"b,omitempty"` // when the lease was taken
-	History      []attempt   `json:"h,omitempty"` // the ring of the last attempts, by slot
+	Try          int64       `json:"i,omitempty"`  // attempts numbered so far (store.Attempt.Seq)
+	Start        int64       `json:"b,omitempty"`  // when the lease was taken
+	History      []attempt   `json:"h,omitempty"`  // the ring of the last attempts, by slot
 	Op           string      `json:"op,omitempty"` // the transaction that wrote it last
 }
 
