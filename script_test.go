@@ -16,6 +16,7 @@ import (
 	goredis "github.com/redis/go-redis/v9"
 	"github.com/rogpeppe/go-internal/testscript"
 
+	"github.com/stolos-sched/stolos/lib/backend"
 	"github.com/stolos-sched/stolos/lib/children"
 	"github.com/stolos-sched/stolos/lib/claim"
 	stexec "github.com/stolos-sched/stolos/lib/exec"
@@ -113,7 +114,7 @@ func zkServer(t *testing.T) *zktest.Server {
 // each backend, each script in a namespace of its own.
 func TestBackendScripts(t *testing.T) {
 	t.Parallel()
-	for _, b := range []string{"local", "redis", "zookeeper"} {
+	for _, b := range backend.Names {
 		t.Run(b, func(t *testing.T) {
 			t.Parallel()
 			env := map[string]string{"STOLOS_QUEUE_BACKEND": b}
