@@ -28,6 +28,9 @@ var (
 	Children = Direction{"stolos-children", "child", "descendants", false, graph.Children}
 )
 
+// Up says whether d goes towards the parents.
+func (d Direction) Up() bool { return d.up }
+
 // Flags are the tool's flags.
 type Flags struct {
 	App    string
@@ -140,13 +143,34 @@ func (w *writer) write(r graph.Rel) error {
 // children. Ancestors are written as found (a depth-first post-order);
 // descendants are written at the end (a reverse post-order), since a
 // descendant can only be placed once all the paths to it are known.
+// Without a writer it writes nothing and only tells edge of each edge.
 type walker struct {
 	d     Direction
-	w     *writer
+	w     *writer // nil: write nothing
+	edge  func(from, to graph.Rel) bool
 	seen  map[key]*node
 	post  []*node // descendants: post-order, written reversed at the end
 	roots []root  // descendants: the inputs, walked at the end
 }
+
+// Walk is a walk over the jobs related to some jobs (Root): their
+// ancestors or descendants, each once, depth first, in the order of the
+// graph's answers (stolos-parents -r and -children -r walk the same way).
+type Walk struct{ k walker }
+
+// NewWalk starts a walk in direction d. For every edge the walk finds,
+// from a job to one of its parents (or children), it calls edge; the walk
+// goes on to a job it has not reached before only when edge returns true,
+// which bounds it.
+func NewWalk(d Direction, edge func(from, to graph.Rel) bool) *Walk {
+	return &Walk{walker{d: d, edge: edge, seen: map[key]*node{}}}
+}
+
+// Root walks from the job of app a with identifier values vals.
+func (w *Walk) Root(a *config.App, vals []string) error { return w.k.root(a, vals) }
+
+// Finish ends the walk (a walk to the children walks at the end).
+func (w *Walk) Finish() error { return w.k.finish() }
 
 type node struct {
 	rel     graph.Rel
@@ -184,12 +208,15 @@ func (k *walker) visit(r graph.Rel, vals []string, viaEdge bool) error {
 	n = &node{rel: r, reached: viaEdge}
 	k.seen[nk] = n
 	rels := k.d.step(nil, r.App, vals)
-	if !k.d.up {
+	if !k.d.up && k.w != nil {
 		// Walked in reverse, the reverse post-order lists siblings in
 		// their natural order.
 		slices.Reverse(rels)
 	}
 	for _, rel := range rels {
+		if k.edge != nil && !k.edge(r, rel) {
+			continue
+		}
 		pv, err := rel.App.Parser.Parse(rel.JobID)
 		if err != nil {
 			return err // cannot happen: the graph makes canonical ids
@@ -209,7 +236,7 @@ func (k *walker) visit(r graph.Rel, vals []string, viaEdge bool) error {
 }
 
 func (k *walker) emit(n *node) error {
-	if n.written {
+	if n.written || k.w == nil {
 		return nil
 	}
 	n.written = true
@@ -217,7 +244,10 @@ func (k *walker) emit(n *node) error {
 }
 
 func (k *walker) finish() error {
-	for i := len(k.roots) - 1; i >= 0; i-- {
+	for i := range k.roots {
+		if k.w != nil {
+			i = len(k.roots) - 1 - i // as the siblings in visit
+		}
 		if err := k.visit(k.roots[i].rel, k.roots[i].vals, false); err != nil {
 			return err
 		}

@@ -33,12 +33,9 @@ func (s *Setup) Register(fs *flag.FlagSet) {
 // receives warnings: the backend's (Redis's eviction policy), and those of
 // the Sched.
 func (s *Setup) Open(ctx context.Context, app string, warnf func(string, ...any)) (*Sched, error) {
-	cfg, err := s.Config.Load(ctx, backend.ConfigSources())
+	cfg, err := s.Load(ctx, app)
 	if err != nil {
-		return nil, cli.Usagef("%v", err)
-	}
-	if app != "" && cfg.App(app) == nil {
-		return nil, cli.Usagef("unknown app %q", app)
+		return nil, err
 	}
 	if err := s.QB.Check(); err != nil {
 		return nil, cli.Usagef("%v", err)
@@ -50,6 +47,19 @@ func (s *Setup) Open(ctx context.Context, app string, warnf func(string, ...any)
 	sc := New(cfg, b)
 	sc.Environ, sc.Warnf = os.Environ(), warnf
 	return sc, nil
+}
+
+// Load loads the configuration alone (what Open does first) and checks
+// app (when not empty) against it; an error is a usage error.
+func (s *Setup) Load(ctx context.Context, app string) (*config.Config, error) {
+	cfg, err := s.Config.Load(ctx, backend.ConfigSources())
+	if err != nil {
+		return nil, cli.Usagef("%v", err)
+	}
+	if app != "" && cfg.App(app) == nil {
+		return nil, cli.Usagef("unknown app %q", app)
+	}
+	return cfg, nil
 }
 
 // warnWriter passes backend warnings, one per write, to a Warnf.
@@ -145,6 +155,12 @@ func (s *Sched) Get(ctx context.Context, ref store.Ref) (store.Job, error) {
 		return store.Job{}, err
 	}
 	return jobs[0], nil
+}
+
+// GetAll reads the states of jobs in one request to the backend: the
+// job of refs[i] is the i-th (State Absent if there is none).
+func (s *Sched) GetAll(ctx context.Context, refs []store.Ref) ([]store.Job, error) {
+	return s.b.Get(ctx, refs)
 }
 
 // SetState sets a job's state (not completed: see Complete), with outcome.
