@@ -179,3 +179,26 @@ func (s suite) testFanInLateKilled(t *testing.T) {
 		t.Errorf("unfinished: %v %v, want none", refs, err)
 	}
 }
+
+// testClaimMany: one claim of 2,500 jobs (more than store.Batch, which
+// some backends take per step) takes the first 2,500 of 3,000 in queue
+// order, each once; the next claim takes the other 500.
+func (s suite) testClaimMany(t *testing.T) {
+	b, _ := s.open(t)
+	refs := refsOf("a", 3000)
+	submitMany(t, b, refs)
+	got := claim(t, b, "a", 2500, longLease).Leases
+	if len(got) != 2500 {
+		t.Fatalf("claim 2500: got %d leases", len(got))
+	}
+	for i, l := range got {
+		if l.Ref != refs[i] {
+			t.Fatalf("lease %d: %v, want %v (queue order)", i, l.Ref, refs[i])
+		}
+	}
+	rest := claim(t, b, "a", 1000, longLease).Leases
+	if len(rest) != 500 || rest[0].Ref != refs[2500] || rest[499].Ref != refs[2999] {
+		t.Fatalf("claim of the rest: %d leases, want the last 500", len(rest))
+	}
+	checkCounts(t, b, "a", counts{Pending: 3000, Queued: 3000, Claimed: 3000})
+}

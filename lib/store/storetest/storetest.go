@@ -110,6 +110,7 @@ func (s suite) cases() []testCase {
 		{"ParkWide", s.testParkWide},
 		{"FanInLate", s.testFanInLate},
 		{"FanInLateKilled", s.testFanInLateKilled},
+		{"ClaimMany", s.testClaimMany},
 		{"Acquire", s.testAcquire},
 		{"AcquireTakeover", s.testAcquireTakeover},
 		{"SetState", s.testSetState},
