@@ -202,3 +202,36 @@ func (s suite) testClaimMany(t *testing.T) {
 	}
 	checkCounts(t, b, "a", counts{Pending: 3000, Queued: 3000, Claimed: 3000})
 }
+
+// testFanInManyReset: when the set of a child of 6,000 parents is full,
+// 5,000 of them have been set back to pending since they completed; the
+// check before queueing takes them out (in bounded steps on the backends
+// that need them), and the child is queued once all are completed again.
+func (s suite) testFanInManyReset(t *testing.T) {
+	b, _ := s.open(t)
+	long := longCtx(t)
+	const n, reset = 6000, 5000
+	parents := refsOf("p", n)
+	submitMany(t, b, parents)
+	c := child(ref("c", "1"), parents...)
+	done := func(refs []store.Ref) {
+		t.Helper()
+		for _, p := range refs {
+			if err := b.Complete(long, store.Lease{Ref: p}, "exit 0", []store.Child{c}); err != nil {
+				t.Fatalf("complete %v: %v", p, err)
+			}
+		}
+	}
+	done(parents[:n-1])
+	for _, p := range parents[:reset] {
+		if err := b.SetState(long, p, store.Pending, "reset"); err != nil {
+			t.Fatalf("set %v pending: %v", p, err)
+		}
+	}
+	done(parents[n-1:])
+	checkJob(t, b, c.Ref, view{})
+	done(parents[:reset-1])
+	checkJob(t, b, c.Ref, view{})
+	done(parents[reset-1 : reset])
+	checkJob(t, b, c.Ref, pendingQueued(100))
+}

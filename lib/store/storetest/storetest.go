@@ -111,6 +111,7 @@ func (s suite) cases() []testCase {
 		{"FanInLate", s.testFanInLate},
 		{"FanInLateKilled", s.testFanInLateKilled},
 		{"ClaimMany", s.testClaimMany},
+		{"FanInManyReset", s.testFanInManyReset},
 		{"Acquire", s.testAcquire},
 		{"AcquireTakeover", s.testAcquireTakeover},
 		{"SetState", s.testSetState},
