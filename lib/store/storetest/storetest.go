@@ -135,6 +135,9 @@ func (s suite) cases() []testCase {
 		{"BubbleDownKilled", s.testBubbleDownKilled},
 		{"ResumeReset", s.testResumeReset},
 		{"ProcessesFanIn", s.testProcessesFanIn},
+		{"HistoryRetries", s.testHistoryRetries},
+		{"HistoryLeases", s.testHistoryLeases},
+		{"HistoryRing", s.testHistoryRing},
 	}
 }
 
