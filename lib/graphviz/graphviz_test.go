@@ -89,6 +89,39 @@ func TestFanIn(t *testing.T) {
 	}
 }
 
+// -down from a job with 100 children and -max 3: two children drawn, the
+// other 98 one note below the job, the states of 60 (20 x -max) read.
+func TestDownSummary(t *testing.T) {
+	dir := t.TempDir()
+	tasks := filepath.Join(dir, "tasks.json")
+	err := os.WriteFile(tasks, []byte(`{
+		"ingest": {"job_id": "{date}"},
+		"report": {"job_id": "{date}_{n}", "autofill_values": {"n": "0:100"}, "depends_on": {"app_name": ["ingest"]}}}`), 0o666)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stdout, stderr strings.Builder
+	args := []string{"-tasks-json", tasks, "-qb-local-path", filepath.Join(dir, "stolos.db"), "-down", "-max", "3", "-a", "ingest", "20260110"}
+	if status := Main(args, nil, &stdout, &stderr); status != 0 || stderr.Len() > 0 {
+		t.Fatalf("status %d, stderr %q", status, stderr.String())
+	}
+	want := `digraph jobs {
+	node [shape=box, style=filled, fontname="sans-serif"];
+	"ingest 20260110" [fillcolor="white", label="ingest\n20260110", style="filled,dashed", penwidth=3];
+	"report 20260110_0" [fillcolor="white", label="report\n20260110_0", style="filled,dashed"];
+	"report 20260110_1" [fillcolor="white", label="report\n20260110_1", style="filled,dashed"];
+	"+ report of ingest 20260110" [shape=note, fillcolor=white, label="+ 98 more report jobs: 60 absent, 38 not read"];
+	"ingest 20260110" -> "report 20260110_0";
+	"ingest 20260110" -> "report 20260110_1";
+	"ingest 20260110" -> "+ report of ingest 20260110" [style=dashed];
+	"legend" [shape=plaintext, style=solid, label=<<table border="0" cellborder="1" cellspacing="3" cellpadding="4"><tr><td border="0">state:</td><td bgcolor="white" style="dashed">absent</td></tr></table>>];
+}
+`
+	if got := stdout.String(); got != want {
+		t.Errorf("got\n%s\nwant\n%s", got, want)
+	}
+}
+
 // With -max 10, the states of 200 jobs left out are read (ReadFactor),
 // and the others are counted as not read.
 func TestFanInUnread(t *testing.T) {
