@@ -11,8 +11,12 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stolos-sched/stolos/lib/backend"
+	"github.com/stolos-sched/stolos/lib/config"
+	"github.com/stolos-sched/stolos/lib/dot"
+	"github.com/stolos-sched/stolos/lib/related"
 	"github.com/stolos-sched/stolos/lib/store"
 	"github.com/stolos-sched/stolos/lib/store/redis/redistest"
 	"github.com/stolos-sched/stolos/lib/store/zookeeper/zktest"
@@ -157,5 +161,36 @@ func BenchmarkFanIn(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// BenchmarkPicture is stolos-graph's own share of BenchmarkFanIn: the walk
+// over a 10,000-parent fan-in, the summary, and the DOT, without a backend
+// (every job absent).
+func BenchmarkPicture(b *testing.B) {
+	cfg, err := config.Parse([]byte(`{
+		"ingest": {"job_id": "{date}_{n}", "autofill_values": {"n": "0:10000"}},
+		"aggregate": {"job_id": "{date}", "depends_on": {"app_name": ["ingest"]}}}`), config.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	a := cfg.App("aggregate")
+	for b.Loop() {
+		p := newPicture(related.Parents, DefaultMax)
+		p.root(store.Ref{App: "aggregate", JobID: "20260110"})
+		if err := p.walk.Root(a, []string{"20260110"}); err != nil {
+			b.Fatal(err)
+		}
+		if err := p.walk.Finish(); err != nil {
+			b.Fatal(err)
+		}
+		refs := p.refs()
+		p.color(refs, make([]store.Job, len(refs)), time.Now())
+		if err := dot.Jobs(io.Discard, &p.g); err != nil {
+			b.Fatal(err)
+		}
+		if len(p.g.Summaries) != 1 || p.g.Summaries[0].Count != 10000-DefaultMax+1 {
+			b.Fatalf("summaries %+v", p.g.Summaries)
+		}
 	}
 }
