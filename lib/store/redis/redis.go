@@ -343,11 +343,29 @@ func (b *Backend) Claim(ctx context.Context, req store.ClaimRequest) (store.Clai
 	if err := store.CheckClaim(req); err != nil {
 		return store.ClaimResult{}, err
 	}
-	v, err := b.run(ctx, b.s.claim, store.Ref{App: req.App}, claimArgs(req)...)
-	if err != nil {
-		return store.ClaimResult{}, err
+	// One script per store.Batch jobs, so that a claim of many runs no
+	// long script; the call's answer is the first script's Next.
+	var res store.ClaimResult
+	for first := true; ; first = false {
+		part := req
+		part.N = min(req.N-len(res.Leases), store.Batch)
+		v, err := b.run(ctx, b.s.claim, store.Ref{App: req.App}, claimArgs(part)...)
+		if err != nil {
+			return res, err
+		}
+		got, err := b.claimed(part, v)
+		if err != nil {
+			return res, err
+		}
+		res.Leases = append(res.Leases, got.Leases...)
+		res.Failed = append(res.Failed, got.Failed...)
+		if first {
+			res.Next = got.Next
+		}
+		if len(got.Leases) < part.N || len(res.Leases) == req.N {
+			return res, nil
+		}
 	}
-	return b.claimed(req, v)
 }
 
 func claimArgs(req store.ClaimRequest) []any {

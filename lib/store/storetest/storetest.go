@@ -110,6 +110,8 @@ func (s suite) cases() []testCase {
 		{"ParkWide", s.testParkWide},
 		{"FanInLate", s.testFanInLate},
 		{"FanInLateKilled", s.testFanInLateKilled},
+		{"ClaimMany", s.testClaimMany},
+		{"FanInManyReset", s.testFanInManyReset},
 		{"Acquire", s.testAcquire},
 		{"AcquireTakeover", s.testAcquireTakeover},
 		{"SetState", s.testSetState},
