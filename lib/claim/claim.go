@@ -85,7 +85,7 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	s, status, ok := f.Setup.Open(ctx, t, f.App)
+	s, _, ok := f.Setup.Open(ctx, t, f.App)
 	if !ok {
 		// Like grep, every error is 2: 1 would read as "no work".
 		return cli.Usage
