@@ -677,15 +677,48 @@ func (b *Backend) Fail(ctx context.Context, l store.Lease, outcome string, maxRe
 	return final, err
 }
 
-// Park is bubble-up: see store.Backend.
+// Park is bubble-up: see store.Backend. A child with more parents and
+// ancestors above than store.Batch, or whose one step would be over
+// ZooKeeper's request limit, is parked in steps (store.ParkInSteps).
 func (b *Backend) Park(ctx context.Context, l store.Lease, parents []store.Ref, above []store.Node) (store.ParkResult, error) {
-	var res store.ParkResult
 	if err := store.CheckRefs(parents); err != nil {
-		return res, err
+		return store.ParkResult{}, err
 	}
 	if err := store.CheckNodes(above); err != nil {
-		return res, err
+		return store.ParkResult{}, err
 	}
+	if len(parents)+len(above) <= store.Batch {
+		res, err := b.ParkStep(ctx, l, parents, above)
+		if !errors.Is(err, errTooBig) {
+			return res, err
+		}
+	}
+	return store.ParkInSteps(ctx, b, l, parents, above)
+}
+
+// ParkStep is Park in one multi-op (store.ParkStepper).
+func (b *Backend) ParkStep(ctx context.Context, l store.Lease, parents []store.Ref, above []store.Node) (store.ParkResult, error) {
+	return b.park(ctx, l, parents, above, false)
+}
+
+// QueueAbove queues nodes as Park does above, in one multi-op, or in the
+// first half of them while that is over ZooKeeper's request limit
+// (store.ParkStepper).
+func (b *Backend) QueueAbove(ctx context.Context, l store.Lease, nodes []store.Node) (int, error) {
+	_, err := b.park(ctx, l, nil, nodes, true)
+	if errors.Is(err, errTooBig) && len(nodes) > 1 {
+		return b.QueueAbove(ctx, l, nodes[:len(nodes)/2])
+	}
+	if err != nil {
+		return 0, err
+	}
+	return len(nodes), nil
+}
+
+// park is Park in one multi-op, or with keep only the queueing of above
+// (see store.ParkStepper).
+func (b *Backend) park(ctx context.Context, l store.Lease, parents []store.Ref, above []store.Node, keep bool) (store.ParkResult, error) {
+	var res store.ParkResult
 	err := b.update(ctx, "park "+l.Ref.String(), func(t *txn) error {
 		res = store.ParkResult{}
 		x, err := t.held(l)
@@ -695,7 +728,7 @@ func (b *Backend) Park(ctx context.Context, l store.Lease, parents []store.Ref, 
 		if err := t.load(parents...); err != nil {
 			return err
 		}
-		ready := true
+		ready := !keep
 		for _, p := range parents {
 			y := t.get(p)
 			if !y.present || y.cur.State != store.Completed {
@@ -721,6 +754,8 @@ func (b *Backend) Park(ctx context.Context, l store.Lease, parents []store.Ref, 
 					return err
 				}
 			}
+		}
+		if !ready && !keep {
 			d := x.cur
 			d.Q, d.NotBefore = "", 0
 			d.clearLease()
