@@ -29,6 +29,7 @@ import (
 	"github.com/stolos-sched/stolos/lib/cli"
 	"github.com/stolos-sched/stolos/lib/exec"
 	"github.com/stolos-sched/stolos/lib/expand"
+	"github.com/stolos-sched/stolos/lib/graphviz"
 	"github.com/stolos-sched/stolos/lib/parents"
 	"github.com/stolos-sched/stolos/lib/state"
 	"github.com/stolos-sched/stolos/lib/submit"
@@ -51,6 +52,7 @@ func Tools() []Tool {
 		{"stolos-claim", claim.Tool},
 		{"stolos-state", state.Tool},
 		{"stolos-exec", exec.Tool},
+		{"stolos-graph", graphviz.Tool},
 	}
 }
 

@@ -20,7 +20,7 @@ func TestBackendChoices(t *testing.T) {
 	var cfg cli.ConfigFlags
 	cfg.Register(fs)
 	got := choices(fs.Lookup("queue-backend"))
-	if !slices.Equal(got, []string{"local", "zookeeper", "redis"}) {
+	if !slices.Equal(got, backend.Names) {
 		t.Errorf("queue-backend choices %q", got)
 	}
 	for _, name := range append(got, "nope") {

@@ -20,7 +20,7 @@ const fanOut = `{
         "depends_on": {"app_name": ["root"]}}
 }`
 
-func open(t *testing.T, tasks string) *sched.Sched {
+func open(t *testing.T, tasks string) (*sched.Sched, store.Backend) {
 	t.Helper()
 	cfg, err := config.Parse([]byte(tasks), config.Options{Delimiter: "_"})
 	if err != nil {
@@ -31,7 +31,9 @@ func open(t *testing.T, tasks string) *sched.Sched {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { b.Close() })
-	return &sched.Sched{Cfg: cfg, B: b, Warnf: func(f string, args ...any) { t.Errorf("warning: "+f, args...) }}
+	s := sched.New(cfg, b)
+	s.Warnf = func(f string, args ...any) { t.Errorf("warning: "+f, args...) }
+	return s, b
 }
 
 // TestClaimResumes: a worker killed between two steps of a bubble-down
@@ -39,9 +41,9 @@ func open(t *testing.T, tasks string) *sched.Sched {
 // for a lease.
 func TestClaimResumes(t *testing.T) {
 	ctx := context.Background()
-	s := open(t, fanOut)
+	s, b := open(t, fanOut)
 	root := store.Ref{App: "root", JobID: "1"}
-	if _, err := s.B.Submit(ctx, []store.SubmitItem{{Node: store.Node{Ref: root}, Priority: 100}}); err != nil {
+	if _, err := b.Submit(ctx, []store.SubmitItem{{Node: store.Node{Ref: root}, Priority: 100}}); err != nil {
 		t.Fatal(err)
 	}
 	j, err := s.Resolve(root)
@@ -54,7 +56,7 @@ func TestClaimResumes(t *testing.T) {
 	}
 	killed := errors.New("killed")
 	hook := store.WithStepHook(ctx, func(store.Ref, int) error { return killed })
-	if err := s.B.Complete(hook, store.Lease{Ref: root}, "exit 0", kids); !errors.Is(err, killed) {
+	if err := b.Complete(hook, store.Lease{Ref: root}, "exit 0", kids); !errors.Is(err, killed) {
 		t.Fatalf("complete: %v, want killed", err)
 	}
 	const lease = time.Millisecond
@@ -65,11 +67,11 @@ func TestClaimResumes(t *testing.T) {
 	if err != nil || n != 1 || got[0].JobID != "1_0" {
 		t.Fatalf("claim: %d %v %v, want 1_0", n, got, err)
 	}
-	c, err := s.B.Count(ctx, "c")
+	c, err := b.Count(ctx, "c")
 	if err != nil || c.States[store.Pending] != 2500 || c.Queued != 2500 {
 		t.Fatalf("children: %+v %v, want 2500 pending and queued", c, err)
 	}
-	if refs, err := s.B.Unfinished(ctx, 0, 10); err != nil || len(refs) != 0 {
+	if refs, err := b.Unfinished(ctx, 0, 10); err != nil || len(refs) != 0 {
 		t.Fatalf("unfinished: %v %v, want none", refs, err)
 	}
 }

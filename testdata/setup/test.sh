@@ -1,15 +1,16 @@
 #!/bin/sh
 # The whole test suite, on a fresh machine: installs the test servers
-# (Debian's zookeeper and redis-server), mandoc and shellcheck when missing
-# and when it can (root with apt-get), then runs the static checks
-# (lint.sh, as make lint does), every test, and each fuzz target briefly.
-# With STOLOS_TEST_REQUIRE_SERVERS=1 (CI), a test that needs a missing
-# server fails instead of skipping.
+# (Debian's zookeeper and redis-server), mandoc, shellcheck and graphviz
+# (dot, which draws stolos-graph's output) when missing and when it can
+# (root with apt-get), then runs the static checks (lint.sh, as make lint
+# does), every test, and each fuzz target briefly. With
+# STOLOS_TEST_REQUIRE_SERVERS=1 (CI), a test that needs a missing server
+# fails instead of skipping.
 set -eu
 cd "$(dirname "$0")/../.."
 
 missing=""
-for pkg in zookeeper redis-server mandoc shellcheck; do
+for pkg in zookeeper redis-server mandoc shellcheck graphviz; do
 	dpkg -s "$pkg" >/dev/null 2>&1 || missing="$missing $pkg"
 done
 if [ -n "$missing" ]; then
