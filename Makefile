@@ -17,7 +17,7 @@ LDFLAGS = -X github.com/stolos-sched/stolos/lib/cli.Version=$(VERSION)
 BIN ?= bin
 TOOLS = $(patsubst cmd/%/main.go,%,$(wildcard cmd/stolos-*/main.go))
 
-.PHONY: all build test race lint check docs install uninstall clean bench demo
+.PHONY: all build test race lint check docs docs-check install uninstall clean bench demo
 
 all: build
 
@@ -32,10 +32,10 @@ test:
 race:
 	GORACE=atexit_sleep_ms=10 $(GO) test -race ./...
 
+# gofmt, go mod tidy, vet (Linux and darwin), staticcheck, shellcheck,
+# mandoc and the generated docs' drift test; the test command runs it too.
 lint:
-	@out=$$(gofmt -l .); if [ -n "$$out" ]; then echo "gofmt -l:"; echo "$$out"; exit 1; fi
-	$(GO) vet ./...
-	mandoc -Tlint -W warning man/*.1 man/*.7
+	GO=$(GO) sh testdata/setup/lint.sh
 
 check: lint test
 
@@ -44,6 +44,11 @@ check: lint test
 # out of date.
 docs:
 	$(GO) generate ./internal/docgen
+
+# The drift check alone: the generated parts match the flag sets, and every
+# flag is documented and completed.
+docs-check:
+	$(GO) test -count=1 -run 'TestDoc(Generated|ManPagesCoverFlags|CompletionTables)$$' .
 
 bench:
 	$(GO) test -run '^$$' -bench . ./lib/...

@@ -318,6 +318,20 @@ func (c checked) Wait(ctx context.Context, app string, until time.Time) error {
 	return c.b.Wait(ctx, app, until)
 }
 
+func (c checked) History(ctx context.Context, refs []Ref) ([][]Attempt, error) {
+	if err := checkRefs(refs); err != nil {
+		return nil, invalidf("history: %w", err)
+	}
+	return c.b.History(ctx, refs)
+}
+
+func (c checked) AppHistory(ctx context.Context, app string, since, until time.Time, fn func(Attempt) error) error {
+	if err := checkApp(app); err != nil {
+		return invalidf("history: %w", err)
+	}
+	return c.b.AppHistory(ctx, app, since, until, fn)
+}
+
 func (c checked) Close() error { return c.b.Close() }
 
 // CompleteClaim checks the arguments of each part. When those of one part

@@ -130,6 +130,8 @@ func (s suite) cases() []testCase {
 		{"ParkWide", s.testParkWide},
 		{"FanInLate", s.testFanInLate},
 		{"FanInLateKilled", s.testFanInLateKilled},
+		{"ClaimMany", s.testClaimMany},
+		{"FanInManyReset", s.testFanInManyReset},
 		{"Acquire", s.testAcquire},
 		{"AcquireTakeover", s.testAcquireTakeover},
 		{"SetState", s.testSetState},
@@ -155,6 +157,9 @@ func (s suite) cases() []testCase {
 		{"BubbleDownKilled", s.testBubbleDownKilled},
 		{"ResumeReset", s.testResumeReset},
 		{"ProcessesFanIn", s.testProcessesFanIn},
+		{"HistoryRetries", s.testHistoryRetries},
+		{"HistoryLeases", s.testHistoryLeases},
+		{"HistoryRing", s.testHistoryRing},
 	}
 }
 

@@ -200,6 +200,10 @@ func (s suite) testBadInput(t *testing.T) {
 			`count: empty app name`},
 		{"wait empty app", b.Wait(c, "", future),
 			`wait: empty app name`},
+		{"history empty job id", second(b.History(c, []store.Ref{ref("a", "1"), ref("a", "")})),
+			`history: empty job id (app "a")`},
+		{"app history empty app", b.AppHistory(c, "", time.Time{}, time.Time{}, func(store.Attempt) error { return nil }),
+			`history: empty app name`},
 	} {
 		switch {
 		case bc.err == nil:

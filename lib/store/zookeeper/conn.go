@@ -76,6 +76,9 @@ type Options struct {
 	// Auth is "user:password" for digest authentication, optional. With it,
 	// every node stolos creates is readable and writable by that user only.
 	Auth string
+	// Keep is how many attempts of each job the history keeps; zero
+	// means store.DefaultKeep.
+	Keep int
 }
 
 // DefaultSessionTimeout is the session timeout when Options leave it zero.
@@ -89,6 +92,7 @@ const retryFor = time.Minute
 type Backend struct {
 	conn  *zk.Conn
 	hosts string // as given, for errors
+	keep  int    // attempts kept per job
 	p     paths
 	acl   []zk.ACL
 
@@ -173,6 +177,12 @@ func Open(ctx context.Context, o Options) (*Backend, error) {
 	if err != nil {
 		return nil, err
 	}
+	if o.Keep < 0 {
+		return nil, fmt.Errorf("zookeeper: history retention %d is negative", o.Keep)
+	}
+	if o.Keep == 0 {
+		o.Keep = store.DefaultKeep
+	}
 	user, pass, err := parseAuth(o.Auth)
 	if err != nil {
 		return nil, err
@@ -185,7 +195,7 @@ func Open(ctx context.Context, o Options) (*Backend, error) {
 	if err != nil {
 		return nil, err
 	}
-	b := newBackend(conn, o.Hosts, chroot)
+	b := newBackend(conn, o.Hosts, chroot, o.Keep)
 	if err := b.setUp(ctx, o.Auth, user, pass); err != nil {
 		conn.Close()
 		return nil, err
@@ -263,11 +273,13 @@ func connect(ctx context.Context, servers []string, hosts string, timeout time.D
 	}
 }
 
-// newBackend is a Backend on an open session, under chroot.
-func newBackend(conn *zk.Conn, hosts, chroot string) *Backend {
+// newBackend is a Backend on an open session, under chroot, keeping keep
+// attempts of each job.
+func newBackend(conn *zk.Conn, hosts, chroot string, keep int) *Backend {
 	return &Backend{
 		conn:    conn,
 		hosts:   hosts,
+		keep:    keep,
 		p:       paths{root: chroot},
 		acl:     zk.WorldACL(zk.PermAll),
 		known:   map[string]bool{},
