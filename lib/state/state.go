@@ -48,7 +48,7 @@ type flags struct {
 }
 
 func newTool(stdin io.Reader, stdout, stderr io.Writer) (*cli.Tool, *flags) {
-	t := cli.New("stolos-state", "stolos-state [-a APP] [-set STATE | -history] [-json] [JOB_ID ...] | -a APP -list [-state STATE] | -a APP -count | -a APP -history -since TIME [-until TIME]", stdin, stdout, stderr)
+	t := cli.New("stolos-state", "stolos-state [-a APP] [-set STATE | -history | -log [-attempt SEQ]] [-json] [JOB_ID ...] | -a APP -list [-state STATE] | -a APP -count | -a APP -history -since TIME [-until TIME]", stdin, stdout, stderr)
 	f := &flags{}
 	t.AppFlag(&f.App, false)
 	t.Flags.StringVar(&f.Set, "set", "", "set the jobs' `STATE`: pending, completed (queues the children it unblocks), failed or skipped (env STOLOS_SET)")
