@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"math"
 	"path/filepath"
 	"time"
 
@@ -214,12 +215,12 @@ func (b *Backend) AppHistory(ctx context.Context, app string, since, until time.
 	if err := store.CheckApp(app); err != nil {
 		return fmt.Errorf("history: %w", err)
 	}
-	hi := int64(1<<63 - 1)
+	hi := int64(math.MaxInt64)
 	if !until.IsZero() {
-		hi = until.UnixNano()
+		hi = nanos(until)
 	}
 	err := scanAttempts(b.r.QueryContext(ctx, "SELECT "+attemptCols+" FROM attempts "+
-		"WHERE app = ? AND ended >= ? AND ended < ? ORDER BY ended, job_id, seq", app, since.UnixNano(), hi))(fn)
+		"WHERE app = ? AND ended >= ? AND ended < ? ORDER BY ended, job_id, seq", app, nanos(since), hi))(fn)
 	if err != nil {
 		return fmt.Errorf("history %s: %w", app, err)
 	}
@@ -249,4 +250,16 @@ func scanAttempts(rs *sql.Rows, err error) func(fn func(store.Attempt) error) er
 		}
 		return rs.Err()
 	}
+}
+
+// nanos is t in Unix nanoseconds, clamped to what an int64 holds (years
+// 1678 to 2262), where UnixNano is undefined.
+func nanos(t time.Time) int64 {
+	switch {
+	case t.After(time.Unix(0, math.MaxInt64)):
+		return math.MaxInt64
+	case t.Before(time.Unix(0, math.MinInt64)):
+		return math.MinInt64
+	}
+	return t.UnixNano()
 }
