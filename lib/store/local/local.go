@@ -126,6 +126,11 @@ CREATE TABLE bubbles (
 ) WITHOUT ROWID;
 CREATE INDEX bubbles_at ON bubbles (at);
 `,
+	// 4: readds in steps (DESIGN.md section 6, "Readd in bounded
+	// steps"): a marker in bubbles whose done counts descendants reset.
+	`
+ALTER TABLE bubbles ADD COLUMN readd INTEGER NOT NULL DEFAULT 0; -- 1: a readd, not a bubble-down
+`,
 }
 
 // Backend is a job-state backend on one SQLite file.

@@ -130,6 +130,8 @@ func (s suite) cases() []testCase {
 		{"BubbleDownKilled", s.testBubbleDownKilled},
 		{"ResumeReset", s.testResumeReset},
 		{"ProcessesFanIn", s.testProcessesFanIn},
+		{"ReaddWide", s.testReaddWide},
+		{"ReaddKilled", s.testReaddKilled},
 	}
 }
 

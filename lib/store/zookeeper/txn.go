@@ -26,7 +26,10 @@ type jobData struct {
 	NotBefore    int64       `json:"n,omitempty"`
 	Attempts     int         `json:"a,omitempty"`
 	Outcome      string      `json:"r,omitempty"`
-	Op           string      `json:"op,omitempty"` // the transaction that wrote it last
+	// Readd: its readd in steps is unfinished (its marker says how far):
+	// it cannot be completed (store.ErrResetting).
+	Readd bool   `json:"rd,omitempty"`
+	Op    string `json:"op,omitempty"` // the transaction that wrote it last
 }
 
 func (d *jobData) clearLease() { d.Owner, d.Token, d.Transferable, d.Until = "", "", false, 0 }
