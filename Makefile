@@ -17,7 +17,7 @@ LDFLAGS = -X github.com/stolos-sched/stolos/lib/cli.Version=$(VERSION)
 BIN ?= bin
 TOOLS = $(patsubst cmd/%/main.go,%,$(wildcard cmd/stolos-*/main.go))
 
-.PHONY: all build test race lint check install uninstall clean bench demo
+.PHONY: all build test race lint check docs install uninstall clean bench demo
 
 all: build
 
@@ -38,6 +38,12 @@ lint:
 	mandoc -Tlint -W warning man/*.1 man/*.7
 
 check: lint test
+
+# The flag entries of the man pages and the completion tables are written
+# from the tools' flag sets (internal/docgen); go test fails when they are
+# out of date.
+docs:
+	$(GO) generate ./internal/docgen
 
 bench:
 	$(GO) test -run '^$$' -bench . ./lib/...

@@ -2,40 +2,147 @@ package stolos_test
 
 import (
 	"os/exec"
+	"slices"
+	"sort"
 	"strings"
 	"testing"
 )
 
-// TestImports keeps the layout honest: only the ZooKeeper backend imports
-// the ZooKeeper client, only the Redis backend (and tests) import go-redis,
-// and the graph tools depend on neither, nor on SQLite.
-func TestImports(t *testing.T) {
-	out, err := exec.Command("go", "list", "-f", "{{.ImportPath}} {{join .Imports \" \"}}", "./...").Output()
+const module = "github.com/stolos-sched/stolos"
+
+// pkgInfo is one package of the module: what it imports directly and
+// everything it links (the standard library included).
+type pkgInfo struct {
+	imports, deps []string
+}
+
+// listPackages runs go list once over the module.
+func listPackages(t *testing.T) map[string]pkgInfo {
+	t.Helper()
+	out, err := exec.Command("go", "list", "-f", "{{.ImportPath}}|{{join .Imports \" \"}}|{{join .Deps \" \"}}", "./...").Output()
 	if err != nil {
 		t.Fatalf("go list: %v", err)
 	}
-	owners := map[string]string{
-		"github.com/go-zookeeper/zk":   "github.com/stolos-sched/stolos/lib/store/zookeeper",
-		"github.com/redis/go-redis/v9": "github.com/stolos-sched/stolos/lib/store/redis",
-		"modernc.org/sqlite":           "github.com/stolos-sched/stolos/lib/store/local",
-	}
+	pkgs := map[string]pkgInfo{}
 	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
-		fields := strings.Fields(line)
-		for _, imp := range fields[1:] {
-			if owner, ok := owners[imp]; ok && fields[0] != owner {
-				t.Errorf("%s imports %s; only %s may", fields[0], imp, owner)
-			}
+		f := strings.Split(line, "|")
+		if len(f) != 3 {
+			t.Fatalf("go list: unexpected line %q", line)
+		}
+		pkgs[strings.TrimPrefix(f[0], module+"/")] = pkgInfo{imports: strings.Fields(f[1]), deps: strings.Fields(f[2])}
+	}
+	return pkgs
+}
+
+// local returns the module's packages among paths, without the module
+// prefix, and whether any path is outside the module and the standard
+// library (its first element has a dot).
+func local(paths []string) (mine []string, thirdParty []string) {
+	for _, p := range paths {
+		switch {
+		case strings.HasPrefix(p, module+"/"):
+			mine = append(mine, strings.TrimPrefix(p, module+"/"))
+		case strings.Contains(strings.SplitN(p, "/", 2)[0], "."):
+			thirdParty = append(thirdParty, p)
 		}
 	}
-	for _, tool := range []string{"stolos-expand", "stolos-parents", "stolos-children"} {
-		out, err := exec.Command("go", "list", "-deps", "./cmd/"+tool).Output()
-		if err != nil {
-			t.Fatalf("go list -deps: %v", err)
+	return mine, thirdParty
+}
+
+// under reports whether package p is dir or inside it.
+func under(p, dir string) bool { return p == dir || strings.HasPrefix(p, dir+"/") }
+
+// TestImports keeps the dependencies pointing one way (DESIGN.md, "Code
+// layout"): tools on top, then the scheduler and the backends, then the
+// configuration and job ids at the bottom.
+func TestImports(t *testing.T) {
+	pkgs := listPackages(t)
+	names := make([]string, 0, len(pkgs))
+	for p := range pkgs {
+		names = append(names, p)
+	}
+	sort.Strings(names)
+
+	// Only each backend imports its client library.
+	owners := map[string]string{
+		"github.com/go-zookeeper/zk":   "lib/store/zookeeper",
+		"github.com/redis/go-redis/v9": "lib/store/redis",
+		"modernc.org/sqlite":           "lib/store/local",
+	}
+	// A tool package, lib/X for each cmd/stolos-X, is imported by its
+	// command alone: tools share code through the packages below them.
+	// Above the tools, the root tests and the documentation generator
+	// (internal/docgen and its command) read every tool's flags.
+	above := []string{".", "internal/docgen", "internal/docgen/gendocs"}
+	tools := map[string]string{}
+	for _, p := range names {
+		if x, ok := strings.CutPrefix(p, "cmd/stolos-"); ok {
+			tools["lib/"+x] = p
 		}
-		for _, dep := range strings.Fields(string(out)) {
-			if _, bad := owners[dep]; bad || strings.Contains(dep, "/lib/store") {
-				t.Errorf("%s depends on %s", tool, dep)
+	}
+	// Imports that break the rules today, until the change named fixes them;
+	// one that is gone must be removed from here.
+	known := map[[2]string]string{
+		{"lib/exec", "lib/claim"}: "issue 12 item 1 (the lease owner and flag move below the tools)",
+	}
+	seen := map[[2]string]bool{}
+	// The pure library: what reads the configuration and job ids, and fills
+	// command templates. It imports only itself and the standard library,
+	// so whatever only reads the configuration links nothing else.
+	pure := []string{"lib/jobid", "lib/command", "lib/config", "lib/graph"}
+
+	for _, p := range names {
+		mine, third := local(pkgs[p].imports)
+		for _, imp := range third {
+			if owner, ok := owners[imp]; ok && p != owner {
+				t.Errorf("%s imports %s; only %s may", p, imp, owner)
 			}
+		}
+		for _, imp := range mine {
+			if cmd, ok := tools[imp]; ok && p != cmd && !slices.Contains(above, p) {
+				if _, ok := known[[2]string{p, imp}]; ok {
+					seen[[2]string{p, imp}] = true
+					continue
+				}
+				t.Errorf("%s imports the tool package %s; only %s may", p, imp, cmd)
+			}
+			if under(p, "lib/store") && !under(imp, "lib/store") {
+				t.Errorf("%s imports %s; the store knows nothing above it", p, imp)
+			}
+			if slices.Contains(pure, p) && !slices.Contains(pure, imp) {
+				t.Errorf("%s imports %s; it may import only %s", p, imp, strings.Join(pure, ", "))
+			}
+		}
+		if slices.Contains(pure, p) && len(third) > 0 {
+			t.Errorf("%s imports %s; it may import only the standard library and %s", p, strings.Join(third, ", "), strings.Join(pure, ", "))
+		}
+	}
+
+	for k, why := range known {
+		if !seen[k] {
+			t.Errorf("%s no longer imports %s (%s): remove the exception from deps_test.go", k[0], k[1], why)
+		}
+	}
+
+	// The graph tools read the configuration and job ids and nothing
+	// else: no backend, no scheduler, no process reaper, no code from
+	// outside the standard library.
+	for _, tool := range []string{"cmd/stolos-expand", "cmd/stolos-parents", "cmd/stolos-children"} {
+		info, ok := pkgs[tool]
+		if !ok {
+			t.Errorf("go list: no package %s", tool)
+			continue
+		}
+		mine, third := local(info.deps)
+		for _, dep := range mine {
+			for _, banned := range []string{"lib/store", "lib/sched", "lib/backend", "lib/runner"} {
+				if under(dep, banned) {
+					t.Errorf("%s links %s", tool, dep)
+				}
+			}
+		}
+		for _, dep := range third {
+			t.Errorf("%s links %s", tool, dep)
 		}
 	}
 }

@@ -2,6 +2,7 @@ package stolos_test
 
 import (
 	"flag"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -10,27 +11,19 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/stolos-sched/stolos/lib/children"
-	"github.com/stolos-sched/stolos/lib/claim"
+	"github.com/stolos-sched/stolos/internal/docgen"
 	"github.com/stolos-sched/stolos/lib/cli"
-	stexec "github.com/stolos-sched/stolos/lib/exec"
-	"github.com/stolos-sched/stolos/lib/expand"
-	"github.com/stolos-sched/stolos/lib/parents"
-	"github.com/stolos-sched/stolos/lib/state"
-	"github.com/stolos-sched/stolos/lib/submit"
 )
 
 // toolFlags maps every stolos command to its flag set, for the checks that
 // keep the man pages and shell completions in step with the code.
-var toolFlags = map[string]func() *cli.Tool{
-	"stolos-expand":   expand.Tool,
-	"stolos-parents":  parents.Tool,
-	"stolos-children": children.Tool,
-	"stolos-submit":   submit.Tool,
-	"stolos-claim":    claim.Tool,
-	"stolos-state":    state.Tool,
-	"stolos-exec":     stexec.Tool,
-}
+var toolFlags = func() map[string]func() *cli.Tool {
+	m := map[string]func() *cli.Tool{}
+	for _, t := range docgen.Tools() {
+		m[t.Name] = t.New
+	}
+	return m
+}()
 
 // completionFiles are the shell completion files; each holds the same table
 // of tools and flags.
@@ -47,12 +40,7 @@ type flagInfo struct {
 func toolFlagList(tool string) []flagInfo {
 	var out []flagInfo
 	toolFlags[tool]().Flags.VisitAll(func(f *flag.Flag) {
-		env := "STOLOS_" + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
-		if f.Name == "a" || f.Name == "app-name" {
-			env = "STOLOS_APP_NAME"
-		}
-		b, ok := f.Value.(interface{ IsBoolFlag() bool })
-		out = append(out, flagInfo{name: f.Name, env: env, bool: ok && b.IsBoolFlag()})
+		out = append(out, flagInfo{name: f.Name, env: docgen.Env(f.Name), bool: docgen.IsBool(f)})
 	})
 	return out
 }
@@ -137,9 +125,12 @@ func TestDocManPagesCoverFlags(t *testing.T) {
 			continue
 		}
 		text := string(b)
+		// The .It lines, each joined with its continuation lines.
+		items := regexp.MustCompile(`(?m)^\.It (?:.*\\\n)*.*$`).FindAllString(text, -1)
 		for _, f := range toolFlagList(tool) {
-			if !regexp.MustCompile(`Fl ` + regexp.QuoteMeta(f.name) + `(\s|$)`).MatchString(text) {
-				t.Errorf("%s: flag -%s is not documented (want \"Fl %s\")", page, f.name, f.name)
+			fl := regexp.MustCompile(`Fl ` + regexp.QuoteMeta(f.name) + `(\s|$)`)
+			if !slices.ContainsFunc(items, fl.MatchString) {
+				t.Errorf("%s: flag -%s is not documented (want an .It line with \"Fl %s\")", page, f.name, f.name)
 			}
 			if !regexp.MustCompile(`Ev ` + f.env + `\b`).MatchString(text) {
 				t.Errorf("%s: flag -%s: its variable is not documented (want \"Ev %s\")", page, f.name, f.env)
@@ -147,6 +138,32 @@ func TestDocManPagesCoverFlags(t *testing.T) {
 			usage := toolFlags[tool]().Flags.Lookup(f.name).Usage
 			if !strings.Contains(usage, f.env) && !strings.HasPrefix(usage, "same as -") {
 				t.Errorf("%s -%s: usage %q does not name %s", tool, f.name, usage, f.env)
+			}
+		}
+	}
+}
+
+// The generated parts of the man pages and completion files are what
+// internal/docgen writes from the flag sets now (make docs rewrites them).
+func TestDocGenerated(t *testing.T) {
+	files, err := docgen.Files(".")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, path := range slices.Sorted(maps.Keys(files)) {
+		old := strings.SplitAfter(readFile(t, path), "\n")
+		want := strings.SplitAfter(string(files[path]), "\n")
+		for i := range max(len(old), len(want)) {
+			if i >= len(old) || i >= len(want) || old[i] != want[i] {
+				var got, gen string
+				if i < len(old) {
+					got = old[i]
+				}
+				if i < len(want) {
+					gen = want[i]
+				}
+				t.Errorf("%s:%d is %q, but internal/docgen makes it %q: run make docs", path, i+1, got, gen)
+				break
 			}
 		}
 	}

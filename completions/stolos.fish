@@ -7,64 +7,67 @@
 # The table below is the only place that knows the tools. A "tool" line
 # lists a tool's flags; a "flag" line gives a flag's argument: "-" for none,
 # "file", "app", "word" (anything), or choices a|b|c; then a description.
-# doc_test.go checks the table against the tools' flag sets.
+# internal/docgen writes it from the tools' flag sets (make docs), and the
+# awk program from its apps.awk; TestDocGenerated fails when they differ.
 
 if not set -q __stolos_completions_loaded
 set -g __stolos_completions_loaded 1
 
+# BEGIN GENERATED table: edit internal/docgen and run make docs
 set -l table '
-tool stolos-expand    a app-name config tasks-json job-id-validations job-id-default-template job-id-delimiter configuration-backend redis-host redis-port redis-db redis-password redis-tls redis-key-prefix
-tool stolos-parents   a app-name g r config tasks-json job-id-validations job-id-default-template job-id-delimiter configuration-backend redis-host redis-port redis-db redis-password redis-tls redis-key-prefix
-tool stolos-children  a app-name g r config tasks-json job-id-validations job-id-default-template job-id-delimiter configuration-backend redis-host redis-port redis-db redis-password redis-tls redis-key-prefix
-tool stolos-submit    a app-name readd priority q queue-backend qb-local-path qb-zookeeper-hosts qb-zookeeper-timeout qb-zookeeper-auth qb-redis-host qb-redis-port qb-redis-db qb-redis-password qb-redis-tls qb-redis-key-prefix config tasks-json job-id-validations job-id-default-template job-id-delimiter configuration-backend redis-host redis-port redis-db redis-password redis-tls redis-key-prefix
-tool stolos-claim     a app-name n wait lease q queue-backend qb-local-path qb-zookeeper-hosts qb-zookeeper-timeout qb-zookeeper-auth qb-redis-host qb-redis-port qb-redis-db qb-redis-password qb-redis-tls qb-redis-key-prefix config tasks-json job-id-validations job-id-default-template job-id-delimiter configuration-backend redis-host redis-port redis-db redis-password redis-tls redis-key-prefix
-tool stolos-state     a app-name set force list state count json q queue-backend qb-local-path qb-zookeeper-hosts qb-zookeeper-timeout qb-zookeeper-auth qb-redis-host qb-redis-port qb-redis-db qb-redis-password qb-redis-tls qb-redis-key-prefix config tasks-json job-id-validations job-id-default-template job-id-delimiter configuration-backend redis-host redis-port redis-db redis-password redis-tls redis-key-prefix
-tool stolos-exec      a app-name loop wait lease max-retry log-dir grace bypass-scheduler q queue-backend qb-local-path qb-zookeeper-hosts qb-zookeeper-timeout qb-zookeeper-auth qb-redis-host qb-redis-port qb-redis-db qb-redis-password qb-redis-tls qb-redis-key-prefix config tasks-json job-id-validations job-id-default-template job-id-delimiter configuration-backend redis-host redis-port redis-db redis-password redis-tls redis-key-prefix
+tool stolos-expand    a app-name config configuration-backend job-id-default-template job-id-delimiter job-id-validations redis-db redis-host redis-key-prefix redis-password redis-port redis-tls tasks-json
+tool stolos-parents   a app-name config configuration-backend g job-id-default-template job-id-delimiter job-id-validations r redis-db redis-host redis-key-prefix redis-password redis-port redis-tls tasks-json
+tool stolos-children  a app-name config configuration-backend g job-id-default-template job-id-delimiter job-id-validations r redis-db redis-host redis-key-prefix redis-password redis-port redis-tls tasks-json
+tool stolos-submit    a app-name config configuration-backend job-id-default-template job-id-delimiter job-id-validations priority q qb-local-path qb-redis-db qb-redis-host qb-redis-key-prefix qb-redis-password qb-redis-port qb-redis-tls qb-zookeeper-auth qb-zookeeper-hosts qb-zookeeper-timeout queue-backend readd redis-db redis-host redis-key-prefix redis-password redis-port redis-tls tasks-json
+tool stolos-claim     a app-name config configuration-backend job-id-default-template job-id-delimiter job-id-validations lease n q qb-local-path qb-redis-db qb-redis-host qb-redis-key-prefix qb-redis-password qb-redis-port qb-redis-tls qb-zookeeper-auth qb-zookeeper-hosts qb-zookeeper-timeout queue-backend redis-db redis-host redis-key-prefix redis-password redis-port redis-tls tasks-json wait
+tool stolos-state     a app-name config configuration-backend count force job-id-default-template job-id-delimiter job-id-validations json list q qb-local-path qb-redis-db qb-redis-host qb-redis-key-prefix qb-redis-password qb-redis-port qb-redis-tls qb-zookeeper-auth qb-zookeeper-hosts qb-zookeeper-timeout queue-backend redis-db redis-host redis-key-prefix redis-password redis-port redis-tls set state tasks-json
+tool stolos-exec      a app-name bypass-scheduler config configuration-backend grace job-id-default-template job-id-delimiter job-id-validations lease log-dir loop max-retry q qb-local-path qb-redis-db qb-redis-host qb-redis-key-prefix qb-redis-password qb-redis-port qb-redis-tls qb-zookeeper-auth qb-zookeeper-hosts qb-zookeeper-timeout queue-backend redis-db redis-host redis-key-prefix redis-password redis-port redis-tls tasks-json wait
 flag a                        app                               the app
 flag app-name                 app                               the app, as -a
-flag g                        -                                 add the dependency group
-flag r                        -                                 recursive, every ancestor or descendant once
-flag readd                    -                                 queue again in any state, resetting descendants
-flag priority                 word                              queue priority, lower runs first
-flag n                        word                              claim up to N jobs
-flag wait                     word                              wait this long for work
-flag lease                    word                              hold claimed jobs this long
-flag loop                     -                                 keep claiming and running jobs
-flag max-retry                word                              failed attempts that make a failure final
-flag log-dir                  file                              write each attempt output to a file under this directory
-flag grace                    word                              time from SIGTERM to SIGKILL
 flag bypass-scheduler         -                                 run the named jobs and change no state
-flag set                      pending|completed|failed|skipped  set the state of the jobs
-flag force                    -                                 with -set completed, stop a running job first
-flag list                     -                                 every known job of the app
-flag state                    pending|completed|failed|skipped  with -list, only jobs in this state
-flag count                    -                                 count the jobs of the app by state
-flag json                     -                                 write JSON objects, one per line
-flag q                        -                                 quiet, no warnings or progress
-flag queue-backend            local|zookeeper|redis             where job state lives
-flag qb-local-path            file                              local backend, the SQLite file
-flag qb-zookeeper-hosts       word                              zookeeper backend, host and port list and chroot
-flag qb-zookeeper-timeout     word                              zookeeper backend, session timeout
-flag qb-zookeeper-auth        word                              zookeeper backend, digest user and password
-flag qb-redis-host            word                              redis backend, host
-flag qb-redis-port            word                              redis backend, port
-flag qb-redis-db              word                              redis backend, database number
-flag qb-redis-password        word                              redis backend, password
-flag qb-redis-tls             -                                 redis backend, connect with TLS
-flag qb-redis-key-prefix      word                              redis backend, key prefix
 flag config                   file                              read flags from a file
-flag tasks-json               file                              the apps configuration, a tasks.json file
-flag job-id-validations       file                              identifier rules, a JSON file
+flag configuration-backend    json|redis                        where the configuration is
+flag count                    -                                 count the jobs of the app by state
+flag force                    -                                 with -set completed, stop a running job first
+flag g                        -                                 add the dependency group
+flag grace                    word                              time from SIGTERM to SIGKILL
 flag job-id-default-template  word                              job id template of apps without job_id
 flag job-id-delimiter         word                              text between the identifiers of a job id
-flag configuration-backend    json|redis                        where the configuration is
-flag redis-host               word                              configuration backend redis, host
-flag redis-port               word                              configuration backend redis, port
+flag job-id-validations       file                              identifier rules, a JSON file
+flag json                     -                                 write JSON objects, one per line
+flag lease                    word                              hold claimed jobs this long
+flag list                     -                                 every known job of the app
+flag log-dir                  file                              write each attempt output to a file under this directory
+flag loop                     -                                 keep claiming and running jobs
+flag max-retry                word                              failed attempts that make a failure final
+flag n                        word                              claim up to N jobs
+flag priority                 word                              queue priority, lower runs first
+flag q                        -                                 quiet, no warnings or progress
+flag qb-local-path            file                              local backend, the SQLite file
+flag qb-redis-db              word                              redis backend, database number
+flag qb-redis-host            word                              redis backend, host
+flag qb-redis-key-prefix      word                              redis backend, key prefix
+flag qb-redis-password        word                              redis backend, password
+flag qb-redis-port            word                              redis backend, port
+flag qb-redis-tls             -                                 redis backend, connect with TLS
+flag qb-zookeeper-auth        word                              zookeeper backend, digest user and password
+flag qb-zookeeper-hosts       word                              zookeeper backend, host and port list and chroot
+flag qb-zookeeper-timeout     word                              zookeeper backend, session timeout
+flag queue-backend            local|zookeeper|redis             where job state lives
+flag r                        -                                 recursive, every ancestor or descendant once
+flag readd                    -                                 queue again in any state, resetting descendants
 flag redis-db                 word                              configuration backend redis, database number
-flag redis-password           word                              configuration backend redis, password
-flag redis-tls                -                                 configuration backend redis, connect with TLS
+flag redis-host               word                              configuration backend redis, host
 flag redis-key-prefix         word                              configuration backend redis, key prefix
+flag redis-password           word                              configuration backend redis, password
+flag redis-port               word                              configuration backend redis, port
+flag redis-tls                -                                 configuration backend redis, connect with TLS
+flag set                      pending|completed|failed|skipped  set the state of the jobs
+flag state                    pending|completed|failed|skipped  with -list, only jobs in this state
+flag tasks-json               file                              the apps configuration, a tasks.json file
+flag wait                     word                              wait this long for work
 '
+# END GENERATED
 
 # __stolos_apps writes the app names of the tasks.json: the keys of its
 # top-level object, found by tracking strings and brace depth.

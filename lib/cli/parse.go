@@ -10,7 +10,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/stolos-sched/stolos/lib/runner"
+	"github.com/stolos-sched/stolos/lib/command"
 )
 
 // ConfigKeys are the flags of every stolos tool: the keys a -config file
@@ -81,7 +81,7 @@ func (t *Tool) getenv(key string) string {
 // commands), not settings of the tool, and are not read.
 func (t *Tool) setFromEnv(set map[string]bool) error {
 	skip := map[string]bool{}
-	for _, k := range strings.Fields(t.getenv(runner.JobVarsEnv)) {
+	for _, k := range strings.Fields(t.getenv(command.JobVarsEnv)) {
 		skip[k] = true
 	}
 	var err error

@@ -15,8 +15,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/stolos-sched/stolos/lib/command"
 	"github.com/stolos-sched/stolos/lib/jobid"
-	"github.com/stolos-sched/stolos/lib/runner"
 )
 
 // DefaultGroup is the name of the unnamed dependency group (form A).
@@ -513,7 +513,7 @@ func parseExec(a *App, get func(string) (json.RawMessage, bool)) error {
 // placeholder that no job of the app fills: one of its identifiers,
 // app_name or job_id.
 func checkPlaceholders(a *App, key, tmpl string) error {
-	names, err := runner.Placeholders(tmpl)
+	names, err := command.Placeholders(tmpl)
 	if err != nil {
 		return errf(a.Name, key, "%v", err)
 	}

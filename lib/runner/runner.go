@@ -2,16 +2,16 @@
 //
 // A job of type "bash" (the default) runs its app's bash_cmd through
 // /bin/sh -c, as the original Stolos did (not bash), after filling the
-// command's placeholders with shell-quoted values (see Command). Any other
+// command's placeholders with shell-quoted values (command.Fill). Any other
 // job type X runs the program stolos-plugin-X, found in the job's PATH, with
 // the words after "--" on stolos-exec's command line as its arguments.
 //
 // The command's environment is Job.Environ (stolos-exec passes its own), then
 // the app's Env, then one variable per identifier of the job id, named as the
-// identifier (date=20140601, client_id=42), then DescribeJob's variables
-// (STOLOS_APP_NAME, STOLOS_JOB_ID and STOLOS_JOB_VARS); a later one
-// replaces an earlier one of the same name. Its
-// standard input is /dev/null, its output goes to Job.Stdout and Job.Stderr.
+// identifier (date=20140601, client_id=42), then command.DescribeJob's
+// variables (STOLOS_APP_NAME, STOLOS_JOB_ID and STOLOS_JOB_VARS); a later
+// one replaces an earlier one of the same name. Its standard input is
+// /dev/null, its output goes to Job.Stdout and Job.Stderr.
 //
 // The command runs under a small watchdog, the reaper (see ReaperMain), a
 // re-executed copy of the calling program that runs one command at a time
@@ -44,6 +44,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/stolos-sched/stolos/lib/command"
 )
 
 // Shell is the shell that runs bash jobs' commands and check_cmd.
@@ -229,7 +231,7 @@ func (j Job) checkArgv() ([]string, string) { return shellArgv(j.CheckCmd, j) }
 
 // shellArgv fills tmpl for j and returns the argv that runs it with Shell.
 func shellArgv(tmpl string, j Job) ([]string, string) {
-	cmd, err := Command(tmpl, j)
+	cmd, err := command.Fill(tmpl, j.value)
 	if err != nil {
 		return nil, "bad command: " + err.Error()
 	}
@@ -237,6 +239,24 @@ func shellArgv(tmpl string, j Job) ([]string, string) {
 		return nil, "bad command: empty command"
 	}
 	return []string{Shell, "-c", cmd}, ""
+}
+
+// value returns the value that fills placeholder name for j: the
+// identifier of that name, else app_name is j.App and job_id is j.JobID (an
+// identifier named app_name or job_id wins, as in the original).
+func (j Job) value(name string) (string, bool) {
+	for _, id := range j.Idents {
+		if id.Name == name {
+			return id.Value, true
+		}
+	}
+	switch name {
+	case "app_name":
+		return j.App, true
+	case "job_id":
+		return j.JobID, true
+	}
+	return "", false
 }
 
 // lookPath finds the executable regular file name in the directories of
@@ -257,23 +277,6 @@ func lookPath(name, pathList string) (string, bool) {
 	return "", false
 }
 
-// JobVarsEnv is the variable that lists (space-separated) the variables
-// stolos-exec sets to describe the job a command runs for. A stolos tool
-// run by the command does not read them as its settings: STOLOS_APP_NAME
-// says which job this is, not which app the tool is for.
-const JobVarsEnv = "STOLOS_JOB_VARS"
-
-// DescribeJob returns the variables ("KEY=VALUE") that describe job id of
-// app to the commands stolos runs for it: STOLOS_APP_NAME, STOLOS_JOB_ID,
-// and STOLOS_JOB_VARS naming them.
-func DescribeJob(app, id string) []string {
-	return []string{
-		"STOLOS_APP_NAME=" + app,
-		"STOLOS_JOB_ID=" + id,
-		JobVarsEnv + "=STOLOS_APP_NAME STOLOS_JOB_ID",
-	}
-}
-
 // environ returns the command's environment (see the package doc).
 func (j Job) environ() []string {
 	over := map[string]string{}
@@ -283,7 +286,7 @@ func (j Job) environ() []string {
 	for _, id := range j.Idents {
 		over[id.Name] = id.Value
 	}
-	for _, kv := range DescribeJob(j.App, j.JobID) {
+	for _, kv := range command.DescribeJob(j.App, j.JobID) {
 		k, v, _ := strings.Cut(kv, "=")
 		over[k] = v
 	}

@@ -16,6 +16,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/stolos-sched/stolos/lib/command"
 	"github.com/stolos-sched/stolos/lib/config"
 	"github.com/stolos-sched/stolos/lib/graph"
 	"github.com/stolos-sched/stolos/lib/runner"
@@ -147,7 +148,7 @@ func (s *Sched) Node(ctx context.Context, j Job) (store.Node, error) {
 
 // validFunc runs an app's valid_if_or _func command with /bin/sh: exit 0
 // means valid, exit 1 invalid; anything else is an error. The command sees
-// runner.DescribeJob's variables and one variable per identifier.
+// command.DescribeJob's variables and one variable per identifier.
 func (s *Sched) validFunc(ctx context.Context, j Job) (bool, error) {
 	cmd := exec.CommandContext(ctx, "/bin/sh", "-c", j.App.ValidIfOr.Func)
 	cmd.Env = append(append([]string{}, s.Environ...), JobEnv(j)...)
@@ -174,7 +175,7 @@ func (s *Sched) validFunc(ctx context.Context, j Job) (bool, error) {
 
 // JobEnv is the environment that describes a job to a command.
 func JobEnv(j Job) []string {
-	env := runner.DescribeJob(j.App.Name, j.ID)
+	env := command.DescribeJob(j.App.Name, j.ID)
 	for i, k := range j.App.Template.Idents {
 		env = append(env, k+"="+j.Vals[i])
 	}

@@ -672,8 +672,9 @@ func (b *Backend) Fail(ctx context.Context, l store.Lease, outcome string, maxRe
 	return toInt(v) == 1, nil
 }
 
-// Park checks the parents of a claimed job, and queues the ancestors
-// above it found to run first.
+// Park is bubble-up: see store.Backend. A child with more parents and
+// ancestors above than store.Batch is parked in steps
+// (store.ParkInSteps), so that no script runs long.
 func (b *Backend) Park(ctx context.Context, l store.Lease, parents []store.Ref, above []store.Node) (store.ParkResult, error) {
 	if err := store.CheckRef(l.Ref); err != nil {
 		return store.ParkResult{}, err
@@ -684,7 +685,19 @@ func (b *Backend) Park(ctx context.Context, l store.Lease, parents []store.Ref, 
 	if err := store.CheckNodes(above); err != nil {
 		return store.ParkResult{}, fmt.Errorf("park %v: ancestor: %w", l.Ref, err)
 	}
-	args := []any{l.App, l.JobID, l.Token, len(parents)}
+	if len(parents)+len(above) > store.Batch {
+		return store.ParkInSteps(ctx, b, l, parents, above)
+	}
+	return b.ParkStep(ctx, l, parents, above, false)
+}
+
+// ParkStep is one step of store.ParkInSteps: one park script.
+func (b *Backend) ParkStep(ctx context.Context, l store.Lease, parents []store.Ref, above []store.Node, keep bool) (store.ParkResult, error) {
+	np := len(parents)
+	if keep {
+		np, parents = -1, nil
+	}
+	args := []any{l.App, l.JobID, l.Token, np}
 	for _, p := range parents {
 		args = append(args, p.App, p.JobID)
 	}
@@ -696,7 +709,7 @@ func (b *Backend) Park(ctx context.Context, l store.Lease, parents []store.Ref, 
 		return store.ParkResult{}, err
 	}
 	r := toSlice(v)
-	if len(r) != 2 {
+	if len(r) != 2 || len(toSlice(r[1])) != len(parents) {
 		return store.ParkResult{}, fmt.Errorf("redis %s: park: bad reply", b.addr)
 	}
 	res := store.ParkResult{Ready: toInt(r[0]) == 1}
@@ -718,7 +731,8 @@ func (b *Backend) SetState(ctx context.Context, ref store.Ref, st store.State, o
 	return err
 }
 
-// Get reads jobs.
+// Get reads jobs: one get script per store.Batch jobs, all in one round
+// trip, so that no script runs long however many are read.
 func (b *Backend) Get(ctx context.Context, refs []store.Ref) ([]store.Job, error) {
 	if len(refs) == 0 {
 		return nil, nil
@@ -726,21 +740,31 @@ func (b *Backend) Get(ctx context.Context, refs []store.Ref) ([]store.Job, error
 	if err := store.CheckRefs(refs); err != nil {
 		return nil, err
 	}
-	args := make([]any, 0, 2*len(refs))
-	for _, r := range refs {
-		args = append(args, r.App, r.JobID)
+	var calls []*call
+	for from := 0; from < len(refs); from += store.Batch {
+		part := refs[from:min(from+store.Batch, len(refs))]
+		args := make([]any, 0, 1+2*len(part))
+		args = append(args, b.argv1)
+		for _, r := range part {
+			args = append(args, r.App, r.JobID)
+		}
+		calls = append(calls, &call{sc: b.s.get, ref: part[0], args: args})
 	}
-	v, err := b.run(ctx, b.s.get, refs[0], args...)
-	if err != nil {
-		return nil, err
-	}
-	r := toSlice(v)
-	if len(r) != 2 || len(toSlice(r[1])) != len(refs) {
-		return nil, fmt.Errorf("redis %s: get: bad reply", b.addr)
-	}
-	jobs := make([]store.Job, len(refs))
-	for i, f := range toSlice(r[1]) {
-		jobs[i] = decodeJob(refs[i], f)
+	b.pipeline(ctx, calls...)
+	jobs := make([]store.Job, 0, len(refs))
+	for k, c := range calls {
+		v, err := b.reply(c.ref, c.cmd)
+		if err != nil {
+			return nil, err
+		}
+		part := refs[k*store.Batch : min((k+1)*store.Batch, len(refs))]
+		r := toSlice(v)
+		if len(r) != 2 || len(toSlice(r[1])) != len(part) {
+			return nil, fmt.Errorf("redis %s: get: bad reply", b.addr)
+		}
+		for i, f := range toSlice(r[1]) {
+			jobs = append(jobs, decodeJob(part[i], f))
+		}
 	}
 	return jobs, nil
 }

@@ -551,13 +551,16 @@ return 0
 
 // Park: app, id, token, n, then n parents (app, id), then per ancestor to
 // queue: app, id, skip. Returns {ready, {job fields of each parent, as they
-// were before Park changed them}}.
+// were before Park changed them}}. With n = -1 (a step of a wide Park that
+// keeps the child) it only queues the ancestors, and returns {0, {}}.
 const parkBody = `
 local app, id, token, np = ARGV[2], ARGV[3], ARGV[4], tonumber(ARGV[5])
 local h = H(app, id)
 if not held(h, token) then return lost() end
+local keep = np < 0
+if keep then np = 0 end
 local last = 5 + 2 * np
-local ready = true
+local ready = not keep
 local jobs = {}
 for i = 6, last, 2 do
   local ph = H(ARGV[i], ARGV[i+1])
@@ -576,6 +579,8 @@ if not ready then
       enqueue(pa, pi, ph, p, nil)
     end
   end
+end
+if not ready and not keep then
   detach(app, id, h)
   clearlease(h)
   unqueue(h)

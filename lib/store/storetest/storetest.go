@@ -107,6 +107,7 @@ func (s suite) cases() []testCase {
 		{"ParkBubbleUp", s.testParkBubbleUp},
 		{"ParkBlocked", s.testParkBlocked},
 		{"ParkAbove", s.testParkAbove},
+		{"ParkWide", s.testParkWide},
 		{"Acquire", s.testAcquire},
 		{"AcquireTakeover", s.testAcquireTakeover},
 		{"SetState", s.testSetState},

@@ -794,15 +794,43 @@ func (b *Backend) Fail(ctx context.Context, l store.Lease, outcome string, maxRe
 	return final, err
 }
 
-// Park is bubble-up: see store.Backend.
+// Park is bubble-up: see store.Backend. A child with more parents and
+// ancestors above than store.Batch, or whose one step would be over
+// ZooKeeper's request limit, is parked in steps (store.ParkInSteps).
 func (b *Backend) Park(ctx context.Context, l store.Lease, parents []store.Ref, above []store.Node) (store.ParkResult, error) {
-	var res store.ParkResult
 	if err := store.CheckRefs(parents); err != nil {
-		return res, err
+		return store.ParkResult{}, err
 	}
 	if err := store.CheckNodes(above); err != nil {
+		return store.ParkResult{}, err
+	}
+	if len(parents)+len(above) <= store.Batch {
+		res, err := b.park(ctx, l, parents, above, false)
+		if !errors.Is(err, errTooBig) {
+			return res, err
+		}
+	}
+	return store.ParkInSteps(ctx, b, l, parents, above)
+}
+
+// ParkStep is one step of store.ParkInSteps. A step over ZooKeeper's
+// request limit is made as two, the first keeping the child.
+func (b *Backend) ParkStep(ctx context.Context, l store.Lease, parents []store.Ref, above []store.Node, keep bool) (store.ParkResult, error) {
+	res, err := b.park(ctx, l, parents, above, keep)
+	if !errors.Is(err, errTooBig) || len(above) < 2 {
 		return res, err
 	}
+	half := len(above) / 2
+	if _, err := b.ParkStep(ctx, l, nil, above[:half], true); err != nil {
+		return store.ParkResult{}, err
+	}
+	return b.ParkStep(ctx, l, parents, above[half:], keep)
+}
+
+// park is Park in one multi-op, or with keep only the queueing of above
+// (see store.ParkStepper).
+func (b *Backend) park(ctx context.Context, l store.Lease, parents []store.Ref, above []store.Node, keep bool) (store.ParkResult, error) {
+	var res store.ParkResult
 	err := b.update(ctx, "park "+l.Ref.String(), func(t *txn) error {
 		res = store.ParkResult{}
 		x, err := t.held(l)
@@ -812,7 +840,7 @@ func (b *Backend) Park(ctx context.Context, l store.Lease, parents []store.Ref, 
 		if err := t.load(parents...); err != nil {
 			return err
 		}
-		ready := true
+		ready := !keep
 		for _, p := range parents {
 			y := t.get(p)
 			if !y.present || y.cur.State != store.Completed {
@@ -838,6 +866,8 @@ func (b *Backend) Park(ctx context.Context, l store.Lease, parents []store.Ref, 
 					return err
 				}
 			}
+		}
+		if !ready && !keep {
 			d := x.cur
 			d.Q, d.NotBefore = "", 0
 			d.clearLease()

@@ -1,4 +1,10 @@
-package runner
+// Package command is what stolos gives the commands it runs for a job: the
+// command line, filled from one of its app's templates (bash_cmd, check_cmd)
+// with shell-quoted values, and the environment variables that name the job.
+// Configuration loading checks templates with it; stolos-exec's runner fills
+// them; nothing here starts a process, so a tool that only reads the
+// configuration does not link the runner.
+package command
 
 import (
 	"fmt"
@@ -75,19 +81,17 @@ func Placeholders(tmpl string) ([]string, error) {
 	return names, nil
 }
 
-// Command fills the template tmpl for job j and returns the shell command
-// line. {app_name} is j.App, {job_id} is j.JobID, and {NAME} is the value of
-// j's identifier NAME (an identifier named app_name or job_id wins, as in the
-// original). Every value is inserted shell-quoted, as one word in single
-// quotes:
+// Fill fills the template tmpl and returns the shell command line; value
+// returns the value of a placeholder's name, or false when nothing fills it.
+// Every value is inserted shell-quoted, as one word in single quotes:
 //
 //	it's  ->  'it'\''s'
 //
-// so no job_id can inject shell code; templates must not quote placeholders
+// so no value can inject shell code; templates must not quote placeholders
 // themselves ("{date}" yields the quotes too). "{{" and "}}" are literal
 // braces. A placeholder no value fills is an error naming it and the
 // template.
-func Command(tmpl string, j Job) (string, error) {
+func Fill(tmpl string, value func(name string) (string, bool)) (string, error) {
 	segs, err := parse(tmpl)
 	if err != nil {
 		return "", err
@@ -98,29 +102,13 @@ func Command(tmpl string, j Job) (string, error) {
 			b.WriteString(s.lit)
 			continue
 		}
-		v, ok := j.value(s.name)
+		v, ok := value(s.name)
 		if !ok {
 			return "", fmt.Errorf("unknown placeholder {%s} in template %q", s.name, tmpl)
 		}
 		b.WriteString(shellQuote(v))
 	}
 	return b.String(), nil
-}
-
-// value returns the value that fills placeholder name for j.
-func (j Job) value(name string) (string, bool) {
-	for _, id := range j.Idents {
-		if id.Name == name {
-			return id.Value, true
-		}
-	}
-	switch name {
-	case "app_name":
-		return j.App, true
-	case "job_id":
-		return j.JobID, true
-	}
-	return "", false
 }
 
 // shellQuote returns s as one POSIX shell word in single quotes; a single
@@ -130,4 +118,21 @@ func (j Job) value(name string) (string, bool) {
 //	it's  ->  'it'\''s'
 func shellQuote(s string) string {
 	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
+// JobVarsEnv is the variable that lists (space-separated) the variables
+// stolos-exec sets to describe the job a command runs for. A stolos tool
+// run by the command does not read them as its settings: STOLOS_APP_NAME
+// says which job this is, not which app the tool is for.
+const JobVarsEnv = "STOLOS_JOB_VARS"
+
+// DescribeJob returns the variables ("KEY=VALUE") that describe job id of
+// app to the commands stolos runs for it: STOLOS_APP_NAME, STOLOS_JOB_ID,
+// and STOLOS_JOB_VARS naming them.
+func DescribeJob(app, id string) []string {
+	return []string{
+		"STOLOS_APP_NAME=" + app,
+		"STOLOS_JOB_ID=" + id,
+		JobVarsEnv + "=STOLOS_APP_NAME STOLOS_JOB_ID",
+	}
 }

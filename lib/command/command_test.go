@@ -1,4 +1,4 @@
-package runner
+package command
 
 import (
 	"reflect"
@@ -41,15 +41,19 @@ func TestPlaceholders(t *testing.T) {
 	}
 }
 
-func TestCommand(t *testing.T) {
-	j := Job{
-		App:    "app1",
-		JobID:  "20140601_42",
-		Idents: []Ident{{"date", "20140601"}, {"client_id", "42"}},
+// lookup returns a Fill value function that reads vars.
+func lookup(vars map[string]string) func(string) (string, bool) {
+	return func(name string) (string, bool) {
+		v, ok := vars[name]
+		return v, ok
 	}
+}
+
+func TestFill(t *testing.T) {
+	vars := map[string]string{"date": "20140601", "client_id": "42", "job_id": "20140601_42", "app_name": "app1"}
 	for _, tc := range []struct {
 		tmpl string
-		j    *Job // nil: the job above
+		vars map[string]string // nil: the vars above
 		want string
 		err  string
 	}{
@@ -59,28 +63,26 @@ func TestCommand(t *testing.T) {
 		{tmpl: "awk '{{print}}' {{job_id}}", want: "awk '{print}' {job_id}"},
 		{tmpl: "true", want: "true"},
 		{tmpl: "", want: ""},
-		{tmpl: "echo {job_id}", j: &Job{JobID: "it's"}, want: `echo 'it'\''s'`},
-		{tmpl: "echo {job_id}", j: &Job{JobID: ""}, want: "echo ''"},
-		{tmpl: "echo {job_id}", j: &Job{JobID: "a$(b)`c`;d|e&&f\"g"}, want: "echo 'a$(b)`c`;d|e&&f\"g'"},
-		// An identifier named like a built-in placeholder wins, as in the original.
-		{tmpl: "echo {job_id}", j: &Job{JobID: "x", Idents: []Ident{{"job_id", "y"}}}, want: "echo 'y'"},
+		{tmpl: "echo {job_id}", vars: map[string]string{"job_id": "it's"}, want: `echo 'it'\''s'`},
+		{tmpl: "echo {job_id}", vars: map[string]string{"job_id": ""}, want: "echo ''"},
+		{tmpl: "echo {job_id}", vars: map[string]string{"job_id": "a$(b)`c`;d|e&&f\"g"}, want: "echo 'a$(b)`c`;d|e&&f\"g'"},
 		{tmpl: "echo {nope}", err: `unknown placeholder {nope} in template "echo {nope}"`},
 		{tmpl: "echo {client_id:05d}", err: `unknown placeholder {client_id:05d} in template "echo {client_id:05d}"`},
 		{tmpl: "echo {date", err: `unclosed "{" at byte 5 of template "echo {date" (write "{{" for a literal brace)`},
 	} {
-		jj := j
-		if tc.j != nil {
-			jj = *tc.j
+		vv := vars
+		if tc.vars != nil {
+			vv = tc.vars
 		}
-		got, err := Command(tc.tmpl, jj)
+		got, err := Fill(tc.tmpl, lookup(vv))
 		if tc.err != "" {
 			if err == nil || err.Error() != tc.err {
-				t.Errorf("Command(%q) error = %v, want %s", tc.tmpl, err, tc.err)
+				t.Errorf("Fill(%q) error = %v, want %s", tc.tmpl, err, tc.err)
 			}
 			continue
 		}
 		if err != nil || got != tc.want {
-			t.Errorf("Command(%q) = %q, %v; want %q", tc.tmpl, got, err, tc.want)
+			t.Errorf("Fill(%q) = %q, %v; want %q", tc.tmpl, got, err, tc.want)
 		}
 	}
 }
@@ -108,32 +110,32 @@ func unquote(s string) (string, bool) {
 	return b.String(), true
 }
 
-func FuzzCommand(f *testing.F) {
+func FuzzFill(f *testing.F) {
 	f.Add("echo {job_id} > out", "20140601_42")
 	f.Add("{{x}} {x}}", "it's")
 	f.Add("{x}{", "$(touch pwned)")
 	f.Fuzz(func(t *testing.T, tmpl, value string) {
-		j := Job{App: "app", JobID: value, Idents: []Ident{{"x", value}}}
+		vars := map[string]string{"app_name": "app", "job_id": value, "x": value}
 		names, perr := Placeholders(tmpl)
-		cmd, cerr := Command(tmpl, j)
+		cmd, cerr := Fill(tmpl, lookup(vars))
 		known := true
 		for _, n := range names {
 			known = known && (n == "x" || n == "job_id" || n == "app_name")
 		}
 		if (cerr == nil) != (perr == nil && known) {
-			t.Fatalf("Command(%q) error = %v, Placeholders = %q, %v", tmpl, cerr, names, perr)
+			t.Fatalf("Fill(%q) error = %v, Placeholders = %q, %v", tmpl, cerr, names, perr)
 		}
 		if cerr != nil {
 			return
 		}
 		if !strings.ContainsAny(tmpl, "{}") && cmd != tmpl {
-			t.Fatalf("Command(%q) = %q, want the template unchanged", tmpl, cmd)
+			t.Fatalf("Fill(%q) = %q, want the template unchanged", tmpl, cmd)
 		}
 		if got, ok := unquote(shellQuote(value)); !ok || got != value {
 			t.Fatalf("shellQuote(%q) = %q, which unquotes to %q, %v", value, shellQuote(value), got, ok)
 		}
 		if tmpl == "{x}" && cmd != shellQuote(value) {
-			t.Fatalf("Command(%q) = %q, want %q", tmpl, cmd, shellQuote(value))
+			t.Fatalf("Fill(%q) = %q, want %q", tmpl, cmd, shellQuote(value))
 		}
 	})
 }
