@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stolos-sched/stolos/lib/backend"
 	"github.com/stolos-sched/stolos/lib/config"
 	"github.com/stolos-sched/stolos/lib/graph"
 	"github.com/stolos-sched/stolos/lib/jobid"
@@ -63,7 +64,7 @@ func TestChaos(t *testing.T) {
 	}
 	t.Logf("chaos seed %d (set %s=%d to replay the same choices)", seed, chaosSeedEnv, seed)
 	g := loadChaosGraph(t)
-	for i, b := range []string{"local", "redis", "zookeeper"} {
+	for i, b := range backend.Names {
 		t.Run(b, func(t *testing.T) {
 			t.Parallel()
 			c := &chaos{t: t, bin: bin, g: g, dir: t.TempDir(), rng: rand.New(rand.NewPCG(seed, uint64(i)))}

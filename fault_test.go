@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stolos-sched/stolos/lib/backend"
 	"github.com/stolos-sched/stolos/lib/store/redis/redistest"
 	"github.com/stolos-sched/stolos/lib/store/storetest"
 	"github.com/stolos-sched/stolos/lib/store/zookeeper/zktest"
@@ -138,7 +139,7 @@ func TestFaults(t *testing.T) {
 	// another they took over 3 minutes.
 	var backends sync.WaitGroup
 	defer backends.Wait()
-	for _, b := range []string{"local", "redis", "zookeeper"} {
+	for _, b := range backend.Names {
 		backends.Add(1)
 		go t.Run(b, func(t *testing.T) {
 			defer backends.Done()

@@ -3,10 +3,12 @@ package stolos_test
 import (
 	"bytes"
 	"errors"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -84,7 +86,7 @@ func TestWorkerOutlivesOutage(t *testing.T) {
 			return server{env, s.Kill, s.Restart}
 		},
 	}
-	for _, backend := range []string{"redis", "zookeeper"} {
+	for _, backend := range slices.Sorted(maps.Keys(backends)) {
 		for _, fault := range []string{"killed", "paused"} {
 			t.Run(backend+"/"+fault, func(t *testing.T) {
 				// The lease is longer than the outage: a worker counts its

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"flag"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -16,10 +17,13 @@ import (
 	goredis "github.com/redis/go-redis/v9"
 	"github.com/rogpeppe/go-internal/testscript"
 
+	"github.com/stolos-sched/stolos/lib/backend"
 	"github.com/stolos-sched/stolos/lib/children"
 	"github.com/stolos-sched/stolos/lib/claim"
+	"github.com/stolos-sched/stolos/lib/dot/dottest"
 	stexec "github.com/stolos-sched/stolos/lib/exec"
 	"github.com/stolos-sched/stolos/lib/expand"
+	"github.com/stolos-sched/stolos/lib/graphviz"
 	"github.com/stolos-sched/stolos/lib/parents"
 	"github.com/stolos-sched/stolos/lib/runner"
 	"github.com/stolos-sched/stolos/lib/state"
@@ -40,6 +44,7 @@ var tools = map[string]func(args []string) int{
 	"stolos-claim":    func(a []string) int { return claim.Main(a, os.Stdin, os.Stdout, os.Stderr) },
 	"stolos-state":    func(a []string) int { return state.Main(a, os.Stdin, os.Stdout, os.Stderr) },
 	"stolos-exec":     func(a []string) int { return stexec.Main(a, os.Stdin, os.Stdout, os.Stderr) },
+	"stolos-graph":    func(a []string) int { return graphviz.Main(a, os.Stdin, os.Stdout, os.Stderr) },
 }
 
 func TestMain(m *testing.M) {
@@ -113,7 +118,7 @@ func zkServer(t *testing.T) *zktest.Server {
 // each backend, each script in a namespace of its own.
 func TestBackendScripts(t *testing.T) {
 	t.Parallel()
-	for _, b := range []string{"local", "redis", "zookeeper"} {
+	for _, b := range backend.Names {
 		t.Run(b, func(t *testing.T) {
 			t.Parallel()
 			env := map[string]string{"STOLOS_QUEUE_BACKEND": b}
@@ -155,11 +160,12 @@ func TestBackendScripts(t *testing.T) {
 					if name, ok := strings.CutPrefix(cond, "backend:"); ok {
 						return name == b, nil
 					}
-					return false, errors.New("unknown condition " + cond)
+					return condition(cond)
 				},
 				Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
 					"status":     cmdStatus,
 					"redis-hset": cmdRedisHset,
+					"svg-titles": cmdSVGTitles,
 				},
 			})
 		})
@@ -205,11 +211,44 @@ func TestScripts(t *testing.T) {
 			e.Setenv("EXAMPLES", examples)
 			return nil
 		},
+		Condition: condition,
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
 			"status":     cmdStatus,
 			"writelines": cmdWritelines,
+			"svg-titles": cmdSVGTitles,
 		},
 	})
+}
+
+// condition answers the scripts' own conditions: [dot], GraphViz's dot
+// can run (a script skips its drawing step without it); under
+// STOLOS_TEST_REQUIRE_SERVERS=1 a missing dot fails the script.
+func condition(cond string) (bool, error) {
+	if cond != "dot" {
+		return false, errors.New("unknown condition " + cond)
+	}
+	err := dottest.Missing()
+	if err != nil && os.Getenv(dottest.RequireEnv) == "1" {
+		return false, fmt.Errorf("%v, and %s=1", err, dottest.RequireEnv)
+	}
+	return err == nil, nil
+}
+
+// cmdSVGTitles draws a DOT file with dot -Tsvg (a warning fails) and
+// compares the titles of the drawing's nodes, in order, with the lines of
+// a file: svg-titles DOTFILE TITLESFILE
+func cmdSVGTitles(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: svg-titles DOTFILE TITLESFILE")
+	}
+	svg, err := dottest.SVG([]byte(ts.ReadFile(args[0])))
+	ts.Check(err)
+	titles, err := dottest.Titles(svg)
+	ts.Check(err)
+	got := strings.Join(titles, "\n") + "\n"
+	if want := ts.ReadFile(args[1]); got != want {
+		ts.Fatalf("svg node titles of %s:\n%s\nwant (%s):\n%s", args[0], got, args[1], want)
+	}
 }
 
 // cmdWritelines writes a file of lines, for inputs too long to keep in a

@@ -22,12 +22,14 @@ tool stolos-submit    a app-name config configuration-backend job-id-default-tem
 tool stolos-claim     a app-name config configuration-backend job-id-default-template job-id-delimiter job-id-validations lease n q qb-local-path qb-redis-db qb-redis-host qb-redis-key-prefix qb-redis-password qb-redis-port qb-redis-tls qb-zookeeper-auth qb-zookeeper-hosts qb-zookeeper-timeout queue-backend redis-db redis-host redis-key-prefix redis-password redis-port redis-tls tasks-json wait
 tool stolos-state     a app-name config configuration-backend count force job-id-default-template job-id-delimiter job-id-validations json list q qb-local-path qb-redis-db qb-redis-host qb-redis-key-prefix qb-redis-password qb-redis-port qb-redis-tls qb-zookeeper-auth qb-zookeeper-hosts qb-zookeeper-timeout queue-backend redis-db redis-host redis-key-prefix redis-password redis-port redis-tls set state tasks-json
 tool stolos-exec      a app-name bypass-scheduler config configuration-backend grace job-id-default-template job-id-delimiter job-id-validations lease log-dir loop max-retry q qb-local-path qb-redis-db qb-redis-host qb-redis-key-prefix qb-redis-password qb-redis-port qb-redis-tls qb-zookeeper-auth qb-zookeeper-hosts qb-zookeeper-timeout queue-backend redis-db redis-host redis-key-prefix redis-password redis-port redis-tls tasks-json wait
+tool stolos-graph     a app-name config configuration-backend down job-id-default-template job-id-delimiter job-id-validations max q qb-local-path qb-redis-db qb-redis-host qb-redis-key-prefix qb-redis-password qb-redis-port qb-redis-tls qb-zookeeper-auth qb-zookeeper-hosts qb-zookeeper-timeout queue-backend redis-db redis-host redis-key-prefix redis-password redis-port redis-tls tasks-json up
 flag a                        app                               the app
 flag app-name                 app                               the app, as -a
 flag bypass-scheduler         -                                 run the named jobs and change no state
 flag config                   file                              read flags from a file
 flag configuration-backend    json|redis                        where the configuration is
 flag count                    -                                 count the jobs of the app by state
+flag down                     -                                 draw the jobs and their descendants, by state
 flag force                    -                                 with -set completed, stop a running job first
 flag g                        -                                 add the dependency group
 flag grace                    word                              time from SIGTERM to SIGKILL
@@ -39,6 +41,7 @@ flag lease                    word                              hold claimed job
 flag list                     -                                 every known job of the app
 flag log-dir                  file                              write each attempt output to a file under this directory
 flag loop                     -                                 keep claiming and running jobs
+flag max                      word                              draw at most N jobs, summing up the rest
 flag max-retry                word                              failed attempts that make a failure final
 flag n                        word                              claim up to N jobs
 flag priority                 word                              queue priority, lower runs first
@@ -65,6 +68,7 @@ flag redis-tls                -                                 configuration ba
 flag set                      pending|completed|failed|skipped  set the state of the jobs
 flag state                    pending|completed|failed|skipped  with -list, only jobs in this state
 flag tasks-json               file                              the apps configuration, a tasks.json file
+flag up                       -                                 draw the jobs and their ancestors, by state
 flag wait                     word                              wait this long for work
 '
 # END GENERATED

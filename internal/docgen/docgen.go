@@ -29,6 +29,7 @@ import (
 	"github.com/stolos-sched/stolos/lib/cli"
 	"github.com/stolos-sched/stolos/lib/exec"
 	"github.com/stolos-sched/stolos/lib/expand"
+	"github.com/stolos-sched/stolos/lib/graphviz"
 	"github.com/stolos-sched/stolos/lib/parents"
 	"github.com/stolos-sched/stolos/lib/state"
 	"github.com/stolos-sched/stolos/lib/submit"
@@ -51,6 +52,7 @@ func Tools() []Tool {
 		{"stolos-claim", claim.Tool},
 		{"stolos-state", state.Tool},
 		{"stolos-exec", exec.Tool},
+		{"stolos-graph", graphviz.Tool},
 	}
 }
 
@@ -91,19 +93,15 @@ func Files(root string) (map[string][]byte, error) {
 		if err != nil {
 			return nil, err
 		}
-		block, err := manBlock(entries, t.New().Flags, used)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %v", path, err)
-		}
-		text, err := replace(string(old), `.\" BEGIN GENERATED flags`, `.\" END GENERATED`, block)
+		text, err := manPage(string(old), entries, t.New().Flags, used)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %v", path, err)
 		}
 		out[path] = []byte(text)
 	}
 	for _, e := range entries {
-		if !used[e] && e.item == "" {
-			return nil, fmt.Errorf("internal/docgen/flags.mdoc: the entry of -%s is in no page: no tool has it", e.flags[0].name)
+		if !used[e] {
+			return nil, fmt.Errorf("internal/docgen/flags.mdoc:%d: the entry is in no page", e.line)
 		}
 	}
 	table, err := completionTable()

@@ -1,7 +1,7 @@
 // Package backend opens the job-state backend chosen by the shared
 // -queue-backend flags: local (SQLite, the default), zookeeper or redis.
-// It is the one place that knows all three; the graph tools do not import
-// it.
+// It is the one place that knows all three (Names); lib/sched opens a
+// backend through it, and the graph tools do not import it.
 package backend
 
 import (
@@ -12,16 +12,26 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/stolos-sched/stolos/lib/cli"
-	"github.com/stolos-sched/stolos/lib/sched"
 	"github.com/stolos-sched/stolos/lib/store"
 	"github.com/stolos-sched/stolos/lib/store/local"
 	"github.com/stolos-sched/stolos/lib/store/redis"
 	"github.com/stolos-sched/stolos/lib/store/zookeeper"
 )
+
+// Names are the backends, in the order the documentation lists them; the
+// first is the default. Tests and the bench harness that run on every
+// backend read this list.
+var Names = []string{"local", "zookeeper", "redis"}
+
+// names words Names for a message: "local, zookeeper or redis".
+func names() string {
+	return strings.Join(Names[:len(Names)-1], ", ") + " or " + Names[len(Names)-1]
+}
 
 // Flags are the queue backend's flags, named after the original's.
 type Flags struct {
@@ -35,7 +45,7 @@ type Flags struct {
 
 // Register adds the flags to fs.
 func (f *Flags) Register(fs *flag.FlagSet) {
-	fs.StringVar(&f.Backend, "queue-backend", "local", "where job state lives: local, zookeeper or redis (env STOLOS_QUEUE_BACKEND)")
+	fs.StringVar(&f.Backend, "queue-backend", Names[0], "where job state lives: "+names()+" (env STOLOS_QUEUE_BACKEND)")
 	fs.StringVar(&f.LocalPath, "qb-local-path", "", "local: the SQLite `FILE` (env STOLOS_QB_LOCAL_PATH; default $XDG_STATE_HOME/stolos/stolos.db)")
 	fs.StringVar(&f.ZKHosts, "qb-zookeeper-hosts", "", "zookeeper: `HOSTS` as host:port,...[/chroot] (env STOLOS_QB_ZOOKEEPER_HOSTS)")
 	fs.DurationVar(&f.ZKTimeout, "qb-zookeeper-timeout", zookeeper.DefaultSessionTimeout, "zookeeper: session `TIMEOUT` (env STOLOS_QB_ZOOKEEPER_TIMEOUT)")
@@ -64,14 +74,11 @@ func DefaultLocalPath() (string, error) {
 
 // Check validates the flags without connecting (a usage error if not).
 func (f *Flags) Check() error {
-	switch f.Backend {
-	case "local", "redis":
-	case "zookeeper":
-		if f.ZKHosts == "" {
-			return errors.New("-queue-backend zookeeper needs -qb-zookeeper-hosts (STOLOS_QB_ZOOKEEPER_HOSTS)")
-		}
-	default:
-		return fmt.Errorf("unknown -queue-backend %q (want local, zookeeper or redis)", f.Backend)
+	switch {
+	case !slices.Contains(Names, f.Backend):
+		return fmt.Errorf("unknown -queue-backend %q (want %s)", f.Backend, names())
+	case f.Backend == "zookeeper" && f.ZKHosts == "":
+		return errors.New("-queue-backend zookeeper needs -qb-zookeeper-hosts (STOLOS_QB_ZOOKEEPER_HOSTS)")
 	}
 	return nil
 }
@@ -99,41 +106,6 @@ func (f *Flags) Open(ctx context.Context, warn io.Writer) (store.Backend, error)
 	return local.Open(ctx, path)
 }
 
-// Setup is what every stateful tool shares: the configuration flags and
-// the queue backend flags.
-type Setup struct {
-	Config cli.ConfigFlags
-	QB     Flags
-}
-
-// Register adds both sets of flags.
-func (s *Setup) Register(fs *flag.FlagSet) {
-	s.Config.Register(fs)
-	s.QB.Register(fs)
-}
-
-// Open loads the configuration, checks app (when not empty) against it,
-// and connects to the backend. On failure it has reported the error and
-// returns the exit status: 2 for a bad configuration, app or flag, 1 for a
-// backend that cannot be reached.
-func (s *Setup) Open(ctx context.Context, t *cli.Tool, app string) (*sched.Sched, int, bool) {
-	cfg, err := s.Config.Load(ctx, ConfigSources())
-	if err != nil {
-		return nil, t.Usagef("%v", err), false
-	}
-	if app != "" && cfg.App(app) == nil {
-		return nil, t.Usagef("unknown app %q", app), false
-	}
-	if err := s.QB.Check(); err != nil {
-		return nil, t.Usagef("%v", err), false
-	}
-	b, err := s.QB.Open(ctx, &warnWriter{t})
-	if err != nil {
-		return nil, t.Fail(fmt.Errorf("%s backend: %v", s.QB.Backend, err)), false
-	}
-	return &sched.Sched{Cfg: cfg, B: b, Environ: os.Environ(), Warnf: t.Warnf}, cli.OK, true
-}
-
 // ConfigSources are the configuration backends the stateful tools read
 // besides the JSON file. (The graph tools read JSON only: they import no
 // network client.)
@@ -144,12 +116,4 @@ func ConfigSources() map[string]cli.ConfigSource {
 				Password: r.Password, TLS: r.TLS, KeyPrefix: r.KeyPrefix})
 		},
 	}
-}
-
-// warnWriter passes backend warnings to the tool's stderr (unless -q).
-type warnWriter struct{ t *cli.Tool }
-
-func (w *warnWriter) Write(p []byte) (int, error) {
-	w.t.Warnf("%s", strings.TrimSpace(string(p)))
-	return len(p), nil
 }

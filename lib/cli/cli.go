@@ -8,12 +8,11 @@ package cli
 import (
 	"bufio"
 	"bytes"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"os"
 	"strings"
-	"syscall"
 )
 
 // Version is the version printed by -version, set at build time with
@@ -38,8 +37,18 @@ type Tool struct {
 	Quiet    bool
 	// Getenv reads the environment; nil means os.Getenv.
 	Getenv func(string) string
+	// Signals end the context of Run's run function; with none, they
+	// have their default effect.
+	Signals []os.Signal
+	// FailStatus is the exit status of an error that names none (see
+	// Report); zero means Failure.
+	FailStatus int
+	// Severity lists exit statuses from the least serious to the most;
+	// a status not in it ranks by its value (nil: 0 < 1 < 2 < 3).
+	Severity []int
 
 	stdout io.Writer
+	status int // the most serious status reported
 }
 
 // New makes a tool with its flag set.
@@ -91,30 +100,6 @@ func (t *Tool) Warnf(format string, args ...any) {
 	if !t.Quiet {
 		t.Errorf(format, args...)
 	}
-}
-
-// Usagef prints a usage error and the usage line, and returns Usage.
-func (t *Tool) Usagef(format string, args ...any) int {
-	t.Errorf(format, args...)
-	fmt.Fprintf(t.Stderr, "usage: %s\n", t.Synopsis)
-	return Usage
-}
-
-// Fail prints err and returns Failure (or nothing, for a closed pipe).
-func (t *Tool) Fail(err error) int {
-	if !errors.Is(err, syscall.EPIPE) {
-		t.Errorf("%v", err)
-	}
-	return Failure
-}
-
-// Flush flushes stdout and returns OK, or reports the error and returns
-// Failure. A closed pipe ends the tool quietly.
-func (t *Tool) Flush() int {
-	if err := t.Stdout.Flush(); err != nil {
-		return t.Fail(err)
-	}
-	return OK
 }
 
 func oneLine(s string) string {

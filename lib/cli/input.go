@@ -5,10 +5,9 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"iter"
 	"strconv"
 	"strings"
-
-	"github.com/stolos-sched/stolos/lib/config"
 )
 
 // Record is one input record: a job of an app, and where it came from.
@@ -21,51 +20,76 @@ type Record struct {
 // MaxLine is the longest input line accepted.
 const MaxLine = 1 << 20
 
-// Records calls fn for every record: the arguments if there are any, else
-// the lines of stdin. A line holding a TAB is a record APP<TAB>JOB_ID
-// (fields after the second are ignored); a line without one is a bare job
-// id of app (-a), which must then be set. Blank lines are skipped. Records
-// that are malformed go to fn with their error in bad; fn returns false to
-// stop. The error is a read error of stdin.
-func (t *Tool) Records(app string, args []string, fn func(r Record, bad error) bool) error {
-	if len(args) > 0 {
-		for i, a := range args {
-			where := "argument " + strconv.Itoa(i+1)
-			if name, ok := t.flagLike(a); ok {
-				if !fn(Record{App: app, JobID: a, Where: where}, fmt.Errorf("%s: %q is a flag: flags go before job ids", where, "-"+name)) {
-					return nil
+// Records yields every record: the arguments if there are any, else the
+// lines of stdin. A line holding a TAB is a record APP<TAB>JOB_ID (fields
+// after the second are ignored); a line without one is a bare job id of
+// app (-a), which must then be set. Blank lines are skipped. A malformed
+// record comes with its error; a read error of stdin comes last, with a
+// record that has only Where ("stdin").
+func (t *Tool) Records(app string, args []string) iter.Seq2[Record, error] {
+	return func(yield func(Record, error) bool) {
+		if len(args) > 0 {
+			for i, a := range args {
+				where := "argument " + strconv.Itoa(i+1)
+				if name, ok := t.flagLike(a); ok {
+					if !yield(Record{App: app, JobID: a, Where: where}, fmt.Errorf("%s: %q is a flag: flags go before job ids", where, "-"+name)) {
+						return
+					}
+					continue
+				}
+				if !yield(makeRecord(app, a, where)) {
+					return
+				}
+			}
+			return
+		}
+		lr := newLineReader(t.Stdin)
+		for {
+			line, long, err := lr.next()
+			switch {
+			case err == io.EOF:
+				return
+			case err != nil:
+				yield(Record{Where: "stdin"}, fmt.Errorf("stdin: %v", err))
+				return
+			}
+			where := "stdin:" + strconv.Itoa(lr.n)
+			if long {
+				if !yield(Record{App: app, Where: where}, fmt.Errorf("%s: line longer than %d bytes, skipped", where, MaxLine)) {
+					return
 				}
 				continue
 			}
-			r, err := makeRecord(app, a, where)
-			if !fn(r, err) {
-				return nil
+			if strings.TrimSpace(line) == "" {
+				continue
+			}
+			if !yield(makeRecord(app, line, where)) {
+				return
 			}
 		}
-		return nil
 	}
-	lr := newLineReader(t.Stdin)
-	for {
-		line, long, err := lr.next()
-		if err == io.EOF {
-			return nil
-		}
-		if err != nil {
-			return fmt.Errorf("stdin: %v", err)
-		}
-		where := "stdin:" + strconv.Itoa(lr.n)
-		if long {
-			if !fn(Record{App: app, Where: where}, fmt.Errorf("%s: line longer than %d bytes, skipped", where, MaxLine)) {
-				return nil
+}
+
+// Jobs is the one loop of the tools that read jobs: it yields the records
+// of app and args (Records) that resolve turns into jobs, each with its
+// job. A malformed record, one that resolve refuses (its error prefixed
+// with where the record came from) and a read error are reported (Report)
+// as they come, and the records after them go on.
+func Jobs[J any](t *Tool, app string, args []string, resolve func(Record) (J, error)) iter.Seq2[Record, J] {
+	return func(yield func(Record, J) bool) {
+		for r, err := range t.Records(app, args) {
+			if err != nil {
+				t.Report(err)
+				continue
 			}
-			continue
-		}
-		if strings.TrimSpace(line) == "" {
-			continue
-		}
-		r, err := makeRecord(app, line, where)
-		if !fn(r, err) {
-			return nil
+			j, err := resolve(r)
+			if err != nil {
+				t.Report(fmt.Errorf("%s: %w", r.Where, err))
+				continue
+			}
+			if !yield(r, j) {
+				return
+			}
 		}
 	}
 }
@@ -133,21 +157,6 @@ func makeRecord(app, line, where string) (Record, error) {
 	}
 	r.App = a
 	return r, nil
-}
-
-// Job resolves a record against the config: the app, the canonical job id
-// and its identifier values. The error names the input line, the app and
-// its template.
-func Job(c *config.Config, r Record) (*config.App, string, []string, error) {
-	a := c.App(r.App)
-	if a == nil {
-		return nil, "", nil, fmt.Errorf("%s: unknown app %q", r.Where, r.App)
-	}
-	id, vals, err := a.Parser.Canonical(r.JobID)
-	if err != nil {
-		return nil, "", nil, fmt.Errorf("%s: invalid job id %q for app %s (template %q): %v", r.Where, r.JobID, a.Name, a.Template.Text, err)
-	}
-	return a, id, vals, nil
 }
 
 // flagLike reports whether an argument names one of the tool's flags

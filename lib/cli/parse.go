@@ -32,20 +32,20 @@ var ConfigKeys = []string{
 // Parse parses args, then sets the flags they did not set from the
 // environment (flag -x-y from STOLOS_X_Y, except the variables named by
 // STOLOS_JOB_VARS), then those still unset from the -config file. It
-// handles -version and -h itself; when it returns false the tool should
-// exit with the returned status.
-func (t *Tool) Parse(args []string) (rest []string, status int, ok bool) {
+// handles -version and -h itself: it then returns Exit(OK, nil), which
+// ends the tool.
+func (t *Tool) Parse(args []string) (rest []string, err error) {
 	if len(args) > 0 && (args[0] == "-version" || args[0] == "--version") {
 		fmt.Fprintf(t.Stdout, "%s %s\n", t.Name, Version)
-		return nil, t.Flush(), false
+		return nil, Exit(OK, nil)
 	}
-	err := t.Flags.Parse(args)
+	err = t.Flags.Parse(args)
 	if errors.Is(err, flag.ErrHelp) {
 		t.Stdout.WriteString(t.Help())
-		return nil, t.Flush(), false
+		return nil, Exit(OK, nil)
 	}
 	if err != nil {
-		return nil, t.Usagef("%s", flagError(err)), false
+		return nil, Usagef("%s", flagError(err))
 	}
 	set := map[string]bool{}
 	t.Flags.Visit(func(f *flag.Flag) { set[f.Name] = true })
@@ -56,10 +56,9 @@ func (t *Tool) Parse(args []string) (rest []string, status int, ok bool) {
 	if err != nil {
 		// The environment and the file are not the command line: the
 		// usage line would not help.
-		t.Errorf("%v", err)
-		return nil, Usage, false
+		return nil, Invalid(err)
 	}
-	return t.Flags.Args(), OK, true
+	return t.Flags.Args(), nil
 }
 
 // EnvVar is the environment variable of flag name: STOLOS_ and the name in

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"io"
 	"os"
@@ -10,7 +11,7 @@ import (
 	"testing"
 )
 
-// parse runs Parse on a tool with -a, -n and -b, the environment env and
+// parse runs Run (which calls Parse) on a tool with -a, -n and -b, the environment env and
 // a -config file holding conf (none when conf is ""). It returns the flags'
 // values, or the status and stderr.
 func parse(t *testing.T, env map[string]string, conf string, args ...string) string {
@@ -29,7 +30,11 @@ func parse(t *testing.T, env map[string]string, conf string, args ...string) str
 		}
 		args = append([]string{"-config", path}, args...)
 	}
-	_, status, ok := tool.Parse(args)
+	ok := false
+	status := tool.Run(args, func(context.Context, []string) error {
+		ok = true
+		return nil
+	})
 	if !ok {
 		out := stderr.String()
 		if conf != "" {

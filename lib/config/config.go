@@ -183,6 +183,21 @@ type Exec struct {
 // App returns the app named name, or nil.
 func (c *Config) App(name string) *App { return c.byName[name] }
 
+// Resolve parses jobID, a job id of the app named app: it returns the app,
+// the canonical job id and its identifier values, or an error that names
+// the app and its template.
+func (c *Config) Resolve(app, jobID string) (*App, string, []string, error) {
+	a := c.App(app)
+	if a == nil {
+		return nil, "", nil, fmt.Errorf("unknown app %q", app)
+	}
+	id, vals, err := a.Parser.Canonical(jobID)
+	if err != nil {
+		return nil, "", nil, fmt.Errorf("invalid job id %q for app %s (template %q): %v", jobID, a.Name, a.Template.Text, err)
+	}
+	return a, id, vals, nil
+}
+
 // Names lists the app names in file order.
 func (c *Config) Names() []string {
 	out := make([]string, len(c.Apps))

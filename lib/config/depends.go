@@ -66,7 +66,8 @@ func (c *Config) parseDependsOn(a *App, raw json.RawMessage) error {
 }
 
 // parseSub reads one subgroup map and expands "all" into one subgroup per
-// parent app.
+// parent app, in phases: the parent apps, the other members, the parent
+// job ids made canonical, the expansion of "all".
 func (c *Config) parseSub(a *App, key string, raw json.RawMessage) ([]*Sub, error) {
 	if kind(raw) != "an object" {
 		return nil, errf(a.Name, key, "want an object, found %s", kind(raw))
@@ -76,42 +77,73 @@ func (c *Config) parseSub(a *App, key string, raw json.RawMessage) ([]*Sub, erro
 		return nil, errf(a.Name, key, "%v", err)
 	}
 	s := &Sub{Values: map[string]*Values{}}
-	var all []string
-	var jobIDs []string
-	hasJobIDs, hasApps := false, false
+	if err := c.subParents(a, key, ms, s); err != nil {
+		return nil, err
+	}
+	k, err := c.subMembers(a, key, ms, s)
+	if err != nil {
+		return nil, err
+	}
+	if k.hasJobIDs {
+		if err := subJobIDs(a, key, k.jobIDs, s); err != nil {
+			return nil, err
+		}
+	}
+	return expandAll(a, key, k.all, s)
+}
+
+// subParents reads the subgroup's "app_name" list into s.Parents.
+func (c *Config) subParents(a *App, key string, ms []member, s *Sub) error {
+	hasApps := false
 	for _, m := range ms {
 		if m.Key == "app_name" {
 			hasApps = true
 			if err := c.parseParents(a, key+".app_name", m.Value, s); err != nil {
-				return nil, err
+				return err
 			}
 		}
 	}
 	if !hasApps {
-		return nil, errf(a.Name, key, "no \"app_name\" list of parent apps")
+		return errf(a.Name, key, "no \"app_name\" list of parent apps")
 	}
+	return nil
+}
+
+// subKeys is what a subgroup's members say besides its parent apps and
+// its identifiers' values (which go into the Sub).
+type subKeys struct {
+	all       []string // the identifiers whose value is "all"
+	jobIDs    []string // "job_id", the parent job ids as written
+	hasJobIDs bool
+}
+
+// subMembers reads the subgroup's members other than "app_name": the
+// values of identifiers into s.Values, the rest into the subKeys.
+func (c *Config) subMembers(a *App, key string, ms []member, s *Sub) (subKeys, error) {
+	var out subKeys
 	for _, m := range ms {
 		k := key + "." + m.Key
 		switch m.Key {
 		case "app_name":
 			continue
 		case "job_id":
-			if jobIDs, err = scalars(m.Value); err != nil {
-				return nil, errf(a.Name, k, "%v", err)
+			var err error
+			if out.jobIDs, err = scalars(m.Value); err != nil {
+				return out, errf(a.Name, k, "%v", err)
 			}
-			hasJobIDs = true
+			out.hasJobIDs = true
 			continue
 		case "_func":
-			return nil, errf(a.Name, k, "two-way functions are not supported: list the values, or the parent job ids in \"job_id\"")
+			return out, errf(a.Name, k, "two-way functions are not supported: list the values, or the parent job ids in \"job_id\"")
 		}
 		if !a.Template.Has(m.Key) && !anyHas(s.Parents, m.Key) {
-			return nil, errf(a.Name, k, "%q is an identifier of neither %s nor its parents in this group", m.Key, a.Name)
+			return out, errf(a.Name, k, "%q is an identifier of neither %s nor its parents in this group", m.Key, a.Name)
 		}
 		if str, ok := isString(m.Value); ok {
 			if str != "all" {
-				return nil, errf(a.Name, k, "want a list of values or \"all\", found the string %q", str)
+				return out, errf(a.Name, k, "want a list of values or \"all\", found the string %q", str)
 			}
-			all = append(all, m.Key)
+			out.all = append(out.all, m.Key)
 			continue
 		}
 		vals, err := scalars(m.Value)
@@ -122,29 +154,38 @@ func (c *Config) parseSub(a *App, key string, raw json.RawMessage) ([]*Sub, erro
 			err = noRepeats(vals)
 		}
 		if err != nil {
-			return nil, errf(a.Name, k, "%v", err)
+			return out, errf(a.Name, k, "%v", err)
 		}
 		s.Values[m.Key] = newValues(vals)
 	}
-	if hasJobIDs {
-		s.JobIDs = map[*App]*Values{}
-		for _, p := range s.Parents {
-			canon := make([]string, len(jobIDs))
-			for i, id := range jobIDs {
-				cid, _, err := p.Parser.Canonical(id)
-				if err != nil {
-					return nil, errf(a.Name, key+".job_id", "%q is not a job id of %s (template %q): %v", id, p.Name, p.Template.Text, err)
-				}
-				canon[i] = cid
+	return out, nil
+}
+
+// subJobIDs makes the parent job ids canonical for each parent app, into
+// s.JobIDs.
+func subJobIDs(a *App, key string, jobIDs []string, s *Sub) error {
+	s.JobIDs = map[*App]*Values{}
+	for _, p := range s.Parents {
+		canon := make([]string, len(jobIDs))
+		for i, id := range jobIDs {
+			cid, _, err := p.Parser.Canonical(id)
+			if err != nil {
+				return errf(a.Name, key+".job_id", "%q is not a job id of %s (template %q): %v", id, p.Name, p.Template.Text, err)
 			}
-			s.JobIDs[p] = newValues(canon)
+			canon[i] = cid
 		}
+		s.JobIDs[p] = newValues(canon)
 	}
+	return nil
+}
+
+// expandAll returns s, or with identifiers whose value is "all", one
+// subgroup per parent, each "all" identifier of the parent's template
+// taking the parent's autofill values, the others dropped.
+func expandAll(a *App, key string, all []string, s *Sub) ([]*Sub, error) {
 	if len(all) == 0 {
 		return []*Sub{s}, nil
 	}
-	// "all": one subgroup per parent, each "all" identifier of the parent's
-	// template taking the parent's autofill values, the others dropped.
 	out := make([]*Sub, 0, len(s.Parents))
 	for _, p := range s.Parents {
 		e := &Sub{Parents: []*App{p}, Values: make(map[string]*Values, len(s.Values)+len(all)), JobIDs: s.JobIDs}

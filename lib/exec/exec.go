@@ -16,14 +16,11 @@ import (
 	"math/rand/v2"
 	"net/url"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"runtime"
 	"syscall"
 	"time"
 
-	"github.com/stolos-sched/stolos/lib/backend"
-	"github.com/stolos-sched/stolos/lib/claim"
 	"github.com/stolos-sched/stolos/lib/cli"
 	"github.com/stolos-sched/stolos/lib/config"
 	"github.com/stolos-sched/stolos/lib/runner"
@@ -41,9 +38,6 @@ const (
 	Interrupted = 3
 )
 
-// MaxBackoff bounds the delay between retries.
-const MaxBackoff = 24 * time.Hour
-
 type flags struct {
 	App      string
 	Loop     bool
@@ -53,7 +47,7 @@ type flags struct {
 	LogDir   string
 	Grace    time.Duration
 	Bypass   bool
-	Setup    backend.Setup
+	Setup    sched.Setup
 }
 
 func newTool(stdin io.Reader, stdout, stderr io.Writer) (*cli.Tool, *flags) {
@@ -62,13 +56,14 @@ func newTool(stdin io.Reader, stdout, stderr io.Writer) (*cli.Tool, *flags) {
 	t.AppFlag(&f.App, true)
 	t.Flags.BoolVar(&f.Loop, "loop", false, "keep claiming and running jobs until the queue is empty (with -wait, forever) (env STOLOS_LOOP)")
 	t.Flags.DurationVar(&f.Wait, "wait", 0, "wait up to `D` for a job to claim (env STOLOS_WAIT)")
-	claim.LeaseFlag(t, &f.Lease)
+	sched.LeaseFlag(t.Flags, &f.Lease)
 	t.Flags.IntVar(&f.MaxRetry, "max-retry", sched.DefaultMaxRetry, "fail a job after `N` failed attempts, unless its app sets max_retry (env STOLOS_MAX_RETRY)")
 	t.Flags.StringVar(&f.LogDir, "log-dir", "", "write each attempt's output to a file under `DIR` instead of stderr (env STOLOS_LOG_DIR)")
 	t.Flags.DurationVar(&f.Grace, "grace", 10*time.Second, "on SIGINT, SIGTERM, a timeout or a lost lease, wait `D` (at most an eighth of -lease) after SIGTERM before SIGKILL (env STOLOS_GRACE)")
 	t.Flags.BoolVar(&f.Bypass, "bypass-scheduler", false, "run the named jobs' command and change no state (env STOLOS_BYPASS_SCHEDULER)")
 	t.QuietFlag()
 	f.Setup.Register(t.Flags)
+	t.Signals = []os.Signal{os.Interrupt, syscall.SIGTERM}
 	return t, f
 }
 
@@ -91,48 +86,49 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		runtime.GOMAXPROCS(1)
 	}
 	t, f := newTool(stdin, stdout, stderr)
-	rest, status, ok := t.Parse(args)
-	if !ok {
-		return status
-	}
+	return t.Run(args, func(ctx context.Context, rest []string) error { return run(ctx, t, f, args, rest) })
+}
+
+// run checks the flags and runs the named jobs, or claims and runs jobs.
+// The first signal stops claiming and cancels the running command
+// (SIGTERM, then SIGKILL after -grace).
+func run(ctx context.Context, t *cli.Tool, f *flags, args, rest []string) error {
 	ids, extra := splitExtra(args, rest)
 	switch {
 	case f.App == "":
-		return t.Usagef("no app: give -a APP or set STOLOS_APP_NAME")
+		return cli.Usagef("no app: give -a APP or set STOLOS_APP_NAME")
 	case f.Lease < 3*time.Millisecond:
-		return t.Usagef("-lease %v: too short", f.Lease)
+		return cli.Usagef("-lease %v: too short", f.Lease)
 	case f.MaxRetry < 1:
-		return t.Usagef("-max-retry %d: want at least 1", f.MaxRetry)
+		return cli.Usagef("-max-retry %d: want at least 1", f.MaxRetry)
 	case f.Wait < 0 || f.Grace < 0:
-		return t.Usagef("-wait and -grace take durations of 0 or more")
+		return cli.Usagef("-wait and -grace take durations of 0 or more")
 	case f.Bypass && len(ids) == 0:
-		return t.Usagef("-bypass-scheduler needs job ids")
+		return cli.Usagef("-bypass-scheduler needs job ids")
 	case f.Loop && len(ids) > 0:
-		return t.Usagef("-loop claims jobs: name no job ids")
+		return cli.Usagef("-loop claims jobs: name no job ids")
 	}
-	// The first signal stops claiming and cancels the running command
-	// (SIGTERM, then SIGKILL after -grace).
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	s, status, ok := f.Setup.Open(ctx, t, f.App)
-	if !ok {
-		return status
+	s, err := f.Setup.Open(ctx, f.App, t.Warnf)
+	if err != nil {
+		return err
 	}
-	defer s.B.Close()
+	defer s.Close()
 	argv, err := reaperArgv()
 	if err != nil {
-		return t.Fail(err)
+		return err
 	}
 	reaper := runner.NewReaper(argv)
 	defer reaper.Close()
-	w := &worker{t: t, f: f, s: s, extra: extra, reaper: reaper, owner: claim.Owner("stolos-exec")}
-	if f.Bypass {
-		return w.bypass(ctx, ids)
+	w := &worker{t: t, f: f, s: s, extra: extra, reaper: reaper, owner: sched.Owner("stolos-exec")}
+	switch {
+	case f.Bypass:
+		w.bypass(ctx, ids)
+	case len(ids) > 0:
+		w.named(ctx, ids)
+	default:
+		w.claimed(ctx)
 	}
-	if len(ids) > 0 {
-		return w.named(ctx, ids)
-	}
-	return w.claimed(ctx)
+	return nil
 }
 
 // splitExtra separates job ids from the words after "--", which the flag
@@ -169,59 +165,42 @@ type worker struct {
 	outage outage // of a -loop -wait worker's claims
 }
 
-// eachJob calls fn for each job named by ids, in order, reporting bad
-// ones, until a signal; it returns the worst exit status.
-func (w *worker) eachJob(ctx context.Context, ids []string, fn func(j sched.Job) int) int {
-	status := cli.OK
-	err := w.t.Records(w.f.App, ids, func(r cli.Record, bad error) bool {
+// eachJob calls fn for each job named by ids, in order, until a signal;
+// bad ones are reported.
+func (w *worker) eachJob(ctx context.Context, ids []string, fn func(j sched.Job)) {
+	for _, j := range cli.Jobs(w.t, w.f.App, ids, w.s.ResolveRecord) {
 		if ctx.Err() != nil {
-			return false
+			break
 		}
-		var j sched.Job
-		if bad == nil {
-			if j, bad = w.s.Resolve(store.Ref{App: r.App, JobID: r.JobID}); bad != nil {
-				bad = fmt.Errorf("%s: %v", r.Where, bad)
-			}
-		}
-		if bad != nil {
-			w.t.Errorf("%v", bad)
-			status = worst(status, cli.Failure)
-			return true
-		}
-		status = worst(status, fn(j))
-		return true
-	})
-	if err != nil {
-		w.t.Errorf("%v", err)
-		status = worst(status, cli.Failure)
+		fn(j)
 	}
+	w.interrupted(ctx)
+}
+
+// interrupted reports the exit status Interrupted if a signal came.
+func (w *worker) interrupted(ctx context.Context) {
 	if ctx.Err() != nil {
-		status = worst(status, Interrupted)
+		w.t.Report(cli.Exit(Interrupted, nil))
 	}
-	return status
 }
 
 // named runs the jobs named on the command line, each now, under a lease.
-func (w *worker) named(ctx context.Context, ids []string) int {
-	return w.eachJob(ctx, ids, func(j sched.Job) int {
-		sent := time.Now()
-		l, err := w.s.B.Acquire(ctx, j.Ref(), w.owner, w.f.Lease)
-		l.Sent = sent
+func (w *worker) named(ctx context.Context, ids []string) {
+	w.eachJob(ctx, ids, func(j sched.Job) {
+		l, err := w.s.Acquire(ctx, j, w.owner, w.f.Lease)
 		if err != nil {
-			w.t.Errorf("%v", w.explain(ctx, j, err))
-			return cli.Failure
+			w.t.Report(w.explain(ctx, j, err))
+			return
 		}
 		p, err := w.s.Ready(ctx, l)
 		switch {
 		case err != nil:
-			w.t.Errorf("%v", err)
-			return cli.Failure
+			w.t.Report(err)
 		case p != nil:
-			w.t.Errorf("%v", p)
-			return cli.Failure
+			w.t.Report(errors.New(p.String()))
+		default:
+			w.attempt(ctx, l, false)
 		}
-		st, _ := w.attempt(ctx, l, false)
-		return st
 	})
 }
 
@@ -230,8 +209,8 @@ func (w *worker) explain(ctx context.Context, j sched.Job, err error) error {
 	switch {
 	case errors.Is(err, store.ErrNotPending):
 		st := "not pending"
-		if jobs, gerr := w.s.B.Get(ctx, []store.Ref{j.Ref()}); gerr == nil {
-			st = string(jobs[0].State)
+		if job, gerr := w.s.Get(ctx, j.Ref()); gerr == nil {
+			st = string(job.State)
 		}
 		return fmt.Errorf("%s %s: job is %s (use stolos-submit -readd to run it again)", j.App.Name, j.ID, st)
 	case errors.Is(err, store.ErrHeld):
@@ -243,15 +222,14 @@ func (w *worker) explain(ctx context.Context, j sched.Job, err error) error {
 // claimed claims and runs one job, or with -loop, jobs until the queue is
 // empty (with -wait, until a signal). In a loop, each success is recorded
 // with the next claim, in one backend step.
-func (w *worker) claimed(ctx context.Context) int {
-	status := cli.OK
+func (w *worker) claimed(ctx context.Context) {
 	req := store.ClaimRequest{App: w.f.App, Owner: w.owner, N: 1, Lease: w.f.Lease}
 	if a := w.s.Cfg.App(w.f.App); a != nil {
 		req.MaxRetry = w.maxRetry(a)
 	}
 	var done *success // to record with the next claim
 	record := func(d *success) func(error) {
-		return func(err error) { status = worst(status, w.recorded(d, err)) }
+		return func(err error) { w.recorded(d, err) }
 	}
 	for ctx.Err() == nil {
 		var got *store.Lease
@@ -261,8 +239,7 @@ func (w *worker) claimed(ctx context.Context) int {
 		}
 		parked := func(p sched.Parked) {
 			if p.Failed {
-				w.t.Errorf("%v", p)
-				status = worst(status, cli.Failure)
+				w.t.Report(errors.New(p.String()))
 			} else {
 				w.t.Warnf("%v", p)
 			}
@@ -280,8 +257,8 @@ func (w *worker) claimed(ctx context.Context) int {
 			continue
 		}
 		if err != nil {
-			w.t.Errorf("claim: %v", err)
-			return worst(status, cli.Failure)
+			w.t.Report(fmt.Errorf("claim: %v", err))
+			return
 		}
 		w.outage.over(w.t)
 		if got != nil && ctx.Err() != nil {
@@ -289,9 +266,7 @@ func (w *worker) claimed(ctx context.Context) int {
 			break
 		}
 		if got != nil {
-			var st int
-			st, done = w.attempt(ctx, *got, w.f.Loop)
-			status = worst(status, st)
+			done = w.attempt(ctx, *got, w.f.Loop)
 		}
 		if !w.f.Loop || got == nil && w.f.Wait == 0 {
 			break
@@ -300,10 +275,7 @@ func (w *worker) claimed(ctx context.Context) int {
 	if done != nil {
 		record(done)(w.s.Complete(context.WithoutCancel(ctx), done.c.Lease, done.c.Outcome))
 	}
-	if ctx.Err() != nil {
-		status = worst(status, Interrupted)
-	}
-	return status
+	w.interrupted(ctx)
 }
 
 // Retries of a backend that fails a waiting worker's claims start after
@@ -327,7 +299,7 @@ func (o *outage) wait(ctx context.Context, t *cli.Tool, err error) {
 		o.since = time.Now()
 		t.Warnf("claim: %v; retrying until the backend answers", err)
 	}
-	d := min(backoff(outageFirst, o.tries), outageMax)
+	d := min(sched.Backoff(outageFirst, o.tries), outageMax)
 	d -= rand.N(d / 2)
 	o.tries++
 	timer := time.NewTimer(d)
@@ -353,71 +325,61 @@ type success struct {
 	text   string // the outcome's own text ("exit 0")
 }
 
-// recorded reports the recording of a success (err nil) or its failure,
-// and returns the exit status it earns. A completion that could not be
-// recorded at all (not a lost lease) counts as a failed attempt, with an
-// outcome that says why, so that one that can never be recorded ends at
-// max_retry instead of running again at every lease expiry.
-func (w *worker) recorded(d *success, err error) int {
+// recorded reports the recording of a success (err nil) or its failure.
+// A completion that could not be recorded at all (not a lost lease) counts
+// as a failed attempt, with an outcome that says why, so that one that can
+// never be recorded ends at max_retry instead of running again at every
+// lease expiry.
+func (w *worker) recorded(d *success, err error) {
 	switch {
 	case err == nil:
 		w.t.Warnf("%s%s, completed", d.prefix, d.text)
-		return cli.OK
+		return
 	case errors.Is(err, store.ErrUnfinished):
 		w.t.Warnf("%s%s, completed; %v", d.prefix, d.text, err)
-		return cli.OK
+		return
 	case errors.Is(err, store.ErrLeaseLost):
 		w.release(d.c.Lease) // a revoked lease waits for it
-		w.t.Errorf("%s%s, but recording it failed: %v", d.prefix, d.text, err)
-		return cli.Failure
+		w.t.Report(fmt.Errorf("%s%s, but recording it failed: %v", d.prefix, d.text, err))
+		return
 	case errors.Is(err, store.ErrNotFound):
-		w.t.Errorf("%s%s, but recording it failed: %v", d.prefix, d.text, err)
-		return cli.Failure
+		w.t.Report(fmt.Errorf("%s%s, but recording it failed: %v", d.prefix, d.text, err))
+		return
 	}
 	j, rerr := w.s.Resolve(d.c.Lease.Ref)
 	if rerr != nil {
-		w.t.Errorf("%s%s, but recording it failed: %v", d.prefix, d.text, err)
-		return cli.Failure
+		w.t.Report(fmt.Errorf("%s%s, but recording it failed: %v", d.prefix, d.text, err))
+		return
 	}
 	outcome := fmt.Sprintf("%s, but the completion could not be recorded: %v", d.c.Outcome, err)
 	w.failed(context.Background(), j.App, d.c.Lease, d.prefix, d.text+", but the completion could not be recorded ("+err.Error()+")", outcome)
-	return cli.Failure
 }
 
 // failed records a failed attempt of a job of app a held under l, with
-// outcome, and reports it under prefix and text.
+// outcome, and reports it under prefix and text: a failure, even if the
+// job will run again.
 func (w *worker) failed(ctx context.Context, a *config.App, l store.Lease, prefix, text, outcome string) {
-	max := w.maxRetry(a)
-	delay := backoff(a.Exec.RetryDelay, l.Attempts)
-	final, err := w.s.B.Fail(ctx, l, outcome, max, delay)
+	r, err := w.s.Fail(ctx, a, l, outcome, w.f.MaxRetry)
 	switch {
 	case errors.Is(err, store.ErrLeaseLost):
 		w.release(l) // a revoked lease waits for it
-		w.t.Errorf("%s%s, but recording it failed: %v", prefix, text, err)
+		w.t.Report(fmt.Errorf("%s%s, but recording it failed: %v", prefix, text, err))
 	case err != nil:
-		w.t.Errorf("%s%s, but recording it failed: %v", prefix, text, err)
-	case final:
-		w.t.Errorf("%s%s, failed (max_retry %d reached)", prefix, text, max)
-	case delay > 0:
-		w.t.Errorf("%s%s, retry in %v", prefix, text, delay)
+		w.t.Report(fmt.Errorf("%s%s, but recording it failed: %v", prefix, text, err))
+	case r.Final:
+		w.t.Report(fmt.Errorf("%s%s, failed (max_retry %d reached)", prefix, text, r.MaxRetry))
+	case r.Delay > 0:
+		w.t.Report(fmt.Errorf("%s%s, retry in %v", prefix, text, r.Delay))
 	default:
-		w.t.Errorf("%s%s, queued again", prefix, text)
+		w.t.Report(fmt.Errorf("%s%s, queued again", prefix, text))
 	}
-}
-
-// worst keeps the more serious of two exit statuses.
-func worst(a, b int) int {
-	if b > a {
-		return b
-	}
-	return a
 }
 
 // attempt runs one attempt of a job held under lease l, keeps the lease
-// renewed, and records the outcome. It returns the exit status it earns.
-// With later, a success is not recorded but returned, for the next claim
-// to record (sched.CompleteClaim); its status is then the failure's only.
-func (w *worker) attempt(ctx context.Context, l store.Lease, later bool) (int, *success) {
+// renewed, and records and reports the outcome. With later, a success is
+// not recorded but returned, for the next claim to record
+// (sched.CompleteClaim).
+func (w *worker) attempt(ctx context.Context, l store.Lease, later bool) *success {
 	// The lease is counted from when the request that took it was sent,
 	// as renewals are (renew): an answer that came late (a slow network,
 	// a pause of this process) does not stretch it. A lease with no
@@ -425,8 +387,8 @@ func (w *worker) attempt(ctx context.Context, l store.Lease, later bool) (int, *
 	start := runner.Now().Add(-time.Since(l.Sent))
 	j, err := w.s.Resolve(l.Ref)
 	if err != nil {
-		w.t.Errorf("%v", err)
-		return cli.Failure, nil
+		w.t.Report(err)
+		return nil
 	}
 	a := j.App
 	n := l.Attempts + 1
@@ -435,9 +397,9 @@ func (w *worker) attempt(ctx context.Context, l store.Lease, later bool) (int, *
 	if w.f.LogDir != "" {
 		f, path, err := openLog(w.f.LogDir, a.Name, j.ID, n)
 		if err != nil {
-			w.t.Errorf("%s %s: %v", a.Name, j.ID, err)
+			w.t.Report(fmt.Errorf("%s %s: %v", a.Name, j.ID, err))
 			w.release(l)
-			return cli.Failure, nil
+			return nil
 		}
 		defer f.Close()
 		job.Stdout, job.Stderr = f, f
@@ -459,45 +421,38 @@ func (w *worker) attempt(ctx context.Context, l store.Lease, later bool) (int, *
 	prefix := fmt.Sprintf("%s %s attempt %d: ", a.Name, j.ID, n)
 	switch {
 	case err != nil:
-		w.t.Errorf("%s%v", prefix, err)
+		w.t.Report(fmt.Errorf("%s%v", prefix, err))
 		w.release(l)
-		return cli.Failure, nil
+		return nil
 	case lost:
 		// Fencing: another worker may hold the job now; record nothing.
 		// A lease an operator revoked waits for this release (the command
 		// is dead) before the job can run again.
 		w.release(l)
-		w.t.Errorf("%slease lost; command killed, no outcome recorded", prefix)
-		return cli.Failure, nil
+		w.t.Report(fmt.Errorf("%slease lost; command killed, no outcome recorded", prefix))
+		return nil
 	case ctx.Err() != nil:
 		w.t.Warnf("%sinterrupted (%s); lease released", prefix, out.Text)
 		w.release(l)
-		return Interrupted, nil
+		w.t.Report(cli.Exit(Interrupted, nil))
+		return nil
 	}
 	text := out.Text + logNote
 	bg := context.WithoutCancel(ctx)
 	if out.OK {
 		d := &success{c: sched.Completion{Lease: l, Outcome: text}, prefix: prefix, text: out.Text}
 		if later {
-			return cli.OK, d
+			return d
 		}
-		return w.recorded(d, w.s.Complete(bg, l, text)), nil
+		w.recorded(d, w.s.Complete(bg, l, text))
+		return nil
 	}
 	w.failed(bg, a, l, prefix, out.Text, text)
-	return cli.Failure, nil
+	return nil
 }
 
 // maxRetry is the app's max_retry, or -max-retry if it sets none.
 func (w *worker) maxRetry(a *config.App) int { return sched.MaxRetry(a, w.f.MaxRetry) }
-
-// backoff is retry_delay doubled for each failed attempt before this one.
-func backoff(base time.Duration, before int) time.Duration {
-	d := base
-	for i := 0; i < before && d > 0 && d < MaxBackoff; i++ {
-		d *= 2
-	}
-	return min(d, MaxBackoff)
-}
 
 // leaseMargin is how long before its lease expires a worker that could not
 // renew it stops its command: the command is killed (SIGTERM, then SIGKILL
@@ -573,7 +528,7 @@ func (w *worker) renew(ctx context.Context, l store.Lease, start runner.Deadline
 			go func(l store.Lease, until time.Time) {
 				rctx, rcancel := context.WithDeadline(ctx, until)
 				defer rcancel()
-				nl, err := w.s.B.Renew(rctx, l, w.f.Lease)
+				nl, err := w.s.Renew(rctx, l, w.f.Lease)
 				results <- result{nl, err, sent}
 			}(l, time.Now().Add(deadline.Until()))
 		case r := <-results:
@@ -604,7 +559,7 @@ func (w *worker) renew(ctx context.Context, l store.Lease, start runner.Deadline
 			go func(l store.Lease, until time.Time) {
 				hctx, hcancel := context.WithDeadline(ctx, until)
 				defer hcancel()
-				checks <- w.s.B.Held(hctx, l)
+				checks <- w.s.Held(hctx, l)
 			}(l, time.Now().Add(deadline.Until()))
 		case err := <-checks:
 			checking = false
@@ -623,8 +578,8 @@ func (w *worker) renew(ctx context.Context, l store.Lease, start runner.Deadline
 func (w *worker) release(l store.Lease) {
 	ctx, cancel := context.WithTimeout(context.Background(), w.f.Lease)
 	defer cancel()
-	if err := w.s.B.Release(ctx, l); err != nil && !errors.Is(err, store.ErrLeaseLost) {
-		w.t.Errorf("%s %s: releasing the lease: %v", l.App, l.JobID, err)
+	if err := w.s.Release(ctx, l); err != nil && !errors.Is(err, store.ErrLeaseLost) {
+		w.t.Report(fmt.Errorf("%s %s: releasing the lease: %v", l.App, l.JobID, err))
 	}
 }
 
@@ -655,15 +610,14 @@ func (w *worker) runnerJob(j sched.Job) runner.Job {
 }
 
 // bypass runs the named jobs' commands with no lease and no state change.
-func (w *worker) bypass(ctx context.Context, ids []string) int {
-	return w.eachJob(ctx, ids, func(j sched.Job) int {
+func (w *worker) bypass(ctx context.Context, ids []string) {
+	w.eachJob(ctx, ids, func(j sched.Job) {
 		out, err := w.reaper.Run(ctx, w.runnerJob(j))
 		if err != nil || !out.OK {
-			w.t.Errorf("%s %s: %s%v", j.App.Name, j.ID, out.Text, errOrEmpty(err))
-			return cli.Failure
+			w.t.Report(fmt.Errorf("%s %s: %s%v", j.App.Name, j.ID, out.Text, errOrEmpty(err)))
+			return
 		}
 		w.t.Warnf("%s %s: %s (bypassing the scheduler)", j.App.Name, j.ID, out.Text)
-		return cli.OK
 	})
 }
 

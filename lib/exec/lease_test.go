@@ -66,7 +66,7 @@ func TestLeaseCountedFromTheRequest(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer be.Close()
-			s := &sched.Sched{Cfg: cfg, B: lateAnswers{be, 2 * lease}}
+			s := sched.New(cfg, lateAnswers{be, 2 * lease})
 			ctx := context.Background()
 			j, err := s.Resolve(store.Ref{App: "a", JobID: "1"})
 			if err != nil {
@@ -85,12 +85,12 @@ func TestLeaseCountedFromTheRequest(t *testing.T) {
 			reaper := runner.NewReaper([]string{exe, ReaperArg})
 			defer reaper.Close()
 			w := &worker{t: tool, f: f, s: s, reaper: reaper, owner: "test:1"}
-			var st int
 			if tc.named {
-				st = w.named(ctx, []string{"1"})
+				w.named(ctx, []string{"1"})
 			} else {
-				st = w.claimed(ctx)
+				w.claimed(ctx)
 			}
+			st := tool.Status()
 			if _, err := os.Stat(ran); err == nil {
 				t.Errorf("the command ran under a lease that had ended before its answer came")
 			}

@@ -8,7 +8,6 @@ package expand
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -44,39 +43,27 @@ const MaxValues = 10_000_000
 // Main runs stolos-expand.
 func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	t, f := newTool(stdin, stdout, stderr)
-	rest, status, ok := t.Parse(args)
-	if !ok {
-		return status
-	}
+	return t.Run(args, func(ctx context.Context, rest []string) error { return run(ctx, t, f, rest) })
+}
+
+func run(ctx context.Context, t *cli.Tool, f *flags, rest []string) error {
 	if f.App == "" {
-		return t.Usagef("no app: give -a APP or set STOLOS_APP_NAME")
+		return cli.Usagef("no app: give -a APP or set STOLOS_APP_NAME")
 	}
-	cfg, err := f.Config.Load(context.Background(), nil)
+	cfg, err := f.Config.Load(ctx, nil)
 	if err != nil {
-		return t.Usagef("%v", err)
+		return cli.Usagef("%v", err)
 	}
 	a := cfg.App(f.App)
 	if a == nil {
-		return t.Usagef("unknown app %q", f.App)
+		return cli.Usagef("unknown app %q", f.App)
 	}
 	lists, err := Values(a, rest)
 	if err != nil {
-		return t.Usagef("%v", err)
+		return cli.Usagef("%v", err)
 	}
-	var bad badValue
-	if err := write(t, a, lists); errors.As(err, &bad) {
-		t.Stdout.Flush() // what was written is good; the error follows it
-		return t.Usagef("%v", bad.err)
-	} else if err != nil {
-		return t.Fail(err)
-	}
-	return t.Flush()
+	return write(t, a, lists)
 }
-
-// badValue is a value write found to hold the delimiter: a usage error.
-type badValue struct{ err error }
-
-func (b badValue) Error() string { return b.err.Error() }
 
 // Values returns the values of each identifier of a's template, from
 // ID=VALUES arguments or the app's autofill values (a range stays a range).
@@ -175,7 +162,8 @@ func isInt(s string) bool {
 	return s != "" && strings.Trim(s, "0123456789") == ""
 }
 
-// write writes the cross product, first identifier slowest.
+// write writes the cross product, first identifier slowest. A value that
+// holds the delimiter is a usage error.
 func write(t *cli.Tool, a *config.App, lists []jobid.Seq) error {
 	var line []byte
 	var err error
@@ -188,7 +176,8 @@ func write(t *cli.Tool, a *config.App, lists []jobid.Seq) error {
 	jobid.Product(lists, func(vals []string) bool {
 		for _, i := range made {
 			if e := a.Template.CheckValue(i, vals[i]); e != nil {
-				err = badValue{e}
+				// What was written is good; the error follows it.
+				err = cli.Usagef("%v", e)
 				return false
 			}
 		}

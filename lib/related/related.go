@@ -18,14 +18,18 @@ type Direction struct {
 	Name  string // "stolos-parents"
 	Noun  string // "parent"
 	Nouns string // "ancestors"
+	up    bool   // towards the parents
 	step  func(out []graph.Rel, a *config.App, vals []string) []graph.Rel
 }
 
 // The two directions.
 var (
-	Parents  = Direction{"stolos-parents", "parent", "ancestors", graph.Parents}
-	Children = Direction{"stolos-children", "child", "descendants", graph.Children}
+	Parents  = Direction{"stolos-parents", "parent", "ancestors", true, graph.Parents}
+	Children = Direction{"stolos-children", "child", "descendants", false, graph.Children}
 )
+
+// Up says whether d goes towards the parents.
+func (d Direction) Up() bool { return d.up }
 
 // Flags are the tool's flags.
 type Flags struct {
@@ -49,69 +53,59 @@ func NewTool(d Direction, stdin io.Reader, stdout, stderr io.Writer) (*cli.Tool,
 // Main runs the tool.
 func Main(d Direction, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	t, f := NewTool(d, stdin, stdout, stderr)
-	rest, status, ok := t.Parse(args)
-	if !ok {
-		return status
-	}
-	cfg, err := f.Config.Load(context.Background(), nil)
+	return t.Run(args, func(ctx context.Context, rest []string) error { return run(ctx, t, d, f, rest) })
+}
+
+// job is an input job resolved against the configuration.
+type job struct {
+	app  *config.App
+	vals []string
+}
+
+func run(ctx context.Context, t *cli.Tool, d Direction, f *Flags, rest []string) error {
+	cfg, err := f.Config.Load(ctx, nil)
 	if err != nil {
-		return t.Usagef("%v", err)
+		return cli.Usagef("%v", err)
 	}
 	if f.App != "" && cfg.App(f.App) == nil {
-		return t.Usagef("unknown app %q", f.App)
+		return cli.Usagef("unknown app %q", f.App)
 	}
 	w := &writer{t: t, groups: f.Groups}
 	var walk *walker
 	if f.Rec {
 		walk = &walker{d: d, w: w, seen: map[key]*node{}}
 	}
+	resolve := func(r cli.Record) (job, error) {
+		a, _, vals, err := cfg.Resolve(r.App, r.JobID)
+		return job{a, vals}, err
+	}
 	var rels []graph.Rel
 	seen := map[key]bool{}
-	status = cli.OK
-	err = t.Records(f.App, rest, func(r cli.Record, bad error) bool {
-		if bad == nil {
-			var a *config.App
-			var vals []string
-			a, _, vals, bad = cli.Job(cfg, r)
-			if bad == nil {
-				if walk != nil {
-					return walk.root(a, vals) == nil
-				}
-				rels = d.step(rels[:0], a, vals)
-				clear(seen)
-				for _, rel := range rels {
-					k := w.key(rel)
-					if !seen[k] {
-						seen[k] = true
-						if w.write(rel) != nil {
-							return false
-						}
-					}
-				}
-				return true
+	for _, j := range cli.Jobs(t, f.App, rest, resolve) {
+		if walk != nil {
+			if walk.root(j.app, j.vals) != nil {
+				break
+			}
+			continue
+		}
+		rels = d.step(rels[:0], j.app, j.vals)
+		clear(seen)
+		for _, rel := range rels {
+			if k := w.key(rel); !seen[k] {
+				seen[k] = true
+				w.write(rel)
 			}
 		}
-		t.Errorf("%v", bad)
-		status = cli.Failure
-		return true
-	})
-	if err != nil {
-		t.Errorf("%v", err)
-		status = cli.Failure
+		if w.err != nil {
+			break
+		}
 	}
 	if walk != nil {
 		if err := walk.finish(); err != nil && w.err == nil {
-			t.Errorf("%v", err)
-			status = cli.Failure
+			t.Report(err)
 		}
 	}
-	if w.err != nil {
-		return t.Fail(w.err)
-	}
-	if t.Flush() != cli.OK {
-		return cli.Failure
-	}
-	return status
+	return w.err
 }
 
 type key struct{ app, job, group string }
@@ -149,13 +143,34 @@ func (w *writer) write(r graph.Rel) error {
 // children. Ancestors are written as found (a depth-first post-order);
 // descendants are written at the end (a reverse post-order), since a
 // descendant can only be placed once all the paths to it are known.
+// Without a writer it writes nothing and only tells edge of each edge.
 type walker struct {
 	d     Direction
-	w     *writer
+	w     *writer // nil: write nothing
+	edge  func(from, to graph.Rel) bool
 	seen  map[key]*node
 	post  []*node // descendants: post-order, written reversed at the end
 	roots []root  // descendants: the inputs, walked at the end
 }
+
+// Walk is a walk over the jobs related to some jobs (Root): their
+// ancestors or descendants, each once, depth first, in the order of the
+// graph's answers (stolos-parents -r and -children -r walk the same way).
+type Walk struct{ k walker }
+
+// NewWalk starts a walk in direction d. For every edge the walk finds,
+// from a job to one of its parents (or children), it calls edge; the walk
+// goes on to a job it has not reached before only when edge returns true,
+// which bounds it.
+func NewWalk(d Direction, edge func(from, to graph.Rel) bool) *Walk {
+	return &Walk{walker{d: d, edge: edge, seen: map[key]*node{}}}
+}
+
+// Root walks from the job of app a with identifier values vals.
+func (w *Walk) Root(a *config.App, vals []string) error { return w.k.root(a, vals) }
+
+// Finish ends the walk (a walk to the children walks at the end).
+func (w *Walk) Finish() error { return w.k.finish() }
 
 type node struct {
 	rel     graph.Rel
@@ -165,7 +180,7 @@ type node struct {
 
 func (k *walker) root(a *config.App, vals []string) error {
 	r := graph.Rel{App: a, JobID: string(a.Template.AppendFormat(nil, vals))}
-	if k.d.Name != Parents.Name {
+	if !k.d.up {
 		k.roots = append(k.roots, root{r, vals})
 		return nil
 	}
@@ -184,7 +199,7 @@ func (k *walker) visit(r graph.Rel, vals []string, viaEdge bool) error {
 		if viaEdge && !n.reached {
 			n.reached = true
 			n.rel.Group = r.Group
-			if k.d.Name == Parents.Name {
+			if k.d.up {
 				return k.emit(n)
 			}
 		}
@@ -193,12 +208,15 @@ func (k *walker) visit(r graph.Rel, vals []string, viaEdge bool) error {
 	n = &node{rel: r, reached: viaEdge}
 	k.seen[nk] = n
 	rels := k.d.step(nil, r.App, vals)
-	if k.d.Name != Parents.Name {
+	if !k.d.up && k.w != nil {
 		// Walked in reverse, the reverse post-order lists siblings in
 		// their natural order.
 		slices.Reverse(rels)
 	}
 	for _, rel := range rels {
+		if k.edge != nil && !k.edge(r, rel) {
+			continue
+		}
 		pv, err := rel.App.Parser.Parse(rel.JobID)
 		if err != nil {
 			return err // cannot happen: the graph makes canonical ids
@@ -207,7 +225,7 @@ func (k *walker) visit(r graph.Rel, vals []string, viaEdge bool) error {
 			return err
 		}
 	}
-	if k.d.Name == Parents.Name {
+	if k.d.up {
 		if viaEdge {
 			return k.emit(n)
 		}
@@ -218,7 +236,7 @@ func (k *walker) visit(r graph.Rel, vals []string, viaEdge bool) error {
 }
 
 func (k *walker) emit(n *node) error {
-	if n.written {
+	if n.written || k.w == nil {
 		return nil
 	}
 	n.written = true
@@ -226,7 +244,10 @@ func (k *walker) emit(n *node) error {
 }
 
 func (k *walker) finish() error {
-	for i := len(k.roots) - 1; i >= 0; i-- {
+	for i := range k.roots {
+		if k.w != nil {
+			i = len(k.roots) - 1 - i // as the siblings in visit
+		}
 		if err := k.visit(k.roots[i].rel, k.roots[i].vals, false); err != nil {
 			return err
 		}

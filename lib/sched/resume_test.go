@@ -21,7 +21,7 @@ const fanOut = `{
         "depends_on": {"app_name": ["root"]}}
 }`
 
-func open(t *testing.T, tasks string) *sched.Sched {
+func open(t *testing.T, tasks string) (*sched.Sched, store.Backend) {
 	t.Helper()
 	cfg, err := config.Parse([]byte(tasks), config.Options{Delimiter: "_"})
 	if err != nil {
@@ -32,7 +32,9 @@ func open(t *testing.T, tasks string) *sched.Sched {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { b.Close() })
-	return &sched.Sched{Cfg: cfg, B: b, Warnf: func(f string, args ...any) { t.Errorf("warning: "+f, args...) }}
+	s := sched.New(cfg, b)
+	s.Warnf = func(f string, args ...any) { t.Errorf("warning: "+f, args...) }
+	return s, b
 }
 
 // TestClaimResumes: a worker killed between two steps of a bubble-down
@@ -40,9 +42,9 @@ func open(t *testing.T, tasks string) *sched.Sched {
 // for a lease.
 func TestClaimResumes(t *testing.T) {
 	ctx := context.Background()
-	s := open(t, fanOut)
+	s, b := open(t, fanOut)
 	root := store.Ref{App: "root", JobID: "1"}
-	if _, err := s.B.Submit(ctx, []store.SubmitItem{{Node: store.Node{Ref: root}, Priority: 100}}); err != nil {
+	if _, err := b.Submit(ctx, []store.SubmitItem{{Node: store.Node{Ref: root}, Priority: 100}}); err != nil {
 		t.Fatal(err)
 	}
 	j, err := s.Resolve(root)
@@ -55,7 +57,7 @@ func TestClaimResumes(t *testing.T) {
 	}
 	killed := errors.New("killed")
 	hook := store.WithStepHook(ctx, func(store.Ref, int) error { return killed })
-	if err := s.B.Complete(hook, store.Lease{Ref: root}, "exit 0", kids); !errors.Is(err, killed) {
+	if err := b.Complete(hook, store.Lease{Ref: root}, "exit 0", kids); !errors.Is(err, killed) {
 		t.Fatalf("complete: %v, want killed", err)
 	}
 	const lease = time.Millisecond
@@ -66,11 +68,11 @@ func TestClaimResumes(t *testing.T) {
 	if err != nil || n != 1 || got[0].JobID != "1_0" {
 		t.Fatalf("claim: %d %v %v, want 1_0", n, got, err)
 	}
-	c, err := s.B.Count(ctx, "c")
+	c, err := b.Count(ctx, "c")
 	if err != nil || c.States[store.Pending] != 2500 || c.Queued != 2500 {
 		t.Fatalf("children: %+v %v, want 2500 pending and queued", c, err)
 	}
-	if refs, err := s.B.Unfinished(ctx, 0, 10); err != nil || len(refs) != 0 {
+	if refs, err := b.Unfinished(ctx, 0, 10); err != nil || len(refs) != 0 {
 		t.Fatalf("unfinished: %v %v, want none", refs, err)
 	}
 }
@@ -78,7 +80,7 @@ func TestClaimResumes(t *testing.T) {
 // TestDescendantsOrder: descendants come parents before children, also
 // when a job is both a child and a grandchild of the root, listed first.
 func TestDescendantsOrder(t *testing.T) {
-	s := open(t, `{
+	s, _ := open(t, `{
   "root": {"job_id": "{k}", "autofill_values": {"k": ["1"]}},
   "b": {"job_id": "{k}", "depends_on": {"app_name": ["a", "root"]}},
   "a": {"job_id": "{k}", "depends_on": {"app_name": ["root"]}},
@@ -102,13 +104,13 @@ func TestDescendantsOrder(t *testing.T) {
 // backend refuses while the readd is unfinished), and by a later claim.
 func TestReaddFinishedByCompletion(t *testing.T) {
 	ctx := context.Background()
-	s := open(t, fanOut)
+	s, b := open(t, fanOut)
 	root := store.Ref{App: "root", JobID: "1"}
 	j, err := s.Resolve(root)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.B.Submit(ctx, []store.SubmitItem{{Node: store.Node{Ref: root}, Priority: 100}}); err != nil {
+	if _, err := b.Submit(ctx, []store.SubmitItem{{Node: store.Node{Ref: root}, Priority: 100}}); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.Complete(ctx, store.Lease{Ref: root}, "exit 0"); err != nil {
@@ -124,13 +126,13 @@ func TestReaddFinishedByCompletion(t *testing.T) {
 			return nil
 		})
 		item := store.SubmitItem{Node: store.Node{Ref: root}, Priority: 100, Readd: true, Reset: s.Descendants(j)}
-		if _, err := s.B.Submit(hook, []store.SubmitItem{item}); !errors.Is(err, killed) {
+		if _, err := b.Submit(hook, []store.SubmitItem{item}); !errors.Is(err, killed) {
 			t.Fatalf("readd: %v, want killed", err)
 		}
 	}
 	counts := func(want store.Counts) {
 		t.Helper()
-		c, err := s.B.Count(ctx, "c")
+		c, err := b.Count(ctx, "c")
 		if err != nil || !reflect.DeepEqual(c, want) {
 			t.Fatalf("children: %+v %v, want %+v", c, err, want)
 		}
@@ -147,7 +149,7 @@ func TestReaddFinishedByCompletion(t *testing.T) {
 		t.Fatalf("complete during an unfinished readd: %v", err)
 	}
 	counts(store.Counts{States: map[store.State]int{store.Pending: 2500}, Queued: 2500})
-	if ms, err := s.B.Unfinished(ctx, 0, 10); err != nil || len(ms) != 0 {
+	if ms, err := b.Unfinished(ctx, 0, 10); err != nil || len(ms) != 0 {
 		t.Fatalf("unfinished: %v %v, want none", ms, err)
 	}
 
@@ -160,7 +162,7 @@ func TestReaddFinishedByCompletion(t *testing.T) {
 		t.Fatal(err)
 	}
 	counts(store.Counts{States: map[store.State]int{store.Pending: 2500}})
-	if ms, err := s.B.Unfinished(ctx, 0, 10); err != nil || len(ms) != 0 {
+	if ms, err := b.Unfinished(ctx, 0, 10); err != nil || len(ms) != 0 {
 		t.Fatalf("unfinished: %v %v, want none", ms, err)
 	}
 }

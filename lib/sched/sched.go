@@ -1,8 +1,10 @@
 // Package sched joins the graph to a job-state backend: it turns jobs into
 // the nodes, children and parents that lib/store operations take, claims
 // runnable jobs with bubble-up, completes jobs with bubble-down, and
-// explains why a pending job waits. Every stateful tool goes through it,
-// so the scheduling rules live in one place.
+// explains why a pending job waits. It is the only way a tool reaches job
+// state: it opens the backend (Setup), names the lease holder, and owns
+// the lease default and the retry policy, so the scheduling rules live in
+// one place.
 package sched
 
 import (
@@ -16,6 +18,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/stolos-sched/stolos/lib/cli"
 	"github.com/stolos-sched/stolos/lib/command"
 	"github.com/stolos-sched/stolos/lib/config"
 	"github.com/stolos-sched/stolos/lib/graph"
@@ -23,10 +26,10 @@ import (
 	"github.com/stolos-sched/stolos/lib/store"
 )
 
-// Sched is a config and a backend.
+// Sched is a config and a backend (New, Setup.Open).
 type Sched struct {
 	Cfg *config.Config
-	B   store.Backend
+	b   store.Backend // the tools reach it only through Sched
 	// Environ is the environment of valid_if_or _func commands.
 	Environ []string
 	// Warnf, if set, reports what goes wrong beside the caller's work
@@ -61,15 +64,16 @@ func (j Job) Ref() store.Ref { return store.Ref{App: j.App.Name, JobID: j.ID} }
 
 // Resolve parses a job id of an app.
 func (s *Sched) Resolve(ref store.Ref) (Job, error) {
-	a := s.Cfg.App(ref.App)
-	if a == nil {
-		return Job{}, fmt.Errorf("unknown app %q", ref.App)
-	}
-	id, vals, err := a.Parser.Canonical(ref.JobID)
+	a, id, vals, err := s.Cfg.Resolve(ref.App, ref.JobID)
 	if err != nil {
-		return Job{}, fmt.Errorf("invalid job id %q for app %s (template %q): %v", ref.JobID, a.Name, a.Template.Text, err)
+		return Job{}, err
 	}
 	return Job{a, id, vals}, nil
+}
+
+// ResolveRecord resolves an input record (for cli.Jobs).
+func (s *Sched) ResolveRecord(r cli.Record) (Job, error) {
+	return s.Resolve(store.Ref{App: r.App, JobID: r.JobID})
 }
 
 func (s *Sched) rel(r graph.Rel) Job {
@@ -224,7 +228,7 @@ func (s *Sched) Complete(ctx context.Context, l store.Lease, outcome string) err
 	if err != nil {
 		return err
 	}
-	return s.completeReadd(ctx, s.B.Complete(ctx, l, outcome, kids), l, outcome, kids)
+	return s.completeReadd(ctx, s.b.Complete(ctx, l, outcome, kids), l, outcome, kids)
 }
 
 // children is what Backend.Complete needs of the children of l's job.
@@ -303,7 +307,7 @@ func (s *Sched) claim(ctx context.Context, c *Completion, recorded func(error), 
 			res, err = s.completeClaim(ctx, *c, recorded, r)
 			c = nil
 		} else {
-			res, err = s.B.Claim(ctx, r)
+			res, err = s.b.Claim(ctx, r)
 		}
 		if err != nil {
 			return n, err
@@ -318,7 +322,7 @@ func (s *Sched) claim(ctx context.Context, c *Completion, recorded func(error), 
 			p, err := s.ready(ctx, l)
 			if err != nil {
 				// Give the lease back so another claimer can try.
-				_ = s.B.Release(context.WithoutCancel(ctx), l)
+				_ = s.b.Release(context.WithoutCancel(ctx), l)
 				return n, err
 			}
 			if p != nil {
@@ -342,7 +346,7 @@ func (s *Sched) claim(ctx context.Context, c *Completion, recorded func(error), 
 		if !res.Next.IsZero() && res.Next.Before(until) {
 			until = res.Next
 		}
-		if err := s.B.Wait(ctx, req.App, until); err != nil {
+		if err := s.b.Wait(ctx, req.App, until); err != nil {
 			if ctx.Err() != nil {
 				return n, nil
 			}
@@ -373,7 +377,7 @@ func (s *Sched) resume(ctx context.Context, idle time.Duration) {
 			s.Warnf("resuming a bubble-down: %v", err)
 		}
 	}
-	markers, err := s.B.Unfinished(ctx, idle, 10)
+	markers, err := s.b.Unfinished(ctx, idle, 10)
 	if err != nil {
 		return // the backend is out of reach: the claim says so
 	}
@@ -388,7 +392,7 @@ func (s *Sched) resume(ctx context.Context, idle time.Duration) {
 				kids, err = s.BubbleDown(ctx, j)
 			}
 			if err == nil {
-				err = s.B.Resume(ctx, m.Ref, kids)
+				err = s.b.Resume(ctx, m.Ref, kids)
 			}
 		}
 		if err != nil {
@@ -404,7 +408,7 @@ func (s *Sched) finishReadd(ctx context.Context, ref store.Ref) error {
 	if err != nil {
 		return err
 	}
-	return s.B.ResumeReadd(ctx, ref, s.Descendants(j))
+	return s.b.ResumeReadd(ctx, ref, s.Descendants(j))
 }
 
 // completeReadd is a completion that the backend refused because the
@@ -417,7 +421,7 @@ func (s *Sched) completeReadd(ctx context.Context, err error, l store.Lease, out
 	if err := s.finishReadd(ctx, l.Ref); err != nil {
 		return fmt.Errorf("complete %v: finishing its readd: %w", l.Ref, err)
 	}
-	return s.B.Complete(ctx, l, outcome, kids)
+	return s.b.Complete(ctx, l, outcome, kids)
 }
 
 // completeClaim records c and claims in one backend step.
@@ -426,9 +430,9 @@ func (s *Sched) completeClaim(ctx context.Context, c Completion, recorded func(e
 	kids, err := s.children(bg, c.Lease)
 	if err != nil {
 		recorded(err)
-		return s.B.Claim(ctx, req)
+		return s.b.Claim(ctx, req)
 	}
-	res, done, err := s.B.CompleteClaim(bg, c.Lease, c.Outcome, kids, req)
+	res, done, err := s.b.CompleteClaim(bg, c.Lease, c.Outcome, kids, req)
 	recorded(s.completeReadd(bg, done, c.Lease, c.Outcome, kids))
 	return res, err
 }
@@ -442,7 +446,7 @@ func (s *Sched) Ready(ctx context.Context, l store.Lease) (*Parked, error) { ret
 func (s *Sched) ready(ctx context.Context, l store.Lease) (*Parked, error) {
 	j, err := s.Resolve(l.Ref)
 	if err != nil {
-		if _, ferr := s.B.Fail(ctx, l, err.Error(), 1, 0); ferr != nil {
+		if _, ferr := s.b.Fail(ctx, l, err.Error(), 1, 0); ferr != nil {
 			return nil, ferr
 		}
 		return &Parked{Ref: l.Ref, Reason: err.Error(), Failed: true}, nil
@@ -457,7 +461,7 @@ func (s *Sched) ready(ctx context.Context, l store.Lease) (*Parked, error) {
 	// needed to park the job without losing the wake-up.
 	states := l.Parents
 	if !sameRefs(states, ps) {
-		if states, err = s.B.Get(ctx, refs(ps)); err != nil {
+		if states, err = s.b.Get(ctx, refs(ps)); err != nil {
 			return nil, err
 		}
 	}
@@ -468,7 +472,7 @@ func (s *Sched) ready(ctx context.Context, l store.Lease) (*Parked, error) {
 	if err != nil {
 		return nil, err
 	}
-	pr, err := s.B.Park(ctx, l, refs(ps), up)
+	pr, err := s.b.Park(ctx, l, refs(ps), up)
 	if err != nil || pr.Ready {
 		return nil, err
 	}
@@ -549,7 +553,7 @@ func (s *Sched) above(ctx context.Context, ps []Job, states []store.Job) ([]stor
 			return out, nil
 		}
 		read += len(todo)
-		got, err := s.B.Get(ctx, refs(todo))
+		got, err := s.b.Get(ctx, refs(todo))
 		if err != nil {
 			return nil, err
 		}
@@ -662,7 +666,7 @@ func (s *Sched) Why(ctx context.Context, j store.Job, now time.Time) (string, er
 		if err != nil {
 			return "", err
 		}
-		pj, err := s.B.Get(ctx, refs(s.Parents(job)))
+		pj, err := s.b.Get(ctx, refs(s.Parents(job)))
 		if err != nil {
 			return "", err
 		}

@@ -34,7 +34,7 @@ func chain(t *testing.T, n int, extra string) *Sched {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { be.Close() })
-	return &Sched{Cfg: cfg, B: be}
+	return New(cfg, be)
 }
 
 // claimAll claims what it can of app: the jobs handed out, and the reports
@@ -52,7 +52,7 @@ func claimAll(t *testing.T, s *Sched, app string) (got []store.Lease, parked []s
 
 func states(t *testing.T, s *Sched, refs ...store.Ref) []string {
 	t.Helper()
-	jobs, err := s.B.Get(context.Background(), refs)
+	jobs, err := s.b.Get(context.Background(), refs)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -76,7 +76,7 @@ func submit(t *testing.T, s *Sched, refs ...store.Ref) {
 	for _, r := range refs {
 		items = append(items, store.SubmitItem{Node: store.Node{Ref: r}, Priority: store.DefaultPriority})
 	}
-	if _, err := s.B.Submit(context.Background(), items); err != nil {
+	if _, err := s.b.Submit(context.Background(), items); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -11,10 +11,8 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
 	"time"
 
-	"github.com/stolos-sched/stolos/lib/backend"
 	"github.com/stolos-sched/stolos/lib/cli"
 	"github.com/stolos-sched/stolos/lib/sched"
 	"github.com/stolos-sched/stolos/lib/store"
@@ -36,7 +34,7 @@ type flags struct {
 	Filter string
 	Count  bool
 	JSON   bool
-	Setup  backend.Setup
+	Setup  sched.Setup
 }
 
 func newTool(stdin io.Reader, stdout, stderr io.Writer) (*cli.Tool, *flags) {
@@ -51,6 +49,9 @@ func newTool(stdin io.Reader, stdout, stderr io.Writer) (*cli.Tool, *flags) {
 	t.Flags.BoolVar(&f.JSON, "json", false, "write JSON objects, one per line (env STOLOS_JSON)")
 	t.QuietFlag()
 	f.Setup.Register(t.Flags)
+	t.Signals = []os.Signal{os.Interrupt}
+	// A job left running (3) is less serious than a failure (1).
+	t.Severity = []int{cli.OK, Running, cli.Failure, cli.Usage}
 	return t, f
 }
 
@@ -63,108 +64,83 @@ func Tool() *cli.Tool {
 // Main runs stolos-state.
 func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	t, f := newTool(stdin, stdout, stderr)
-	rest, status, ok := t.Parse(args)
-	if !ok {
-		return status
+	return t.Run(args, func(ctx context.Context, rest []string) error { return run(ctx, t, f, rest) })
+}
+
+// run checks the flags, opens the backend, and counts, lists, or shows or
+// sets each job read.
+func run(ctx context.Context, t *cli.Tool, f *flags, rest []string) error {
+	setTo, filter, err := f.check(rest)
+	if err != nil {
+		return err
 	}
-	var setTo, filter store.State
-	var err error
+	s, err := f.Setup.Open(ctx, f.App, t.Warnf)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	w := &writer{t: t, s: s, json: f.JSON}
+	switch {
+	case f.Count:
+		c, err := s.Count(ctx, f.App)
+		if err != nil {
+			return err
+		}
+		w.count(f.App, c)
+		return nil
+	case f.List:
+		return s.List(ctx, f.App, filter, func(j store.Job) error { return w.job(ctx, j) })
+	}
+	for _, j := range cli.Jobs(t, f.App, rest, s.ResolveRecord) {
+		if setTo != store.Absent {
+			t.Report(set(ctx, s, j, setTo, f.Force))
+		} else {
+			t.Report(w.show(ctx, j))
+		}
+	}
+	return nil
+}
+
+// check checks the flags and the job ids: it returns the states of -set
+// and -state (Absent when not given), or a usage error.
+func (f *flags) check(rest []string) (setTo, filter store.State, err error) {
 	if f.Set != "" {
 		if setTo, err = store.ParseState(f.Set); err != nil {
-			return t.Usagef("-set: %v", err)
+			return store.Absent, store.Absent, cli.Usagef("-set: %v", err)
 		}
 	}
 	if f.Filter != "" {
 		if filter, err = store.ParseState(f.Filter); err != nil {
-			return t.Usagef("-state: %v", err)
+			return store.Absent, store.Absent, cli.Usagef("-state: %v", err)
 		}
 	}
 	switch {
 	case (f.List || f.Count) && f.App == "":
-		return t.Usagef("-list and -count need -a APP")
+		err = cli.Usagef("-list and -count need -a APP")
 	case (f.List || f.Count) && len(rest) > 0:
-		return t.Usagef("-list and -count take no job ids")
+		err = cli.Usagef("-list and -count take no job ids")
 	case f.List && f.Count, (f.List || f.Count) && f.Set != "":
-		return t.Usagef("use one of -list, -count and -set")
+		err = cli.Usagef("use one of -list, -count and -set")
 	case f.Filter != "" && !f.List:
-		return t.Usagef("-state goes with -list")
+		err = cli.Usagef("-state goes with -list")
 	case f.Force && setTo != store.Completed:
-		return t.Usagef("-force goes with -set completed")
+		err = cli.Usagef("-force goes with -set completed")
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
-	defer stop()
-	s, status, ok := f.Setup.Open(ctx, t, f.App)
-	if !ok {
-		return status
-	}
-	defer s.B.Close()
-	w := &writer{t: t, s: s, json: f.JSON}
-	switch {
-	case f.Count:
-		c, err := s.B.Count(ctx, f.App)
-		if err != nil {
-			return t.Fail(err)
-		}
-		w.count(f.App, c)
-		return t.Flush()
-	case f.List:
-		err := s.B.List(ctx, f.App, filter, func(j store.Job) error { return w.job(ctx, j) })
-		if err != nil {
-			return t.Fail(err)
-		}
-		return t.Flush()
-	}
-	status = cli.OK
-	err = t.Records(f.App, rest, func(r cli.Record, bad error) bool {
-		var j sched.Job
-		if bad == nil {
-			if j, bad = s.Resolve(store.Ref{App: r.App, JobID: r.JobID}); bad != nil {
-				bad = fmt.Errorf("%s: %v", r.Where, bad)
-			}
-		}
-		if bad == nil && setTo != store.Absent {
-			bad = set(ctx, s, j, setTo, f.Force)
-		}
-		if bad == nil && setTo == store.Absent {
-			var jobs []store.Job
-			if jobs, bad = s.B.Get(ctx, []store.Ref{j.Ref()}); bad == nil {
-				bad = w.job(ctx, jobs[0])
-			}
-		}
-		switch {
-		case errors.Is(bad, errRunning) && status == cli.OK:
-			status = Running
-		case bad != nil:
-			status = cli.Failure
-		}
-		if bad != nil {
-			t.Errorf("%v", bad)
-		}
-		return true
-	})
-	if err != nil {
-		return t.Fail(err)
-	}
-	if t.Flush() != cli.OK {
-		return cli.Failure
-	}
-	return status
+	return setTo, filter, err
 }
-
-// errRunning: -set completed of a job a worker runs, without -force.
-var errRunning = errors.New("running")
 
 func set(ctx context.Context, s *sched.Sched, j sched.Job, st store.State, force bool) error {
 	var err error
 	switch {
 	case st != store.Completed:
-		err = s.B.SetState(ctx, j.Ref(), st, "set "+string(st))
+		err = s.SetState(ctx, j.Ref(), st, "set "+string(st))
 	case force:
 		err = forceComplete(ctx, s, j)
 	default:
 		err = s.Complete(ctx, store.Lease{Ref: j.Ref()}, "set completed")
 		if errors.Is(err, store.ErrHeld) {
-			return fmt.Errorf("%s %s: %w on %s; not completed (-force stops it first)", j.App.Name, j.ID, errRunning, owner(ctx, s, j))
+			// Exit status Running, unless something worse happens.
+			return cli.Exit(Running, fmt.Errorf("%s %s: running on %s; not completed (-force stops it first)", j.App.Name, j.ID, owner(ctx, s, j)))
 		}
 	}
 	switch {
@@ -178,11 +154,11 @@ func set(ctx context.Context, s *sched.Sched, j sched.Job, st store.State, force
 
 // owner names the holder of j's lease, for a message.
 func owner(ctx context.Context, s *sched.Sched, j sched.Job) string {
-	jobs, err := s.B.Get(ctx, []store.Ref{j.Ref()})
-	if err != nil || jobs[0].Owner == "" {
+	job, err := s.Get(ctx, j.Ref())
+	if err != nil || job.Owner == "" {
 		return "a worker"
 	}
-	return jobs[0].Owner
+	return job.Owner
 }
 
 // forceComplete completes j once no command of it runs: if a worker holds
@@ -195,17 +171,17 @@ func forceComplete(ctx context.Context, s *sched.Sched, j sched.Job) error {
 	if !errors.Is(err, store.ErrHeld) {
 		return err
 	}
-	if err := s.B.SetState(ctx, j.Ref(), store.Failed, "stopping for -set completed -force"); err != nil {
+	if err := s.SetState(ctx, j.Ref(), store.Failed, "stopping for -set completed -force"); err != nil {
 		return err
 	}
 	tick := time.NewTicker(forcePoll)
 	defer tick.Stop()
 	for {
-		jobs, err := s.B.Get(ctx, []store.Ref{j.Ref()})
+		job, err := s.Get(ctx, j.Ref())
 		if err != nil {
 			return err
 		}
-		if !jobs[0].Claimed(time.Now()) {
+		if !job.Claimed(time.Now()) {
 			err := s.Complete(ctx, store.Lease{Ref: j.Ref()}, outcome)
 			if !errors.Is(err, store.ErrHeld) {
 				return err
@@ -246,6 +222,15 @@ func stateName(st store.State) string {
 		return "absent"
 	}
 	return string(st)
+}
+
+// show writes the state of job j.
+func (w *writer) show(ctx context.Context, j sched.Job) error {
+	job, err := w.s.Get(ctx, j.Ref())
+	if err != nil {
+		return err
+	}
+	return w.job(ctx, job)
 }
 
 func (w *writer) job(ctx context.Context, j store.Job) error {

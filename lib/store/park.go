@@ -9,19 +9,22 @@ import "context"
 type ParkStepper interface {
 	// Get reads jobs, in steps of its own if it needs them.
 	Get(ctx context.Context, refs []Ref) ([]Job, error)
-	// ParkStep is one atomic step of Park. With keep false it is Park.
-	// With keep true it only queues above as Park would (creating the
-	// absent ones), if l is held, and reports Ready false: the child keeps
-	// its lease and its queue entry.
-	ParkStep(ctx context.Context, l Lease, parents []Ref, above []Node, keep bool) (ParkResult, error)
+	// QueueAbove queues nodes as Park queues above (creating the absent
+	// ones), if l is held, in one atomic step: the child keeps its lease
+	// and its queue entry. It returns how many of nodes, from the first,
+	// it handled: at least one, fewer than all when a step stops early to
+	// stay small.
+	QueueAbove(ctx context.Context, l Lease, nodes []Node) (int, error)
+	// ParkStep is Park in one atomic step.
+	ParkStep(ctx context.Context, l Lease, parents []Ref, above []Node) (ParkResult, error)
 }
 
 // ParkInSteps is Park of a child with many parents or ancestors above, in
 // steps of at most Batch jobs each. It reads the parents (not
 // atomically: a Get); if all are completed the child is Ready (once a
-// step checked its lease). Else it queues above, all but its last Batch
-// in steps that keep the child, and the last step parks the child on one
-// parent that is not completed, with the rest of above. That one parent
+// step checked its lease). Else it queues above in steps of at most Batch
+// jobs that keep the child, and the last step parks the child on one
+// parent that is not completed. That one parent
 // is enough to keep the child's wake-up: the last step is atomic with
 // its state, so either the step sees it completed (and the child is not
 // parked on it: ParkInSteps tries the next one, reading the parents again
@@ -37,19 +40,19 @@ func ParkInSteps(ctx context.Context, b ParkStepper, l Lease, parents []Ref, abo
 	}
 	on := nextIncomplete(jobs, 0)
 	if on < 0 {
-		_, err := b.ParkStep(ctx, l, nil, nil, false) // checks the lease
+		_, err := b.ParkStep(ctx, l, nil, nil) // checks the lease
 		return ParkResult{Ready: true, Parents: jobs}, err
 	}
-	rest := above
-	for len(rest) > Batch {
-		if _, err := b.ParkStep(ctx, l, nil, rest[:Batch], true); err != nil {
+	for rest := above; len(rest) > 0; {
+		k, err := b.QueueAbove(ctx, l, rest[:min(Batch, len(rest))])
+		if err != nil {
 			return ParkResult{}, err
 		}
-		rest = rest[Batch:]
+		rest = rest[max(k, 1):]
 	}
 	seen := jobs
 	for {
-		res, err := b.ParkStep(ctx, l, []Ref{parents[on]}, rest, false)
+		res, err := b.ParkStep(ctx, l, []Ref{parents[on]}, nil)
 		if err != nil {
 			return ParkResult{}, err
 		}
@@ -65,7 +68,7 @@ func ParkInSteps(ctx context.Context, b ParkStepper, l Lease, parents []Ref, abo
 			return ParkResult{}, err
 		}
 		if on = nextIncomplete(seen, 0); on < 0 {
-			_, err := b.ParkStep(ctx, l, nil, nil, false)
+			_, err := b.ParkStep(ctx, l, nil, nil)
 			return ParkResult{Ready: true, Parents: seen}, err
 		}
 	}

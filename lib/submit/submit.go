@@ -9,9 +9,7 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
 
-	"github.com/stolos-sched/stolos/lib/backend"
 	"github.com/stolos-sched/stolos/lib/cli"
 	"github.com/stolos-sched/stolos/lib/sched"
 	"github.com/stolos-sched/stolos/lib/store"
@@ -24,7 +22,7 @@ type flags struct {
 	App      string
 	Readd    bool
 	Priority int
-	Setup    backend.Setup
+	Setup    sched.Setup
 }
 
 func newTool(stdin io.Reader, stdout, stderr io.Writer) (*cli.Tool, *flags) {
@@ -35,6 +33,7 @@ func newTool(stdin io.Reader, stdout, stderr io.Writer) (*cli.Tool, *flags) {
 	t.Flags.IntVar(&f.Priority, "priority", store.DefaultPriority, "queue `N`: lower runs first (env STOLOS_PRIORITY)")
 	t.QuietFlag()
 	f.Setup.Register(t.Flags)
+	t.Signals = []os.Signal{os.Interrupt}
 	return t, f
 }
 
@@ -47,27 +46,24 @@ func Tool() *cli.Tool {
 // Main runs stolos-submit.
 func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	t, f := newTool(stdin, stdout, stderr)
-	rest, status, ok := t.Parse(args)
-	if !ok {
-		return status
+	return t.Run(args, func(ctx context.Context, rest []string) error { return run(ctx, t, f, rest) })
+}
+
+func run(ctx context.Context, t *cli.Tool, f *flags, rest []string) error {
+	s, err := f.Setup.Open(ctx, f.App, t.Warnf)
+	if err != nil {
+		return err
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
-	defer stop()
-	s, status, ok := f.Setup.Open(ctx, t, f.App)
-	if !ok {
-		return status
-	}
-	defer s.B.Close()
-	status = cli.OK
+	defer s.Close()
 	var batch []store.SubmitItem
 	inBatch := map[store.Ref]bool{}
 	flush := func() error {
 		if len(batch) == 0 {
 			return nil
 		}
-		res, err := s.B.Submit(ctx, batch)
+		res, err := s.Submit(ctx, batch)
 		if err != nil {
-			return err
+			return fmt.Errorf("submit: %v", err)
 		}
 		for i, r := range res {
 			report(t, batch[i], r)
@@ -76,62 +72,24 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		clear(inBatch)
 		return nil
 	}
-	var failed error
-	err := t.Records(f.App, rest, func(r cli.Record, bad error) bool {
-		var j sched.Job
-		if bad == nil {
-			j, bad = s.Resolve(store.Ref{App: r.App, JobID: r.JobID})
-			if bad != nil {
-				bad = fmt.Errorf("%s: %v", r.Where, bad)
-			}
-		}
-		if bad != nil {
-			t.Errorf("%v", bad)
-			status = cli.Failure
-			return true
-		}
+	for r, j := range cli.Jobs(t, f.App, rest, s.ResolveRecord) {
 		if inBatch[j.Ref()] {
-			return true // the same job twice in a row changes nothing more
+			continue // the same job twice in a row changes nothing more
 		}
-		item, err := Item(ctx, s, j, f.Priority, f.Readd)
+		item, err := s.Item(ctx, j, f.Priority, f.Readd)
 		if err != nil {
-			t.Errorf("%s: %v", r.Where, err)
-			status = cli.Failure
-			return true
+			t.Report(fmt.Errorf("%s: %v", r.Where, err))
+			continue
 		}
 		batch = append(batch, item)
 		inBatch[j.Ref()] = true
 		if len(batch) >= BatchSize {
-			if failed = flush(); failed != nil {
-				return false
+			if err := flush(); err != nil {
+				return err
 			}
 		}
-		return true
-	})
-	if failed == nil {
-		failed = flush()
 	}
-	if failed != nil {
-		return t.Fail(fmt.Errorf("submit: %v", failed))
-	}
-	if err != nil {
-		return t.Fail(err)
-	}
-	return status
-}
-
-// Item makes the submit item of a job: valid_if_or decides skipped, and a
-// readd resets the job's descendants.
-func Item(ctx context.Context, s *sched.Sched, j sched.Job, priority int, readd bool) (store.SubmitItem, error) {
-	n, err := s.Node(ctx, j)
-	if err != nil {
-		return store.SubmitItem{}, err
-	}
-	item := store.SubmitItem{Node: n, Priority: priority, Readd: readd}
-	if readd {
-		item.Reset = s.Descendants(j)
-	}
-	return item, nil
+	return flush()
 }
 
 func report(t *cli.Tool, it store.SubmitItem, r store.SubmitResult) {

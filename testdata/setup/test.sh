@@ -1,6 +1,7 @@
 #!/bin/sh
 # The whole test suite, on a fresh machine: installs the test servers
-# (Debian's zookeeper and redis-server) and mandoc when missing and when it
+# (Debian's zookeeper and redis-server), mandoc and graphviz (dot, which
+# draws stolos-graph's output) when missing and when it
 # can (root with apt-get), then vets, checks formatting, runs every test and
 # runs each fuzz target briefly. With STOLOS_TEST_REQUIRE_SERVERS=1 (CI), a
 # test that needs a missing server fails instead of skipping.
@@ -8,7 +9,7 @@ set -eu
 cd "$(dirname "$0")/../.."
 
 missing=""
-for pkg in zookeeper redis-server mandoc; do
+for pkg in zookeeper redis-server mandoc graphviz; do
 	dpkg -s "$pkg" >/dev/null 2>&1 || missing="$missing $pkg"
 done
 if [ -n "$missing" ]; then

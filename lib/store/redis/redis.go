@@ -504,7 +504,8 @@ func (b *Backend) Complete(ctx context.Context, l store.Lease, outcome string, c
 	if err := store.CheckComplete(l, children); err != nil {
 		return err
 	}
-	win, err := b.window(children, 0, false)
+	memo := parentsMemo{}
+	win, err := b.window(children, memo, 0, false, 0)
 	if err != nil {
 		return fmt.Errorf("complete %v: %w", l.Ref, err)
 	}
@@ -512,7 +513,7 @@ func (b *Backend) Complete(ctx context.Context, l store.Lease, outcome string, c
 	if err != nil {
 		return err
 	}
-	return b.finished(ctx, l.Ref, children, v)
+	return b.finished(ctx, l.Ref, children, memo, v)
 }
 
 // CompleteClaim runs the complete and the claim scripts in one round trip,
@@ -521,7 +522,8 @@ func (b *Backend) CompleteClaim(ctx context.Context, l store.Lease, outcome stri
 	if res, done, err, handled := store.CheckCompleteClaim(ctx, b, l, outcome, children, req); handled {
 		return res, done, err
 	}
-	win, err := b.window(children, 0, false)
+	memo := parentsMemo{}
+	win, err := b.window(children, memo, 0, false, 0)
 	if err != nil {
 		res, cerr := b.Claim(ctx, req)
 		return res, fmt.Errorf("complete %v: %w", l.Ref, err), cerr
@@ -531,7 +533,7 @@ func (b *Backend) CompleteClaim(ctx context.Context, l store.Lease, outcome stri
 	b.pipeline(ctx, c, q)
 	cv, done := b.reply(c.ref, c.cmd)
 	if done == nil {
-		done = b.finished(ctx, l.Ref, children, cv)
+		done = b.finished(ctx, l.Ref, children, memo, cv)
 	}
 	v, err := b.reply(q.ref, q.cmd)
 	if err != nil {
@@ -549,27 +551,34 @@ const eagerMax = 64
 // as many as fit in store.Batch units (a child, and each parent sent). A
 // child's parents are computed and sent when this process does not know
 // yet whether its app is wide (more than eagerMax parents), when it knows
-// it is not, and when the script asked for them (need, the first child):
-// a worker completing parents of a wide child computes and sends them once,
-// and then only when the script needs them.
-func (b *Backend) window(children []store.Child, from int, need bool) ([]any, error) {
+// it is not, and when the script asked for them (need, the first child,
+// from its parent number pfrom): a worker completing parents of a wide
+// child computes and sends them once, and then only when the script needs
+// them. At most store.Batch parents of a child are sent at once: a script
+// that builds a fan-in record reads no more (the next call sends the
+// next ones).
+func (b *Backend) window(children []store.Child, memo parentsMemo, from int, need bool, pfrom int) ([]any, error) {
 	args := []any{strconv.Itoa(from), strconv.Itoa(len(children))}
 	units := 0
 	for i := from; i < len(children) && units < store.Batch; i++ {
 		c := children[i]
 		asked := need && i == from
 		wide, known := b.wide.Load(c.App)
-		np := -1
+		np, off := -1, 0
 		var parents []store.Ref
 		if !known || asked || !wide.(bool) {
 			var err error
-			if parents, err = store.ChildParents(c); err != nil {
+			if parents, err = memo.of(i, c); err != nil {
 				return nil, err
 			}
 			b.wide.Store(c.App, len(parents) > eagerMax)
 			np = len(parents)
+			if asked {
+				off = min(pfrom, np)
+			}
+			parents = parents[off:min(np, off+store.Batch)]
 		}
-		args = append(args, c.App, c.JobID, flag(c.Skip), strconv.Itoa(np))
+		args = append(args, c.App, c.JobID, flag(c.Skip), strconv.Itoa(np), strconv.Itoa(off), strconv.Itoa(len(parents)))
 		for _, p := range parents {
 			args = append(args, p.App, p.JobID)
 		}
@@ -578,38 +587,62 @@ func (b *Backend) window(children []store.Child, from int, need bool) ([]any, er
 	return args, nil
 }
 
+// parentsMemo keeps the parents of the children of one bubble-down, by
+// index, computed once: the build of a wide child's record takes them in
+// several windows.
+type parentsMemo map[int][]store.Ref
+
+func (m parentsMemo) of(i int, c store.Child) ([]store.Ref, error) {
+	if ps, ok := m[i]; ok {
+		return ps, nil
+	}
+	ps, err := store.ChildParents(c)
+	if err == nil {
+		m[i] = ps
+	}
+	return ps, err
+}
+
 // finished goes on with a bubble-down after the complete script's reply
 // v, and says so if that fails.
-func (b *Backend) finished(ctx context.Context, parent store.Ref, children []store.Child, v any) error {
-	done, need, err := b.bubbled(v)
+func (b *Backend) finished(ctx context.Context, parent store.Ref, children []store.Child, memo parentsMemo, v any) error {
+	st, err := b.bubbled(v)
 	if err == nil {
-		err = b.finish(ctx, parent, children, done, need)
+		err = b.finish(ctx, parent, children, memo, st)
 	}
 	if err != nil {
-		return fmt.Errorf("complete %v: %w: children from %d of %d: %w", parent, store.ErrUnfinished, done, len(children), err)
+		return fmt.Errorf("complete %v: %w: children from %d of %d: %w", parent, store.ErrUnfinished, st.done, len(children), err)
 	}
 	return nil
 }
 
-// bubbled parses the {done, need} reply of the complete and bubble scripts.
-func (b *Backend) bubbled(v any) (int, bool, error) {
+// bubbleState is where a bubble-down is, as the complete and bubble
+// scripts answer: the children done, and whether the script wants the
+// parents of the next child (need), from its parent number from.
+type bubbleState struct {
+	done, from int
+	need       bool
+}
+
+// bubbled parses the {done, need, from} reply of the complete and bubble
+// scripts.
+func (b *Backend) bubbled(v any) (bubbleState, error) {
 	r := toSlice(v)
-	if len(r) != 2 {
-		return 0, false, fmt.Errorf("redis %s: bubble-down: bad reply", b.addr)
+	if len(r) != 3 {
+		return bubbleState{}, fmt.Errorf("redis %s: bubble-down: bad reply", b.addr)
 	}
-	return toInt(r[0]), toInt(r[1]) == 1, nil
+	return bubbleState{done: toInt(r[0]), need: toInt(r[1]) == 1, from: toInt(r[2])}, nil
 }
 
 // finish runs the bubble script until the bubble-down of parent is done,
-// from its child number done (need: the script wants that child's
-// parents). With done < 0 (Resume) it runs it at least once, which drops a
-// marker with nothing left to do.
-func (b *Backend) finish(ctx context.Context, parent store.Ref, children []store.Child, done int, need bool) error {
-	for first := done < 0; first || done >= 0 && done < len(children); first = false {
-		if err := store.Step(ctx, parent, max(done, 0)); err != nil {
+// from where st says. With st.done < 0 (Resume) it runs it at least once,
+// which drops a marker with nothing left to do.
+func (b *Backend) finish(ctx context.Context, parent store.Ref, children []store.Child, memo parentsMemo, st bubbleState) error {
+	for first := st.done < 0; first || st.done >= 0 && st.done < len(children); first = false {
+		if err := store.Step(ctx, parent, max(st.done, 0)); err != nil {
 			return err
 		}
-		win, err := b.window(children, max(done, 0), need)
+		win, err := b.window(children, memo, max(st.done, 0), st.need, st.from)
 		if err != nil {
 			return err
 		}
@@ -617,7 +650,7 @@ func (b *Backend) finish(ctx context.Context, parent store.Ref, children []store
 		if err != nil {
 			return err
 		}
-		if done, need, err = b.bubbled(v); err != nil {
+		if st, err = b.bubbled(v); err != nil {
 			return err
 		}
 	}
@@ -651,7 +684,7 @@ func (b *Backend) Resume(ctx context.Context, parent store.Ref, children []store
 	if err := store.CheckComplete(store.Lease{Ref: parent}, children); err != nil {
 		return fmt.Errorf("resume: %w", err)
 	}
-	if err := b.finish(ctx, parent, children, -1, false); err != nil {
+	if err := b.finish(ctx, parent, children, parentsMemo{}, bubbleState{done: -1}); err != nil {
 		return fmt.Errorf("resume %v: %w", parent, err)
 	}
 	return nil
@@ -688,11 +721,25 @@ func (b *Backend) Park(ctx context.Context, l store.Lease, parents []store.Ref, 
 	if len(parents)+len(above) > store.Batch {
 		return store.ParkInSteps(ctx, b, l, parents, above)
 	}
-	return b.ParkStep(ctx, l, parents, above, false)
+	return b.ParkStep(ctx, l, parents, above)
 }
 
-// ParkStep is one step of store.ParkInSteps: one park script.
-func (b *Backend) ParkStep(ctx context.Context, l store.Lease, parents []store.Ref, above []store.Node, keep bool) (store.ParkResult, error) {
+// ParkStep is Park in one park script (store.ParkStepper).
+func (b *Backend) ParkStep(ctx context.Context, l store.Lease, parents []store.Ref, above []store.Node) (store.ParkResult, error) {
+	res, _, err := b.park(ctx, l, parents, above, false)
+	return res, err
+}
+
+// QueueAbove queues nodes as Park does above in one park script, which
+// stops after stepTime (store.ParkStepper).
+func (b *Backend) QueueAbove(ctx context.Context, l store.Lease, nodes []store.Node) (int, error) {
+	_, k, err := b.park(ctx, l, nil, nodes, true)
+	return k, err
+}
+
+// park runs the park script: Park, or with keep QueueAbove, which also
+// returns how many of above it handled.
+func (b *Backend) park(ctx context.Context, l store.Lease, parents []store.Ref, above []store.Node, keep bool) (store.ParkResult, int, error) {
 	np := len(parents)
 	if keep {
 		np, parents = -1, nil
@@ -706,17 +753,27 @@ func (b *Backend) ParkStep(ctx context.Context, l store.Lease, parents []store.R
 	}
 	v, err := b.run(ctx, b.s.park, l.Ref, args...)
 	if err != nil {
-		return store.ParkResult{}, err
+		return store.ParkResult{}, 0, err
 	}
 	r := toSlice(v)
-	if len(r) != 2 || len(toSlice(r[1])) != len(parents) {
-		return store.ParkResult{}, fmt.Errorf("redis %s: park: bad reply", b.addr)
+	if len(r) != 2+btoi(keep) || len(toSlice(r[1])) != len(parents) {
+		return store.ParkResult{}, 0, fmt.Errorf("redis %s: park: bad reply", b.addr)
 	}
 	res := store.ParkResult{Ready: toInt(r[0]) == 1}
 	for i, f := range toSlice(r[1]) {
 		res.Parents = append(res.Parents, decodeJob(parents[i], f))
 	}
-	return res, nil
+	if keep {
+		return res, toInt(r[2]), nil
+	}
+	return res, 0, nil
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 // SetState sets the state of an existing job.

@@ -142,6 +142,12 @@ local function create(app, id, h, skip, pri)
   end
 end
 local function pri(h) return redis.call('HGET', h, 'pri') or DEFAULTPRI end
+local STEPMICROS = @STEPMICROS@ -- a step stops after this much of the server's time
+-- elapsed is the server's time this script has run, in µs.
+local function elapsed()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000000 + tonumber(t[2]) - now
+end
 -- reset sets an existing descendant of a readded job pending, without a
 -- queue entry unless it is claimed (its lease is revoked then), with no
 -- failed attempts.
@@ -258,10 +264,7 @@ while i <= #ARGV do
   reset(ARGV[i], ARGV[i+1])
   i = i + 2
   d = d + 1
-  if d % 32 == 0 then
-    local t = redis.call('TIME')
-    if tonumber(t[1]) * 1000000 + tonumber(t[2]) - now > @STEPMICROS@ then break end
-  end
+  if d % 32 == 0 and elapsed() > STEPMICROS then break end
 end
 if d < total then
   redis.call('ZADD', P .. 'bd', I(now), me)
@@ -386,29 +389,45 @@ const stepTime = 10 * time.Millisecond
 // bubblePrelude is the bubble-down shared by the complete and bubble
 // scripts. Their children come as a window (the arguments from index i):
 // base (the number of the first child), total (the number of children),
-// then per child: app, id, skip, np, and np parent (app, id) pairs; np is
-// -1 when the caller did not send the child's parents (a wide fan-in):
-// the script stops there if it needs them, and the caller sends them.
+// then per child: app, id, skip, np (its number of parents), off, cnt,
+// and cnt parent (app, id) pairs: its parents from number off; np is -1
+// (and off and cnt 0) when the caller did not send the child's parents (a
+// wide fan-in): the script stops there if it needs them, and the caller
+// sends them.
+//
+// A fan-in record is built in steps: it is made with '#' = np (every
+// parent missing) and 'b' = 0 (the build's cursor: the parents read so
+// far), and each script reads the states of the parents it was sent from
+// the cursor on, adding the completed ones to the set and taking those
+// that are not out of it (reset since they were added), '#' going down or
+// up by one with each change of the set, so that it is always np less the
+// set's size, whoever adds a parent meanwhile (a completion adds itself to
+// a record being built as to any other). The script that reads the last
+// parent removes 'b': the record is built, and queues the child if '#' is
+// 0. A record with 'b' is finished by whoever touches it next (the
+// completion of one of its parents, or the marker's Resume), whether or not
+// its child needs queueing.
 const bubblePrelude = `
 local BD, BDN = P .. 'bd', P .. 'bdn'
-local STEPMICROS = @STEPMICROS@ -- a step stops after this much of the server's time
 -- bubble notes the completion of (pa, pid) in the fan-in record of each
 -- child of the window at i and queues (with priority pri) those whose last
--- parent it was, then keeps the parent's marker. Returns {done, need}:
--- the number of children done, and 1 if it stopped for the parents of
--- child number done.
+-- parent it was, then keeps the parent's marker. Returns {done, need,
+-- from}: the number of children done, and 1 if it stopped for the parents
+-- of child number done, from its parent number from.
 local function bubble(pa, pid, pri, i)
   local done, total = tonumber(ARGV[i]), tonumber(ARGV[i+1])
-  local need = 0
+  local need, from = 0, 0
   local me = pa .. '\t' .. pid
   i = i + 2
   while i <= #ARGV do
-    local ca, ci, skip, np = ARGV[i], ARGV[i+1], ARGV[i+2] == '1', tonumber(ARGV[i+3])
+    local ca, ci, skip = ARGV[i], ARGV[i+1], ARGV[i+2] == '1'
+    local np, off, cnt = tonumber(ARGV[i+3]), tonumber(ARGV[i+4]), tonumber(ARGV[i+5])
     local ch = H(ca, ci)
     local cs = redis.call('HGET', ch, 'state')
     local needs = (not cs) or (cs == 'pending' and not redis.call('HGET', ch, 'q'))
     local fk = K(ca) .. 'f:' .. ci
     local build = needs
+    local cur = nil -- the build's cursor, if the record is being built
     if redis.call('EXISTS', fk) == 1 then
       local m
       if redis.call('HSETNX', fk, me, '1') == 1 then
@@ -416,52 +435,67 @@ local function bubble(pa, pid, pri, i)
       else
         m = tonumber(redis.call('HGET', fk, '#'))
       end
-      if m > 0 then
+      cur = redis.call('HGET', fk, 'b')
+      if cur then
+        build, cur = true, tonumber(cur) -- half-built: finish it
+      elseif m > 0 then
         build = false
       else
-        redis.call('DEL', fk)
+        redis.call('UNLINK', fk) -- every parent seen: check them again (UNLINK: a big hash is freed in the background)
       end
     end
+    local finished = true
     if build then
-      if np < 0 then
-        need = 1
+      if np < 0 or (cur and (cur < off or cur >= off + cnt) and cur < np) or (not cur and off > 0) then
+        need, from = 1, cur or 0
         break
       end
-      local missing, seen, dup = 0, {}, {}
-      for r = 0, np - 1 do
-        local xa, xi = ARGV[i+4+2*r], ARGV[i+5+2*r]
+      if not cur then
+        cur = 0
+        redis.call('HSET', fk, '#', np, 'b', 0)
+        if redis.call('HSETNX', fk, me, '1') == 1 then redis.call('HINCRBY', fk, '#', -1) end
+      end
+      local d = 0
+      while cur < np and cur < off + cnt do
+        local r = i + 6 + 2 * (cur - off)
+        local xa, xi = ARGV[r], ARGV[r+1]
         local x = xa .. '\t' .. xi
-        if not dup[x] then
-          dup[x] = true
-          if x == me or redis.call('HGET', H(xa, xi), 'state') == 'completed' then
-            seen[#seen+1] = x
-            seen[#seen+1] = '1'
-          else
-            missing = missing + 1
-          end
+        if x == me or redis.call('HGET', H(xa, xi), 'state') == 'completed' then
+          d = d - redis.call('HSETNX', fk, x, '1')
+        else
+          d = d + redis.call('HDEL', fk, x)
         end
+        cur = cur + 1
       end
-      if missing > 0 then
-        redis.call('HSET', fk, '#', missing)
-        for s = 1, #seen, 1000 do
-          redis.call('HSET', fk, unpack(seen, s, math.min(s + 999, #seen)))
-        end
-      elseif not cs then
-        create(ca, ci, ch, skip, pri)
-      elseif skip then
-        detach(ca, ci, ch)
-        clearlease(ch)
-        setstate(ca, ci, ch, cs, 'skipped')
+      local m = redis.call('HINCRBY', fk, '#', d)
+      if cur < np then
+        redis.call('HSET', fk, 'b', cur)
+        finished = false
+      elseif m > 0 then
+        redis.call('HDEL', fk, 'b')
       else
-        enqueue(ca, ci, ch, pri, nil)
+        redis.call('UNLINK', fk)
+        cs = redis.call('HGET', ch, 'state')
+        if not cs then
+          create(ca, ci, ch, skip, pri)
+        elseif cs ~= 'pending' or redis.call('HGET', ch, 'q') then
+          -- queued or finished meanwhile: nothing to do
+        elseif skip then
+          detach(ca, ci, ch)
+          clearlease(ch)
+          setstate(ca, ci, ch, cs, 'skipped')
+        else
+          enqueue(ca, ci, ch, pri, nil)
+        end
       end
     end
-    i = i + 4 + 2 * math.max(np, 0)
-    done = done + 1
-    if done % 32 == 0 then
-      local t = redis.call('TIME')
-      if tonumber(t[1]) * 1000000 + tonumber(t[2]) - now > STEPMICROS then break end
+    if not finished then
+      need, from = 1, cur
+      break
     end
+    i = i + 6 + 2 * cnt
+    done = done + 1
+    if done % 32 == 0 and elapsed() > STEPMICROS then break end
   end
   if done < total then
     redis.call('ZADD', BD, I(now), me)
@@ -470,12 +504,12 @@ local function bubble(pa, pid, pri, i)
     redis.call('ZREM', BD, me)
     redis.call('HDEL', BDN, me)
   end
-  return {done, need}
+  return {done, need, from}
 end
 `
 
 // Complete: app, id, token ("" for none), outcome, then the window of
-// children (see bubblePrelude). Returns {done, need}.
+// children (see bubblePrelude). Returns {done, need, from}.
 const completeBody = bubblePrelude + `
 local app, id, token, outcome = ARGV[2], ARGV[3], ARGV[4], ARGV[5]
 local h = H(app, id)
@@ -499,22 +533,22 @@ return bubble(app, id, p, 6)
 `
 
 // Bubble: app, id of a completed job, then the window of its children (see
-// bubblePrelude) from the marker's count. Returns {done, need}; {-1, 0}
-// when there is no marker (finished), the marker is a readd's, or the job
-// is no longer completed (the marker is dropped); {the marker's count, 0}, doing nothing, when the
-// window does not start there.
+// bubblePrelude) from the marker's count. Returns {done, need, from};
+// {-1, 0, 0} when there is no marker (finished), the marker is a readd's,
+// or the job is no longer completed (the marker is dropped); {the marker's
+// count, 0, 0}, doing nothing, when the window does not start there.
 const bubbleBody = bubblePrelude + `
 local app, id = ARGV[2], ARGV[3]
 local me = app .. '\t' .. id
 local d = redis.call('HGET', BDN, me)
-if not d or readding(me) then return {-1, 0} end
+if not d or readding(me) then return {-1, 0, 0} end
 local h = H(app, id)
 if redis.call('HGET', h, 'state') ~= 'completed' then
   redis.call('ZREM', BD, me)
   redis.call('HDEL', BDN, me)
-  return {-1, 0}
+  return {-1, 0, 0}
 end
-if tonumber(d) ~= tonumber(ARGV[4]) then return {tonumber(d), 0} end
+if tonumber(d) ~= tonumber(ARGV[4]) then return {tonumber(d), 0, 0} end
 return bubble(app, id, pri(h), 4)
 `
 
@@ -551,8 +585,10 @@ return 0
 
 // Park: app, id, token, n, then n parents (app, id), then per ancestor to
 // queue: app, id, skip. Returns {ready, {job fields of each parent, as they
-// were before Park changed them}}. With n = -1 (a step of a wide Park that
-// keeps the child) it only queues the ancestors, and returns {0, {}}.
+// were before Park changed them}}. With n = -1 (QueueAbove: a step of a
+// wide Park, which keeps the child) it only queues the ancestors, stopping
+// once it has run for stepTime (looked at every 32), and returns {0, {},
+// the number of ancestors handled}.
 const parkBody = `
 local app, id, token, np = ARGV[2], ARGV[3], ARGV[4], tonumber(ARGV[5])
 local h = H(app, id)
@@ -567,6 +603,7 @@ for i = 6, last, 2 do
   if redis.call('HGET', ph, 'state') ~= 'completed' then ready = false end
   jobs[#jobs+1] = job(ph)
 end
+local handled = 0
 if not ready then
   local p = pri(h)
   for i = last + 1, #ARGV, 3 do
@@ -578,9 +615,15 @@ if not ready then
     elseif ps == 'pending' and not redis.call('HGET', ph, 'q') and not live(ph) then
       enqueue(pa, pi, ph, p, nil)
     end
+    handled = handled + 1
+    if keep and handled % 32 == 0 then
+      local t = redis.call('TIME')
+      if tonumber(t[1]) * 1000000 + tonumber(t[2]) - now > @STEPMICROS@ then break end
+    end
   end
 end
-if not ready and not keep then
+if keep then return {0, jobs, handled} end
+if not ready then
   detach(app, id, h)
   clearlease(h)
   unqueue(h)

@@ -805,7 +805,7 @@ func (b *Backend) Park(ctx context.Context, l store.Lease, parents []store.Ref, 
 		return store.ParkResult{}, err
 	}
 	if len(parents)+len(above) <= store.Batch {
-		res, err := b.park(ctx, l, parents, above, false)
+		res, err := b.ParkStep(ctx, l, parents, above)
 		if !errors.Is(err, errTooBig) {
 			return res, err
 		}
@@ -813,18 +813,23 @@ func (b *Backend) Park(ctx context.Context, l store.Lease, parents []store.Ref, 
 	return store.ParkInSteps(ctx, b, l, parents, above)
 }
 
-// ParkStep is one step of store.ParkInSteps. A step over ZooKeeper's
-// request limit is made as two, the first keeping the child.
-func (b *Backend) ParkStep(ctx context.Context, l store.Lease, parents []store.Ref, above []store.Node, keep bool) (store.ParkResult, error) {
-	res, err := b.park(ctx, l, parents, above, keep)
-	if !errors.Is(err, errTooBig) || len(above) < 2 {
-		return res, err
+// ParkStep is Park in one multi-op (store.ParkStepper).
+func (b *Backend) ParkStep(ctx context.Context, l store.Lease, parents []store.Ref, above []store.Node) (store.ParkResult, error) {
+	return b.park(ctx, l, parents, above, false)
+}
+
+// QueueAbove queues nodes as Park does above, in one multi-op, or in the
+// first half of them while that is over ZooKeeper's request limit
+// (store.ParkStepper).
+func (b *Backend) QueueAbove(ctx context.Context, l store.Lease, nodes []store.Node) (int, error) {
+	_, err := b.park(ctx, l, nil, nodes, true)
+	if errors.Is(err, errTooBig) && len(nodes) > 1 {
+		return b.QueueAbove(ctx, l, nodes[:len(nodes)/2])
 	}
-	half := len(above) / 2
-	if _, err := b.ParkStep(ctx, l, nil, above[:half], true); err != nil {
-		return store.ParkResult{}, err
+	if err != nil {
+		return 0, err
 	}
-	return b.ParkStep(ctx, l, parents, above[half:], keep)
+	return len(nodes), nil
 }
 
 // park is Park in one multi-op, or with keep only the queueing of above

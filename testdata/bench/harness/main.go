@@ -88,7 +88,7 @@ func main() {
 	fs.StringVar(&h.work, "work", "", "a scratch directory (default: a new temporary one)")
 	fs.StringVar(&h.examples, "examples", filepath.Join("testdata", "examples"), "the original's examples")
 	only := fs.String("only", "", "comma-separated measurement numbers to run (default all)")
-	backends := fs.String("backends", "local,redis,zookeeper", "comma-separated backends to measure")
+	backends := fs.String("backends", strings.Join(backend.Names, ","), "comma-separated backends to measure")
 	serve := fs.Bool("serve", false, "start the servers, print their environment and wait for SIGINT")
 	if err := fs.Parse(os.Args[1:]); err != nil {
 		os.Exit(2)

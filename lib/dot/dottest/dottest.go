@@ -1,0 +1,97 @@
+// Package dottest renders DOT with GraphViz's dot(1) for tests and reads
+// back the SVG it makes. A test that needs dot skips when it is not
+// installed (Debian's graphviz package), or fails when the environment sets
+// STOLOS_TEST_REQUIRE_SERVERS=1 (CI does).
+package dottest
+
+import (
+	"bytes"
+	"encoding/xml"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+)
+
+// RequireEnv makes a missing dot a failure.
+const RequireEnv = "STOLOS_TEST_REQUIRE_SERVERS"
+
+// Missing says why dot cannot run (nil when it can).
+func Missing() error {
+	if _, err := exec.LookPath("dot"); err != nil {
+		return errors.New("dot is not installed (install the graphviz package)")
+	}
+	return nil
+}
+
+// Require skips tb, or fails it under STOLOS_TEST_REQUIRE_SERVERS=1, when
+// dot cannot run.
+func Require(tb testing.TB) {
+	tb.Helper()
+	err := Missing()
+	if err == nil {
+		return
+	}
+	if os.Getenv(RequireEnv) == "1" {
+		tb.Fatalf("%v, and %s=1", err, RequireEnv)
+	}
+	tb.Skipf("SKIPPING: %v (or set %s=1 to make this a failure)", err, RequireEnv)
+}
+
+// SVG renders src with dot -Tsvg. dot's warnings are errors: valid DOT
+// renders without a word on stderr.
+func SVG(src []byte) ([]byte, error) {
+	cmd := exec.Command("dot", "-Tsvg")
+	cmd.Stdin = bytes.NewReader(src)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	if err != nil || stderr.Len() > 0 {
+		return nil, fmt.Errorf("dot -Tsvg: %v: %s", err, strings.TrimSpace(stderr.String()))
+	}
+	return stdout.Bytes(), nil
+}
+
+// Titles returns the titles of the nodes of an SVG made by dot (their
+// names in the DOT source), in document order.
+func Titles(svg []byte) ([]string, error) {
+	d := xml.NewDecoder(bytes.NewReader(svg))
+	d.Strict = false
+	d.Entity = xml.HTMLEntity
+	var out []string
+	var inNode bool
+	for {
+		tok, err := d.Token()
+		if err == io.EOF {
+			return out, nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("svg: %v", err)
+		}
+		se, ok := tok.(xml.StartElement)
+		if !ok {
+			continue
+		}
+		switch se.Name.Local {
+		case "g":
+			inNode = false
+			for _, a := range se.Attr {
+				if a.Name.Local == "class" && a.Value == "node" {
+					inNode = true
+				}
+			}
+		case "title":
+			if inNode {
+				var s string
+				if err := d.DecodeElement(&s, &se); err != nil {
+					return nil, fmt.Errorf("svg: %v", err)
+				}
+				out = append(out, s)
+				inNode = false
+			}
+		}
+	}
+}
