@@ -17,7 +17,7 @@ LDFLAGS = -X github.com/stolos-sched/stolos/lib/cli.Version=$(VERSION)
 BIN ?= bin
 TOOLS = $(patsubst cmd/%/main.go,%,$(wildcard cmd/stolos-*/main.go))
 
-.PHONY: all build test race lint check docs install uninstall clean bench demo
+.PHONY: all build test race lint check docs docs-check install uninstall clean bench demo
 
 all: build
 
@@ -44,6 +44,11 @@ check: lint test
 # out of date.
 docs:
 	$(GO) generate ./internal/docgen
+
+# The drift check alone: the generated parts match the flag sets, and every
+# flag is documented and completed.
+docs-check:
+	$(GO) test -count=1 -run 'TestDoc(Generated|ManPagesCoverFlags|CompletionTables)$$' .
 
 bench:
 	$(GO) test -run '^$$' -bench . ./lib/...

@@ -13,22 +13,6 @@ import (
 	"github.com/stolos-sched/stolos/lib/command"
 )
 
-// ConfigKeys are the flags of every stolos tool: the keys a -config file
-// may hold. A tool ignores the keys of other tools' flags, so one file
-// serves them all; a key in none of them is an error. A test checks this
-// list against the tools' flag sets.
-var ConfigKeys = []string{
-	"a", "app-name", "bypass-scheduler", "config", "configuration-backend",
-	"count", "force", "g", "grace", "job-id-default-template", "job-id-delimiter",
-	"job-id-validations", "json", "lease", "list", "log-dir", "loop",
-	"max-retry", "n", "priority", "q", "qb-local-path", "qb-redis-db",
-	"qb-redis-host", "qb-redis-key-prefix", "qb-redis-password",
-	"qb-redis-port", "qb-redis-tls", "qb-zookeeper-auth",
-	"qb-zookeeper-hosts", "qb-zookeeper-timeout", "queue-backend", "r",
-	"readd", "redis-db", "redis-host", "redis-key-prefix", "redis-password",
-	"redis-port", "redis-tls", "set", "state", "tasks-json", "wait",
-}
-
 // Parse parses args, then sets the flags they did not set from the
 // environment (flag -x-y from STOLOS_X_Y, except the variables named by
 // STOLOS_JOB_VARS), then those still unset from the -config file. It

@@ -160,12 +160,14 @@ type Job struct {
 func (j Job) Name() string { return j.App + " " + j.JobID }
 
 // Summary stands for the related jobs of one app of a job that the bound
-// left out: Count jobs, By status.
+// left out: Count jobs, By status, and Unread of them whose state was not
+// read.
 type Summary struct {
-	Job   int // the index of the job they are related to
-	App   string
-	Count int
-	By    map[Status]int
+	Job    int // the index of the job they are related to
+	App    string
+	Count  int
+	By     map[Status]int
+	Unread int
 }
 
 // Name is the summary's node id: "+ APP of APP JOB_ID".
@@ -183,6 +185,9 @@ func (s Summary) Label() string {
 		if n := s.By[st]; n > 0 {
 			parts = append(parts, Thousands(n)+" "+string(st))
 		}
+	}
+	if s.Unread > 0 {
+		parts = append(parts, Thousands(s.Unread)+" not read")
 	}
 	l := "+ " + Thousands(s.Count) + " more " + s.App + noun
 	if len(parts) > 0 {

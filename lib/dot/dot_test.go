@@ -66,6 +66,10 @@ func TestSummaryLabel(t *testing.T) {
 	if got, want := s.Label(), "+ 9,500 more ingest jobs: 100 pending, 9,400 completed"; got != want {
 		t.Errorf("got %q, want %q", got, want)
 	}
+	s = Summary{App: "ingest", Count: 1000000, By: map[Status]int{Completed: 9000, Failed: 1000}, Unread: 990000}
+	if got, want := s.Label(), "+ 1,000,000 more ingest jobs: 9,000 completed, 1,000 failed, 990,000 not read"; got != want {
+		t.Errorf("got %q, want %q", got, want)
+	}
 	s = Summary{App: "ingest", Count: 1, By: map[Status]int{Absent: 1}}
 	if got, want := s.Label(), "+ 1 more ingest job: 1 absent"; got != want {
 		t.Errorf("got %q, want %q", got, want)

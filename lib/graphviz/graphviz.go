@@ -23,6 +23,12 @@ import (
 // DefaultMax is the default of -max.
 const DefaultMax = 500
 
+// ReadFactor bounds the states read for the summaries: at most ReadFactor
+// times -max jobs left out of a picture have their state read; the others
+// are counted as not read. So a picture reads at most 21 times -max
+// states, whatever the width of a fan-in.
+const ReadFactor = 20
+
 type flags struct {
 	App      string
 	Up, Down bool
@@ -112,7 +118,8 @@ type picture struct {
 	index  map[store.Ref]int // the jobs drawn
 	edges  map[[2]int]bool
 	sums   map[sumKey]int   // summaries by job and app
-	hidden [][]store.Ref    // the jobs of each summary
+	hidden [][]store.Ref    // the jobs of each summary whose state is read
+	read   int              // how many jobs hidden holds in all
 	left   map[leftKey]bool // each job once in a summary
 }
 
@@ -167,8 +174,14 @@ func (p *picture) edge(from, to graph.Rel) bool {
 		}
 		if lk := (leftKey{si, ref}); !p.left[lk] {
 			p.left[lk] = true
-			p.g.Summaries[si].Count++
-			p.hidden[si] = append(p.hidden[si], ref)
+			sum := &p.g.Summaries[si]
+			sum.Count++
+			if p.read < ReadFactor*p.max {
+				p.read++
+				p.hidden[si] = append(p.hidden[si], ref)
+			} else {
+				sum.Unread++
+			}
 		}
 		return false
 	}

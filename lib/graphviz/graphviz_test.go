@@ -2,23 +2,27 @@ package graphviz
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 
+	"github.com/stolos-sched/stolos/lib/backend"
 	"github.com/stolos-sched/stolos/lib/store"
-	"github.com/stolos-sched/stolos/lib/store/local"
+	"github.com/stolos-sched/stolos/lib/store/redis/redistest"
+	"github.com/stolos-sched/stolos/lib/store/zookeeper/zktest"
 )
 
 // fanIn writes a configuration where aggregate DATE needs the 10,000
-// ingest jobs DATE_0 .. DATE_9999, and a local backend where ingest
-// 9900..9999 are queued and 9990..9999 of them failed. It returns the
-// flags that point stolos-graph at both.
-func fanIn(tb testing.TB) []string {
+// ingest jobs DATE_0 .. DATE_9999, and fills the backend that the flags qb
+// name: ingest 9900..9999 are queued and 9990..9999 of them failed. It
+// returns the flags that point stolos-graph at both.
+func fanIn(tb testing.TB, qb ...string) []string {
 	tb.Helper()
 	dir := tb.TempDir()
 	tasks := filepath.Join(dir, "tasks.json")
@@ -28,9 +32,17 @@ func fanIn(tb testing.TB) []string {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	db := filepath.Join(dir, "stolos.db")
+	if len(qb) == 0 {
+		qb = []string{"-queue-backend", "local", "-qb-local-path", filepath.Join(dir, "stolos.db")}
+	}
+	fs := flag.NewFlagSet("qb", flag.ContinueOnError)
+	var f backend.Flags
+	f.Register(fs)
+	if err := fs.Parse(qb); err != nil {
+		tb.Fatal(err)
+	}
 	ctx := context.Background()
-	b, err := local.Open(ctx, db)
+	b, err := f.Open(ctx, io.Discard)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -47,7 +59,7 @@ func fanIn(tb testing.TB) []string {
 			tb.Fatal(err)
 		}
 	}
-	return []string{"-tasks-json", tasks, "-queue-backend", "local", "-qb-local-path", db}
+	return append([]string{"-tasks-json", tasks}, qb...)
 }
 
 // A 10,000-parent fan-in is drawn as -max jobs and one summary of the
@@ -77,13 +89,40 @@ func TestFanIn(t *testing.T) {
 	}
 }
 
-// BenchmarkFanIn draws the ancestry of a job with 10,000 parents: the
-// walk, one Get of 10,000 jobs (local backend), and the DOT of -max jobs.
+// With -max 10, the states of 200 jobs left out are read (ReadFactor),
+// and the others are counted as not read.
+func TestFanInUnread(t *testing.T) {
+	var stdout, stderr strings.Builder
+	args := append(fanIn(t), "-up", "-max", "10", "-a", "aggregate", "20260110")
+	if status := Main(args, nil, &stdout, &stderr); status != 0 || stderr.Len() > 0 {
+		t.Fatalf("status %d, stderr %q", status, stderr.String())
+	}
+	const summary = "label=\"+ 9,991 more ingest jobs: 200 absent, 9,791 not read\"];\n"
+	if got := regexp.MustCompile(`(?m)^.*more ingest.*$`).FindString(stdout.String()); !strings.HasSuffix(got+"\n", summary) {
+		t.Errorf("summary %q, want one ending %q", got, summary)
+	}
+}
+
+// BenchmarkFanIn draws the ancestry of a job with 10,000 parents on each
+// backend: the walk, one Get of the 10,000 jobs, and the DOT of -max jobs.
 func BenchmarkFanIn(b *testing.B) {
-	args := append(fanIn(b), "-up", "-a", "aggregate", "20260110")
-	for b.Loop() {
-		if status := Main(args, nil, io.Discard, io.Discard); status != 0 {
-			b.Fatalf("status %d", status)
-		}
+	for _, name := range backend.Names {
+		b.Run(name, func(b *testing.B) {
+			var qb []string
+			switch name {
+			case "redis":
+				srv := redistest.Start(b)
+				qb = []string{"-queue-backend", "redis", "-qb-redis-host", srv.Host(), "-qb-redis-port", strconv.Itoa(srv.Port())}
+			case "zookeeper":
+				srv := zktest.Start(b)
+				qb = []string{"-queue-backend", "zookeeper", "-qb-zookeeper-hosts", srv.Hosts() + "/graph"}
+			}
+			args := append(fanIn(b, qb...), "-up", "-a", "aggregate", "20260110")
+			for b.Loop() {
+				if status := Main(args, nil, io.Discard, io.Discard); status != 0 {
+					b.Fatalf("status %d", status)
+				}
+			}
+		})
 	}
 }

@@ -1,6 +1,8 @@
 // Package related is the shared body of stolos-parents and
 // stolos-children: it reads job records (arguments or stdin) and writes
 // the related jobs of each, one APP<TAB>JOB_ID[<TAB>GROUP] line per job.
+// Its walk over every ancestor or descendant (Walk) also serves
+// stolos-graph.
 package related
 
 import (
@@ -155,7 +157,9 @@ type walker struct {
 
 // Walk is a walk over the jobs related to some jobs (Root): their
 // ancestors or descendants, each once, depth first, in the order of the
-// graph's answers (stolos-parents -r and -children -r walk the same way).
+// graph's answers. It is the walk of stolos-parents -r and
+// stolos-children -r, without their order of output; stolos-graph draws
+// with it.
 type Walk struct{ k walker }
 
 // NewWalk starts a walk in direction d. For every edge the walk finds,

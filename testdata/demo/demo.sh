@@ -20,6 +20,7 @@ show 'stolos-expand -a preprocess date=20260130..20260202 | head -6'
 show 'stolos-parents -a daily_report 20260201'
 show 'stolos-parents -r -a daily_report 20260201'
 show 'stolos-children -r -a preprocess 20260201_2'
+show 'stolos-graph    # the apps in DOT; stolos-graph | dot -Tsvg > apps.svg draws them'
 
 echo; echo "== asking for three reports queues everything they need (bubble up)"
 show 'stolos-expand -a daily_report date=20260131..20260202 | stolos-submit -a daily_report'

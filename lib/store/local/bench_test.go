@@ -171,3 +171,73 @@ func BenchmarkReadd(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkWide times: a Park of a child with 100,000 absent parents (all
+// queued by it), in steps (its longest step: step-ms); and the one
+// transaction of the completion of the last of 100,000 parents of a child
+// that has no fan-in record yet (the others completed without it), which
+// reads every parent. Run it with -benchtime=1x.
+func BenchmarkWide(b *testing.B) {
+	const n = 100000
+	ctx := context.Background()
+	parents := make([]store.Ref, n)
+	for i := range parents {
+		parents[i] = store.Ref{App: "p", JobID: fmt.Sprintf("20140601_%d", i)}
+	}
+	b.Run("park", func(b *testing.B) {
+		for range b.N {
+			be := openBench(b, filepath.Join(b.TempDir(), "q.db"))
+			fill(b, be, "c", 0, 1, 1)
+			r, err := be.Claim(ctx, store.ClaimRequest{App: "c", Owner: "w", N: 1, Lease: time.Hour})
+			if err != nil || len(r.Leases) != 1 {
+				b.Fatalf("claim: %v %v", r, err)
+			}
+			above := make([]store.Node, n)
+			for i, p := range parents {
+				above[i] = store.Node{Ref: p}
+			}
+			start := time.Now()
+			ts := &timedSteps{Backend: be}
+			if res, err := store.ParkInSteps(ctx, ts, r.Leases[0], parents, above); err != nil || res.Ready {
+				b.Fatalf("park: ready %v, %v", res.Ready, err)
+			}
+			b.ReportMetric(float64(time.Since(start).Microseconds())/1000, "park-ms")
+			b.ReportMetric(float64(ts.longest.Microseconds())/1000, "step-ms")
+		}
+	})
+	b.Run("build", func(b *testing.B) {
+		for range b.N {
+			be := openBench(b, filepath.Join(b.TempDir(), "q.db"))
+			fill(b, be, "p", 0, n, 1000)
+			for _, p := range parents[:n-1] {
+				if err := be.Complete(ctx, store.Lease{Ref: p}, "exit 0", nil); err != nil {
+					b.Fatal(err)
+				}
+			}
+			c := store.Child{Node: store.Node{Ref: store.Ref{App: "c", JobID: "1"}}, Parents: store.ParentList(parents...)}
+			start := time.Now()
+			if err := be.Complete(ctx, store.Lease{Ref: parents[n-1]}, "exit 0", []store.Child{c}); err != nil {
+				b.Fatal(err)
+			}
+			b.ReportMetric(float64(time.Since(start).Microseconds())/1000, "txn-ms")
+		}
+	})
+}
+
+// timedSteps is a backend whose Park steps are timed.
+type timedSteps struct {
+	*Backend
+	longest time.Duration
+}
+
+func (ts *timedSteps) time(start time.Time) { ts.longest = max(ts.longest, time.Since(start)) }
+
+func (ts *timedSteps) QueueAbove(ctx context.Context, l store.Lease, nodes []store.Node) (int, error) {
+	defer ts.time(time.Now())
+	return ts.Backend.QueueAbove(ctx, l, nodes)
+}
+
+func (ts *timedSteps) ParkStep(ctx context.Context, l store.Lease, parents []store.Ref, above []store.Node) (store.ParkResult, error) {
+	defer ts.time(time.Now())
+	return ts.Backend.ParkStep(ctx, l, parents, above)
+}

@@ -554,7 +554,9 @@ func (b *Backend) Fail(ctx context.Context, l store.Lease, outcome string, maxRe
 	return final, nil
 }
 
-// Park is bubble-up (see store.Backend).
+// Park is bubble-up: see store.Backend. A child with more parents and
+// ancestors above than store.Batch is parked in steps
+// (store.ParkInSteps), so that no write transaction holds the file long.
 func (b *Backend) Park(ctx context.Context, l store.Lease, parents []store.Ref, above []store.Node) (store.ParkResult, error) {
 	if err := store.CheckRefs(parents); err != nil {
 		return store.ParkResult{}, fmt.Errorf("park %v: parent: %w", l.Ref, err)
@@ -562,13 +564,34 @@ func (b *Backend) Park(ctx context.Context, l store.Lease, parents []store.Ref, 
 	if err := store.CheckNodes(above); err != nil {
 		return store.ParkResult{}, fmt.Errorf("park %v: ancestor: %w", l.Ref, err)
 	}
+	if len(parents)+len(above) > store.Batch {
+		return store.ParkInSteps(ctx, b, l, parents, above)
+	}
+	return b.ParkStep(ctx, l, parents, above)
+}
+
+// ParkStep is Park in one transaction (store.ParkStepper).
+func (b *Backend) ParkStep(ctx context.Context, l store.Lease, parents []store.Ref, above []store.Node) (store.ParkResult, error) {
+	return b.park(ctx, l, parents, above, false)
+}
+
+// QueueAbove queues nodes as Park does above, in one transaction
+// (store.ParkStepper).
+func (b *Backend) QueueAbove(ctx context.Context, l store.Lease, nodes []store.Node) (int, error) {
+	_, err := b.park(ctx, l, nil, nodes, true)
+	return len(nodes), err
+}
+
+// park is Park in one transaction, or with keep only the queueing of
+// above (see store.ParkStepper).
+func (b *Backend) park(ctx context.Context, l store.Lease, parents []store.Ref, above []store.Node, keep bool) (store.ParkResult, error) {
 	var res store.ParkResult
 	err := b.write(ctx, func(tx *txn) error {
 		r, err := tx.held(l)
 		if err != nil {
 			return err
 		}
-		res = store.ParkResult{Ready: true, Parents: make([]store.Job, len(parents))}
+		res = store.ParkResult{Ready: !keep, Parents: make([]store.Job, len(parents))}
 		for i, p := range parents {
 			pr, _, err := tx.load(p)
 			if err != nil {
@@ -600,6 +623,9 @@ func (b *Backend) Park(ctx context.Context, l store.Lease, parents []store.Ref, 
 			if err := tx.save(&pr); err != nil {
 				return err
 			}
+		}
+		if keep {
+			return nil
 		}
 		dequeue(&r)
 		clearLease(&r)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -13,8 +14,9 @@ import (
 )
 
 // BenchmarkWideScripts reports the longest script the server ran
-// (SLOWLOG, on a server of its own, every script of 1 ms or more logged)
-// in each of: a Park of a child with 100,000 absent parents; and a fan-in
+// (SLOWLOG, on a server of its own, every script of 1 ms or more logged),
+// how many scripts it ran (INFO commandstats) and how many of those took
+// over 50 ms, in each of: a Park of a child with 100,000 absent parents; and a fan-in
 // of 100,000 parents whose child's record is built when half of them are
 // completed (4 goroutines complete the other half, the last completion
 // reads every parent again before queueing the child). DESIGN.md's bound
@@ -54,7 +56,7 @@ func BenchmarkWideScripts(b *testing.B) {
 			if err != nil || res.Ready {
 				b.Fatalf("park: ready %v, %v", res.Ready, err)
 			}
-			b.ReportMetric(slowlogMax(b, be), "max-script-ms")
+			slowlogReport(b, be)
 		}
 	})
 	b.Run("fanin-late", func(b *testing.B) {
@@ -74,7 +76,7 @@ func BenchmarkWideScripts(b *testing.B) {
 			completeAll(b, be, parents[:n/2], nil)
 			slowlogReset(b, be)
 			completeAll(b, be, parents[n/2:], []store.Child{c})
-			b.ReportMetric(slowlogMax(b, be), "max-script-ms")
+			slowlogReport(b, be)
 			j, err := be.Get(ctx, []store.Ref{c.Ref})
 			if err != nil || j[0].State != store.Pending || !j[0].Queued {
 				b.Fatalf("child after its parents: %+v %v, want pending and queued", j, err)
@@ -106,13 +108,15 @@ func completeAll(b *testing.B, be *Backend, refs []store.Ref, kids []store.Child
 	}
 }
 
-// slowlogReset logs every command of 1 ms or more, from now on.
+// slowlogReset logs every command of 1 ms or more, from now on, and
+// zeroes the command counts.
 func slowlogReset(b *testing.B, be *Backend) {
 	ctx := context.Background()
 	for _, args := range [][]any{
 		{"CONFIG", "SET", "slowlog-log-slower-than", "1000"},
 		{"CONFIG", "SET", "slowlog-max-len", "100000"},
 		{"SLOWLOG", "RESET"},
+		{"CONFIG", "RESETSTAT"},
 	} {
 		if err := be.c.Do(ctx, args...).Err(); err != nil {
 			b.Fatal(err)
@@ -120,15 +124,36 @@ func slowlogReset(b *testing.B, be *Backend) {
 	}
 }
 
-// slowlogMax is the longest command in SLOWLOG, in milliseconds.
-func slowlogMax(b *testing.B, be *Backend) float64 {
-	logs, err := be.c.SlowLogGet(context.Background(), -1).Result()
+// slowlogReport reports the longest command in SLOWLOG (ms), the scripts
+// run since slowlogReset, and how many commands took over 50 ms.
+func slowlogReport(b *testing.B, be *Backend) {
+	ctx := context.Background()
+	logs, err := be.c.SlowLogGet(ctx, -1).Result()
 	if err != nil {
 		b.Fatal(err)
 	}
 	var longest time.Duration
+	over := 0
 	for _, l := range logs {
 		longest = max(longest, l.Duration)
+		if l.Duration > 50*time.Millisecond {
+			over++
+		}
 	}
-	return float64(longest.Microseconds()) / 1000
+	stats, err := be.c.Info(ctx, "commandstats").Result()
+	if err != nil {
+		b.Fatal(err)
+	}
+	scripts := 0
+	for _, line := range strings.Split(stats, "\r\n") {
+		for _, cmd := range []string{"cmdstat_evalsha:calls=", "cmdstat_eval:calls="} {
+			if rest, ok := strings.CutPrefix(line, cmd); ok {
+				n, _ := strconv.Atoi(rest[:strings.IndexByte(rest, ',')])
+				scripts += n
+			}
+		}
+	}
+	b.ReportMetric(float64(longest.Microseconds())/1000, "max-script-ms")
+	b.ReportMetric(float64(scripts), "scripts")
+	b.ReportMetric(float64(over), "over-50ms")
 }

@@ -1,6 +1,10 @@
 package storetest
 
 import (
+	"errors"
+	"fmt"
+	"reflect"
+	"sync"
 	"testing"
 	"time"
 
@@ -73,5 +77,105 @@ func (s suite) parkWide(t *testing.T, n int) {
 	l = claimOne(t, b, "c", longLease)
 	if res, err := b.Park(long, l, parents, above); err != nil || !res.Ready {
 		t.Fatalf("park with every parent completed: ready %v, %v", res.Ready, err)
+	}
+}
+
+// testFanInLate: the fan-in record of a child of 10,000 parents is built
+// when half of them are completed already (they completed while the child
+// did not need it), in bounded steps on the backends that need them, while
+// four workers complete the other half at once; the child is queued once,
+// by the last completion, and no completion fails.
+func (s suite) testFanInLate(t *testing.T) {
+	b, _ := s.open(t)
+	long := longCtx(t)
+	const n = 10000
+	parents := refsOf("p", n)
+	submitMany(t, b, parents)
+	c := child(ref("c", "1"), parents...)
+	var wg sync.WaitGroup
+	errs := make(chan error, 8)
+	run := func(part []store.Ref, kids []store.Child) {
+		for w := range 4 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for i := w; i < len(part); i += 4 {
+					if err := b.Complete(long, store.Lease{Ref: part[i]}, "exit 0", kids); err != nil {
+						errs <- fmt.Errorf("complete %v: %w", part[i], err)
+						return
+					}
+				}
+			}()
+		}
+		wg.Wait()
+		select {
+		case err := <-errs:
+			t.Fatal(err)
+		default:
+		}
+	}
+	run(parents[:n/2], nil)
+	checkJob(t, b, c.Ref, view{})
+	run(parents[n/2:], []store.Child{c})
+	checkJob(t, b, c.Ref, pendingQueued(100))
+	checkCounts(t, b, "c", counts{Pending: 1, Queued: 1})
+	if refs, err := b.Unfinished(ctx(t), 0, 10); err != nil || len(refs) != 0 {
+		t.Errorf("unfinished: %v %v, want none", refs, err)
+	}
+}
+
+// testFanInLateKilled: the completion that builds the record of a child of
+// 3,000 parents, 2,000 of them completed already, dies between two steps
+// (on the backends that build it in steps); the marker is listed, Resume
+// finishes the record, and the child is queued by the last of the other
+// parents, once.
+func (s suite) testFanInLateKilled(t *testing.T) {
+	b, _ := s.open(t)
+	long := longCtx(t)
+	const n = 3000
+	parents := refsOf("p", n)
+	submitMany(t, b, parents)
+	c := child(ref("c", "1"), parents...)
+	for _, p := range parents[:2000] {
+		if err := b.Complete(long, store.Lease{Ref: p}, "exit 0", nil); err != nil {
+			t.Fatalf("complete %v: %v", p, err)
+		}
+	}
+	killed := errors.New("killed")
+	steps := 0
+	hook := store.WithStepHook(long, func(parent store.Ref, done int) error {
+		steps++
+		return killed
+	})
+	err := b.Complete(hook, store.Lease{Ref: parents[2000]}, "exit 0", []store.Child{c})
+	t.Logf("%d steps before the kill", steps)
+	if steps == 0 {
+		if err != nil {
+			t.Fatalf("complete in one step: %v", err)
+		}
+	} else {
+		if !errors.Is(err, killed) || !errors.Is(err, store.ErrUnfinished) {
+			t.Fatalf("complete killed after its first step: %v, want killed and store.ErrUnfinished", err)
+		}
+		refs, err := b.Unfinished(ctx(t), 0, 10)
+		if err != nil || !reflect.DeepEqual(refs, []store.Ref{parents[2000]}) {
+			t.Fatalf("unfinished: %v %v, want [%v]", refs, err, parents[2000])
+		}
+		if err := b.Resume(long, parents[2000], []store.Child{c}); err != nil {
+			t.Fatalf("resume: %v", err)
+		}
+	}
+	checkJob(t, b, c.Ref, view{})
+	for i, p := range parents[2001:] {
+		if i == n-2002 {
+			checkJob(t, b, c.Ref, view{})
+		}
+		if err := b.Complete(long, store.Lease{Ref: p}, "exit 0", []store.Child{c}); err != nil {
+			t.Fatalf("complete %v: %v", p, err)
+		}
+	}
+	checkJob(t, b, c.Ref, pendingQueued(100))
+	if refs, err := b.Unfinished(ctx(t), 0, 10); err != nil || len(refs) != 0 {
+		t.Errorf("unfinished: %v %v, want none", refs, err)
 	}
 }

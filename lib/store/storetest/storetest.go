@@ -108,6 +108,8 @@ func (s suite) cases() []testCase {
 		{"ParkBlocked", s.testParkBlocked},
 		{"ParkAbove", s.testParkAbove},
 		{"ParkWide", s.testParkWide},
+		{"FanInLate", s.testFanInLate},
+		{"FanInLateKilled", s.testFanInLateKilled},
 		{"Acquire", s.testAcquire},
 		{"AcquireTakeover", s.testAcquireTakeover},
 		{"SetState", s.testSetState},

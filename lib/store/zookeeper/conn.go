@@ -107,6 +107,9 @@ type Backend struct {
 	clock  func() time.Time
 	skew   time.Duration // this host's clock less the server's, at least (clock.go)
 	skewAt time.Time     // when skew was measured; zero: never
+	// largest is the size of the largest multi-op this backend sent
+	// (multiSize), for the benchmarks.
+	largest atomic.Int64
 }
 
 type nopLogger struct{}

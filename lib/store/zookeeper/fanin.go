@@ -185,6 +185,7 @@ const maxRemembered = 1_000_000
 // kid is a child in one step of a bubble-down, with what it needs.
 type kid struct {
 	store.Child
+	i     int    // its index in the children of the step
 	n     int    // parents
 	rec   string // its record's path, if n > 1
 	shard string // the shard the parent falls in
@@ -205,7 +206,7 @@ func (t *txn) prepare(parent store.Ref, children []store.Child, also ...store.Re
 	var k kids
 	jobs := also
 	var nodes []*fnode
-	for _, c := range children {
+	for i, c := range children {
 		ps, err := t.b.parentsOf(c)
 		if err != nil {
 			return k, err
@@ -219,7 +220,7 @@ func (t *txn) prepare(parent store.Ref, children []store.Child, also ...store.Re
 		}
 		rec := t.b.p.record(c.Ref)
 		sp := shardPath(rec, n, shardOf(parent, shards(n)))
-		k.recs = append(k.recs, kid{Child: c, n: n, rec: rec, shard: sp})
+		k.recs = append(k.recs, kid{Child: c, i: i, n: n, rec: rec, shard: sp})
 		nodes = append(nodes, t.node(c.Ref, sp))
 	}
 	return k, t.loadAll(jobs, nodes)
@@ -298,7 +299,7 @@ func (t *txn) bubbleDown(parent store.Ref, k kids, prio int) error {
 		if !t.needsQueueing(c.Ref) {
 			continue // its version is checked
 		}
-		if err := t.build(c, prio); err != nil {
+		if err := t.build(parent, c, prio); err != nil {
 			return err
 		}
 	}
@@ -390,8 +391,10 @@ func (t *txn) parentStates(c store.Child) ([]store.Ref, []bool, error) {
 }
 
 // build makes the fan-in record of a child that has none from its
-// parents' states, or queues the child if all are completed.
-func (t *txn) build(c kid, prio int) error {
+// parents' states, or queues the child if all are completed. A record
+// whose set would start with more than buildStep parents is built in
+// steps (t.building, catchUp).
+func (t *txn) build(parent store.Ref, c kid, prio int) error {
 	ps, done, err := t.parentStates(c.Child)
 	if err != nil {
 		return err
@@ -414,6 +417,32 @@ func (t *txn) build(c kid, prio int) error {
 		}
 	} else {
 		rec.d.Missing = n
+	}
+	completed := 0
+	for i := range ps {
+		if done[i] {
+			completed++
+		}
+	}
+	if k > 1 && completed > buildStep && completed < n {
+		// Too many for one multi-op: the record is made with only the
+		// parent completing in t in its set, and the bubble-down's next
+		// steps add the others (catchUp), its marker saying how far.
+		if t.building != nil {
+			return errTooBig // one per step: the step is made smaller
+		}
+		t.building = &c
+		for i, p := range ps {
+			if done[i] && p == parent {
+				t.addToSet(t.node(c.Ref, shardPath(c.rec, n, shardOf(p, k))), p)
+			}
+		}
+		for _, s := range nodes[1:] {
+			if s.d.Missing == 0 {
+				rec.d.Full++
+			}
+		}
+		return nil
 	}
 	for i, p := range ps {
 		if done[i] {
@@ -594,9 +623,13 @@ func (t *txn) loadAll(refs []store.Ref, nodes []*fnode) error {
 
 // markerData is the data of a bubble-down's marker.
 type markerData struct {
-	Done int    `json:"d"`  // children handled
-	At   int64  `json:"at"` // when it last advanced, Unix ms
-	Op   string `json:"op,omitempty"`
+	Done int   `json:"d"`  // children handled
+	At   int64 `json:"at"` // when it last advanced, Unix ms
+	// Building: the record of child number Done is being built, its
+	// parents before number Build added to its set (catchUp).
+	Building bool   `json:"bg,omitempty"`
+	Build    int    `json:"b,omitempty"`
+	Op       string `json:"op,omitempty"`
 	// Readd: the marker of a readd in steps (Done counts descendants
 	// reset), not of a bubble-down.
 	Readd bool `json:"rd,omitempty"`
@@ -610,6 +643,8 @@ type bubble struct {
 	next     int  // children handled once the step being built commits
 	max      int  // children per step
 	finished bool // no marker left
+	building bool // the record of child next is being built ...
+	build    int  // ... its parents before this one added
 }
 
 // take returns the children of the next step.
@@ -628,7 +663,7 @@ func (t *txn) mark(bb *bubble, done int, version int32) {
 		}
 		return
 	}
-	data, _ := json.Marshal(markerData{Done: done, At: t.now, Op: t.op})
+	data, _ := json.Marshal(markerData{Done: done, At: t.now, Building: bb.building, Build: bb.build, Op: t.op})
 	if t.probe == "" {
 		t.probe = path
 	}
@@ -665,7 +700,7 @@ func (t *txn) firstStep(bb *bubble, k kids, prio int) error {
 		return err
 	}
 	bb.next = len(bb.take())
-	bb.finished = bb.next == len(bb.children)
+	t.stopAtBuild(bb, 0)
 	version := int32(-1)
 	if !bb.finished {
 		// A marker of an earlier completion may be there.
@@ -690,6 +725,10 @@ func (t *txn) nextStep(bb *bubble) error {
 		return err
 	}
 	bb.done = m.Done
+	bb.building = false
+	if m.Building && m.Done < len(bb.children) {
+		return t.catchUpStep(bb, m, version)
+	}
 	kids := bb.take()
 	k, err := t.prepare(bb.parent, kids, bb.parent)
 	if err != nil {
@@ -707,9 +746,138 @@ func (t *txn) nextStep(bb *bubble) error {
 		return err
 	}
 	bb.next = m.Done + len(kids)
+	t.stopAtBuild(bb, m.Done)
+	t.mark(bb, bb.next, version)
+	return nil
+}
+
+// stopAtBuild ends the step of bb made in t (from child number from) at
+// the child whose record t started to build in steps, if any: the
+// marker then points at it, and the next steps build it (catchUp). The
+// children after it that t handled are handled again by the steps after
+// those, which changes nothing.
+func (t *txn) stopAtBuild(bb *bubble, from int) {
+	bb.building, bb.build = false, 0
+	if t.building != nil {
+		bb.next, bb.building = from+t.building.i, true
+	}
+	bb.finished = bb.next >= len(bb.children)
+}
+
+// buildStep is the most parents a step adds to the set of a record being
+// built: with their shards, about 70 KB of a multi-op.
+const buildStep = 256
+
+// catchUpStep is a step of bb that goes on building the record of its
+// child number m.Done, which its marker says is being built.
+func (t *txn) catchUpStep(bb *bubble, m markerData, version int32) error {
+	if err := t.load(bb.parent); err != nil {
+		return err
+	}
+	x := t.get(bb.parent)
+	if !x.present || x.cur.State != store.Completed {
+		t.reset()
+		t.add(&zk.DeleteRequest{Path: t.b.p.marker(bb.parent), Version: version})
+		bb.next, bb.finished = len(bb.children), true
+		return nil
+	}
+	t.forget(bb.parent) // its version does not matter
+	cursor, done, err := t.catchUp(bb.parent, bb.children[m.Done], m.Build, x.cur.Prio)
+	if err != nil {
+		return err
+	}
+	bb.next, bb.building, bb.build = m.Done, !done, cursor
+	if done {
+		bb.next, bb.build = m.Done+1, 0
+	}
 	bb.finished = bb.next >= len(bb.children)
 	t.mark(bb, bb.next, version)
 	return nil
+}
+
+// catchUp adds to the set of the record of c (being built) the parents
+// from number from that are completed and not in it yet, up to
+// buildStep of them, reading at most 8*buildStep parents. It returns the
+// number of the first parent it did not look at, and whether the build
+// is over: every parent looked at, the record gone, or every shard full
+// (then the child is queued if it needs it and its parents are all
+// completed, as checkParents does).
+func (t *txn) catchUp(parent store.Ref, ch store.Child, from, prio int) (int, bool, error) {
+	ps, err := t.b.parentsOf(ch)
+	if err != nil {
+		return from, false, err
+	}
+	n := len(ps)
+	k := shards(n)
+	c := kid{Child: ch, n: n, rec: t.b.p.record(ch.Ref)}
+	rec := t.node(c.Ref, c.rec)
+	if err := t.loadAll(nil, []*fnode{rec}); err != nil {
+		return from, false, err
+	}
+	if !rec.exists || rec.d.N != n || k == 1 {
+		t.reset()
+		return n, true, nil // removed (the child was queued), or not ours
+	}
+	end := min(n, from+8*buildStep)
+	jobs, err := t.peek(ps[from:end])
+	if err != nil {
+		return from, false, err
+	}
+	var cand []int
+	var paths []string
+	for i, j := range jobs {
+		if j.State == store.Completed {
+			p := ps[from+i]
+			cand = append(cand, from+i)
+			paths = append(paths, shardPath(c.rec, n, shardOf(p, k))+"/"+refName(p))
+		}
+	}
+	there, err := t.b.exist(t.ctx, paths)
+	if err != nil {
+		return from, false, err
+	}
+	var adds []int
+	var nodes []*fnode
+	cursor := end
+	for i, at := range cand {
+		if there[i] {
+			continue
+		}
+		if len(adds) == buildStep {
+			cursor = at
+			break
+		}
+		adds = append(adds, at)
+		nodes = append(nodes, t.node(c.Ref, shardPath(c.rec, n, shardOf(ps[at], k))))
+	}
+	if err := t.loadAll(nil, nodes); err != nil {
+		return from, false, err
+	}
+	for _, at := range adds {
+		p := ps[at]
+		s := t.node(c.Ref, shardPath(c.rec, n, shardOf(p, k)))
+		if !s.exists {
+			return from, false, fmt.Errorf("zookeeper %s: %s: fan-in record without its shard", t.b.hosts, s.path)
+		}
+		t.addToSet(s, p)
+		if s.d.Missing == 0 {
+			rec.d.Full++
+			rec.changed = true
+		}
+	}
+	if rec.d.Full < k {
+		return cursor, cursor >= n, nil
+	}
+	// Every parent is in the set: queue the child if it needs it.
+	if err := t.load(c.Ref); err != nil {
+		return cursor, false, err
+	}
+	if t.needsQueueing(c.Ref) {
+		if err := t.checkParents(c, prio); err != nil {
+			return cursor, false, err
+		}
+	}
+	return n, true, nil
 }
 
 // reset forgets what t read, so that its commit depends on none of it.

@@ -227,6 +227,8 @@ type txn struct {
 	extra   []any
 	dirs    []string // where extra creates nodes that must exist (records' buckets, /bubble)
 	probe   string
+
+	building *kid // the child whose record t starts to build in steps (fanin.go)
 }
 
 // add appends an operation on another node than a job's.
@@ -481,8 +483,15 @@ func (t *txn) commit() error {
 		return err
 	}
 	creates = append(creates, dirs...)
-	if size := multiSize(ops); size > maxMulti {
+	size := multiSize(ops)
+	if size > maxMulti {
 		return fmt.Errorf("zookeeper %s: transaction of %d operations is %d bytes, %w of about %d", b.hosts, len(ops), size, errTooBig, maxMulti)
+	}
+	for {
+		l := b.largest.Load()
+		if int64(size) <= l || b.largest.CompareAndSwap(l, int64(size)) {
+			break
+		}
 	}
 	for _, p := range creates {
 		if err := b.ensure(t.ctx, p); err != nil {
