@@ -255,6 +255,7 @@ type chaos struct {
 
 	mu       sync.Mutex
 	kills    map[string]chaosKill // by worker incarnation
+	exited   map[string]chaosKill // incarnations that exited by themselves
 	exits    int                  // workers that exited by themselves
 	restarts []time.Duration
 }
@@ -304,6 +305,7 @@ func (c *chaos) run() {
 		outage = chaosLease/2 + time.Duration(c.rng.Int64N(int64(chaosLease*5/6)))
 	}
 	c.kills = map[string]chaosKill{}
+	c.exited = map[string]chaosKill{}
 	c.stop = make(chan struct{})
 	start := time.Now()
 
@@ -449,8 +451,19 @@ func (c *chaos) supervise(s *chaosSlot) {
 		c.mu.Unlock()
 		if !killed {
 			// It exited by itself: the server is away for a moment
-			// (restart). Start it again a little later.
+			// (restart), or its lease was lost. Its reaper kills what
+			// it ran (a command stopped by SIGKILL writes no end
+			// line): its runs end when the last of its processes is
+			// gone. Start it again a little later.
 			c.t.Logf("worker %s exited: %v", id, werr)
+			at := time.Now()
+			last, ok := waitGone("CHAOS_WORKER="+id, 10*time.Second)
+			if !ok {
+				c.t.Errorf("worker %s exited at %s: its processes still run 10s later:%s", id, at.Format(time.StampMicro), describeProcs(procsWith("CHAOS_WORKER="+id)))
+			}
+			c.mu.Lock()
+			c.exited[id] = chaosKill{at: at, lastSeen: last}
+			c.mu.Unlock()
 			select {
 			case <-c.stop:
 				return
@@ -640,7 +653,7 @@ type chaosRun struct {
 	worker     string // incarnation
 	pid        int
 	start, end int64  // unix nanoseconds; end 0 while unknown
-	how        string // "end" (succeeded), "term" (stopped by SIGTERM), "killed" (its worker was)
+	how        string // "end" (succeeded), "term" (stopped by SIGTERM), "killed" (its worker was), "worker exited" (by itself; its reaper killed the run)
 }
 
 func (r *chaosRun) String() string {
@@ -780,6 +793,12 @@ func (c *chaos) readRuns() []*chaosRun {
 			r = &chaosRun{job: k.job, worker: k.worker, pid: pid, start: at}
 			byKey[k] = r
 			runs = append(runs, r)
+		case fs[0] == "term" && r == nil:
+			// A SIGTERM while the start line was being written (its
+			// trap runs before the line): the command did nothing.
+			r = &chaosRun{job: k.job, worker: k.worker, pid: pid, start: at, end: at, how: "term"}
+			byKey[k] = r
+			runs = append(runs, r)
 		case (fs[0] == "end" || fs[0] == "term") && r != nil:
 			// A SIGTERM while the end line is written leaves both: the
 			// run did not succeed, and ended at the later one.
@@ -801,11 +820,15 @@ func (c *chaos) readRuns() []*chaosRun {
 			continue
 		}
 		k, ok := c.kills[r.worker]
+		r.how = "killed"
 		if !ok {
-			t.Errorf("a run has no end and its worker was not killed: %v", r)
+			k, ok = c.exited[r.worker]
+			r.how = "worker exited"
+		}
+		if !ok {
+			t.Errorf("a run has no end and its worker was neither killed nor exited: %v", r)
 			continue
 		}
-		r.how = "killed"
 		r.end = k.at.UnixNano()
 		if k.lastSeen.After(k.at) {
 			r.end = k.lastSeen.UnixNano()

@@ -71,6 +71,7 @@ var descriptions = map[string]string{
 	"qb-redis-password":       "redis backend, password",
 	"qb-redis-tls":            "redis backend, connect with TLS",
 	"qb-redis-key-prefix":     "redis backend, key prefix",
+	"history-keep":            "attempts of each job kept in its history",
 	"config":                  "read flags from a file",
 	"tasks-json":              "the apps configuration, a tasks.json file",
 	"job-id-validations":      "identifier rules, a JSON file",

@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -41,6 +42,7 @@ type Flags struct {
 	ZKTimeout time.Duration
 	ZKAuth    string
 	Redis     cli.RedisFlags
+	Keep      int // attempts kept in each job's history; zero: store.DefaultKeep
 }
 
 // Register adds the flags to fs.
@@ -51,6 +53,25 @@ func (f *Flags) Register(fs *flag.FlagSet) {
 	fs.DurationVar(&f.ZKTimeout, "qb-zookeeper-timeout", zookeeper.DefaultSessionTimeout, "zookeeper: session `TIMEOUT` (env STOLOS_QB_ZOOKEEPER_TIMEOUT)")
 	fs.StringVar(&f.ZKAuth, "qb-zookeeper-auth", "", "zookeeper: digest `USER:PASSWORD`; nodes stolos creates are that user's only (env STOLOS_QB_ZOOKEEPER_AUTH)")
 	f.Redis.Register(fs, "qb-redis-", "redis", redis.DefaultKeyPrefix)
+	f.Keep = store.DefaultKeep
+	fs.Var((*positive)(&f.Keep), "history-keep", "attempts of each job kept in its history, at least 1 (env STOLOS_HISTORY_KEEP)")
+}
+
+// positive is an int flag that must be at least 1.
+type positive int
+
+func (p *positive) String() string { return strconv.Itoa(int(*p)) }
+
+func (p *positive) Set(s string) error {
+	n, err := strconv.Atoi(s)
+	switch {
+	case err != nil:
+		return errors.New("not a number")
+	case n < 1:
+		return errors.New("want at least 1")
+	}
+	*p = positive(n)
+	return nil
 }
 
 // DefaultLocalPath is where the local backend keeps its file when
@@ -80,6 +101,9 @@ func (f *Flags) Check() error {
 	case f.Backend == "zookeeper" && f.ZKHosts == "":
 		return errors.New("-queue-backend zookeeper needs -qb-zookeeper-hosts (STOLOS_QB_ZOOKEEPER_HOSTS)")
 	}
+	if f.Keep < 0 {
+		return fmt.Errorf("-history-keep %d: want at least 1", f.Keep)
+	}
 	return nil
 }
 
@@ -91,10 +115,10 @@ func (f *Flags) Open(ctx context.Context, warn io.Writer) (store.Backend, error)
 	}
 	switch f.Backend {
 	case "zookeeper":
-		return zookeeper.Open(ctx, zookeeper.Options{Hosts: f.ZKHosts, SessionTimeout: f.ZKTimeout, Auth: f.ZKAuth})
+		return zookeeper.Open(ctx, zookeeper.Options{Hosts: f.ZKHosts, SessionTimeout: f.ZKTimeout, Auth: f.ZKAuth, Keep: f.Keep})
 	case "redis":
 		return redis.Open(ctx, redis.Options{Host: f.Redis.Host, Port: f.Redis.Port, DB: f.Redis.DB,
-			Password: f.Redis.Password, TLS: f.Redis.TLS, KeyPrefix: f.Redis.KeyPrefix}, warn)
+			Password: f.Redis.Password, TLS: f.Redis.TLS, KeyPrefix: f.Redis.KeyPrefix, Keep: f.Keep}, warn)
 	}
 	path := f.LocalPath
 	if path == "" {
@@ -103,7 +127,7 @@ func (f *Flags) Open(ctx context.Context, warn io.Writer) (store.Backend, error)
 			return nil, fmt.Errorf("local backend: %v", err)
 		}
 	}
-	return local.Open(ctx, path)
+	return local.OpenWith(ctx, path, local.Options{Keep: f.Keep})
 }
 
 // ConfigSources are the configuration backends the stateful tools read

@@ -7,13 +7,13 @@ package cli
 // serves them all; a key in none of them is an error.
 var ConfigKeys = []string{
 	"a", "app-name", "bypass-scheduler", "config", "configuration-backend",
-	"count", "down", "force", "g", "grace", "job-id-default-template",
-	"job-id-delimiter", "job-id-validations", "json", "lease", "list",
-	"log-dir", "loop", "max", "max-retry", "n", "priority", "q",
-	"qb-local-path", "qb-redis-db", "qb-redis-host", "qb-redis-key-prefix",
-	"qb-redis-password", "qb-redis-port", "qb-redis-tls",
-	"qb-zookeeper-auth", "qb-zookeeper-hosts", "qb-zookeeper-timeout",
-	"queue-backend", "r", "readd", "redis-db", "redis-host",
-	"redis-key-prefix", "redis-password", "redis-port", "redis-tls", "set",
-	"state", "tasks-json", "up", "wait",
+	"count", "down", "force", "g", "grace", "history-keep",
+	"job-id-default-template", "job-id-delimiter", "job-id-validations",
+	"json", "lease", "list", "log-dir", "loop", "max", "max-retry", "n",
+	"priority", "q", "qb-local-path", "qb-redis-db", "qb-redis-host",
+	"qb-redis-key-prefix", "qb-redis-password", "qb-redis-port",
+	"qb-redis-tls", "qb-zookeeper-auth", "qb-zookeeper-hosts",
+	"qb-zookeeper-timeout", "queue-backend", "r", "readd", "redis-db",
+	"redis-host", "redis-key-prefix", "redis-password", "redis-port",
+	"redis-tls", "set", "state", "tasks-json", "up", "wait",
 }

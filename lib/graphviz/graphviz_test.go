@@ -11,8 +11,12 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stolos-sched/stolos/lib/backend"
+	"github.com/stolos-sched/stolos/lib/config"
+	"github.com/stolos-sched/stolos/lib/dot"
+	"github.com/stolos-sched/stolos/lib/related"
 	"github.com/stolos-sched/stolos/lib/store"
 	"github.com/stolos-sched/stolos/lib/store/redis/redistest"
 	"github.com/stolos-sched/stolos/lib/store/zookeeper/zktest"
@@ -89,6 +93,39 @@ func TestFanIn(t *testing.T) {
 	}
 }
 
+// -down from a job with 100 children and -max 3: two children drawn, the
+// other 98 one note below the job, the states of 60 (20 x -max) read.
+func TestDownSummary(t *testing.T) {
+	dir := t.TempDir()
+	tasks := filepath.Join(dir, "tasks.json")
+	err := os.WriteFile(tasks, []byte(`{
+		"ingest": {"job_id": "{date}"},
+		"report": {"job_id": "{date}_{n}", "autofill_values": {"n": "0:100"}, "depends_on": {"app_name": ["ingest"]}}}`), 0o666)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stdout, stderr strings.Builder
+	args := []string{"-tasks-json", tasks, "-qb-local-path", filepath.Join(dir, "stolos.db"), "-down", "-max", "3", "-a", "ingest", "20260110"}
+	if status := Main(args, nil, &stdout, &stderr); status != 0 || stderr.Len() > 0 {
+		t.Fatalf("status %d, stderr %q", status, stderr.String())
+	}
+	want := `digraph jobs {
+	node [shape=box, style=filled, fontname="sans-serif"];
+	"ingest 20260110" [fillcolor="white", label="ingest\n20260110", style="filled,dashed", penwidth=3];
+	"report 20260110_0" [fillcolor="white", label="report\n20260110_0", style="filled,dashed"];
+	"report 20260110_1" [fillcolor="white", label="report\n20260110_1", style="filled,dashed"];
+	"+ report of ingest 20260110" [shape=note, fillcolor=white, label="+ 98 more report jobs: 60 absent, 38 not read"];
+	"ingest 20260110" -> "report 20260110_0";
+	"ingest 20260110" -> "report 20260110_1";
+	"ingest 20260110" -> "+ report of ingest 20260110" [style=dashed];
+	"legend" [shape=plaintext, style=solid, label=<<table border="0" cellborder="1" cellspacing="3" cellpadding="4"><tr><td border="0">state:</td><td bgcolor="white" style="dashed">absent</td></tr></table>>];
+}
+`
+	if got := stdout.String(); got != want {
+		t.Errorf("got\n%s\nwant\n%s", got, want)
+	}
+}
+
 // With -max 10, the states of 200 jobs left out are read (ReadFactor),
 // and the others are counted as not read.
 func TestFanInUnread(t *testing.T) {
@@ -124,5 +161,36 @@ func BenchmarkFanIn(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// BenchmarkPicture is stolos-graph's own share of BenchmarkFanIn: the walk
+// over a 10,000-parent fan-in, the summary, and the DOT, without a backend
+// (every job absent).
+func BenchmarkPicture(b *testing.B) {
+	cfg, err := config.Parse([]byte(`{
+		"ingest": {"job_id": "{date}_{n}", "autofill_values": {"n": "0:10000"}},
+		"aggregate": {"job_id": "{date}", "depends_on": {"app_name": ["ingest"]}}}`), config.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	a := cfg.App("aggregate")
+	for b.Loop() {
+		p := newPicture(related.Parents, DefaultMax)
+		p.root(store.Ref{App: "aggregate", JobID: "20260110"})
+		if err := p.walk.Root(a, []string{"20260110"}); err != nil {
+			b.Fatal(err)
+		}
+		if err := p.walk.Finish(); err != nil {
+			b.Fatal(err)
+		}
+		refs := p.refs()
+		p.color(refs, make([]store.Job, len(refs)), time.Now())
+		if err := dot.Jobs(io.Discard, &p.g); err != nil {
+			b.Fatal(err)
+		}
+		if len(p.g.Summaries) != 1 || p.g.Summaries[0].Count != 10000-DefaultMax+1 {
+			b.Fatalf("summaries %+v", p.g.Summaries)
+		}
 	}
 }

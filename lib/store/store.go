@@ -232,7 +232,54 @@ type Lease struct {
 	// Backends leave it zero; sched's claims set it, and so must the
 	// caller of Acquire that counts the lease (stolos-exec).
 	Sent time.Time
+	// Seq is the number of the attempt this lease is for (see Attempt):
+	// each lease taken to run the job (Acquire, a Claim that is not
+	// Transferable) takes the job's next number. Zero for a transferable
+	// lease, under which nothing runs.
+	Seq int64
+	// Log is where the attempt's output goes ("HOST:PATH"), set by the
+	// holder when it starts the command; Complete and Fail keep it in the
+	// attempt's record. Release records an attempt only when Log is set
+	// (a command ran): a lease given back before that records nothing.
+	Log string
 }
+
+// Attempt is the record of one attempt of a job: what ran under one lease
+// taken to run it, and how it ended. Attempts are recorded in the same
+// atomic step as their outcome (Complete and Fail with a lease, Release
+// of a lease a command ran under, the Claim or Acquire that finds a lease
+// abandoned); Seq numbers them per job from 1 and is never reset (not by
+// a readd, nor by SetState), so a record never names another attempt's
+// log. A backend keeps the last Keep of each job (DefaultKeep unless
+// configured): the record of attempt Seq goes in slot Seq mod Keep of a
+// ring, overwriting the one that held it.
+type Attempt struct {
+	Ref
+	Seq     int64
+	Start   time.Time // when its lease was taken (the backend's clock)
+	End     time.Time // when its outcome was recorded; an abandoned one's: its lease's end
+	Worker  string    // the lease's owner: stolos-exec@HOST:PID
+	Outcome string    // exit 0, exit 3, signal KILL, abandoned: worker OWNER lost, ...
+	Log     string    // where its output went (HOST:PATH), "" if unknown
+}
+
+// DefaultKeep is how many attempts of each job a backend keeps when not
+// told otherwise.
+const DefaultKeep = 10
+
+// ReleasedOutcome is the outcome recorded for an attempt whose lease was
+// given back with Release after its command started (Lease.Log is set):
+// interrupted (SIGINT, SIGTERM), or stopped because an operator revoked
+// the lease.
+func ReleasedOutcome(revoked bool) string {
+	if revoked {
+		return "revoked: stopped by an operator"
+	}
+	return "released: interrupted"
+}
+
+// Slot is the ring slot of attempt seq when keep attempts are kept.
+func Slot(seq int64, keep int) int64 { return seq % int64(keep) }
 
 // ClaimRequest asks for up to N runnable jobs of one app.
 type ClaimRequest struct {
@@ -453,6 +500,17 @@ type Backend interface {
 	// once if the app got claimable work after this instance's last Claim
 	// or Wait of that app.
 	Wait(ctx context.Context, app string, until time.Time) error
+
+	// History reads the recorded attempts of jobs (at most the last Keep
+	// of each), oldest first: one list per ref, empty for a job with none.
+	History(ctx context.Context, refs []Ref) ([][]Attempt, error)
+
+	// AppHistory calls fn for every recorded attempt of an app that ended
+	// in [since, until) (a zero until: no end), streaming: in order of
+	// End where the backend indexes it (local, Redis), in no particular
+	// order on ZooKeeper, which scans the app's jobs. An error from fn
+	// stops it.
+	AppHistory(ctx context.Context, app string, since, until time.Time, fn func(Attempt) error) error
 
 	// Close releases connections (and, in ZooKeeper, the session).
 	Close() error

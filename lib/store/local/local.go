@@ -126,7 +126,27 @@ CREATE TABLE bubbles (
 ) WITHOUT ROWID;
 CREATE INDEX bubbles_at ON bubbles (at);
 `,
-	// 4: readds in steps (DESIGN.md section 6, "Readd in bounded
+	// 4: attempt history (DESIGN.md section 4, "Attempt history"): the
+	// job's attempt counter (never reset) and its lease's start, and the
+	// ring of each job's last attempts, indexed by app and end.
+	`
+ALTER TABLE jobs ADD COLUMN tries       INTEGER NOT NULL DEFAULT 0; -- attempts numbered so far
+ALTER TABLE jobs ADD COLUMN lease_start INTEGER NOT NULL DEFAULT 0; -- when the lease was taken (unix ns)
+CREATE TABLE attempts (
+	app     TEXT    NOT NULL,
+	job_id  TEXT    NOT NULL,
+	slot    INTEGER NOT NULL, -- seq mod the retention
+	seq     INTEGER NOT NULL,
+	started INTEGER NOT NULL, -- unix ns
+	ended   INTEGER NOT NULL, -- unix ns
+	worker  TEXT    NOT NULL,
+	outcome TEXT    NOT NULL,
+	log     TEXT    NOT NULL,
+	PRIMARY KEY (app, job_id, slot)
+) WITHOUT ROWID;
+CREATE INDEX attempts_ended ON attempts (app, ended);
+`,
+	// 5: readds in steps (DESIGN.md section 6, "Readd in bounded
 	// steps"): a marker in bubbles whose done counts descendants reset.
 	`
 ALTER TABLE bubbles ADD COLUMN readd INTEGER NOT NULL DEFAULT 0; -- 1: a readd, not a bubble-down
@@ -136,6 +156,7 @@ ALTER TABLE bubbles ADD COLUMN readd INTEGER NOT NULL DEFAULT 0; -- 1: a readd, 
 // Backend is a job-state backend on one SQLite file.
 type Backend struct {
 	path string
+	keep int    // attempts kept per job
 	bell string // the doorbell file, touched after commits that queue work
 	wl   *writeLock
 	w    *sql.DB // writes: BEGIN IMMEDIATE
@@ -148,9 +169,27 @@ type Backend struct {
 
 var _ store.Backend = (*Backend)(nil)
 
+// Options tune a Backend.
+type Options struct {
+	// Keep is how many attempts of each job the history keeps; zero
+	// means store.DefaultKeep.
+	Keep int
+}
+
 // Open opens the SQLite file at path, creating it and its schema if needed.
 // The directory must exist.
 func Open(ctx context.Context, path string) (*Backend, error) {
+	return OpenWith(ctx, path, Options{})
+}
+
+// OpenWith is Open with options.
+func OpenWith(ctx context.Context, path string, o Options) (*Backend, error) {
+	if o.Keep < 0 {
+		return nil, fmt.Errorf("open %s: history retention %d is negative", path, o.Keep)
+	}
+	if o.Keep == 0 {
+		o.Keep = store.DefaultKeep
+	}
 	abs, err := filepath.Abs(path)
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", path, err)
@@ -171,7 +210,7 @@ func Open(ctx context.Context, path string) (*Backend, error) {
 		w.Close()
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
-	b := &Backend{path: abs, bell: abs + "-wake", wl: newWriteLock(abs + "-lock"), w: w, r: r,
+	b := &Backend{path: abs, keep: o.Keep, bell: abs + "-wake", wl: newWriteLock(abs + "-lock"), w: w, r: r,
 		seen: map[string]int64{}, stmts: map[string]*sql.Stmt{}}
 	if err := b.migrate(ctx); err != nil {
 		b.Close()

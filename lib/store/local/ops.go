@@ -263,7 +263,9 @@ func (tx *txn) claim(req store.ClaimRequest) (store.ClaimResult, error) {
 				// A stale entry: consumed, never handed out.
 				dequeue(r)
 				clearLease(r)
-			} else if abandoned(r, tx.now) && req.MaxRetry > 0 && r.attempts >= req.MaxRetry {
+			} else if ab, err := tx.abandoned(r); err != nil {
+				return res, err
+			} else if ab && req.MaxRetry > 0 && r.attempts >= req.MaxRetry {
 				dequeue(r)
 				clearLease(r)
 				r.state = store.Failed
@@ -365,7 +367,9 @@ func (b *Backend) Acquire(ctx context.Context, ref store.Ref, owner string, d ti
 		case r.leased(tx.now) && !r.transferable:
 			return fmt.Errorf("%w (%s, until %s)", store.ErrHeld, r.owner, time.Unix(0, r.until).Format(time.RFC3339))
 		default:
-			abandoned(&r, tx.now)
+			if _, err := tx.abandoned(&r); err != nil {
+				return err
+			}
 		}
 		if l, err = tx.lease(&r, owner, d, false); err != nil {
 			return err
@@ -407,6 +411,11 @@ func (b *Backend) Release(ctx context.Context, l store.Lease) error {
 		}
 		if err != nil {
 			return err
+		}
+		if l.Log != "" {
+			if err := tx.record(&r, l.Seq, tx.now, store.ReleasedOutcome(store.IsRevoked(r.token)), l.Log); err != nil {
+				return err
+			}
 		}
 		clearLease(&r)
 		if r.queued {
@@ -466,6 +475,8 @@ func (tx *txn) complete(l store.Lease, outcome string, children []store.Child) (
 			return 0, fmt.Errorf("%w (%s, until %s)", store.ErrHeld, r.owner, time.Unix(0, r.until).Format(time.RFC3339))
 		}
 	} else if r, err = tx.held(l); err != nil {
+		return 0, err
+	} else if err := tx.record(&r, l.Seq, tx.now, outcome, l.Log); err != nil {
 		return 0, err
 	}
 	if _, readd, _, err := tx.marker(l.Ref); err != nil {
@@ -529,6 +540,9 @@ func (b *Backend) Fail(ctx context.Context, l store.Lease, outcome string, maxRe
 	err := b.write(ctx, func(tx *txn) error {
 		r, err := tx.held(l)
 		if err != nil {
+			return err
+		}
+		if err := tx.record(&r, l.Seq, tx.now, outcome, l.Log); err != nil {
 			return err
 		}
 		clearLease(&r)
@@ -629,6 +643,9 @@ func (b *Backend) park(ctx context.Context, l store.Lease, parents []store.Ref, 
 		}
 		dequeue(&r)
 		clearLease(&r)
+		if l.Seq > 0 && l.Seq == r.tries {
+			r.tries-- // nothing ran: the number is given back
+		}
 		return tx.save(&r)
 	})
 	if err != nil {

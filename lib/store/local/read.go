@@ -242,3 +242,74 @@ func names(buf []byte, base string) bool {
 	}
 	return false
 }
+
+// History reads the recorded attempts of jobs (see store.Backend).
+func (b *Backend) History(ctx context.Context, refs []store.Ref) ([][]store.Attempt, error) {
+	if err := store.CheckRefs(refs); err != nil {
+		return nil, fmt.Errorf("history: %w", err)
+	}
+	tx, err := b.r.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return nil, fmt.Errorf("history: %w", err)
+	}
+	defer tx.Rollback()
+	s, err := tx.PrepareContext(ctx, "SELECT "+attemptCols+" FROM attempts WHERE app = ? AND job_id = ? ORDER BY seq")
+	if err != nil {
+		return nil, fmt.Errorf("history: %w", err)
+	}
+	defer s.Close()
+	out := make([][]store.Attempt, len(refs))
+	for i, ref := range refs {
+		err := scanAttempts(s.QueryContext(ctx, ref.App, ref.JobID))(func(a store.Attempt) error {
+			out[i] = append(out[i], a)
+			return nil
+		})
+		if err != nil {
+			return nil, fmt.Errorf("history %v: %w", ref, err)
+		}
+	}
+	return out, nil
+}
+
+// AppHistory calls fn for the attempts of an app that ended in [since,
+// until), in order of their end (see store.Backend).
+func (b *Backend) AppHistory(ctx context.Context, app string, since, until time.Time, fn func(store.Attempt) error) error {
+	if err := store.CheckApp(app); err != nil {
+		return fmt.Errorf("history: %w", err)
+	}
+	hi := int64(1<<63 - 1)
+	if !until.IsZero() {
+		hi = until.UnixNano()
+	}
+	err := scanAttempts(b.r.QueryContext(ctx, "SELECT "+attemptCols+" FROM attempts "+
+		"WHERE app = ? AND ended >= ? AND ended < ? ORDER BY ended, job_id, seq", app, since.UnixNano(), hi))(fn)
+	if err != nil {
+		return fmt.Errorf("history %s: %w", app, err)
+	}
+	return nil
+}
+
+const attemptCols = "app, job_id, seq, started, ended, worker, outcome, log"
+
+// scanAttempts returns a function that calls fn for each row of a query of
+// attemptCols, and closes the rows.
+func scanAttempts(rs *sql.Rows, err error) func(fn func(store.Attempt) error) error {
+	return func(fn func(store.Attempt) error) error {
+		if err != nil {
+			return err
+		}
+		defer rs.Close()
+		for rs.Next() {
+			var a store.Attempt
+			var start, end int64
+			if err := rs.Scan(&a.App, &a.JobID, &a.Seq, &start, &end, &a.Worker, &a.Outcome, &a.Log); err != nil {
+				return err
+			}
+			a.Start, a.End = time.Unix(0, start), time.Unix(0, end)
+			if err := fn(a); err != nil {
+				return err
+			}
+		}
+		return rs.Err()
+	}
+}

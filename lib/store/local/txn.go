@@ -24,6 +24,8 @@ type row struct {
 	notBefore    int64
 	attempts     int
 	outcome      string
+	tries        int64   // attempts numbered so far (store.Attempt.Seq)
+	start        int64   // when the lease was taken
 	stored       counted // what the apps table counts of the row as stored (zero: not stored)
 }
 
@@ -34,11 +36,11 @@ type counted struct {
 	queued bool
 }
 
-const rowCols = "app, job_id, state, queued, priority, seq, wake, owner, token, lease_until, transferable, not_before, attempts, outcome"
+const rowCols = "app, job_id, state, queued, priority, seq, wake, owner, token, lease_until, transferable, not_before, attempts, outcome, tries, lease_start"
 
 func (r *row) scan(s interface{ Scan(...any) error }) error {
 	err := s.Scan(&r.App, &r.JobID, &r.state, &r.queued, &r.priority, &r.seq, &r.wake,
-		&r.owner, &r.token, &r.until, &r.transferable, &r.notBefore, &r.attempts, &r.outcome)
+		&r.owner, &r.token, &r.until, &r.transferable, &r.notBefore, &r.attempts, &r.outcome, &r.tries, &r.start)
 	r.stored = counted{r.state, r.queued}
 	return err
 }
@@ -188,13 +190,14 @@ func (tx *txn) save(r *row) error {
 	} else {
 		r.notBefore = 0
 	}
-	err := tx.exec("INSERT INTO jobs ("+rowCols+") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "+
+	err := tx.exec("INSERT INTO jobs ("+rowCols+") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "+
 		"ON CONFLICT (app, job_id) DO UPDATE SET state = excluded.state, queued = excluded.queued, "+
 		"priority = excluded.priority, seq = excluded.seq, wake = excluded.wake, owner = excluded.owner, "+
 		"token = excluded.token, lease_until = excluded.lease_until, transferable = excluded.transferable, "+
-		"not_before = excluded.not_before, attempts = excluded.attempts, outcome = excluded.outcome",
+		"not_before = excluded.not_before, attempts = excluded.attempts, outcome = excluded.outcome, "+
+		"tries = excluded.tries, lease_start = excluded.lease_start",
 		r.App, r.JobID, r.state, r.queued, r.priority, r.seq, r.wake, r.owner, r.token, r.until,
-		r.transferable, r.notBefore, r.attempts, r.outcome)
+		r.transferable, r.notBefore, r.attempts, r.outcome, r.tries, r.start)
 	if err != nil {
 		return err
 	}
@@ -239,14 +242,29 @@ func revoke(r *row, now int64) {
 }
 
 // abandoned counts the abandoned attempt of a lease that ended without an
-// outcome, if r has one (see store.Lease), and reports whether it did.
-func abandoned(r *row, now int64) bool {
-	if r.token == "" || r.leased(now) || r.transferable || store.IsRevoked(r.token) {
-		return false
+// outcome, if r has one (see store.Lease), records it, and reports whether
+// it did.
+func (tx *txn) abandoned(r *row) (bool, error) {
+	if r.token == "" || r.leased(tx.now) || r.transferable || store.IsRevoked(r.token) {
+		return false, nil
 	}
 	r.attempts++
 	r.outcome = store.AbandonedOutcome(r.owner)
-	return true
+	return true, tx.record(r, r.tries, r.until, r.outcome, "")
+}
+
+// record writes the record of attempt seq of r's lease, ended at end, in
+// its slot of the job's ring. A lease with no number (transferable) has
+// none.
+func (tx *txn) record(r *row, seq, end int64, outcome, log string) error {
+	if seq <= 0 {
+		return nil
+	}
+	return tx.exec("INSERT INTO attempts (app, job_id, slot, seq, started, ended, worker, outcome, log) "+
+		"VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (app, job_id, slot) DO UPDATE SET "+
+		"seq = excluded.seq, started = excluded.started, ended = excluded.ended, worker = excluded.worker, "+
+		"outcome = excluded.outcome, log = excluded.log",
+		r.App, r.JobID, store.Slot(seq, tx.b.keep), seq, r.start, end, r.owner, outcome, log)
 }
 
 // lease gives a job a new lease.
@@ -256,10 +274,16 @@ func (tx *txn) lease(r *row, owner string, d time.Duration, transferable bool) (
 		return store.Lease{}, err
 	}
 	r.owner, r.token, r.until, r.transferable = owner, tok, tx.now+int64(d), transferable
-	return store.Lease{
+	r.start = tx.now
+	l := store.Lease{
 		Ref: r.Ref, Token: tok, Owner: owner, Until: time.Unix(0, r.until),
 		Priority: r.priority, Attempts: r.attempts,
-	}, nil
+	}
+	if !transferable {
+		r.tries++
+		l.Seq = r.tries
+	}
+	return l, nil
 }
 
 // held loads the job of a lease and checks that the lease is live.

@@ -15,10 +15,12 @@ import (
 	"crypto/rand"
 	"crypto/tls"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -54,6 +56,9 @@ type Options struct {
 	KeyPrefix string
 	// DialTimeout bounds connecting; default 5s.
 	DialTimeout time.Duration
+	// Keep is how many attempts of each job the history keeps; zero
+	// means store.DefaultKeep.
+	Keep int
 }
 
 func (o Options) addr() string {
@@ -77,7 +82,8 @@ type Backend struct {
 	c      *goredis.Client
 	addr   string
 	prefix string
-	argv1  string // every script's ARGV[1]: installation id, "\n", prefix
+	argv1  string // every script's ARGV[1]: installation id, "\n", keep, "\n", prefix
+	keep   int    // attempts kept per job
 	s      scripts
 	wide   sync.Map // child app -> whether its children have more than eagerMax parents
 }
@@ -88,6 +94,12 @@ var _ store.Backend = (*Backend)(nil)
 // and writes one warning line to warn if the server may evict keys.
 func Open(ctx context.Context, o Options, warn io.Writer) (*Backend, error) {
 	addr := o.addr()
+	if o.Keep < 0 {
+		return nil, fmt.Errorf("redis %s: history retention %d is negative", addr, o.Keep)
+	}
+	if o.Keep == 0 {
+		o.Keep = store.DefaultKeep
+	}
 	opt := &goredis.Options{
 		Addr:            addr,
 		Username:        o.Username,
@@ -127,7 +139,7 @@ func Open(ctx context.Context, o Options, warn io.Writer) (*Backend, error) {
 		return nil, (&Backend{addr: addr}).openErr(err, o)
 	}
 	conn.Close()
-	b := &Backend{c: goredis.NewClient(opt), addr: addr, prefix: o.KeyPrefix, s: newScripts()}
+	b := &Backend{c: goredis.NewClient(opt), addr: addr, prefix: o.KeyPrefix, keep: o.Keep, s: newScripts()}
 	if err := b.c.Ping(ctx).Err(); err != nil {
 		b.c.Close()
 		return nil, b.openErr(err, o)
@@ -170,7 +182,7 @@ func (b *Backend) install(ctx context.Context, warn io.Writer) error {
 	if len(r) != 2 || toStr(r[0]) == "" {
 		return fmt.Errorf("redis %s: installation marker: bad reply %v", b.addr, v)
 	}
-	b.argv1 = toStr(r[0]) + "\n" + b.prefix
+	b.argv1 = toStr(r[0]) + "\n" + strconv.Itoa(b.keep) + "\n" + b.prefix
 	if toInt(r[1]) != 0 && warn != nil {
 		fmt.Fprintf(warn, "warning: redis %s: job state under prefix %q had no installation marker; made one\n", b.addr, b.prefix)
 	}
@@ -286,6 +298,9 @@ func (b *Backend) pipeline(ctx context.Context, calls ...*call) {
 	}
 }
 
+// seqArg is an attempt number as a script argument.
+func seqArg(seq int64) string { return strconv.FormatInt(seq, 10) }
+
 func micros(d time.Duration) string { return strconv.FormatInt(d.Microseconds(), 10) }
 
 func flag(b bool) string {
@@ -392,11 +407,29 @@ func (b *Backend) Claim(ctx context.Context, req store.ClaimRequest) (store.Clai
 	if err := store.CheckClaim(req); err != nil {
 		return store.ClaimResult{}, err
 	}
-	v, err := b.run(ctx, b.s.claim, store.Ref{App: req.App}, claimArgs(req)...)
-	if err != nil {
-		return store.ClaimResult{}, err
+	// One script per store.Batch jobs, so that a claim of many runs no
+	// long script; the call's answer is the first script's Next.
+	var res store.ClaimResult
+	for first := true; ; first = false {
+		part := req
+		part.N = min(req.N-len(res.Leases), store.Batch)
+		v, err := b.run(ctx, b.s.claim, store.Ref{App: req.App}, claimArgs(part)...)
+		if err != nil {
+			return res, err
+		}
+		got, err := b.claimed(part, v)
+		if err != nil {
+			return res, err
+		}
+		res.Leases = append(res.Leases, got.Leases...)
+		res.Failed = append(res.Failed, got.Failed...)
+		if first {
+			res.Next = got.Next
+		}
+		if len(got.Leases) < part.N || len(res.Leases) == req.N {
+			return res, nil
+		}
 	}
-	return b.claimed(req, v)
 }
 
 func claimArgs(req store.ClaimRequest) []any {
@@ -412,7 +445,7 @@ func (b *Backend) claimed(req store.ClaimRequest, v any) (store.ClaimResult, err
 	var res store.ClaimResult
 	for _, e := range toSlice(r[0]) {
 		f := toSlice(e)
-		if len(f) != 5 {
+		if len(f) != 6 {
 			return store.ClaimResult{}, fmt.Errorf("redis %s: claim: bad reply", b.addr)
 		}
 		res.Leases = append(res.Leases, store.Lease{
@@ -422,6 +455,7 @@ func (b *Backend) claimed(req store.ClaimRequest, v any) (store.ClaimResult, err
 			Until:    toTime(f[2]),
 			Priority: toInt(f[3]),
 			Attempts: toInt(f[4]),
+			Seq:      int64(toInt(f[5])),
 		})
 	}
 	res.Next = toTime(r[1])
@@ -451,10 +485,11 @@ func (b *Backend) Acquire(ctx context.Context, ref store.Ref, owner string, leas
 		return store.Lease{}, err
 	}
 	f := toSlice(v)
-	if len(f) != 4 {
+	if len(f) != 5 {
 		return store.Lease{}, fmt.Errorf("redis %s: acquire: bad reply", b.addr)
 	}
-	return store.Lease{Ref: ref, Token: toStr(f[0]), Owner: owner, Until: toTime(f[1]), Priority: toInt(f[2]), Attempts: toInt(f[3])}, nil
+	return store.Lease{Ref: ref, Token: toStr(f[0]), Owner: owner, Until: toTime(f[1]), Priority: toInt(f[2]),
+		Attempts: toInt(f[3]), Seq: int64(toInt(f[4]))}, nil
 }
 
 // Renew extends a lease.
@@ -478,7 +513,7 @@ func (b *Backend) Release(ctx context.Context, l store.Lease) error {
 	if err := store.CheckRef(l.Ref); err != nil {
 		return err
 	}
-	_, err := b.run(ctx, b.s.release, l.Ref, l.App, l.JobID, l.Token)
+	_, err := b.run(ctx, b.s.release, l.Ref, l.App, l.JobID, l.Token, seqArg(l.Seq), l.Log)
 	return err
 }
 
@@ -509,7 +544,7 @@ func (b *Backend) Complete(ctx context.Context, l store.Lease, outcome string, c
 	if err != nil {
 		return fmt.Errorf("complete %v: %w", l.Ref, err)
 	}
-	v, err := b.run(ctx, b.s.complete, l.Ref, append([]any{l.App, l.JobID, l.Token, outcome}, win...)...)
+	v, err := b.run(ctx, b.s.complete, l.Ref, append([]any{l.App, l.JobID, l.Token, outcome, seqArg(l.Seq), l.Log}, win...)...)
 	if err != nil {
 		return err
 	}
@@ -528,7 +563,7 @@ func (b *Backend) CompleteClaim(ctx context.Context, l store.Lease, outcome stri
 		res, cerr := b.Claim(ctx, req)
 		return res, fmt.Errorf("complete %v: %w", l.Ref, err), cerr
 	}
-	c := &call{sc: b.s.complete, ref: l.Ref, args: append([]any{b.argv1, l.App, l.JobID, l.Token, outcome}, win...)}
+	c := &call{sc: b.s.complete, ref: l.Ref, args: append([]any{b.argv1, l.App, l.JobID, l.Token, outcome, seqArg(l.Seq), l.Log}, win...)}
 	q := &call{sc: b.s.claim, ref: store.Ref{App: req.App}, args: append([]any{b.argv1}, claimArgs(req)...)}
 	b.pipeline(ctx, c, q)
 	cv, done := b.reply(c.ref, c.cmd)
@@ -698,7 +733,7 @@ func (b *Backend) Fail(ctx context.Context, l store.Lease, outcome string, maxRe
 	if err := store.CheckFail(maxRetry, delay); err != nil {
 		return false, fmt.Errorf("fail %v: %w", l.Ref, err)
 	}
-	v, err := b.run(ctx, b.s.fail, l.Ref, l.App, l.JobID, l.Token, outcome, strconv.Itoa(maxRetry), micros(delay))
+	v, err := b.run(ctx, b.s.fail, l.Ref, l.App, l.JobID, l.Token, outcome, strconv.Itoa(maxRetry), micros(delay), seqArg(l.Seq), l.Log)
 	if err != nil {
 		return false, err
 	}
@@ -744,7 +779,7 @@ func (b *Backend) park(ctx context.Context, l store.Lease, parents []store.Ref, 
 	if keep {
 		np, parents = -1, nil
 	}
-	args := []any{l.App, l.JobID, l.Token, np}
+	args := []any{l.App, l.JobID, l.Token, seqArg(l.Seq), np}
 	for _, p := range parents {
 		args = append(args, p.App, p.JobID)
 	}
@@ -1015,4 +1050,97 @@ func toTime(v any) time.Time {
 		n = int64(f)
 	}
 	return time.UnixMicro(n)
+}
+
+// History reads the recorded attempts of jobs (see store.Backend).
+func (b *Backend) History(ctx context.Context, refs []store.Ref) ([][]store.Attempt, error) {
+	if err := store.CheckRefs(refs); err != nil {
+		return nil, fmt.Errorf("history: %w", err)
+	}
+	out := make([][]store.Attempt, len(refs))
+	for from := 0; from < len(refs); from += listPage {
+		page := refs[from:min(from+listPage, len(refs))]
+		args := make([]any, 0, 2*len(page))
+		for _, r := range page {
+			args = append(args, r.App, r.JobID)
+		}
+		v, err := b.run(ctx, b.s.history, page[0], args...)
+		if err != nil {
+			return nil, err
+		}
+		lists := toSlice(v)
+		if len(lists) != len(page) {
+			return nil, fmt.Errorf("redis %s: history: bad reply", b.addr)
+		}
+		for i, l := range lists {
+			var as []store.Attempt
+			for _, rec := range toSlice(l) {
+				a, err := decodeAttempt(page[i], toStr(rec))
+				if err != nil {
+					return nil, fmt.Errorf("redis %s: history %v: %w", b.addr, page[i], err)
+				}
+				as = append(as, a)
+			}
+			sort.Slice(as, func(i, j int) bool { return as[i].Seq < as[j].Seq })
+			out[from+i] = as
+		}
+	}
+	return out, nil
+}
+
+// AppHistory calls fn for the attempts of an app that ended in [since,
+// until), in order of their end, a page at a time (see store.Backend).
+func (b *Backend) AppHistory(ctx context.Context, app string, since, until time.Time, fn func(store.Attempt) error) error {
+	if err := store.CheckApp(app); err != nil {
+		return fmt.Errorf("history: %w", err)
+	}
+	hi := "+inf"
+	if !until.IsZero() {
+		hi = "(" + strconv.FormatInt(until.UnixMicro(), 10)
+	}
+	lo := strconv.FormatInt(since.UnixMicro(), 10)
+	for off := 0; ; off += listPage {
+		v, err := b.run(ctx, b.s.appHistory, store.Ref{App: app}, app, lo, hi, strconv.Itoa(off), strconv.Itoa(listPage))
+		if err != nil {
+			return err
+		}
+		page := toSlice(v)
+		for _, e := range page {
+			f := toSlice(e)
+			if len(f) != 2 {
+				return fmt.Errorf("redis %s: history %s: bad reply", b.addr, app)
+			}
+			r := store.Ref{App: app, JobID: toStr(f[0])}
+			if toStr(f[1]) == "" {
+				continue // overwritten between two pages
+			}
+			a, err := decodeAttempt(r, toStr(f[1]))
+			if err != nil {
+				return fmt.Errorf("redis %s: history %v: %w", b.addr, r, err)
+			}
+			if err := fn(a); err != nil {
+				return err
+			}
+		}
+		if len(page) < listPage {
+			return nil
+		}
+	}
+}
+
+// decodeAttempt decodes a record of the attempt ring: the JSON array
+// [seq, start, end, worker, outcome, log], times in microseconds.
+func decodeAttempt(r store.Ref, rec string) (store.Attempt, error) {
+	var f []any
+	if err := json.Unmarshal([]byte(rec), &f); err != nil || len(f) != 6 {
+		return store.Attempt{}, fmt.Errorf("bad attempt record %q", rec)
+	}
+	a := store.Attempt{Ref: r}
+	seq, _ := f[0].(float64)
+	a.Seq = int64(seq)
+	a.Start, a.End = toTime(f[1]), toTime(f[2])
+	a.Worker, _ = f[3].(string)
+	a.Outcome, _ = f[4].(string)
+	a.Log, _ = f[5].(string)
+	return a, nil
 }

@@ -164,8 +164,10 @@ func keys(t *testing.T, spec string, db int) []string {
 	return ks
 }
 
-// Running jobs to completion leaves only the job hashes, the state sets and
-// the counters: no key per consumed entry (the original kept one forever).
+// Running jobs to completion leaves only the job hashes, the state sets,
+// the counters, and the history (one ring per job that recorded an
+// attempt, one index per app): no key per consumed entry (the original
+// kept one forever).
 func TestNoLeakedKeys(t *testing.T) {
 	b, spec := open(t)
 	ctx := tctx(t)
@@ -195,6 +197,7 @@ func TestNoLeakedKeys(t *testing.T) {
 		p + "1:a:j:1": true, p + "1:a:j:2": true, p + "1:a:j:3": true,
 		p + "1:a:s:completed": true, p + "1:a:s:failed": true, p + "1:a:s:skipped": true,
 		p + "seq": true, p + "tok": true, p + "installation": true,
+		p + "1:a:a:1": true, p + "1:a:a:2": true, p + "1:a:h": true,
 	}
 	if len(got) != len(want) {
 		t.Fatalf("keys = %v, want %d keys", got, len(want))

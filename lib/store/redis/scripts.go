@@ -16,15 +16,21 @@ import (
 // installation id, a newline and the key prefix; the other arguments are the
 // script's own. A script whose installation id is not the marker's fails
 // with "STOLOS vanished" before it reads or writes anything: the data this
-// process knew is gone (see installBody).
+// process knew is gone (see installBody). Between the id and the prefix,
+// ARGV[1] holds the number of attempts kept per job and a newline.
 //
 // Keys, with K = prefix .. #app .. ":" .. app .. ":" (the length makes the
 // app name unambiguous whatever characters it holds):
 //
 //	K.."j:"..id     hash, one per job: state, q (queued: "1" or absent),
 //	                pri, qm (the job's member in K.."q"), nb (not before),
-//	                owner, token, until, tr (transferable), att, out;
-//	                a revoked lease's token is "!" and the holder's
+//	                owner, token, until, tr (transferable), att, out,
+//	                try (attempts numbered so far, store.Attempt.Seq),
+//	                ls (when the lease was taken); a revoked lease's
+//	                token is "!" and the holder's
+//	K.."a:"..id     hash, the job's attempt ring: field seq mod keep, value
+//	                the JSON array [seq, start, end, worker, outcome, log]
+//	K.."h"          the app's attempts by end time: member slot ":" id
 //	K.."s:"..state  sorted set (all scores 0) of the job ids in that state,
 //	                for List (paged by lex) and Count
 //	K.."q"          waiting entries: score = priority, member = 16 hex
@@ -55,7 +61,9 @@ import (
 const prelude = `
 if redis.replicate_commands then pcall(redis.replicate_commands) end
 local sep = string.find(ARGV[1], '\n', 1, true)
-local P = string.sub(ARGV[1], sep + 1)
+local sep2 = string.find(ARGV[1], '\n', sep + 1, true)
+local P = string.sub(ARGV[1], sep2 + 1)
+local KEEP = tonumber(string.sub(ARGV[1], sep + 1, sep2 - 1))
 if redis.call('GET', P .. 'installation') ~= string.sub(ARGV[1], 1, sep - 1) then
   return redis.error_reply('STOLOS vanished')
 end
@@ -117,14 +125,36 @@ local function revoke(h)
     redis.call('HSET', h, 'token', '!' .. f[3])
   end
 end
--- abandoned counts the abandoned attempt of a lease that ended without an
--- outcome (store.Lease), if h has one, and returns the new count.
-local function abandoned(h)
-  local f = redis.call('HMGET', h, 'owner', 'until', 'token', 'tr', 'att', 'state')
+-- record writes the record of attempt seq of h's lease (its owner and
+-- start), ended at e, in its slot of the job's ring and in the app's
+-- index by end time. A lease with no number (transferable) has none.
+local function record(app, id, h, seq, e, outcome, log)
+  seq = tonumber(seq)
+  if not seq or seq <= 0 then return end
+  local f = redis.call('HMGET', h, 'owner', 'ls')
+  local slot = string.format('%d', seq % KEEP)
+  redis.call('HSET', K(app) .. 'a:' .. id, slot, cjson.encode({seq, f[2] or '0', I(e), f[1] or '', outcome, log}))
+  redis.call('ZADD', K(app) .. 'h', I(e), slot .. ':' .. id)
+end
+-- abandoned counts and records the abandoned attempt of a lease that
+-- ended without an outcome (store.Lease), if h has one, and returns the
+-- new count.
+local function abandoned(app, id, h)
+  local f = redis.call('HMGET', h, 'owner', 'until', 'token', 'tr', 'att', 'state', 'try')
   if not f[1] or tonumber(f[2]) > now or f[4] == '1' or string.sub(f[3], 1, 1) == '!' or f[6] ~= 'pending' then return nil end
   local att = tonumber(f[5] or '0') + 1
-  redis.call('HSET', h, 'att', att, 'out', @ABANDONPRE@ .. f[1] .. @ABANDONPOST@)
+  local out = @ABANDONPRE@ .. f[1] .. @ABANDONPOST@
+  redis.call('HSET', h, 'att', att, 'out', out)
+  record(app, id, h, f[7], tonumber(f[2]), out, '')
   return att
+end
+-- takelease gives h a new lease, and the next attempt number unless it is
+-- transferable; it returns the number ('0' for none).
+local function takelease(h, owner, token, u, tr)
+  local seq = '0'
+  if tr ~= '1' then seq = tostring(redis.call('HINCRBY', h, 'try', 1)) end
+  redis.call('HSET', h, 'owner', owner, 'token', token, 'until', u, 'tr', tr, 'ls', I(now))
+  return seq
 end
 local function enqueue(app, id, h, pri, nb)
   detach(app, id, h)
@@ -290,7 +320,7 @@ local failed = {}
 for _, z in ipairs({'lq', 'lh'}) do
   for _, id in ipairs(redis.call('ZRANGEBYSCORE', k .. z, '-inf', I(now), 'LIMIT', 0, 1000)) do
     local h = H(app, id)
-    local att = abandoned(h)
+    local att = abandoned(app, id, h)
     detach(app, id, h)
     clearlease(h)
     if att and maxr > 0 and att >= maxr then
@@ -325,9 +355,9 @@ while #out < n and budget > 0 do
     local token = I(now) .. '-' .. redis.call('INCR', P .. 'tok')
     local u = I(now + dur)
     detach(app, id, h)
-    redis.call('HSET', h, 'owner', owner, 'token', token, 'until', u, 'tr', tr)
+    local seq = takelease(h, owner, token, u, tr)
     place(app, id, h)
-    out[#out+1] = {id, token, u, f[3], f[4] or '0'}
+    out[#out+1] = {id, token, u, f[3], f[4] or '0', seq}
   end
 end
 local nxt = nextdue(k)
@@ -347,15 +377,15 @@ elseif f[1] ~= 'pending' then
 elseif f[2] and tonumber(f[3]) > now and f[4] ~= '1' then
   return redis.error_reply('STOLOS held ' .. f[2])
 else
-  f[5] = abandoned(h) or f[5]
+  f[5] = abandoned(app, id, h) or f[5]
 end
 local token = I(now) .. '-' .. redis.call('INCR', P .. 'tok')
 local u = I(now + dur)
 detach(app, id, h)
-redis.call('HSET', h, 'owner', owner, 'token', token, 'until', u, 'tr', '0')
+local seq = takelease(h, owner, token, u, '0')
 redis.call('HDEL', h, 'nb')
 place(app, id, h)
-return {token, u, pri(h), f[5] and tostring(f[5]) or '0'}
+return {token, u, pri(h), f[5] and tostring(f[5]) or '0', seq}
 `
 
 // Renew: app, id, token, lease (µs). Returns the new expiry.
@@ -370,11 +400,19 @@ place(app, id, h)
 return u
 `
 
-// Release: app, id, token.
+// Release: app, id, token, seq, log (records an attempt if log is not
+// empty).
 const releaseBody = `
-local app, id, token = ARGV[2], ARGV[3], ARGV[4]
+local app, id, token, seq, log = ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6]
 local h = H(app, id)
-if not held(h, token) and redis.call('HGET', h, 'token') ~= '!' .. token then return lost() end
+local revoked = false
+if not held(h, token) then
+  if redis.call('HGET', h, 'token') ~= '!' .. token then return lost() end
+  revoked = true
+end
+if log ~= '' then
+  record(app, id, h, seq, now, revoked and @REVOKED@ or @RELEASED@, log)
+end
 detach(app, id, h)
 clearlease(h)
 place(app, id, h)
@@ -508,14 +546,15 @@ local function bubble(pa, pid, pri, i)
 end
 `
 
-// Complete: app, id, token ("" for none), outcome, then the window of
-// children (see bubblePrelude). Returns {done, need, from}.
+// Complete: app, id, token ("" for none), outcome, seq, log, then the
+// window of children (see bubblePrelude). Returns {done, need, from}.
 const completeBody = bubblePrelude + `
 local app, id, token, outcome = ARGV[2], ARGV[3], ARGV[4], ARGV[5]
 local h = H(app, id)
 local st = redis.call('HGET', h, 'state')
 if token ~= '' then
   if not held(h, token) then return lost() end
+  record(app, id, h, ARGV[6], now, outcome, ARGV[7])
 elseif not st then
   return redis.error_reply('STOLOS notfound')
 elseif live(h) and redis.call('HGET', h, 'tr') ~= '1' then
@@ -529,7 +568,7 @@ unqueue(h)
 redis.call('HDEL', h, 'att')
 redis.call('HSET', h, 'out', outcome)
 setstate(app, id, h, st, 'completed')
-return bubble(app, id, p, 6)
+return bubble(app, id, p, 8)
 `
 
 // Bubble: app, id of a completed job, then the window of its children (see
@@ -563,11 +602,13 @@ end
 return out
 `
 
-// Fail: app, id, token, outcome, maxRetry, delay (µs). Returns 1 if final.
+// Fail: app, id, token, outcome, maxRetry, delay (µs), seq, log. Returns 1
+// if final.
 const failBody = `
 local app, id, token, outcome, maxr, delay = ARGV[2], ARGV[3], ARGV[4], ARGV[5], tonumber(ARGV[6]), tonumber(ARGV[7])
 local h = H(app, id)
 if not held(h, token) then return lost() end
+record(app, id, h, ARGV[8], now, outcome, ARGV[9])
 local att = tonumber(redis.call('HGET', h, 'att') or '0') + 1
 detach(app, id, h)
 clearlease(h)
@@ -583,22 +624,22 @@ enqueue(app, id, h, pri(h), nb)
 return 0
 `
 
-// Park: app, id, token, n, then n parents (app, id), then per ancestor to
-// queue: app, id, skip. Returns {ready, {job fields of each parent, as they
-// were before Park changed them}}. With n = -1 (QueueAbove: a step of a
-// wide Park, which keeps the child) it only queues the ancestors, stopping
-// once it has run for stepTime (looked at every 32), and returns {0, {},
-// the number of ancestors handled}.
+// Park: app, id, token, seq, n, then n parents (app, id), then per
+// ancestor to queue: app, id, skip. Returns {ready, {job fields of each
+// parent, as they were before Park changed them}}. With n = -1 (QueueAbove:
+// a step of a wide Park, which keeps the child) it only queues the
+// ancestors, stopping once it has run for stepTime (looked at every 32),
+// and returns {0, {}, the number of ancestors handled}.
 const parkBody = `
-local app, id, token, np = ARGV[2], ARGV[3], ARGV[4], tonumber(ARGV[5])
+local app, id, token, seq, np = ARGV[2], ARGV[3], ARGV[4], ARGV[5], tonumber(ARGV[6])
 local h = H(app, id)
 if not held(h, token) then return lost() end
 local keep = np < 0
 if keep then np = 0 end
-local last = 5 + 2 * np
+local last = 6 + 2 * np
 local ready = not keep
 local jobs = {}
-for i = 6, last, 2 do
+for i = 7, last, 2 do
   local ph = H(ARGV[i], ARGV[i+1])
   if redis.call('HGET', ph, 'state') ~= 'completed' then ready = false end
   jobs[#jobs+1] = job(ph)
@@ -627,6 +668,9 @@ if not ready then
   detach(app, id, h)
   clearlease(h)
   unqueue(h)
+  if seq ~= '0' and redis.call('HGET', h, 'try') == seq then
+    redis.call('HINCRBY', h, 'try', -1) -- nothing ran: the number is given back
+  end
 end
 return {ready and 1 or 0, jobs}
 `
@@ -659,6 +703,29 @@ const getBody = `
 local jobs = {}
 for i = 2, #ARGV, 2 do jobs[#jobs+1] = job(H(ARGV[i], ARGV[i+1])) end
 return {I(now), jobs}
+`
+
+// History: (app, id) pairs. Returns the records of each job's ring, in no
+// order.
+const historyBody = `
+local out = {}
+for i = 2, #ARGV, 2 do out[#out+1] = redis.call('HVALS', K(ARGV[i]) .. 'a:' .. ARGV[i+1]) end
+return out
+`
+
+// AppHistory: app, since, until (µs; until exclusive, "+inf" for none),
+// offset, count. Returns {id, record}... of the attempts that ended in
+// the window, in order of end, from offset.
+const appHistoryBody = `
+local app = ARGV[2]
+local k = K(app)
+local out = {}
+for _, m in ipairs(redis.call('ZRANGEBYSCORE', k .. 'h', ARGV[3], ARGV[4], 'LIMIT', tonumber(ARGV[5]), tonumber(ARGV[6]))) do
+  local c = string.find(m, ':', 1, true)
+  local id = string.sub(m, c + 1)
+  out[#out+1] = {id, redis.call('HGET', k .. 'a:' .. id, string.sub(m, 1, c - 1)) or ''}
+end
+return out
 `
 
 // ListPage: app, state, after (exclusive; "" for the start), count.
@@ -696,6 +763,7 @@ return {0, I(now), nxt}
 // scripts holds the loaded scripts of one backend.
 type scripts struct {
 	submit, readd, claim, acquire, renew, release, held, complete, bubble, unfinished, fail, park, setState, get, listPage, count, waitCheck *goredis.Script
+	history, appHistory                                                                                                                      *goredis.Script
 	install                                                                                                                                  *goredis.Script // without the prelude
 
 	srcs []string // the source of each, for loading them in one round trip
@@ -718,6 +786,8 @@ func newScripts() scripts {
 		"@ABANDONPRE@", luaString(pre),
 		"@ABANDONPOST@", luaString(post),
 		"@DEFAULTPRI@", strconv.Itoa(store.DefaultPriority),
+		"@RELEASED@", luaString(store.ReleasedOutcome(false)),
+		"@REVOKED@", luaString(store.ReleasedOutcome(true)),
 		"@STEPMICROS@", strconv.FormatInt(stepTime.Microseconds(), 10),
 		"@Created@", strconv.Itoa(int(store.Created)),
 		"@CreatedSkipped@", strconv.Itoa(int(store.CreatedSkipped)),
@@ -749,6 +819,8 @@ func newScripts() scripts {
 		listPage:   mk(listPageBody),
 		count:      mk(countBody),
 		waitCheck:  mk(waitCheckBody),
+		history:    mk(historyBody),
+		appHistory: mk(appHistoryBody),
 	}
 	s.install = goredis.NewScript(installBody)
 	s.srcs = append(srcs, installBody)

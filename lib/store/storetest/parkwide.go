@@ -179,3 +179,59 @@ func (s suite) testFanInLateKilled(t *testing.T) {
 		t.Errorf("unfinished: %v %v, want none", refs, err)
 	}
 }
+
+// testClaimMany: one claim of 2,500 jobs (more than store.Batch, which
+// some backends take per step) takes the first 2,500 of 3,000 in queue
+// order, each once; the next claim takes the other 500.
+func (s suite) testClaimMany(t *testing.T) {
+	b, _ := s.open(t)
+	refs := refsOf("a", 3000)
+	submitMany(t, b, refs)
+	got := claim(t, b, "a", 2500, longLease).Leases
+	if len(got) != 2500 {
+		t.Fatalf("claim 2500: got %d leases", len(got))
+	}
+	for i, l := range got {
+		if l.Ref != refs[i] {
+			t.Fatalf("lease %d: %v, want %v (queue order)", i, l.Ref, refs[i])
+		}
+	}
+	rest := claim(t, b, "a", 1000, longLease).Leases
+	if len(rest) != 500 || rest[0].Ref != refs[2500] || rest[499].Ref != refs[2999] {
+		t.Fatalf("claim of the rest: %d leases, want the last 500", len(rest))
+	}
+	checkCounts(t, b, "a", counts{Pending: 3000, Queued: 3000, Claimed: 3000})
+}
+
+// testFanInManyReset: when the set of a child of 6,000 parents is full,
+// 5,000 of them have been set back to pending since they completed; the
+// check before queueing takes them out (in bounded steps on the backends
+// that need them), and the child is queued once all are completed again.
+func (s suite) testFanInManyReset(t *testing.T) {
+	b, _ := s.open(t)
+	long := longCtx(t)
+	const n, reset = 6000, 5000
+	parents := refsOf("p", n)
+	submitMany(t, b, parents)
+	c := child(ref("c", "1"), parents...)
+	done := func(refs []store.Ref) {
+		t.Helper()
+		for _, p := range refs {
+			if err := b.Complete(long, store.Lease{Ref: p}, "exit 0", []store.Child{c}); err != nil {
+				t.Fatalf("complete %v: %v", p, err)
+			}
+		}
+	}
+	done(parents[:n-1])
+	for _, p := range parents[:reset] {
+		if err := b.SetState(long, p, store.Pending, "reset"); err != nil {
+			t.Fatalf("set %v pending: %v", p, err)
+		}
+	}
+	done(parents[n-1:])
+	checkJob(t, b, c.Ref, view{})
+	done(parents[:reset-1])
+	checkJob(t, b, c.Ref, view{})
+	done(parents[reset-1 : reset])
+	checkJob(t, b, c.Ref, pendingQueued(100))
+}

@@ -110,6 +110,8 @@ func (s suite) cases() []testCase {
 		{"ParkWide", s.testParkWide},
 		{"FanInLate", s.testFanInLate},
 		{"FanInLateKilled", s.testFanInLateKilled},
+		{"ClaimMany", s.testClaimMany},
+		{"FanInManyReset", s.testFanInManyReset},
 		{"Acquire", s.testAcquire},
 		{"AcquireTakeover", s.testAcquireTakeover},
 		{"SetState", s.testSetState},
@@ -133,6 +135,9 @@ func (s suite) cases() []testCase {
 		{"BubbleDownKilled", s.testBubbleDownKilled},
 		{"ResumeReset", s.testResumeReset},
 		{"ProcessesFanIn", s.testProcessesFanIn},
+		{"HistoryRetries", s.testHistoryRetries},
+		{"HistoryLeases", s.testHistoryLeases},
+		{"HistoryRing", s.testHistoryRing},
 		{"ReaddWide", s.testReaddWide},
 		{"ReaddKilled", s.testReaddKilled},
 	}

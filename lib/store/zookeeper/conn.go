@@ -75,6 +75,9 @@ type Options struct {
 	// Auth is "user:password" for digest authentication, optional. With it,
 	// every node stolos creates is readable and writable by that user only.
 	Auth string
+	// Keep is how many attempts of each job the history keeps; zero
+	// means store.DefaultKeep.
+	Keep int
 }
 
 // DefaultSessionTimeout is the session timeout when Options leave it zero.
@@ -88,6 +91,7 @@ const retryFor = time.Minute
 type Backend struct {
 	conn  *zk.Conn
 	hosts string // as given, for errors
+	keep  int    // attempts kept per job
 	p     paths
 	acl   []zk.ACL
 
@@ -172,6 +176,12 @@ func Open(ctx context.Context, o Options) (*Backend, error) {
 	if err != nil {
 		return nil, err
 	}
+	if o.Keep < 0 {
+		return nil, fmt.Errorf("zookeeper: history retention %d is negative", o.Keep)
+	}
+	if o.Keep == 0 {
+		o.Keep = store.DefaultKeep
+	}
 	var user, pass string
 	if o.Auth != "" {
 		var ok bool
@@ -244,6 +254,7 @@ wait:
 	b := &Backend{
 		conn:    conn,
 		hosts:   o.Hosts,
+		keep:    o.Keep,
 		p:       paths{root: chroot},
 		acl:     zk.WorldACL(zk.PermAll),
 		known:   map[string]bool{},

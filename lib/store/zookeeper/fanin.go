@@ -521,6 +521,12 @@ func (t *txn) checkParents(c kid, prio int) error {
 		}
 		return t.queueNode(c.Node, prio)
 	}
+	if len(nodes) > maxRemove {
+		// The others stay in the set for now: the record is not full
+		// again before those taken out complete, and then the next
+		// check finds them.
+		nodes, entries = nodes[:maxRemove], entries[:maxRemove]
+	}
 	// Those in the set leave it (a parent not in it is already missing).
 	if err := t.loadAll(nil, nodes); err != nil {
 		return err
@@ -543,6 +549,10 @@ func (t *txn) checkParents(c kid, prio int) error {
 	}
 	return nil
 }
+
+// maxRemove bounds the parents one check takes out of a set (about
+// 300 KB of a multi-op).
+const maxRemove = 1024
 
 // maxDrop bounds the nodes of a record that the step queueing its child
 // removes: a bigger record is kept (it would take steps of its own).

@@ -462,19 +462,19 @@ func (t *txn) claimCands(req store.ClaimRequest, cands []candidate) (store.Claim
 			continue
 		}
 		d := x.cur
-		if d.abandoned(t.now) && req.MaxRetry > 0 && d.Attempts >= req.MaxRetry {
+		if d.abandoned(t.now, t.b.keep) && req.MaxRetry > 0 && d.Attempts >= req.MaxRetry {
 			d.State, d.Q, d.NotBefore = store.Failed, "", 0
 			d.clearLease()
 			t.put(x, d)
 			out.Failed = append(out.Failed, d.job(c.ref, true))
 			continue
 		}
-		d.Owner, d.Token, d.Transferable, d.Until = req.Owner, newToken(), req.Transferable, until
+		seq := d.lease(req.Owner, req.Transferable, t.now, until)
 		d.NotBefore = 0
 		d.Q = withNotBefore(d.Q, until)
 		t.putHeld(x, d)
 		l := store.Lease{Ref: c.ref, Token: d.Token, Owner: d.Owner,
-			Until: time.UnixMilli(until), Priority: d.Prio, Attempts: d.Attempts}
+			Until: time.UnixMilli(until), Priority: d.Prio, Attempts: d.Attempts, Seq: seq}
 		if ps, ok := parents[c.ref]; ok {
 			l.Parents = make([]store.Job, len(ps))
 			for i, p := range ps {
@@ -543,16 +543,16 @@ func (b *Backend) Acquire(ctx context.Context, ref store.Ref, owner string, leas
 		case d.live(t.now) && !d.Transferable:
 			return fmt.Errorf("%v: %w (%s)", ref, store.ErrHeld, d.Owner)
 		default:
-			d.abandoned(t.now)
+			d.abandoned(t.now, t.b.keep)
 		}
 		until := t.now + ms(lease)
-		d.Owner, d.Token, d.Transferable, d.Until = owner, newToken(), false, until
+		seq := d.lease(owner, false, t.now, until)
 		if d.Q != "" {
 			d.Q = withNotBefore(d.Q, until)
 		}
 		t.putHeld(x, d)
 		l = store.Lease{Ref: ref, Token: d.Token, Owner: owner, Until: time.UnixMilli(until),
-			Priority: d.Prio, Attempts: d.Attempts}
+			Priority: d.Prio, Attempts: d.Attempts, Seq: seq}
 		return nil
 	})
 	return l, err
@@ -590,14 +590,18 @@ func (b *Backend) Release(ctx context.Context, l store.Lease) error {
 	return b.update(ctx, "release "+l.Ref.String(), func(t *txn) error {
 		t.cachedLease(l)
 		x, err := t.held(l)
+		revoked := false
 		if errors.Is(err, store.ErrLeaseLost) && store.IsRevokedOf(t.get(l.Ref).cur.Token, l.Token) {
 			// Its holder's command is dead: the revocation ends.
-			x, err = t.get(l.Ref), nil
+			x, err, revoked = t.get(l.Ref), nil, true
 		}
 		if err != nil {
 			return err
 		}
 		d := x.cur
+		if l.Log != "" {
+			d.record(l.Seq, t.now, store.ReleasedOutcome(revoked), l.Log, t.b.keep)
+		}
 		d.clearLease()
 		if d.Q != "" {
 			nb := int64(0)
@@ -653,6 +657,9 @@ func (t *txn) complete(l store.Lease, outcome string, bb *bubble) error {
 		return fmt.Errorf("%v: %w", l.Ref, store.ErrResetting)
 	}
 	d := x.cur
+	if l.Token != "" {
+		d.record(l.Seq, t.now, outcome, l.Log, t.b.keep)
+	}
 	prio := d.Prio
 	d.State, d.Q, d.NotBefore, d.Attempts, d.Outcome = store.Completed, "", 0, 0, outcome
 	d.clearLease()
@@ -770,6 +777,7 @@ func (b *Backend) Fail(ctx context.Context, l store.Lease, outcome string, maxRe
 			return err
 		}
 		d := x.cur
+		d.record(l.Seq, t.now, outcome, l.Log, t.b.keep)
 		d.Attempts++
 		d.Outcome = outcome
 		d.clearLease()
@@ -876,6 +884,9 @@ func (b *Backend) park(ctx context.Context, l store.Lease, parents []store.Ref, 
 			d := x.cur
 			d.Q, d.NotBefore = "", 0
 			d.clearLease()
+			if l.Seq > 0 && l.Seq == d.Try {
+				d.Try-- // nothing ran: the number is given back
+			}
 			t.put(x, d)
 		}
 		res.Ready = ready
@@ -959,6 +970,55 @@ func (b *Backend) List(ctx context.Context, app string, st store.State, fn func(
 	if _, err := store.ParseState(string(st)); err != nil && st != store.Absent {
 		return err
 	}
+	return b.scan(ctx, app, func(x *rec) error {
+		if st != store.Absent && x.cur.State != st {
+			return nil
+		}
+		return fn(x.cur.job(x.ref, true))
+	})
+}
+
+// History reads the recorded attempts of jobs, from their data.
+func (b *Backend) History(ctx context.Context, refs []store.Ref) ([][]store.Attempt, error) {
+	if err := store.CheckRefs(refs); err != nil {
+		return nil, err
+	}
+	recs := make([]*rec, len(refs))
+	for i, r := range refs {
+		recs[i] = &rec{ref: r, path: b.p.job(r)}
+	}
+	if err := parallel(len(recs), func(i int) error { return b.read(ctx, recs[i]) }); err != nil {
+		return nil, err
+	}
+	out := make([][]store.Attempt, len(refs))
+	for i, x := range recs {
+		out[i] = x.cur.attempts(x.ref)
+	}
+	return out, nil
+}
+
+// AppHistory calls fn for the attempts of an app that ended in [since,
+// until): it reads every job of the app (as List does), one bucket at a
+// time, and calls fn in no particular order.
+func (b *Backend) AppHistory(ctx context.Context, app string, since, until time.Time, fn func(store.Attempt) error) error {
+	if err := store.CheckApp(app); err != nil {
+		return err
+	}
+	return b.scan(ctx, app, func(x *rec) error {
+		for _, a := range x.cur.attempts(x.ref) {
+			if a.End.Before(since) || !until.IsZero() && !a.End.Before(until) {
+				continue
+			}
+			if err := fn(a); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// scan calls fn for every job of an app, one bucket at a time.
+func (b *Backend) scan(ctx context.Context, app string, fn func(*rec) error) error {
 	buckets, err := b.children(ctx, b.p.jobs(app))
 	if err != nil {
 		return err
@@ -981,10 +1041,10 @@ func (b *Backend) List(ctx context.Context, app string, st store.State, fn func(
 			return err
 		}
 		for _, x := range recs {
-			if !x.exists || st != store.Absent && x.cur.State != st {
+			if !x.exists {
 				continue
 			}
-			if err := fn(x.cur.job(x.ref, true)); err != nil {
+			if err := fn(x); err != nil {
 				return err
 			}
 		}

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"sort"
 	"time"
 
 	"github.com/go-zookeeper/zk"
@@ -26,6 +27,9 @@ type jobData struct {
 	NotBefore    int64       `json:"n,omitempty"`
 	Attempts     int         `json:"a,omitempty"`
 	Outcome      string      `json:"r,omitempty"`
+	Try          int64       `json:"i,omitempty"` // attempts numbered so far (store.Attempt.Seq)
+	Start        int64       `json:"b,omitempty"` // when the lease was taken
+	History      []attempt   `json:"h,omitempty"` // the ring of the last attempts, by slot
 	// Readd: its readd in steps is unfinished (its marker says how far):
 	// it cannot be completed (store.ErrResetting).
 	Readd bool   `json:"rd,omitempty"`
@@ -44,15 +48,71 @@ func (d *jobData) revoke(now int64) {
 	}
 }
 
-// abandoned counts the abandoned attempt of a lease that ended without an
-// outcome, if d has one (see store.Lease), and reports whether it did.
-func (d *jobData) abandoned(now int64) bool {
+// abandoned counts and records the abandoned attempt of a lease that
+// ended without an outcome, if d has one (see store.Lease), and reports
+// whether it did.
+func (d *jobData) abandoned(now int64, keep int) bool {
 	if d.Token == "" || d.live(now) || d.Transferable || store.IsRevoked(d.Token) || d.State != store.Pending {
 		return false
 	}
 	d.Attempts++
 	d.Outcome = store.AbandonedOutcome(d.Owner)
+	d.record(d.Try, d.Until, d.Outcome, "", keep)
 	return true
+}
+
+// attempt is the record of one attempt in a job's data. Times are Unix
+// milliseconds.
+type attempt struct {
+	Seq     int64  `json:"i"`
+	Start   int64  `json:"b"`
+	End     int64  `json:"e"`
+	Worker  string `json:"w"`
+	Outcome string `json:"r"`
+	Log     string `json:"l,omitempty"`
+}
+
+// record writes the record of attempt seq of d's lease (its owner and
+// start), ended at end, in its slot of the ring, which it copies (the
+// data it came from may be shared). A lease with no number
+// (transferable) has none. Slots past keep (it was larger) are dropped.
+func (d *jobData) record(seq, end int64, outcome, log string, keep int) {
+	if seq <= 0 {
+		return
+	}
+	slot := int(store.Slot(seq, keep))
+	h := make([]attempt, max(min(len(d.History), keep), slot+1))
+	copy(h, d.History)
+	h[slot] = attempt{Seq: seq, Start: d.Start, End: end, Worker: d.Owner, Outcome: outcome, Log: log}
+	d.History = h
+}
+
+// lease gives d a lease, and the next attempt number unless it is
+// transferable; it returns the number (0 for none).
+func (d *jobData) lease(owner string, transferable bool, now, until int64) int64 {
+	d.Owner, d.Token, d.Transferable, d.Until, d.Start = owner, newToken(), transferable, until, now
+	if transferable {
+		return 0
+	}
+	d.Try++
+	return d.Try
+}
+
+// attempts are the records of d's ring, oldest first.
+func (d *jobData) attempts(ref store.Ref) []store.Attempt {
+	var out []store.Attempt
+	for _, a := range d.History {
+		if a.Seq > 0 {
+			out = append(out, a.of(ref))
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Seq < out[j].Seq })
+	return out
+}
+
+func (a attempt) of(ref store.Ref) store.Attempt {
+	return store.Attempt{Ref: ref, Seq: a.Seq, Start: time.UnixMilli(a.Start), End: time.UnixMilli(a.End),
+		Worker: a.Worker, Outcome: a.Outcome, Log: a.Log}
 }
 
 // job converts the data to a store.Job.
