@@ -32,10 +32,10 @@ test:
 race:
 	GORACE=atexit_sleep_ms=10 $(GO) test -race ./...
 
+# gofmt, go mod tidy, vet (Linux and darwin), staticcheck, shellcheck,
+# mandoc and the generated docs' drift test; the test command runs it too.
 lint:
-	@out=$$(gofmt -l .); if [ -n "$$out" ]; then echo "gofmt -l:"; echo "$$out"; exit 1; fi
-	$(GO) vet ./...
-	mandoc -Tlint -W warning man/*.1 man/*.7
+	GO=$(GO) sh testdata/setup/lint.sh
 
 check: lint test
 

@@ -20,7 +20,7 @@ tool stolos-parents   a app-name config configuration-backend g job-id-default-t
 tool stolos-children  a app-name config configuration-backend g job-id-default-template job-id-delimiter job-id-validations r redis-db redis-host redis-key-prefix redis-password redis-port redis-tls tasks-json
 tool stolos-submit    a app-name config configuration-backend history-keep job-id-default-template job-id-delimiter job-id-validations priority q qb-local-path qb-redis-db qb-redis-host qb-redis-key-prefix qb-redis-password qb-redis-port qb-redis-tls qb-zookeeper-auth qb-zookeeper-hosts qb-zookeeper-timeout queue-backend readd redis-db redis-host redis-key-prefix redis-password redis-port redis-tls tasks-json
 tool stolos-claim     a app-name config configuration-backend history-keep job-id-default-template job-id-delimiter job-id-validations lease n q qb-local-path qb-redis-db qb-redis-host qb-redis-key-prefix qb-redis-password qb-redis-port qb-redis-tls qb-zookeeper-auth qb-zookeeper-hosts qb-zookeeper-timeout queue-backend redis-db redis-host redis-key-prefix redis-password redis-port redis-tls tasks-json wait
-tool stolos-state     a app-name config configuration-backend count force history-keep job-id-default-template job-id-delimiter job-id-validations json list q qb-local-path qb-redis-db qb-redis-host qb-redis-key-prefix qb-redis-password qb-redis-port qb-redis-tls qb-zookeeper-auth qb-zookeeper-hosts qb-zookeeper-timeout queue-backend redis-db redis-host redis-key-prefix redis-password redis-port redis-tls set state tasks-json
+tool stolos-state     a app-name config configuration-backend count force history history-keep job-id-default-template job-id-delimiter job-id-validations json list q qb-local-path qb-redis-db qb-redis-host qb-redis-key-prefix qb-redis-password qb-redis-port qb-redis-tls qb-zookeeper-auth qb-zookeeper-hosts qb-zookeeper-timeout queue-backend redis-db redis-host redis-key-prefix redis-password redis-port redis-tls set since state tasks-json until
 tool stolos-exec      a app-name bypass-scheduler config configuration-backend grace history-keep job-id-default-template job-id-delimiter job-id-validations lease log-dir loop max-retry q qb-local-path qb-redis-db qb-redis-host qb-redis-key-prefix qb-redis-password qb-redis-port qb-redis-tls qb-zookeeper-auth qb-zookeeper-hosts qb-zookeeper-timeout queue-backend redis-db redis-host redis-key-prefix redis-password redis-port redis-tls tasks-json wait
 tool stolos-graph     a app-name config configuration-backend down history-keep job-id-default-template job-id-delimiter job-id-validations max q qb-local-path qb-redis-db qb-redis-host qb-redis-key-prefix qb-redis-password qb-redis-port qb-redis-tls qb-zookeeper-auth qb-zookeeper-hosts qb-zookeeper-timeout queue-backend redis-db redis-host redis-key-prefix redis-password redis-port redis-tls tasks-json up
 flag a                        app                               the app
@@ -33,6 +33,7 @@ flag down                     -                                 draw the jobs an
 flag force                    -                                 with -set completed, stop a running job first
 flag g                        -                                 add the dependency group
 flag grace                    word                              time from SIGTERM to SIGKILL
+flag history                  -                                 the recorded attempts of the jobs
 flag history-keep             word                              attempts of each job kept in its history
 flag job-id-default-template  word                              job id template of apps without job_id
 flag job-id-delimiter         word                              text between the identifiers of a job id
@@ -67,8 +68,10 @@ flag redis-password           word                              configuration ba
 flag redis-port               word                              configuration backend redis, port
 flag redis-tls                -                                 configuration backend redis, connect with TLS
 flag set                      pending|completed|failed|skipped  set the state of the jobs
+flag since                    word                              with -history, the app attempts that ended since this time
 flag state                    pending|completed|failed|skipped  with -list, only jobs in this state
 flag tasks-json               file                              the apps configuration, a tasks.json file
+flag until                    word                              with -history -since, only those that ended before this time
 flag up                       -                                 draw the jobs and their ancestors, by state
 flag wait                     word                              wait this long for work
 '

@@ -7,7 +7,7 @@ package cli
 // serves them all; a key in none of them is an error.
 var ConfigKeys = []string{
 	"a", "app-name", "bypass-scheduler", "config", "configuration-backend",
-	"count", "down", "force", "g", "grace", "history-keep",
+	"count", "down", "force", "g", "grace", "history", "history-keep",
 	"job-id-default-template", "job-id-delimiter", "job-id-validations",
 	"json", "lease", "list", "log-dir", "loop", "max", "max-retry", "n",
 	"priority", "q", "qb-local-path", "qb-redis-db", "qb-redis-host",
@@ -15,5 +15,6 @@ var ConfigKeys = []string{
 	"qb-redis-tls", "qb-zookeeper-auth", "qb-zookeeper-hosts",
 	"qb-zookeeper-timeout", "queue-backend", "r", "readd", "redis-db",
 	"redis-host", "redis-key-prefix", "redis-password", "redis-port",
-	"redis-tls", "set", "state", "tasks-json", "up", "wait",
+	"redis-tls", "set", "since", "state", "tasks-json", "until", "up",
+	"wait",
 }

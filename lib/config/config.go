@@ -9,7 +9,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
-	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -226,14 +225,6 @@ func (e *Error) Error() string {
 
 func errf(app, key, format string, args ...any) *Error {
 	return &Error{App: app, Key: key, Err: fmt.Sprintf(format, args...)}
-}
-
-// appKeys are the keys stolos reads; others (pymodule, spark_conf, ...) are
-// kept but ignored.
-var knownKeys = map[string]bool{
-	"job_type": true, "job_id": true, "depends_on": true, "autofill_values": true,
-	"valid_if_or": true, "bash_cmd": true, "check_cmd": true, "max_retry": true,
-	"retry_delay": true, "timeout": true, "env": true,
 }
 
 // Parse loads a tasks.json document.
@@ -552,15 +543,5 @@ func (g *Group) parentApps() []*App {
 			}
 		}
 	}
-	return out
-}
-
-// sortedKeys returns the keys of m in order, for stable messages.
-func sortedKeys[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
 	return out
 }

@@ -395,7 +395,7 @@ func (w *worker) attempt(ctx context.Context, l store.Lease, later bool) *succes
 	job := w.runnerJob(j)
 	logNote := ""
 	if w.f.LogDir != "" {
-		f, path, err := openLog(w.f.LogDir, a.Name, j.ID, n)
+		f, path, err := openLog(w.f.LogDir, a.Name, j.ID, l.Seq)
 		if err != nil {
 			w.t.Report(fmt.Errorf("%s %s: %v", a.Name, j.ID, err))
 			w.release(l)
@@ -404,6 +404,10 @@ func (w *worker) attempt(ctx context.Context, l store.Lease, later bool) *succes
 		defer f.Close()
 		job.Stdout, job.Stderr = f, f
 		logNote = " (log " + path + ")"
+		if abs, err := filepath.Abs(path); err == nil {
+			path = abs
+		}
+		l.Log = sched.Host() + ":" + path // the attempt's record says where
 	}
 
 	runCtx, cancel := context.WithCancelCause(ctx)
@@ -583,13 +587,14 @@ func (w *worker) release(l store.Lease) {
 	}
 }
 
-// openLog creates DIR/APP/JOB_ID.N.log (names escaped) for attempt n.
-func openLog(dir, app, id string, n int) (*os.File, string, error) {
-	d := filepath.Join(dir, url.PathEscape(app))
+// openLog creates DIR/APP/JOB_ID/SEQ.log (names escaped) for attempt seq
+// (store.Attempt.Seq: never reset, so a log is never another attempt's).
+func openLog(dir, app, id string, seq int64) (*os.File, string, error) {
+	d := filepath.Join(dir, url.PathEscape(app), url.PathEscape(id))
 	if err := os.MkdirAll(d, 0o755); err != nil {
 		return nil, "", fmt.Errorf("log dir: %v", err)
 	}
-	path := filepath.Join(d, fmt.Sprintf("%s.%d.log", url.PathEscape(id), n))
+	path := filepath.Join(d, fmt.Sprintf("%d.log", seq))
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
 	if err != nil {
 		return nil, "", fmt.Errorf("log file: %v", err)

@@ -79,17 +79,13 @@ type Job struct {
 	// bash job appends them to BashCmd, joined by spaces, before the
 	// placeholders are filled (so they may use them, and a literal brace is
 	// written twice); a plugin gets them, untouched, as its arguments.
-	Extra    []string
-	CheckCmd string   // optional check_cmd template, run with Shell
-	Environ  []string // the base environment, usually os.Environ(); nil means empty
-	Env      map[string]string
-	Timeout  time.Duration // for the whole attempt, check_cmd runs included; 0 means none
-	Grace    time.Duration // from SIGTERM to SIGKILL; 0 means SIGKILL at once
-	// Reaper is the argv that starts ReaperMain in a new process, e.g.
-	// {"/usr/bin/stolos-exec", "__stolos_reaper"}, for the package's Run
-	// and Check; a Reaper's methods use the Reaper's own.
-	Reaper         []string
-	Stdout, Stderr io.Writer // nil means /dev/null
+	Extra          []string
+	CheckCmd       string   // optional check_cmd template, run with Shell
+	Environ        []string // the base environment, usually os.Environ(); nil means empty
+	Env            map[string]string
+	Timeout        time.Duration // for the whole attempt, check_cmd runs included; 0 means none
+	Grace          time.Duration // from SIGTERM to SIGKILL; 0 means SIGKILL at once
+	Stdout, Stderr io.Writer     // nil means /dev/null
 }
 
 // Outcome is how an attempt ended. Text is one of:
@@ -116,24 +112,15 @@ type Outcome struct {
 	Expired bool
 }
 
-// Run runs one attempt of job j: check_cmd first if there is one (exit 0:
-// the work is already done and the command does not run), then the command,
-// then check_cmd again, which must exit 0 for the attempt to succeed.
+// Run runs one attempt of job j under r's reaper: check_cmd first if there
+// is one (exit 0: the work is already done and the command does not run),
+// then the command, then check_cmd again, which must exit 0 for the attempt
+// to succeed.
 //
 // Run returns an error only when the runner itself failed (no reaper argv,
 // the reaper could not be started or did not report): such an attempt says
 // nothing about the job. Everything that is the job's doing, including a
 // bad template and a missing plugin, is an Outcome.
-//
-// Run starts a reaper with j.Reaper for this attempt alone; Reaper.Run
-// reuses one.
-func Run(ctx context.Context, j Job) (Outcome, error) {
-	r := NewReaper(j.Reaper)
-	defer r.Close()
-	return r.Run(ctx, j)
-}
-
-// Run is the package's Run under r's reaper; j.Reaper is not used.
 func (r *Reaper) Run(ctx context.Context, j Job) (Outcome, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -167,32 +154,6 @@ func (r *Reaper) Run(ctx context.Context, j Job) (Outcome, error) {
 		return c, err
 	}
 	return Outcome{Text: "check failed: " + c.Text}, nil
-}
-
-// Check runs j's check_cmd alone, under j's Timeout, and reports whether it
-// exited 0. When it did not, the Outcome says how it ended. Like Run, it
-// starts a reaper with j.Reaper for this run alone; Reaper.Check reuses one.
-func Check(ctx context.Context, j Job) (done bool, o Outcome, err error) {
-	r := NewReaper(j.Reaper)
-	defer r.Close()
-	return r.Check(ctx, j)
-}
-
-// Check is the package's Check under r's reaper; j.Reaper is not used.
-func (r *Reaper) Check(ctx context.Context, j Job) (done bool, o Outcome, err error) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if j.CheckCmd == "" {
-		return false, Outcome{}, fmt.Errorf("job %s %s has no check_cmd", j.App, j.JobID)
-	}
-	check, bad := j.checkArgv()
-	if bad != "" {
-		return false, Outcome{Text: bad}, nil
-	}
-	ctx, cancel := j.deadline(ctx)
-	defer cancel()
-	o, _, err = r.run(ctx, j, check)
-	return o.OK, o, err
 }
 
 // deadline applies j's Timeout to ctx; the context's cause then says

@@ -83,13 +83,19 @@ func testJob(dir, cmd string) Job {
 		Environ: os.Environ(),
 		Env:     map[string]string{"T": dir},
 		Grace:   5 * time.Second,
-		Reaper:  reaperArgv(),
 	}
+}
+
+// runOwn runs j under a reaper started with argv for this attempt alone.
+func runOwn(ctx context.Context, argv []string, j Job) (Outcome, error) {
+	r := NewReaper(argv)
+	defer r.Close()
+	return r.Run(ctx, j)
 }
 
 func run(t *testing.T, ctx context.Context, j Job) Outcome {
 	t.Helper()
-	o, err := Run(ctx, j)
+	o, err := runOwn(ctx, reaperArgv(), j)
 	if err != nil {
 		t.Fatalf("Run(%q): %v", j.BashCmd, err)
 	}
@@ -576,30 +582,6 @@ func TestRunCheckTimeout(t *testing.T) {
 	}
 }
 
-func TestCheck(t *testing.T) {
-	t.Parallel()
-	for _, tc := range []struct {
-		check string
-		done  bool
-		want  Outcome
-	}{
-		{`true`, true, Outcome{Text: "exit 0", OK: true}},
-		{`exit 2`, false, Outcome{Text: "exit 2", OK: false}},
-		{`{nope}`, false, Outcome{Text: `bad command: unknown placeholder {nope} in template "{nope}"`}},
-	} {
-		j := testJob(t.TempDir(), "unused")
-		j.CheckCmd = tc.check
-		done, o, err := Check(context.Background(), j)
-		if err != nil || done != tc.done || o != tc.want {
-			t.Errorf("Check(%q) = %v, %+v, %v; want %v, %+v", tc.check, done, o, err, tc.done, tc.want)
-		}
-	}
-	j := testJob(t.TempDir(), "unused")
-	if _, _, err := Check(context.Background(), j); err == nil || err.Error() != "job app1 20140601_42 has no check_cmd" {
-		t.Errorf("Check without check_cmd: %v", err)
-	}
-}
-
 // A broken reaper set-up is the runner's error, not the job's outcome.
 func TestRunReaperErrors(t *testing.T) {
 	t.Parallel()
@@ -611,9 +593,7 @@ func TestRunReaperErrors(t *testing.T) {
 		{[]string{"/nonexistent/stolos-exec"}, "start reaper: fork/exec /nonexistent/stolos-exec: no such file or directory"},
 		{[]string{"/bin/true"}, "reaper /bin/true ended with exit 0 without reporting; does it run runner.ReaperMain?"},
 	} {
-		j := testJob(t.TempDir(), "true")
-		j.Reaper = tc.reaper
-		o, err := Run(context.Background(), j)
+		o, err := runOwn(context.Background(), tc.reaper, testJob(t.TempDir(), "true"))
 		if err == nil || err.Error() != tc.err {
 			t.Errorf("reaper %q: Run = %+v, %v; want error %s", tc.reaper, o, err, tc.err)
 		}
@@ -697,10 +677,10 @@ func TestReaperReused(t *testing.T) {
 	if p[1] != p[0] || p[2] != p[0] || p[3] != p[0] || p[4] == p[0] {
 		t.Errorf("reaper pids %v, want the first four equal and the last one new", p)
 	}
-	j := testJob(dir, "unused")
+	j := testJob(dir, "false")
 	j.CheckCmd = `test $PPID = ` + strconv.Itoa(p[4])
-	if done, o, err := r.Check(context.Background(), j); !done || err != nil {
-		t.Errorf("Check under the same reaper: %v, %+v, %v", done, o, err)
+	if o, err := r.Run(context.Background(), j); o != (Outcome{Text: "already done (check_cmd)", OK: true}) || err != nil {
+		t.Errorf("check_cmd under the same reaper: %+v, %v", o, err)
 	}
 	r.Close()
 	waitGone(t, "reaper", p[4])
@@ -861,7 +841,7 @@ func TestReaperOutlivesCallerThread(t *testing.T) {
 // reaper's context switches and CPU time per job (all its threads).
 func BenchmarkRun(b *testing.B) {
 	j := testJob(b.TempDir(), "true")
-	r := NewReaper(j.Reaper)
+	r := NewReaper(reaperArgv())
 	defer r.Close()
 	if o, err := r.Run(context.Background(), j); err != nil || !o.OK {
 		b.Fatal(o, err)
@@ -912,7 +892,7 @@ func procCost(b *testing.B, pid int) (switches, cpu int64) {
 func BenchmarkRunOwnReaper(b *testing.B) {
 	j := testJob(b.TempDir(), "true")
 	for b.Loop() {
-		if o, err := Run(context.Background(), j); err != nil || !o.OK {
+		if o, err := runOwn(context.Background(), reaperArgv(), j); err != nil || !o.OK {
 			b.Fatal(o, err)
 		}
 	}

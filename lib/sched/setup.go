@@ -87,11 +87,16 @@ func LeaseFlag(fs *flag.FlagSet, p *time.Duration) {
 
 // Owner names this process, a run of tool, as a lease holder.
 func Owner(tool string) string {
+	return fmt.Sprintf("%s@%s:%d", tool, Host(), os.Getpid())
+}
+
+// Host is this machine's name, as owners and log locations give it.
+func Host() string {
 	host, err := os.Hostname()
 	if err != nil {
-		host = "unknown"
+		return "unknown"
 	}
-	return fmt.Sprintf("%s@%s:%d", tool, host, os.Getpid())
+	return host
 }
 
 // MaxBackoff bounds the delay between retries.
@@ -190,6 +195,18 @@ func (s *Sched) Item(ctx context.Context, j Job, priority int, readd bool) (stor
 // Count counts the jobs of app by state, and those queued and claimed.
 func (s *Sched) Count(ctx context.Context, app string) (store.Counts, error) {
 	return s.b.Count(ctx, app)
+}
+
+// History reads the recorded attempts of jobs, oldest first: one list per
+// ref.
+func (s *Sched) History(ctx context.Context, refs []store.Ref) ([][]store.Attempt, error) {
+	return s.b.History(ctx, refs)
+}
+
+// AppHistory calls fn for every recorded attempt of app that ended in
+// [since, until) (a zero until: no end).
+func (s *Sched) AppHistory(ctx context.Context, app string, since, until time.Time, fn func(store.Attempt) error) error {
+	return s.b.AppHistory(ctx, app, since, until, fn)
 }
 
 // List calls fn for every known job of app (in state filter, unless it is

@@ -1,7 +1,9 @@
 // Package state is stolos-state: it reads jobs (arguments, stdin lines or
 // records) and writes their state, APP<TAB>JOB_ID<TAB>STATE<TAB>detail per
 // line (or JSON with -json); -set changes it; -list streams every known
-// job of an app; -count counts them by state. See stolos-state(1).
+// job of an app; -count counts them by state; -history writes the
+// recorded attempts of jobs, or of an app over a time window. See
+// stolos-state(1).
 package state
 
 import (
@@ -11,6 +13,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/stolos-sched/stolos/lib/cli"
@@ -27,18 +30,21 @@ const Running = 3
 const forcePoll = 50 * time.Millisecond
 
 type flags struct {
-	App    string
-	Set    string
-	Force  bool
-	List   bool
-	Filter string
-	Count  bool
-	JSON   bool
-	Setup  sched.Setup
+	App     string
+	Set     string
+	Force   bool
+	List    bool
+	Filter  string
+	Count   bool
+	History bool
+	Since   string
+	Until   string
+	JSON    bool
+	Setup   sched.Setup
 }
 
 func newTool(stdin io.Reader, stdout, stderr io.Writer) (*cli.Tool, *flags) {
-	t := cli.New("stolos-state", "stolos-state [-a APP] [-set STATE] [-json] [JOB_ID ...] | -a APP -list [-state STATE] | -a APP -count", stdin, stdout, stderr)
+	t := cli.New("stolos-state", "stolos-state [-a APP] [-set STATE | -history] [-json] [JOB_ID ...] | -a APP -list [-state STATE] | -a APP -count | -a APP -history -since TIME [-until TIME]", stdin, stdout, stderr)
 	f := &flags{}
 	t.AppFlag(&f.App, false)
 	t.Flags.StringVar(&f.Set, "set", "", "set the jobs' `STATE`: pending, completed (queues the children it unblocks), failed or skipped (env STOLOS_SET)")
@@ -46,6 +52,9 @@ func newTool(stdin io.Reader, stdout, stderr io.Writer) (*cli.Tool, *flags) {
 	t.Flags.BoolVar(&f.List, "list", false, "every known job of the app (env STOLOS_LIST)")
 	t.Flags.StringVar(&f.Filter, "state", "", "with -list: only jobs in `STATE` (env STOLOS_STATE)")
 	t.Flags.BoolVar(&f.Count, "count", false, "count the app's jobs by state, and those queued and claimed (env STOLOS_COUNT)")
+	t.Flags.BoolVar(&f.History, "history", false, "write the jobs' recorded attempts, or with -since an app's (env STOLOS_HISTORY)")
+	t.Flags.StringVar(&f.Since, "since", "", "with -history: the attempts of the app that ended at or after `TIME` (env STOLOS_SINCE)")
+	t.Flags.StringVar(&f.Until, "until", "", "with -history -since: ... and before `TIME` (env STOLOS_UNTIL)")
 	t.Flags.BoolVar(&f.JSON, "json", false, "write JSON objects, one per line (env STOLOS_JSON)")
 	t.QuietFlag()
 	f.Setup.Register(t.Flags)
@@ -74,6 +83,17 @@ func run(ctx context.Context, t *cli.Tool, f *flags, rest []string) error {
 	if err != nil {
 		return err
 	}
+	var since, until time.Time
+	if f.Since != "" {
+		if since, err = parseTime(f.Since, time.Now()); err != nil {
+			return cli.Usagef("-since: %v", err)
+		}
+	}
+	if f.Until != "" {
+		if until, err = parseTime(f.Until, time.Now()); err != nil {
+			return cli.Usagef("-until: %v", err)
+		}
+	}
 	s, err := f.Setup.Open(ctx, f.App, t.Warnf)
 	if err != nil {
 		return err
@@ -90,9 +110,13 @@ func run(ctx context.Context, t *cli.Tool, f *flags, rest []string) error {
 		return nil
 	case f.List:
 		return s.List(ctx, f.App, filter, func(j store.Job) error { return w.job(ctx, j) })
+	case f.Since != "":
+		return s.AppHistory(ctx, f.App, since, until, w.attempt)
 	}
 	for _, j := range cli.Jobs(t, f.App, rest, s.ResolveRecord) {
-		if setTo != store.Absent {
+		if f.History {
+			t.Report(w.history(ctx, j))
+		} else if setTo != store.Absent {
 			t.Report(set(ctx, s, j, setTo, f.Force))
 		} else {
 			t.Report(w.show(ctx, j))
@@ -125,6 +149,16 @@ func (f *flags) check(rest []string) (setTo, filter store.State, err error) {
 		err = cli.Usagef("-state goes with -list")
 	case f.Force && setTo != store.Completed:
 		err = cli.Usagef("-force goes with -set completed")
+	case f.History && (f.List || f.Count || f.Set != ""):
+		err = cli.Usagef("use one of -list, -count, -set and -history")
+	case (f.Since != "" || f.Until != "") && !f.History:
+		err = cli.Usagef("-since and -until go with -history")
+	case f.Until != "" && f.Since == "":
+		err = cli.Usagef("-until goes with -since")
+	case f.Since != "" && f.App == "":
+		err = cli.Usagef("-history -since needs -a APP")
+	case f.Since != "" && len(rest) > 0:
+		err = cli.Usagef("-history -since takes no job ids")
 	}
 	return setTo, filter, err
 }
@@ -285,4 +319,80 @@ func (w *writer) count(app string, c store.Counts) {
 		fmt.Fprintf(w.t.Stdout, "%s\t%s\t%d\n", app, st, c.States[st])
 	}
 	fmt.Fprintf(w.t.Stdout, "%s\tqueued\t%d\n%s\tclaimed\t%d\n", app, c.Queued, app, c.Claimed)
+}
+
+// parseTime reads a -since or -until TIME: RFC 3339
+// (2026-01-10T15:04:05Z), a day (2026-01-10, UTC), or a duration before
+// now (90m, 24h).
+func parseTime(s string, now time.Time) (time.Time, error) {
+	if t, err := time.Parse(time.RFC3339, s); err == nil {
+		return t, nil
+	}
+	if t, err := time.Parse(time.DateOnly, s); err == nil {
+		return t, nil
+	}
+	if d, err := time.ParseDuration(s); err == nil && d >= 0 {
+		return now.Add(-d), nil
+	}
+	return time.Time{}, fmt.Errorf("bad time %q (want RFC 3339, YYYY-MM-DD, or a duration ago such as 24h)", s)
+}
+
+// history writes the recorded attempts of job j, oldest first.
+func (w *writer) history(ctx context.Context, j sched.Job) error {
+	hs, err := w.s.History(ctx, []store.Ref{j.Ref()})
+	if err != nil {
+		return err
+	}
+	for _, a := range hs[0] {
+		if err := w.attempt(a); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// timeLayout is how -history writes times: RFC 3339 in UTC, with
+// milliseconds.
+const timeLayout = "2006-01-02T15:04:05.000Z07:00"
+
+// attemptJSON is one attempt in -history -json output.
+type attemptJSON struct {
+	App      string  `json:"app"`
+	JobID    string  `json:"job_id"`
+	Seq      int64   `json:"seq"`
+	Start    string  `json:"start"`
+	End      string  `json:"end"`
+	Duration float64 `json:"duration_s"`
+	Worker   string  `json:"worker"`
+	Outcome  string  `json:"outcome"`
+	Log      string  `json:"log,omitempty"`
+}
+
+// attempt writes one attempt: APP JOB_ID SEQ START END DURATION WORKER
+// OUTCOME LOG, TAB-separated ("-" for no log), or a JSON object.
+func (w *writer) attempt(a store.Attempt) error {
+	d := a.End.Sub(a.Start).Round(time.Millisecond)
+	start, end := a.Start.UTC().Format(timeLayout), a.End.UTC().Format(timeLayout)
+	if w.json {
+		return w.encode(attemptJSON{App: a.App, JobID: a.JobID, Seq: a.Seq, Start: start, End: end,
+			Duration: d.Seconds(), Worker: a.Worker, Outcome: a.Outcome, Log: a.Log})
+	}
+	log := a.Log
+	if log == "" {
+		log = "-"
+	}
+	_, err := fmt.Fprintf(w.t.Stdout, "%s\t%s\t%d\t%s\t%s\t%s\t%s\t%s\t%s\n",
+		a.App, a.JobID, a.Seq, start, end, d, a.Worker, oneLine(a.Outcome), log)
+	return err
+}
+
+// oneLine keeps a free text on one record: tabs and newlines become
+// spaces.
+func oneLine(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r == '\t' || r == '\n' || r == '\r' {
+			return ' '
+		}
+		return r
+	}, s)
 }

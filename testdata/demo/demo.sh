@@ -10,9 +10,9 @@ trap 'rm -rf "$work"' EXIT
 echo "== building into $work/bin"
 CGO_ENABLED=0 go build -trimpath -o "$work/bin/" ./cmd/...
 PATH=$work/bin:$PATH
-export STOLOS_TASKS_JSON=$PWD/testdata/demo/tasks.json
-export STOLOS_JOB_ID_VALIDATIONS=$PWD/testdata/demo/validations.json
-export STOLOS_QB_LOCAL_PATH=$work/stolos.db
+export STOLOS_TASKS_JSON="$PWD/testdata/demo/tasks.json"
+export STOLOS_JOB_ID_VALIDATIONS="$PWD/testdata/demo/validations.json"
+export STOLOS_QB_LOCAL_PATH="$work/stolos.db"
 show() { echo; echo "\$ $*"; sh -c "$*"; }
 
 show 'cat testdata/demo/tasks.json'
@@ -25,7 +25,7 @@ show 'stolos-graph    # the apps in DOT; stolos-graph | dot -Tsvg > apps.svg dra
 echo; echo "== asking for three reports queues everything they need (bubble up)"
 show 'stolos-expand -a daily_report date=20260131..20260202 | stolos-submit -a daily_report'
 show 'stolos-state -a daily_report -list'
-for round in 1 2 3; do
+for _ in 1 2 3; do
 	for app in daily_report model_build preprocess; do
 		stolos-exec -q -loop -a "$app" 2>/dev/null || true
 	done
@@ -37,7 +37,7 @@ echo; echo "== a job that fails is retried, then fixed with -readd"
 cat > "$work/flaky.json" <<'JSON'
 {"flaky": {"job_id": "{date}", "bash_cmd": "test -e $FIXED", "max_retry": 2}}
 JSON
-export STOLOS_TASKS_JSON=$work/flaky.json FIXED=$work/fixed
+export STOLOS_TASKS_JSON="$work/flaky.json" FIXED="$work/fixed"
 show 'stolos-submit -a flaky 20260201'
 show 'stolos-exec -a flaky || echo "exit status $?"'
 show 'stolos-exec -a flaky || echo "exit status $?"'

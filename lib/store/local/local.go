@@ -20,7 +20,8 @@
 // Wait watches the database directory with inotify for a doorbell file
 // (the database path with "-wake" appended) that every commit adding a
 // claimable entry touches, and then re-reads a per-app queue generation
-// that such commits bump.
+// that such commits bump. Without inotify (outside Linux) it re-reads the
+// generation every 100 ms instead.
 package local
 
 import (
@@ -158,9 +159,12 @@ type Backend struct {
 	path string
 	keep int    // attempts kept per job
 	bell string // the doorbell file, touched after commits that queue work
-	wl   *writeLock
-	w    *sql.DB // writes: BEGIN IMMEDIATE
-	r    *sql.DB // reads: plain BEGIN, query_only
+	// watch is the package's watch; a test sets pollWatch to try the
+	// fallback of other systems on Linux.
+	watch func(path string) (<-chan error, func(), error)
+	wl    *writeLock
+	w     *sql.DB // writes: BEGIN IMMEDIATE
+	r     *sql.DB // reads: plain BEGIN, query_only
 
 	mu    sync.Mutex
 	seen  map[string]int64     // app -> queue generation seen by the last Claim or Wait
@@ -210,7 +214,7 @@ func OpenWith(ctx context.Context, path string, o Options) (*Backend, error) {
 		w.Close()
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
-	b := &Backend{path: abs, keep: o.Keep, bell: abs + "-wake", wl: newWriteLock(abs + "-lock"), w: w, r: r,
+	b := &Backend{path: abs, keep: o.Keep, bell: abs + "-wake", watch: watch, wl: newWriteLock(abs + "-lock"), w: w, r: r,
 		seen: map[string]int64{}, stmts: map[string]*sql.Stmt{}}
 	if err := b.migrate(ctx); err != nil {
 		b.Close()

@@ -200,3 +200,68 @@ func TestCountPlan(t *testing.T) {
 		}
 	}
 }
+
+// TestWaitPolling: without inotify (outside Linux) Wait polls, and another
+// instance's submit, made once the Wait sleeps, wakes it at a later tick.
+func TestWaitPolling(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "stolos.db")
+	b1, err := Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b1.Close()
+	b2, err := Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b2.Close()
+	// The ticks pass through an unbuffered channel: once one is taken, the
+	// Wait has read the queue generation and sleeps.
+	slept := make(chan struct{})
+	b1.watch = func(p string) (<-chan error, func(), error) {
+		ticks, stop, err := pollWatch(p)
+		out, done := make(chan error), make(chan struct{})
+		go func() {
+			for first := true; ; first = false {
+				select {
+				case v := <-ticks:
+					select {
+					case out <- v:
+					case <-done:
+						return
+					}
+				case <-done:
+					return
+				}
+				if first {
+					close(slept)
+				}
+			}
+		}()
+		return out, func() { stop(); close(done) }, err
+	}
+	if r, err := b1.Claim(ctx, store.ClaimRequest{App: "q", Owner: "w1", N: 1, Lease: time.Minute}); err != nil || len(r.Leases) != 0 {
+		t.Fatalf("claim: %+v, %v; want nothing", r, err)
+	}
+	ch := make(chan error, 1)
+	go func() { ch <- b1.Wait(ctx, "q", time.Now().Add(time.Hour)) }()
+	select {
+	case <-slept:
+	case err := <-ch:
+		t.Fatalf("wait returned before any submit: %v", err)
+	case <-time.After(time.Minute):
+		t.Fatal("wait: no tick in a minute")
+	}
+	if _, err := b2.Submit(ctx, []store.SubmitItem{{Node: store.Node{Ref: store.Ref{App: "q", JobID: "1"}}, Priority: 100}}); err != nil {
+		t.Fatalf("submit: %v", err)
+	}
+	select {
+	case err := <-ch:
+		if err != nil {
+			t.Fatalf("wait: %v", err)
+		}
+	case <-time.After(time.Minute):
+		t.Fatal("wait: not woken a minute after the submit")
+	}
+}

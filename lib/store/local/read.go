@@ -5,13 +5,9 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"os"
+	"math"
 	"path/filepath"
-	"strings"
 	"time"
-	"unsafe"
-
-	"golang.org/x/sys/unix"
 
 	"github.com/stolos-sched/stolos/lib/store"
 )
@@ -141,13 +137,14 @@ func (b *Backend) readGen(ctx context.Context, app string) (int64, error) {
 // Backend's last Claim (or Wait) of the app, until until, or until ctx ends
 // (see store.Backend). It sleeps on inotify events for the doorbell file,
 // which writers touch after each commit that adds claimable entries, and
-// re-reads the app's queue generation on each. (Events on the WAL itself
-// would not do: the last one can come before the commit is visible.)
+// re-reads the app's queue generation on each (outside Linux, on each tick
+// of watch's polling). (Events on the WAL itself would not do: the last one
+// can come before the commit is visible.)
 func (b *Backend) Wait(ctx context.Context, app string, until time.Time) error {
 	if err := store.CheckApp(app); err != nil {
 		return fmt.Errorf("wait: %w", err)
 	}
-	changes, stop, err := watch(b.bell)
+	changes, stop, err := b.watch(b.bell)
 	if err != nil {
 		return fmt.Errorf("wait %s: %w", app, err)
 	}
@@ -184,65 +181,6 @@ func (b *Backend) Wait(ctx context.Context, app string, until time.Time) error {
 	}
 }
 
-// watch watches a file for writes (through its directory, so that the
-// file may be replaced). The channel gets a value (nil) for each batch of such
-// events; it is closed, after an error value, if watching fails. stop ends
-// the watch.
-func watch(path string) (<-chan error, func(), error) {
-	fd, err := unix.InotifyInit1(unix.IN_NONBLOCK | unix.IN_CLOEXEC)
-	if err != nil {
-		return nil, nil, fmt.Errorf("inotify: %w", err)
-	}
-	dir, base := filepath.Dir(path), filepath.Base(path)
-	const mask = unix.IN_MODIFY | unix.IN_ATTRIB | unix.IN_CLOSE_WRITE | unix.IN_CREATE | unix.IN_MOVED_TO
-	if _, err := unix.InotifyAddWatch(fd, dir, mask); err != nil {
-		unix.Close(fd)
-		return nil, nil, fmt.Errorf("inotify %s: %w", dir, err)
-	}
-	// A non-blocking descriptor makes an *os.File that uses the runtime
-	// poller, so that Close ends a pending Read.
-	f := os.NewFile(uintptr(fd), "inotify")
-	ch := make(chan error, 1)
-	go func() {
-		buf := make([]byte, 64*(unix.SizeofInotifyEvent+unix.PathMax))
-		for {
-			n, err := f.Read(buf)
-			if err != nil {
-				if !errors.Is(err, os.ErrClosed) {
-					select {
-					case ch <- err:
-					default:
-					}
-				}
-				close(ch)
-				return
-			}
-			if names(buf[:n], base) {
-				select {
-				case ch <- nil:
-				default: // a wake-up is already pending
-				}
-			}
-		}
-	}()
-	return ch, func() { f.Close() }, nil
-}
-
-// names reports whether a batch of inotify events names the file base (or
-// events were lost).
-func names(buf []byte, base string) bool {
-	for off := 0; off+unix.SizeofInotifyEvent <= len(buf); {
-		ev := (*unix.InotifyEvent)(unsafe.Pointer(&buf[off]))
-		name := buf[off+unix.SizeofInotifyEvent : off+unix.SizeofInotifyEvent+int(ev.Len)]
-		off += unix.SizeofInotifyEvent + int(ev.Len)
-		n := strings.TrimRight(string(name), "\x00")
-		if n == base || ev.Mask&unix.IN_Q_OVERFLOW != 0 {
-			return true
-		}
-	}
-	return false
-}
-
 // History reads the recorded attempts of jobs (see store.Backend).
 func (b *Backend) History(ctx context.Context, refs []store.Ref) ([][]store.Attempt, error) {
 	if err := store.CheckRefs(refs); err != nil {
@@ -277,12 +215,12 @@ func (b *Backend) AppHistory(ctx context.Context, app string, since, until time.
 	if err := store.CheckApp(app); err != nil {
 		return fmt.Errorf("history: %w", err)
 	}
-	hi := int64(1<<63 - 1)
+	hi := int64(math.MaxInt64)
 	if !until.IsZero() {
-		hi = until.UnixNano()
+		hi = nanos(until)
 	}
 	err := scanAttempts(b.r.QueryContext(ctx, "SELECT "+attemptCols+" FROM attempts "+
-		"WHERE app = ? AND ended >= ? AND ended < ? ORDER BY ended, job_id, seq", app, since.UnixNano(), hi))(fn)
+		"WHERE app = ? AND ended >= ? AND ended < ? ORDER BY ended, job_id, seq", app, nanos(since), hi))(fn)
 	if err != nil {
 		return fmt.Errorf("history %s: %w", app, err)
 	}
@@ -312,4 +250,16 @@ func scanAttempts(rs *sql.Rows, err error) func(fn func(store.Attempt) error) er
 		}
 		return rs.Err()
 	}
+}
+
+// nanos is t in Unix nanoseconds, clamped to what an int64 holds (years
+// 1678 to 2262), where UnixNano is undefined.
+func nanos(t time.Time) int64 {
+	switch {
+	case t.After(time.Unix(0, math.MaxInt64)):
+		return math.MaxInt64
+	case t.Before(time.Unix(0, math.MinInt64)):
+		return math.MinInt64
+	}
+	return t.UnixNano()
 }

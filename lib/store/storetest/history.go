@@ -282,4 +282,14 @@ func (s suite) testHistoryRing(t *testing.T) {
 	if got := window(time.Now().Add(time.Hour), time.Time{}); len(got) != 0 {
 		t.Fatalf("window in the future: %v", got)
 	}
+	// Times past what Unix nanoseconds hold (years 1678 to 2262).
+	if got := window(time.Date(2999, 1, 1, 0, 0, 0, 0, time.UTC), time.Time{}); len(got) != 0 {
+		t.Fatalf("window from 2999: %v", got)
+	}
+	if got := window(time.Date(1000, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(1001, 1, 1, 0, 0, 0, 0, time.UTC)); len(got) != 0 {
+		t.Fatalf("window in the year 1000: %v", got)
+	}
+	if got := window(time.Date(1000, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(2999, 1, 1, 0, 0, 0, 0, time.UTC)); !reflect.DeepEqual(got, all) {
+		t.Fatalf("window from 1000 to 2999: %v, want %v", got, all)
+	}
 }

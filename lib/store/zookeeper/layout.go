@@ -236,9 +236,3 @@ func withNotBefore(q string, notBefore int64) string {
 	e.notBefore = notBefore
 	return e.name()
 }
-
-// entryDir is the parent path (relative to queue) of an entry.
-func entryDir(q string) string {
-	i := strings.LastIndexByte(q, '/')
-	return q[:i]
-}
