@@ -647,12 +647,14 @@ func Waiting(parents []store.Job) string {
 }
 
 // Why explains a job's state for stolos-state: who holds it, when it runs
-// again, or which parent it waits for.
-func (s *Sched) Why(ctx context.Context, j store.Job, now time.Time) (string, error) {
+// again, or, for a pending job, what blocks it up its ancestors (the
+// Blockers, nil for any other job).
+func (s *Sched) Why(ctx context.Context, j store.Job, now time.Time) (string, *Blockers, error) {
 	var parts []string
+	var blockers *Blockers
 	switch {
 	case j.State == store.Absent:
-		return "", nil
+		return "", nil, nil
 	case j.Claimed(now) && j.Revoked:
 		parts = append(parts, fmt.Sprintf("stopping on %s (lease revoked), at the latest by %s", j.Owner, j.Until.UTC().Format(time.RFC3339)))
 	case j.Claimed(now):
@@ -662,15 +664,12 @@ func (s *Sched) Why(ctx context.Context, j store.Job, now time.Time) (string, er
 	case j.Queued:
 		parts = append(parts, fmt.Sprintf("queued, priority %d", j.Priority))
 	case j.State == store.Pending:
-		job, err := s.Resolve(j.Ref)
+		b, err := s.Blockers(ctx, j, now)
 		if err != nil {
-			return "", err
+			return "", nil, err
 		}
-		pj, err := s.b.Get(ctx, refs(s.Parents(job)))
-		if err != nil {
-			return "", err
-		}
-		w := Waiting(pj)
+		blockers = &b
+		w := b.String(now)
 		if w == "" {
 			w = "not queued"
 		}
@@ -682,5 +681,5 @@ func (s *Sched) Why(ctx context.Context, j store.Job, now time.Time) (string, er
 	if j.Outcome != "" {
 		parts = append(parts, "last: "+j.Outcome)
 	}
-	return strings.Join(parts, "; "), nil
+	return strings.Join(parts, "; "), blockers, nil
 }

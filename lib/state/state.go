@@ -264,6 +264,45 @@ type jobJSON struct {
 	Attempts  int        `json:"attempts"`
 	Outcome   string     `json:"outcome,omitempty"`
 	Detail    string     `json:"detail,omitempty"`
+	// Blockers (a pending job): each path from the job up to an ancestor
+	// that blocks it ("blocked": failed or skipped) or that it waits for
+	// ("waiting": absent, queued or running).
+	Blockers    []blockerJSON `json:"blockers,omitempty"`
+	NotExamined int           `json:"not_examined,omitempty"`
+}
+
+type blockerJSON struct {
+	Kind string     `json:"kind"`
+	Path []stepJSON `json:"path"`
+}
+
+type stepJSON struct {
+	App      string `json:"app"`
+	JobID    string `json:"job_id"`
+	State    string `json:"state"`
+	Owner    string `json:"owner,omitempty"`
+	Attempts int    `json:"attempts"`
+	Outcome  string `json:"outcome,omitempty"`
+}
+
+// blockersJSON lists b's paths, blocked ones first.
+func blockersJSON(b *sched.Blockers, now time.Time) []blockerJSON {
+	var out []blockerJSON
+	add := func(kind string, paths [][]store.Job) {
+		for _, p := range paths {
+			bj := blockerJSON{Kind: kind, Path: make([]stepJSON, len(p))}
+			for i, j := range p {
+				bj.Path[i] = stepJSON{App: j.App, JobID: j.JobID, State: stateName(j.State), Attempts: j.Attempts, Outcome: j.Outcome}
+				if j.Claimed(now) {
+					bj.Path[i].Owner = j.Owner
+				}
+			}
+			out = append(out, bj)
+		}
+	}
+	add("blocked", b.Blocked)
+	add("waiting", b.Waiting)
+	return out
 }
 
 func stateName(st store.State) string {
@@ -284,7 +323,7 @@ func (w *writer) show(ctx context.Context, j sched.Job) error {
 
 func (w *writer) job(ctx context.Context, j store.Job) error {
 	now := time.Now()
-	detail, err := w.s.Why(ctx, j, now)
+	detail, blockers, err := w.s.Why(ctx, j, now)
 	if err != nil {
 		return err
 	}
@@ -299,6 +338,9 @@ func (w *writer) job(ctx context.Context, j store.Job) error {
 	}
 	out := jobJSON{App: j.App, JobID: j.JobID, State: stateName(j.State), Queued: j.Queued,
 		Attempts: j.Attempts, Outcome: j.Outcome, Detail: detail}
+	if blockers != nil {
+		out.Blockers, out.NotExamined = blockersJSON(blockers, now), blockers.NotExamined
+	}
 	if j.Queued {
 		out.Priority = &j.Priority
 	}
