@@ -233,7 +233,7 @@ func (c checked) Complete(ctx context.Context, l Lease, outcome string, children
 	return c.b.Complete(ctx, l, outcome, children)
 }
 
-func (c checked) Unfinished(ctx context.Context, idle time.Duration, n int) ([]Ref, error) {
+func (c checked) Unfinished(ctx context.Context, idle time.Duration, n int) ([]Marker, error) {
 	if n < 1 {
 		return nil, invalidf("unfinished: n %d is less than 1", n)
 	}
@@ -245,6 +245,16 @@ func (c checked) Resume(ctx context.Context, parent Ref, children []Child) error
 		return err
 	}
 	return c.b.Resume(ctx, parent, children)
+}
+
+func (c checked) ResumeReadd(ctx context.Context, job Ref, reset []Ref) error {
+	if err := CheckRef(job); err != nil {
+		return invalidf("resume readd: %w", err)
+	}
+	if err := checkRefs(reset); err != nil {
+		return invalidf("resume readd %v: reset: %w", job, err)
+	}
+	return c.b.ResumeReadd(ctx, job, reset)
 }
 
 func (c checked) Fail(ctx context.Context, l Lease, outcome string, maxRetry int, delay time.Duration) (bool, error) {

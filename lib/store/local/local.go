@@ -147,6 +147,11 @@ CREATE TABLE attempts (
 ) WITHOUT ROWID;
 CREATE INDEX attempts_ended ON attempts (app, ended);
 `,
+	// 5: readds in steps (DESIGN.md section 6, "Readd in bounded
+	// steps"): a marker in bubbles whose done counts descendants reset.
+	`
+ALTER TABLE bubbles ADD COLUMN readd INTEGER NOT NULL DEFAULT 0; -- 1: a readd, not a bubble-down
+`,
 }
 
 // Backend is a job-state backend on one SQLite file.
