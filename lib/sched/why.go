@@ -32,13 +32,15 @@ func (s *Sched) Blockers(ctx context.Context, j store.Job, now time.Time) (Block
 	rec := map[store.Ref]store.Job{j.Ref: j}
 	via := map[store.Ref]store.Ref{} // ancestor -> the job that led to it
 	path := func(r store.Ref) []store.Job {
-		var p []store.Job
-		for ; r != j.Ref; r = via[r] {
-			p = append(p, rec[r])
+		n := 1
+		for a := r; a != j.Ref; a = via[a] {
+			n++
 		}
-		p = append(p, j)
-		for i, k := 0, len(p)-1; i < k; i, k = i+1, k-1 {
-			p[i], p[k] = p[k], p[i]
+		p := make([]store.Job, n)
+		p[0] = j
+		for ; r != j.Ref; r = via[r] {
+			n--
+			p[n] = rec[r]
 		}
 		return p
 	}
