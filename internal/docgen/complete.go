@@ -56,6 +56,8 @@ var descriptions = map[string]string{
 	"state":                   "with -list, only jobs in this state",
 	"count":                   "count the jobs of the app by state",
 	"history":                 "the recorded attempts of the jobs",
+	"log":                     "the log of the latest recorded attempt",
+	"attempt":                 "with -log, the attempt with this number",
 	"since":                   "with -history, the app attempts that ended since this time",
 	"until":                   "with -history -since, only those that ended before this time",
 	"json":                    "write JSON objects, one per line",

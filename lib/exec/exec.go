@@ -395,7 +395,7 @@ func (w *worker) attempt(ctx context.Context, l store.Lease, later bool) *succes
 	job := w.runnerJob(j)
 	logNote := ""
 	if w.f.LogDir != "" {
-		f, path, err := openLog(w.f.LogDir, a.Name, j.ID, l.Seq)
+		f, path, err := openLog(w.f.LogDir, a.Name, j.ID, l.Seq, w.keep())
 		if err != nil {
 			w.t.Report(fmt.Errorf("%s %s: %v", a.Name, j.ID, err))
 			w.release(l)
@@ -587,12 +587,21 @@ func (w *worker) release(l store.Lease) {
 	}
 }
 
+// keep is how many attempts the history keeps per job (-history-keep).
+func (w *worker) keep() int64 { return int64(max(w.f.Setup.QB.Keep, 1)) }
+
 // openLog creates DIR/APP/JOB_ID/SEQ.log (names escaped) for attempt seq
-// (store.Attempt.Seq: never reset, so a log is never another attempt's).
-func openLog(dir, app, id string, seq int64) (*os.File, string, error) {
+// (store.Attempt.Seq: never reset, so a log is never another attempt's),
+// and removes the log of attempt seq-keep, whose record this attempt's
+// overwrites in the history's ring (best effort: the history no longer
+// names it).
+func openLog(dir, app, id string, seq, keep int64) (*os.File, string, error) {
 	d := filepath.Join(dir, url.PathEscape(app), url.PathEscape(id))
 	if err := os.MkdirAll(d, 0o755); err != nil {
 		return nil, "", fmt.Errorf("log dir: %v", err)
+	}
+	if old := seq - keep; old > 0 {
+		_ = os.Remove(filepath.Join(d, fmt.Sprintf("%d.log", old)))
 	}
 	path := filepath.Join(d, fmt.Sprintf("%d.log", seq))
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)

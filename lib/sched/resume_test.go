@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"path/filepath"
+	"reflect"
 	"testing"
 	"time"
 
@@ -73,5 +74,95 @@ func TestClaimResumes(t *testing.T) {
 	}
 	if refs, err := b.Unfinished(ctx, 0, 10); err != nil || len(refs) != 0 {
 		t.Fatalf("unfinished: %v %v, want none", refs, err)
+	}
+}
+
+// TestDescendantsOrder: descendants come parents before children, also
+// when a job is both a child and a grandchild of the root, listed first.
+func TestDescendantsOrder(t *testing.T) {
+	s, _ := open(t, `{
+  "root": {"job_id": "{k}", "autofill_values": {"k": ["1"]}},
+  "b": {"job_id": "{k}", "depends_on": {"app_name": ["a", "root"]}},
+  "a": {"job_id": "{k}", "depends_on": {"app_name": ["root"]}},
+  "c": {"job_id": "{k}", "depends_on": {"app_name": ["b"]}}
+}`)
+	j, err := s.Resolve(store.Ref{App: "root", JobID: "1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, r := range s.Descendants(j) {
+		got = append(got, r.String())
+	}
+	if want := []string{"a 1", "b 1", "c 1"}; !reflect.DeepEqual(got, want) {
+		t.Fatalf("descendants: %q, want %q", got, want)
+	}
+}
+
+// TestReaddFinishedByCompletion: a readd in steps whose process died is
+// finished by the completion of the readded job's new run (which the
+// backend refuses while the readd is unfinished), and by a later claim.
+func TestReaddFinishedByCompletion(t *testing.T) {
+	ctx := context.Background()
+	s, b := open(t, fanOut)
+	root := store.Ref{App: "root", JobID: "1"}
+	j, err := s.Resolve(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.Submit(ctx, []store.SubmitItem{{Node: store.Node{Ref: root}, Priority: 100}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Complete(ctx, store.Lease{Ref: root}, "exit 0"); err != nil {
+		t.Fatal(err)
+	}
+	killed := errors.New("killed")
+	readd := func() {
+		t.Helper()
+		hook := store.WithStepHook(ctx, func(_ store.Ref, done int) error {
+			if done > 0 {
+				return killed
+			}
+			return nil
+		})
+		item := store.SubmitItem{Node: store.Node{Ref: root}, Priority: 100, Readd: true, Reset: s.Descendants(j)}
+		if _, err := b.Submit(hook, []store.SubmitItem{item}); !errors.Is(err, killed) {
+			t.Fatalf("readd: %v, want killed", err)
+		}
+	}
+	counts := func(want store.Counts) {
+		t.Helper()
+		c, err := b.Count(ctx, "c")
+		if err != nil || !reflect.DeepEqual(c, want) {
+			t.Fatalf("children: %+v %v, want %+v", c, err, want)
+		}
+	}
+
+	// The completion of the readded job finishes the readd first.
+	readd()
+	var l store.Lease
+	if _, err := s.Claim(ctx, store.ClaimRequest{App: "root", Owner: "w", N: 1, Lease: time.Hour}, 0,
+		func(got store.Lease) error { l = got; return nil }, nil); err != nil || l.Ref != root {
+		t.Fatalf("claim root: %v %v", l, err)
+	}
+	if err := s.Complete(ctx, l, "exit 0"); err != nil {
+		t.Fatalf("complete during an unfinished readd: %v", err)
+	}
+	counts(store.Counts{States: map[store.State]int{store.Pending: 2500}, Queued: 2500})
+	if ms, err := b.Unfinished(ctx, 0, 10); err != nil || len(ms) != 0 {
+		t.Fatalf("unfinished: %v %v, want none", ms, err)
+	}
+
+	// A claim of any app finishes it once idle for a lease.
+	readd()
+	const lease = time.Millisecond
+	time.Sleep(2 * lease) // the marker is idle for a lease
+	if _, err := s.Claim(ctx, store.ClaimRequest{App: "root", Owner: "w", N: 1, Lease: lease}, 0,
+		func(store.Lease) error { return nil }, nil); err != nil {
+		t.Fatal(err)
+	}
+	counts(store.Counts{States: map[store.State]int{store.Pending: 2500}})
+	if ms, err := b.Unfinished(ctx, 0, 10); err != nil || len(ms) != 0 {
+		t.Fatalf("unfinished: %v %v, want none", ms, err)
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"os/exec"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -103,23 +104,37 @@ func (s *Sched) distinct(rels []graph.Rel) []Job {
 	return out
 }
 
-// Descendants returns every descendant of a job once.
+// Descendants returns every descendant of a job once, parents before
+// children (a reverse post-order of the walk down; siblings in graph
+// order): the order in which a readd resets them (store.SubmitItem). They
+// are held in memory, about 100 bytes each with the set that finds each
+// once, which a walk of a graph with shared descendants needs anyway.
 func (s *Sched) Descendants(j Job) []store.Ref {
-	var out []store.Ref
+	type frame struct {
+		ref  store.Ref
+		kids []Job // walked from the last, so that the reverse lists them first to last
+	}
+	var post []store.Ref
 	seen := map[store.Ref]bool{j.Ref(): true}
-	stack := []Job{j}
+	stack := []frame{{ref: j.Ref(), kids: s.Children(j)}}
 	for len(stack) > 0 {
-		top := stack[len(stack)-1]
-		stack = stack[:len(stack)-1]
-		for _, c := range s.Children(top) {
-			if ref := c.Ref(); !seen[ref] {
-				seen[ref] = true
-				out = append(out, ref)
-				stack = append(stack, c)
+		f := &stack[len(stack)-1]
+		if len(f.kids) == 0 {
+			if len(stack) > 1 {
+				post = append(post, f.ref)
 			}
+			stack = stack[:len(stack)-1]
+			continue
+		}
+		c := f.kids[len(f.kids)-1]
+		f.kids = f.kids[:len(f.kids)-1]
+		if ref := c.Ref(); !seen[ref] {
+			seen[ref] = true
+			stack = append(stack, frame{ref: ref, kids: s.Children(c)})
 		}
 	}
-	return out
+	slices.Reverse(post)
+	return post
 }
 
 // Node is the job as the backend may have to create it: skipped if its
@@ -213,7 +228,7 @@ func (s *Sched) Complete(ctx context.Context, l store.Lease, outcome string) err
 	if err != nil {
 		return err
 	}
-	return s.b.Complete(ctx, l, outcome, kids)
+	return s.completeReadd(ctx, s.b.Complete(ctx, l, outcome, kids), l, outcome, kids)
 }
 
 // children is what Backend.Complete needs of the children of l's job.
@@ -362,23 +377,51 @@ func (s *Sched) resume(ctx context.Context, idle time.Duration) {
 			s.Warnf("resuming a bubble-down: %v", err)
 		}
 	}
-	parents, err := s.b.Unfinished(ctx, idle, 10)
+	markers, err := s.b.Unfinished(ctx, idle, 10)
 	if err != nil {
 		return // the backend is out of reach: the claim says so
 	}
-	for _, p := range parents {
-		var kids []store.Child
-		j, err := s.Resolve(p)
-		if err == nil {
-			kids, err = s.BubbleDown(ctx, j)
-		}
-		if err == nil {
-			err = s.b.Resume(ctx, p, kids)
+	for _, m := range markers {
+		var err error
+		if m.Readd {
+			err = s.finishReadd(ctx, m.Ref)
+		} else {
+			var kids []store.Child
+			j, rerr := s.Resolve(m.Ref)
+			if err = rerr; err == nil {
+				kids, err = s.BubbleDown(ctx, j)
+			}
+			if err == nil {
+				err = s.b.Resume(ctx, m.Ref, kids)
+			}
 		}
 		if err != nil {
-			warn(fmt.Errorf("%v: %w", p, err))
+			warn(fmt.Errorf("%v: %w", m.Ref, err))
 		}
 	}
+}
+
+// finishReadd finishes the unfinished readd of a job (its marker), with
+// its descendants computed again.
+func (s *Sched) finishReadd(ctx context.Context, ref store.Ref) error {
+	j, err := s.Resolve(ref)
+	if err != nil {
+		return err
+	}
+	return s.b.ResumeReadd(ctx, ref, s.Descendants(j))
+}
+
+// completeReadd is a completion that the backend refused because the
+// job's readd is unfinished (store.ErrResetting, err): it finishes the
+// readd and completes again, once. Any other err is returned as it is.
+func (s *Sched) completeReadd(ctx context.Context, err error, l store.Lease, outcome string, kids []store.Child) error {
+	if !errors.Is(err, store.ErrResetting) {
+		return err
+	}
+	if err := s.finishReadd(ctx, l.Ref); err != nil {
+		return fmt.Errorf("complete %v: finishing its readd: %w", l.Ref, err)
+	}
+	return s.b.Complete(ctx, l, outcome, kids)
 }
 
 // completeClaim records c and claims in one backend step.
@@ -390,7 +433,7 @@ func (s *Sched) completeClaim(ctx context.Context, c Completion, recorded func(e
 		return s.b.Claim(ctx, req)
 	}
 	res, done, err := s.b.CompleteClaim(bg, c.Lease, c.Outcome, kids, req)
-	recorded(done)
+	recorded(s.completeReadd(bg, done, c.Lease, c.Outcome, kids))
 	return res, err
 }
 
@@ -604,12 +647,14 @@ func Waiting(parents []store.Job) string {
 }
 
 // Why explains a job's state for stolos-state: who holds it, when it runs
-// again, or which parent it waits for.
-func (s *Sched) Why(ctx context.Context, j store.Job, now time.Time) (string, error) {
+// again, or, for a pending job, what blocks it up its ancestors (the
+// Blockers, nil for any other job).
+func (s *Sched) Why(ctx context.Context, j store.Job, now time.Time) (string, *Blockers, error) {
 	var parts []string
+	var blockers *Blockers
 	switch {
 	case j.State == store.Absent:
-		return "", nil
+		return "", nil, nil
 	case j.Claimed(now) && j.Revoked:
 		parts = append(parts, fmt.Sprintf("stopping on %s (lease revoked), at the latest by %s", j.Owner, j.Until.UTC().Format(time.RFC3339)))
 	case j.Claimed(now):
@@ -619,15 +664,12 @@ func (s *Sched) Why(ctx context.Context, j store.Job, now time.Time) (string, er
 	case j.Queued:
 		parts = append(parts, fmt.Sprintf("queued, priority %d", j.Priority))
 	case j.State == store.Pending:
-		job, err := s.Resolve(j.Ref)
+		b, err := s.Blockers(ctx, j, now)
 		if err != nil {
-			return "", err
+			return "", nil, err
 		}
-		pj, err := s.b.Get(ctx, refs(s.Parents(job)))
-		if err != nil {
-			return "", err
-		}
-		w := Waiting(pj)
+		blockers = &b
+		w := b.String(now)
 		if w == "" {
 			w = "not queued"
 		}
@@ -639,5 +681,5 @@ func (s *Sched) Why(ctx context.Context, j store.Job, now time.Time) (string, er
 	if j.Outcome != "" {
 		parts = append(parts, "last: "+j.Outcome)
 	}
-	return strings.Join(parts, "; "), nil
+	return strings.Join(parts, "; "), blockers, nil
 }

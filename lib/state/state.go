@@ -13,6 +13,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -37,6 +39,8 @@ type flags struct {
 	Filter  string
 	Count   bool
 	History bool
+	Log     bool
+	Attempt int64
 	Since   string
 	Until   string
 	JSON    bool
@@ -44,7 +48,7 @@ type flags struct {
 }
 
 func newTool(stdin io.Reader, stdout, stderr io.Writer) (*cli.Tool, *flags) {
-	t := cli.New("stolos-state", "stolos-state [-a APP] [-set STATE | -history] [-json] [JOB_ID ...] | -a APP -list [-state STATE] | -a APP -count | -a APP -history -since TIME [-until TIME]", stdin, stdout, stderr)
+	t := cli.New("stolos-state", "stolos-state [-a APP] [-set STATE | -history | -log [-attempt SEQ]] [-json] [JOB_ID ...] | -a APP -list [-state STATE] | -a APP -count | -a APP -history -since TIME [-until TIME]", stdin, stdout, stderr)
 	f := &flags{}
 	t.AppFlag(&f.App, false)
 	t.Flags.StringVar(&f.Set, "set", "", "set the jobs' `STATE`: pending, completed (queues the children it unblocks), failed or skipped (env STOLOS_SET)")
@@ -52,6 +56,8 @@ func newTool(stdin io.Reader, stdout, stderr io.Writer) (*cli.Tool, *flags) {
 	t.Flags.BoolVar(&f.List, "list", false, "every known job of the app (env STOLOS_LIST)")
 	t.Flags.StringVar(&f.Filter, "state", "", "with -list: only jobs in `STATE` (env STOLOS_STATE)")
 	t.Flags.BoolVar(&f.Count, "count", false, "count the app's jobs by state, and those queued and claimed (env STOLOS_COUNT)")
+	t.Flags.BoolVar(&f.Log, "log", false, "write the log of the jobs' latest recorded attempt, or of -attempt (env STOLOS_LOG)")
+	t.Flags.Int64Var(&f.Attempt, "attempt", 0, "with -log: the attempt numbered `SEQ` (see -history) (env STOLOS_ATTEMPT)")
 	t.Flags.BoolVar(&f.History, "history", false, "write the jobs' recorded attempts, or with -since an app's (env STOLOS_HISTORY)")
 	t.Flags.StringVar(&f.Since, "since", "", "with -history: the attempts of the app that ended at or after `TIME` (env STOLOS_SINCE)")
 	t.Flags.StringVar(&f.Until, "until", "", "with -history -since: ... and before `TIME` (env STOLOS_UNTIL)")
@@ -114,7 +120,9 @@ func run(ctx context.Context, t *cli.Tool, f *flags, rest []string) error {
 		return s.AppHistory(ctx, f.App, since, until, w.attempt)
 	}
 	for _, j := range cli.Jobs(t, f.App, rest, s.ResolveRecord) {
-		if f.History {
+		if f.Log {
+			t.Report(w.log(ctx, j, f.Attempt))
+		} else if f.History {
 			t.Report(w.history(ctx, j))
 		} else if setTo != store.Absent {
 			t.Report(set(ctx, s, j, setTo, f.Force))
@@ -149,8 +157,15 @@ func (f *flags) check(rest []string) (setTo, filter store.State, err error) {
 		err = cli.Usagef("-state goes with -list")
 	case f.Force && setTo != store.Completed:
 		err = cli.Usagef("-force goes with -set completed")
-	case f.History && (f.List || f.Count || f.Set != ""):
-		err = cli.Usagef("use one of -list, -count, -set and -history")
+	case f.History && (f.List || f.Count || f.Set != ""),
+		f.Log && (f.List || f.Count || f.Set != "" || f.History):
+		err = cli.Usagef("use one of -list, -count, -set, -history and -log")
+	case f.Attempt != 0 && !f.Log:
+		err = cli.Usagef("-attempt goes with -log")
+	case f.Attempt < 0:
+		err = cli.Usagef("-attempt %d: want a positive attempt number", f.Attempt)
+	case f.Log && f.JSON:
+		err = cli.Usagef("-log writes the log as it is, not -json")
 	case (f.Since != "" || f.Until != "") && !f.History:
 		err = cli.Usagef("-since and -until go with -history")
 	case f.Until != "" && f.Since == "":
@@ -249,6 +264,45 @@ type jobJSON struct {
 	Attempts  int        `json:"attempts"`
 	Outcome   string     `json:"outcome,omitempty"`
 	Detail    string     `json:"detail,omitempty"`
+	// Blockers (a pending job): each path from the job up to an ancestor
+	// that blocks it ("blocked": failed or skipped) or that it waits for
+	// ("waiting": absent, queued or running).
+	Blockers    []blockerJSON `json:"blockers,omitempty"`
+	NotExamined int           `json:"not_examined,omitempty"`
+}
+
+type blockerJSON struct {
+	Kind string     `json:"kind"`
+	Path []stepJSON `json:"path"`
+}
+
+type stepJSON struct {
+	App      string `json:"app"`
+	JobID    string `json:"job_id"`
+	State    string `json:"state"`
+	Owner    string `json:"owner,omitempty"`
+	Attempts int    `json:"attempts"`
+	Outcome  string `json:"outcome,omitempty"`
+}
+
+// blockersJSON lists b's paths, blocked ones first.
+func blockersJSON(b *sched.Blockers, now time.Time) []blockerJSON {
+	var out []blockerJSON
+	add := func(kind string, paths [][]store.Job) {
+		for _, p := range paths {
+			bj := blockerJSON{Kind: kind, Path: make([]stepJSON, len(p))}
+			for i, j := range p {
+				bj.Path[i] = stepJSON{App: j.App, JobID: j.JobID, State: stateName(j.State), Attempts: j.Attempts, Outcome: j.Outcome}
+				if j.Claimed(now) {
+					bj.Path[i].Owner = j.Owner
+				}
+			}
+			out = append(out, bj)
+		}
+	}
+	add("blocked", b.Blocked)
+	add("waiting", b.Waiting)
+	return out
 }
 
 func stateName(st store.State) string {
@@ -269,7 +323,7 @@ func (w *writer) show(ctx context.Context, j sched.Job) error {
 
 func (w *writer) job(ctx context.Context, j store.Job) error {
 	now := time.Now()
-	detail, err := w.s.Why(ctx, j, now)
+	detail, blockers, err := w.s.Why(ctx, j, now)
 	if err != nil {
 		return err
 	}
@@ -284,6 +338,9 @@ func (w *writer) job(ctx context.Context, j store.Job) error {
 	}
 	out := jobJSON{App: j.App, JobID: j.JobID, State: stateName(j.State), Queued: j.Queued,
 		Attempts: j.Attempts, Outcome: j.Outcome, Detail: detail}
+	if blockers != nil {
+		out.Blockers, out.NotExamined = blockersJSON(blockers, now), blockers.NotExamined
+	}
 	if j.Queued {
 		out.Priority = &j.Priority
 	}
@@ -395,4 +452,46 @@ func oneLine(s string) string {
 		}
 		return r
 	}, s)
+}
+
+// log copies the log of job j's attempt seq (0: its latest recorded one)
+// to standard output. A log on another machine is an error naming it: its
+// file is on that machine's disk (a shared -log-dir, as NFS, has every
+// worker's logs on every machine, under the same path).
+func (w *writer) log(ctx context.Context, j sched.Job, seq int64) error {
+	hs, err := w.s.History(ctx, []store.Ref{j.Ref()})
+	if err != nil {
+		return err
+	}
+	as := hs[0]
+	name := j.App.Name + " " + j.ID
+	if len(as) == 0 {
+		return fmt.Errorf("%s: no recorded attempt", name)
+	}
+	a := as[len(as)-1]
+	if seq != 0 {
+		i := slices.IndexFunc(as, func(a store.Attempt) bool { return a.Seq == seq })
+		if i < 0 {
+			return fmt.Errorf("%s: attempt %d is not in the history (it keeps attempts %d to %d)", name, seq, as[0].Seq, a.Seq)
+		}
+		a = as[i]
+	}
+	host, path, ok := strings.Cut(a.Log, ":")
+	switch {
+	case a.Log == "":
+		return fmt.Errorf("%s attempt %d: no log recorded (%s)", name, a.Seq, a.Outcome)
+	case !ok || !filepath.IsAbs(path):
+		return fmt.Errorf("%s attempt %d: bad log location %q", name, a.Seq, a.Log)
+	case host != sched.Host():
+		return fmt.Errorf("%s attempt %d: the log is on host %s: %s", name, a.Seq, host, path)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return fmt.Errorf("%s attempt %d: %v", name, a.Seq, err)
+	}
+	defer f.Close()
+	if _, err := io.Copy(w.t.Stdout, f); err != nil {
+		return fmt.Errorf("%s attempt %d: %v", name, a.Seq, err)
+	}
+	return nil
 }

@@ -136,11 +136,50 @@ type SubmitItem struct {
 	Priority int
 	// Readd re-queues the job in any state and resets its attempt count;
 	// a live lease on it is revoked (see Lease). Reset lists its
-	// descendants (all of them, from the graph): those that exist are set
-	// to pending, not queued, attempts reset; a claimed one keeps its
-	// queue entry, and its lease is revoked.
+	// descendants (all of them, from the graph), parents before children
+	// (a topological order: the order of the steps of a big readd): those
+	// that exist are set to pending, not queued, attempts reset; a claimed
+	// one keeps its queue entry, and its lease is revoked.
+	//
+	// An item whose Reset does not fit one step of Batch jobs is a readd
+	// in steps: the first re-queues the job and leaves a readd marker on
+	// it, further steps reset Batch descendants each, in order, and the
+	// last removes the marker. While the marker is there, the job cannot
+	// be completed (ErrResetting). A process that dies between two steps
+	// leaves the marker: Unfinished lists it, ResumeReadd finishes it.
 	Readd bool
 	Reset []Ref
+}
+
+// SubmitStep returns how many of items one atomic step of Submit takes,
+// the step holding at most limit jobs (each item, and the descendants a
+// readd resets): n whole items; or, when the first item's readd does not
+// fit one step by itself, that item alone and split (a readd in steps).
+func SubmitStep(items []SubmitItem, limit int) (n int, split bool) {
+	refs := 0
+	for n < len(items) {
+		k := 1
+		if items[n].Readd {
+			k += len(items[n].Reset)
+		}
+		switch {
+		case k > limit && n == 0:
+			return 1, true
+		case refs+k > limit && n > 0:
+			return n, false
+		}
+		refs += k
+		n++
+	}
+	return n, false
+}
+
+// Marker is an unfinished multi-step operation on a job, left by a
+// process that died between two steps: the bubble-down of a completed
+// job, or (Readd) the reset of the descendants of a readded job.
+type Marker struct {
+	Ref
+	Readd bool
 }
 
 // SubmitResult says what Submit did with one item.
@@ -320,6 +359,13 @@ var (
 	// bubble-down failed; its marker stays, and the next worker finishes
 	// it (Unfinished, Resume).
 	ErrUnfinished = errors.New("completed, but not all children handled yet (the next worker will)")
+	// ErrReaddUnfinished: the job was queued again, but a later step of
+	// its readd failed; its marker stays, and the next worker finishes
+	// it (Unfinished, ResumeReadd).
+	ErrReaddUnfinished = errors.New("queued again, but not all descendants reset yet (the next worker will)")
+	// ErrResetting: the job cannot be completed while its readd is
+	// unfinished (see SubmitItem); ResumeReadd finishes the readd.
+	ErrResetting = errors.New("its readd has not reset all its descendants yet")
 	// ErrDataLost: the backend's data vanished while the process used it
 	// (a server restarted without persistence, or flushed). Retrying does
 	// not help.
@@ -330,9 +376,14 @@ var (
 // respect to every other, across processes and machines; all are safe for
 // concurrent use. Times are the backend's own clock where it has one.
 type Backend interface {
-	// Submit queues jobs, in one transaction per call (callers batch).
-	// A new job is created pending and queued, or skipped if its Node says
-	// Skip. An existing job is left alone unless Readd (see SubmitItem).
+	// Submit queues jobs, in atomic steps of at most Batch jobs
+	// (SubmitStep; callers batch). A new job is created pending and
+	// queued, or skipped if its Node says Skip. An existing job is left
+	// alone unless Readd (see SubmitItem). When a step after the first of
+	// a readd in steps fails, Submit returns the results so far, the
+	// readd's included, and an error wrapping ErrReaddUnfinished. The step
+	// hook (WithStepHook) is called between two steps of a readd, with
+	// the job and the number of its descendants reset so far.
 	Submit(ctx context.Context, items []SubmitItem) ([]SubmitResult, error)
 
 	// Claim takes up to N claimable jobs of an app off its queue, in order of
@@ -382,18 +433,25 @@ type Backend interface {
 	// further steps of Batch children advance and the last removes. A
 	// process that dies between two steps leaves the marker: Unfinished
 	// lists it and Resume finishes it. The completion is recorded once the
-	// first step is: a later step's error wraps ErrUnfinished.
+	// first step is: a later step's error wraps ErrUnfinished. A job with
+	// an unfinished readd (see SubmitItem) is not completed: ErrResetting.
 	Complete(ctx context.Context, l Lease, outcome string, children []Child) error
 
-	// Unfinished lists up to n completed jobs whose bubble-down was left
-	// unfinished (its process died between two steps) and has not advanced
-	// for idle.
-	Unfinished(ctx context.Context, idle time.Duration, n int) ([]Ref, error)
+	// Unfinished lists up to n markers of operations left unfinished (their
+	// process died between two steps) that have not advanced for idle: the
+	// bubble-downs of completed jobs (Resume finishes them) and the readds
+	// in steps (ResumeReadd).
+	Unfinished(ctx context.Context, idle time.Duration, n int) ([]Marker, error)
 
 	// Resume finishes the bubble-down of parent from where its marker says,
 	// given its children (as Complete takes them). Without a marker it does
 	// nothing; a marker of a job no longer completed is removed.
 	Resume(ctx context.Context, parent Ref, children []Child) error
+
+	// ResumeReadd finishes the readd in steps of job from where its
+	// marker says, given its descendants (as SubmitItem.Reset takes
+	// them). Without a readd marker it does nothing.
+	ResumeReadd(ctx context.Context, job Ref, reset []Ref) error
 
 	// CompleteClaim is Complete of l and then Claim of req, in one
 	// transaction or round trip where the backend can: a worker's step from

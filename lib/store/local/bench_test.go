@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/stolos-sched/stolos/lib/store"
+	"github.com/stolos-sched/stolos/lib/store/storetest"
 )
 
 func openBench(b *testing.B, path string) *Backend {
@@ -158,6 +159,16 @@ func BenchmarkCount(b *testing.B) {
 		if err != nil || c.States[store.Completed] != 1000 || c.Queued != 999_000 || c.Claimed != 10 {
 			b.Fatalf("count: %+v %v", c, err)
 		}
+	}
+}
+
+// BenchmarkReadd measures the readd of a job with 1,000 and 100,000
+// descendants (storetest.BenchReadd).
+func BenchmarkReadd(b *testing.B) {
+	for _, n := range []int{1000, 100000} {
+		b.Run(fmt.Sprintf("descendants=%d", n), func(b *testing.B) {
+			storetest.BenchReadd(b, openBench(b, filepath.Join(b.TempDir(), "stolos.db")), n, nil)
+		})
 	}
 }
 

@@ -179,17 +179,13 @@ func (b *Backend) finish(ctx context.Context, parent store.Ref, children []store
 			return err
 		}
 		err := b.write(ctx, func(tx *txn) error {
-			var from int
-			s, err := tx.stmt("SELECT done FROM bubbles WHERE app = ? AND job_id = ?")
+			from, readd, found, err := tx.marker(parent)
 			if err != nil {
 				return err
 			}
-			switch err := s.QueryRowContext(tx.ctx, parent.App, parent.JobID).Scan(&from); {
-			case errors.Is(err, sql.ErrNoRows):
-				done = len(children) // finished by another process
+			if !found || readd {
+				done = len(children) // finished by another process (or readded since)
 				return nil
-			case err != nil:
-				return err
 			}
 			p, _, err := tx.load(parent)
 			if err != nil {
@@ -209,25 +205,25 @@ func (b *Backend) finish(ctx context.Context, parent store.Ref, children []store
 	return nil
 }
 
-// Unfinished lists unfinished bubble-downs idle for idle (see
+// Unfinished lists unfinished bubble-downs and readds idle for idle (see
 // store.Backend).
-func (b *Backend) Unfinished(ctx context.Context, idle time.Duration, n int) ([]store.Ref, error) {
+func (b *Backend) Unfinished(ctx context.Context, idle time.Duration, n int) ([]store.Marker, error) {
 	if n < 1 {
 		return nil, fmt.Errorf("unfinished: n %d is less than 1", n)
 	}
-	rs, err := b.r.QueryContext(ctx, "SELECT app, job_id FROM bubbles WHERE at <= ? ORDER BY at LIMIT ?",
+	rs, err := b.r.QueryContext(ctx, "SELECT app, job_id, readd FROM bubbles WHERE at <= ? ORDER BY at LIMIT ?",
 		time.Now().Add(-idle).UnixNano(), n)
 	if err != nil {
 		return nil, fmt.Errorf("unfinished: %w", err)
 	}
 	defer rs.Close()
-	var out []store.Ref
+	var out []store.Marker
 	for rs.Next() {
-		var r store.Ref
-		if err := rs.Scan(&r.App, &r.JobID); err != nil {
+		var m store.Marker
+		if err := rs.Scan(&m.App, &m.JobID, &m.Readd); err != nil {
 			return nil, fmt.Errorf("unfinished: %w", err)
 		}
-		out = append(out, r)
+		out = append(out, m)
 	}
 	if err := rs.Err(); err != nil {
 		return nil, fmt.Errorf("unfinished: %w", err)

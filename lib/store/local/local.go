@@ -147,7 +147,12 @@ CREATE TABLE attempts (
 ) WITHOUT ROWID;
 CREATE INDEX attempts_ended ON attempts (app, ended);
 `,
-	// 5: fan-in records built in steps (DESIGN.md section 6, "The local
+	// 5: readds in steps (DESIGN.md section 6, "Readd in bounded
+	// steps"): a marker in bubbles whose done counts descendants reset.
+	`
+ALTER TABLE bubbles ADD COLUMN readd INTEGER NOT NULL DEFAULT 0; -- 1: a readd, not a bubble-down
+`,
+	// 6: fan-in records built in steps (DESIGN.md section 6, "The local
 	// backend builds a wide fan-in record in steps"): a record being
 	// built has the index in its child's parents of the next one to read.
 	`

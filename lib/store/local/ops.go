@@ -2,6 +2,7 @@ package local
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"strconv"
@@ -20,24 +21,37 @@ func (b *Backend) Submit(ctx context.Context, items []store.SubmitItem) ([]store
 			return nil, fmt.Errorf("submit %v: reset: %w", it.Ref, err)
 		}
 	}
-	var res []store.SubmitResult
-	err := b.write(ctx, func(tx *txn) error {
-		res = make([]store.SubmitResult, len(items))
-		for i, it := range items {
-			var err error
-			if res[i], err = tx.submit(it); err != nil {
-				return fmt.Errorf("submit %v: %w", it.Ref, err)
+	res := make([]store.SubmitResult, 0, len(items))
+	for len(items) > 0 {
+		n, split := store.SubmitStep(items, store.Batch)
+		step := items[:n]
+		got := make([]store.SubmitResult, n)
+		err := b.write(ctx, func(tx *txn) error {
+			for i, it := range step {
+				var err error
+				if got[i], err = tx.submit(it, split); err != nil {
+					return fmt.Errorf("submit %v: %w", it.Ref, err)
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return res, err
+		}
+		res = append(res, got...)
+		if split {
+			if err := b.readdSteps(ctx, step[0].Ref, step[0].Reset, 0); err != nil {
+				return res, fmt.Errorf("submit %v: %w: %w", step[0].Ref, store.ErrReaddUnfinished, err)
 			}
 		}
-		return nil
-	})
-	if err != nil {
-		return nil, err
+		items = items[n:]
 	}
 	return res, nil
 }
 
-func (tx *txn) submit(it store.SubmitItem) (store.SubmitResult, error) {
+// submit queues one item in tx. A split item (a readd in steps) resets
+// no descendant here: it leaves its readd marker for readdSteps.
+func (tx *txn) submit(it store.SubmitItem, split bool) (store.SubmitResult, error) {
 	r, found, err := tx.load(it.Ref)
 	if err != nil {
 		return 0, err
@@ -58,16 +72,97 @@ func (tx *txn) submit(it store.SubmitItem) (store.SubmitResult, error) {
 	if err := tx.save(&r); err != nil {
 		return 0, err
 	}
-	if it.Readd {
-		for _, d := range it.Reset {
-			if d != it.Ref {
-				if err := tx.reset(d); err != nil {
-					return 0, fmt.Errorf("reset %v: %w", d, err)
-				}
-			}
+	switch {
+	case split:
+		err := tx.exec("INSERT INTO bubbles (app, job_id, done, at, readd) VALUES (?, ?, 0, ?, 1) "+
+			"ON CONFLICT (app, job_id) DO UPDATE SET done = 0, at = excluded.at, readd = 1",
+			it.App, it.JobID, tx.now)
+		if err != nil {
+			return 0, err
+		}
+	case it.Readd:
+		if err := tx.resets(it.Ref, it.Reset); err != nil {
+			return 0, err
 		}
 	}
 	return res, nil
+}
+
+// resets resets the descendants reset of a readded job.
+func (tx *txn) resets(job store.Ref, reset []store.Ref) error {
+	for _, d := range reset {
+		if d != job {
+			if err := tx.reset(d); err != nil {
+				return fmt.Errorf("reset %v: %w", d, err)
+			}
+		}
+	}
+	return nil
+}
+
+// readdSteps resets the descendants of job, store.Batch per step, from
+// where its readd marker says, as the marker says: the last step removes
+// it. done is how many the caller knows are reset; with done < 0
+// (ResumeReadd) it makes at least one step, which does nothing without a
+// readd marker.
+func (b *Backend) readdSteps(ctx context.Context, job store.Ref, reset []store.Ref, done int) error {
+	for first := done < 0; first || done < len(reset); first = false {
+		next := done
+		err := store.Step(ctx, job, max(done, 0))
+		if err == nil {
+			err = b.write(ctx, func(tx *txn) error {
+				from, readd, found, err := tx.marker(job)
+				if err != nil {
+					return err
+				}
+				if !found || !readd {
+					next = len(reset) // finished by another process
+					return nil
+				}
+				to := min(len(reset), from+store.Batch)
+				if err := tx.resets(job, reset[min(from, to):to]); err != nil {
+					return err
+				}
+				next = to
+				if to == len(reset) {
+					return tx.exec("DELETE FROM bubbles WHERE app = ? AND job_id = ?", job.App, job.JobID)
+				}
+				return tx.exec("UPDATE bubbles SET done = ?, at = ? WHERE app = ? AND job_id = ?", to, tx.now, job.App, job.JobID)
+			})
+		}
+		if err != nil {
+			return fmt.Errorf("descendants from %d of %d: %w", max(done, 0), len(reset), err)
+		}
+		done = next
+	}
+	return nil
+}
+
+// marker reads the marker of a job: how far it got, and whether it is a
+// readd's (else a bubble-down's).
+func (tx *txn) marker(job store.Ref) (done int, readd, found bool, err error) {
+	s, err := tx.stmt("SELECT done, readd FROM bubbles WHERE app = ? AND job_id = ?")
+	if err != nil {
+		return 0, false, false, err
+	}
+	switch err := s.QueryRowContext(tx.ctx, job.App, job.JobID).Scan(&done, &readd); {
+	case errors.Is(err, sql.ErrNoRows):
+		return 0, false, false, nil
+	case err != nil:
+		return 0, false, false, err
+	}
+	return done, readd, true, nil
+}
+
+// ResumeReadd finishes a readd in steps (see store.Backend).
+func (b *Backend) ResumeReadd(ctx context.Context, job store.Ref, reset []store.Ref) error {
+	if err := store.CheckSubmit([]store.SubmitItem{{Node: store.Node{Ref: job}, Readd: true, Reset: reset}}); err != nil {
+		return fmt.Errorf("resume readd: %w", err)
+	}
+	if err := b.readdSteps(ctx, job, reset, -1); err != nil {
+		return fmt.Errorf("resume readd of %v: %w", job, err)
+	}
+	return nil
 }
 
 // readd queues an existing job again (see store.SubmitItem), revoking a
@@ -384,6 +479,11 @@ func (tx *txn) complete(l store.Lease, outcome string, children []store.Child) (
 	} else if err := tx.record(&r, l.Seq, tx.now, outcome, l.Log); err != nil {
 		return 0, err
 	}
+	if _, readd, _, err := tx.marker(l.Ref); err != nil {
+		return 0, err
+	} else if readd {
+		return 0, store.ErrResetting
+	}
 	dequeue(&r)
 	clearLease(&r)
 	r.state, r.attempts, r.outcome = store.Completed, 0, outcome
@@ -404,7 +504,7 @@ func (b *Backend) CompleteClaim(ctx context.Context, l store.Lease, outcome stri
 	var n int
 	err := b.write(ctx, func(tx *txn) error {
 		n, done = tx.complete(l, outcome, children)
-		if done != nil && !errors.Is(done, store.ErrLeaseLost) && !errors.Is(done, store.ErrNotFound) {
+		if done != nil && !errors.Is(done, store.ErrLeaseLost) && !errors.Is(done, store.ErrNotFound) && !errors.Is(done, store.ErrResetting) {
 			return done
 		}
 		var err error

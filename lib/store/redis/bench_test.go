@@ -4,11 +4,16 @@ import (
 	"context"
 	"fmt"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	goredis "github.com/redis/go-redis/v9"
+
 	"github.com/stolos-sched/stolos/lib/store"
+	"github.com/stolos-sched/stolos/lib/store/redis/redistest"
+	"github.com/stolos-sched/stolos/lib/store/storetest"
 )
 
 // benchOpen opens a backend on a fresh namespace of the shared server.
@@ -128,6 +133,47 @@ func BenchmarkClaimLatency(b *testing.B) {
 				}
 				b.StartTimer()
 			}
+		})
+	}
+}
+
+// BenchmarkReadd measures the readd of a job with 1,000 and 100,000
+// descendants (storetest.BenchReadd), on a server of its own, and reports
+// the longest script the readds ran (SLOWLOG), in ms.
+func BenchmarkReadd(b *testing.B) {
+	for _, n := range []int{1000, 100000} {
+		b.Run(fmt.Sprintf("descendants=%d", n), func(b *testing.B) {
+			srv := redistest.Start(b)
+			ctx := context.Background()
+			be, err := Open(ctx, Options{Host: srv.Host(), Port: srv.Port(), KeyPrefix: "b:"}, nil)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer be.Close()
+			c := goredis.NewClient(&goredis.Options{Addr: srv.Addr()})
+			defer c.Close()
+			storetest.BenchReadd(b, be, n, func() {
+				for _, kv := range [][2]string{{"slowlog-log-slower-than", "1000"}, {"slowlog-max-len", "100000"}} {
+					if err := c.ConfigSet(ctx, kv[0], kv[1]).Err(); err != nil {
+						b.Fatal(err)
+					}
+				}
+				if err := c.SlowLogReset(ctx).Err(); err != nil {
+					b.Fatal(err)
+				}
+			})
+			b.StopTimer()
+			logs, err := c.SlowLogGet(ctx, 100000).Result()
+			if err != nil {
+				b.Fatal(err)
+			}
+			var longest time.Duration
+			for _, l := range logs {
+				if len(l.Args) > 0 && strings.HasPrefix(strings.ToUpper(l.Args[0]), "EVAL") {
+					longest = max(longest, l.Duration)
+				}
+			}
+			b.ReportMetric(float64(longest.Microseconds())/1000, "max-script-ms")
 		})
 	}
 }

@@ -267,6 +267,8 @@ func (b *Backend) reply(ref store.Ref, c *goredis.Cmd) (any, error) {
 		return nil, fmt.Errorf("%v: %w (%s)", ref, store.ErrHeld, detail)
 	case "notpending":
 		return nil, fmt.Errorf("%v: %w (it is %s)", ref, store.ErrNotPending, detail)
+	case "resetting":
+		return nil, fmt.Errorf("%v: %w", ref, store.ErrResetting)
 	}
 	return nil, fmt.Errorf("redis %s: %v", b.addr, err)
 }
@@ -308,18 +310,42 @@ func flag(b bool) string {
 	return "0"
 }
 
-// Submit queues jobs in one script per call.
+// Submit queues jobs, one script per step of store.SubmitStep; a readd in
+// steps goes on with the readd script.
 func (b *Backend) Submit(ctx context.Context, items []store.SubmitItem) ([]store.SubmitResult, error) {
-	if len(items) == 0 {
-		return nil, nil
-	}
 	if err := store.CheckSubmit(items); err != nil {
 		return nil, err
 	}
+	res := make([]store.SubmitResult, 0, len(items))
+	for len(items) > 0 {
+		n, split := store.SubmitStep(items, store.Batch)
+		got, err := b.submit(ctx, items[:n], split)
+		if err != nil {
+			return res, err
+		}
+		res = append(res, got...)
+		if split {
+			if err := b.readdSteps(ctx, items[0].Ref, items[0].Reset, 0); err != nil {
+				return res, fmt.Errorf("submit %v: %w: %w", items[0].Ref, store.ErrReaddUnfinished, err)
+			}
+		}
+		items = items[n:]
+	}
+	return res, nil
+}
+
+// submit runs the submit script for the items of one step; split: the
+// first step of a readd in steps (one item, its marker and no reset).
+func (b *Backend) submit(ctx context.Context, items []store.SubmitItem, split bool) ([]store.SubmitResult, error) {
 	args := make([]any, 0, 6*len(items))
 	for _, it := range items {
-		args = append(args, it.App, it.JobID, flag(it.Skip), strconv.Itoa(it.Priority), flag(it.Readd), strconv.Itoa(len(it.Reset)))
-		for _, r := range it.Reset {
+		rd := flag(it.Readd)
+		reset := it.Reset
+		if split {
+			rd, reset = "2", nil
+		}
+		args = append(args, it.App, it.JobID, flag(it.Skip), strconv.Itoa(it.Priority), rd, strconv.Itoa(len(reset)))
+		for _, r := range reset {
 			args = append(args, r.App, r.JobID)
 		}
 	}
@@ -336,6 +362,44 @@ func (b *Backend) Submit(ctx context.Context, items []store.SubmitItem) ([]store
 		res[i] = store.SubmitResult(toInt(c))
 	}
 	return res, nil
+}
+
+// readdSteps runs the readd script until the readd marker of job is gone,
+// from its descendant number done (the marker's count, if the script says
+// otherwise), with windows of store.Batch. With done < 0 (ResumeReadd) it
+// runs it at least once, which does nothing without a readd marker.
+func (b *Backend) readdSteps(ctx context.Context, job store.Ref, reset []store.Ref, done int) error {
+	for first := done < 0; first || done >= 0 && done < len(reset); first = false {
+		from := max(done, 0)
+		err := store.Step(ctx, job, from)
+		if err == nil {
+			win := reset[min(from, len(reset)):min(from+store.Batch, len(reset))]
+			args := make([]any, 0, 4+2*len(win))
+			args = append(args, job.App, job.JobID, strconv.Itoa(from), strconv.Itoa(len(reset)))
+			for _, r := range win {
+				args = append(args, r.App, r.JobID)
+			}
+			var v any
+			if v, err = b.run(ctx, b.s.readd, job, args...); err == nil {
+				done = toInt(v)
+			}
+		}
+		if err != nil {
+			return fmt.Errorf("descendants from %d of %d: %w", from, len(reset), err)
+		}
+	}
+	return nil
+}
+
+// ResumeReadd finishes a readd in steps (see store.Backend).
+func (b *Backend) ResumeReadd(ctx context.Context, job store.Ref, reset []store.Ref) error {
+	if err := store.CheckSubmit([]store.SubmitItem{{Node: store.Node{Ref: job}, Readd: true, Reset: reset}}); err != nil {
+		return fmt.Errorf("resume readd: %w", err)
+	}
+	if err := b.readdSteps(ctx, job, reset, -1); err != nil {
+		return fmt.Errorf("resume readd of %v: %w", job, err)
+	}
+	return nil
 }
 
 // Claim takes up to req.N jobs off the app's queue.
@@ -630,7 +694,7 @@ func (b *Backend) finish(ctx context.Context, parent store.Ref, children []store
 
 // Unfinished lists unfinished bubble-downs idle for idle (see
 // store.Backend).
-func (b *Backend) Unfinished(ctx context.Context, idle time.Duration, n int) ([]store.Ref, error) {
+func (b *Backend) Unfinished(ctx context.Context, idle time.Duration, n int) ([]store.Marker, error) {
 	if n < 1 {
 		return nil, fmt.Errorf("unfinished: n %d is less than 1", n)
 	}
@@ -638,13 +702,14 @@ func (b *Backend) Unfinished(ctx context.Context, idle time.Duration, n int) ([]
 	if err != nil {
 		return nil, fmt.Errorf("unfinished: %w", err)
 	}
-	var out []store.Ref
-	for _, m := range toSlice(v) {
-		app, id, ok := strings.Cut(toStr(m), "\t")
+	var out []store.Marker
+	ms := toSlice(v)
+	for i := 0; i+1 < len(ms); i += 2 {
+		app, id, ok := strings.Cut(toStr(ms[i]), "\t")
 		if !ok {
-			return nil, fmt.Errorf("redis %s: unfinished: bad member %q", b.addr, toStr(m))
+			return nil, fmt.Errorf("redis %s: unfinished: bad member %q", b.addr, toStr(ms[i]))
 		}
-		out = append(out, store.Ref{App: app, JobID: id})
+		out = append(out, store.Marker{Ref: store.Ref{App: app, JobID: id}, Readd: toInt(ms[i+1]) == 1})
 	}
 	return out, nil
 }

@@ -43,9 +43,11 @@ import (
 //	K.."f:"..id     the fan-in record of a child waiting on parents: field
 //	                "#" the number of parents missing, and one field
 //	                (app TAB id, value "1") per parent seen completed
-//	prefix.."bd"    unfinished bubble-downs: members app TAB id of the
-//	                completed job, scored by when they last advanced
+//	prefix.."bd"    unfinished bubble-downs and readds in steps: members
+//	                app TAB id of the job, scored by when they last advanced
 //	prefix.."bdn"   hash: for each member of bd, how many children are done
+//	                (a bubble-down), or "r" and how many descendants are
+//	                reset (a readd)
 //	prefix.."seq"   the sequence counter for queue positions
 //	prefix.."tok"   the counter for lease tokens
 //	prefix.."installation"  the installation marker: a random id, made
@@ -170,6 +172,35 @@ local function create(app, id, h, skip, pri)
   end
 end
 local function pri(h) return redis.call('HGET', h, 'pri') or DEFAULTPRI end
+local STEPMICROS = @STEPMICROS@ -- a step stops after this much of the server's time
+-- elapsed is the server's time this script has run, in µs.
+local function elapsed()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000000 + tonumber(t[2]) - now
+end
+-- reset sets an existing descendant of a readded job pending, without a
+-- queue entry unless it is claimed (its lease is revoked then), with no
+-- failed attempts.
+local function reset(ra, ri)
+  local rh = H(ra, ri)
+  local rs = redis.call('HGET', rh, 'state')
+  if rs then
+    setstate(ra, ri, rh, rs, 'pending')
+    redis.call('HDEL', rh, 'att')
+    if not live(rh) then
+      detach(ra, ri, rh)
+      clearlease(rh)
+      unqueue(rh)
+    else
+      revoke(rh)
+    end
+  end
+end
+-- readding reports whether the job (app TAB id) has an unfinished readd.
+local function readding(me)
+  local d = redis.call('HGET', P .. 'bdn', me)
+  return d and string.sub(d, 1, 1) == 'r'
+end
 -- nextdue returns when the earliest lease of a queued job of the app
 -- (keys K) expires or its earliest retry delay ends: '' if none.
 local function nextdue(k)
@@ -190,35 +221,30 @@ end
 local function lost() return redis.error_reply('STOLOS lease') end
 `
 
-// Submit: per item: app, id, skip, priority, readd, n, then n (app, id)
-// pairs to reset. Returns one result code per item.
+// Submit: per item: app, id, skip, priority, readd ("1"; "2" for the
+// first step of a readd in steps, which leaves the readd marker and resets
+// nothing), n, then n (app, id) pairs to reset. Returns one result code
+// per item.
 const submitBody = `
 local res = {}
 local i = 2
 while i <= #ARGV do
-  local app, id, skip, p, readd, nr = ARGV[i], ARGV[i+1], ARGV[i+2] == '1', ARGV[i+3], ARGV[i+4] == '1', tonumber(ARGV[i+5])
+  local app, id, skip, p, rd, nr = ARGV[i], ARGV[i+1], ARGV[i+2] == '1', ARGV[i+3], ARGV[i+4], tonumber(ARGV[i+5])
+  local readd = rd ~= '0'
   i = i + 6
   local h = H(app, id)
   if readd then
     for r = 1, nr do
-      local ra, ri = ARGV[i], ARGV[i+1]
+      reset(ARGV[i], ARGV[i+1])
       i = i + 2
-      local rh = H(ra, ri)
-      local rs = redis.call('HGET', rh, 'state')
-      if rs then
-        setstate(ra, ri, rh, rs, 'pending')
-        redis.call('HDEL', rh, 'att')
-        if not live(rh) then
-          detach(ra, ri, rh)
-          clearlease(rh)
-          unqueue(rh)
-        else
-          revoke(rh)
-        end
-      end
     end
   else
     i = i + 2 * nr
+  end
+  if rd == '2' then
+    local me = app .. '\t' .. id
+    redis.call('ZADD', P .. 'bd', I(now), me)
+    redis.call('HSET', P .. 'bdn', me, 'r0')
   end
   local st = redis.call('HGET', h, 'state')
   if not st then
@@ -243,6 +269,41 @@ while i <= #ARGV do
   end
 end
 return res
+`
+
+// Readd: app, id of a readded job, the number of its descendants reset
+// (from), their total, then the (app, id) pairs of a window of them from
+// from. It resets them until the window ends or the step's time is spent,
+// and keeps the readd marker. Returns the number reset; -1 when there is
+// no readd marker (finished); the marker's count, doing nothing, when the
+// window does not start there.
+const readdBody = `
+local app, id, from, total = ARGV[2], ARGV[3], tonumber(ARGV[4]), tonumber(ARGV[5])
+local me = app .. '\t' .. id
+if not readding(me) then return -1 end
+local d = tonumber(string.sub(redis.call('HGET', P .. 'bdn', me), 2))
+if d ~= from then
+  if d >= total then -- the descendants changed since: nothing left to do
+    redis.call('ZREM', P .. 'bd', me)
+    redis.call('HDEL', P .. 'bdn', me)
+  end
+  return d
+end
+local i = 6
+while i <= #ARGV do
+  reset(ARGV[i], ARGV[i+1])
+  i = i + 2
+  d = d + 1
+  if d % 32 == 0 and elapsed() > STEPMICROS then break end
+end
+if d < total then
+  redis.call('ZADD', P .. 'bd', I(now), me)
+  redis.call('HSET', P .. 'bdn', me, 'r' .. d)
+else
+  redis.call('ZREM', P .. 'bd', me)
+  redis.call('HDEL', P .. 'bdn', me)
+end
+return d
 `
 
 // Claim: app, owner, n, lease (µs), transferable, max retry. Moves expired
@@ -386,11 +447,6 @@ const stepTime = 10 * time.Millisecond
 // its child needs queueing.
 const bubblePrelude = `
 local BD, BDN = P .. 'bd', P .. 'bdn'
-local STEPMICROS = @STEPMICROS@ -- a step stops after this much of the server's time
-local function elapsed()
-  local t = redis.call('TIME')
-  return tonumber(t[1]) * 1000000 + tonumber(t[2]) - now
-end
 -- bubble notes the completion of (pa, pid) in the fan-in record of each
 -- child of the window at i and queues (with priority pri) those whose last
 -- parent it was, then keeps the parent's marker. Returns {done, need,
@@ -504,6 +560,7 @@ elseif not st then
 elseif live(h) and redis.call('HGET', h, 'tr') ~= '1' then
   return redis.error_reply('STOLOS held ' .. redis.call('HGET', h, 'owner'))
 end
+if readding(app .. '\t' .. id) then return redis.error_reply('STOLOS resetting') end
 local p = pri(h)
 detach(app, id, h)
 clearlease(h)
@@ -515,15 +572,15 @@ return bubble(app, id, p, 8)
 `
 
 // Bubble: app, id of a completed job, then the window of its children (see
-// bubblePrelude) from the marker's count. Returns {done, need}; {-1, 0}
-// when there is no marker (finished) or the job is no longer completed
-// (the marker is dropped); {the marker's count, 0}, doing nothing, when the
-// window does not start there.
+// bubblePrelude) from the marker's count. Returns {done, need, from};
+// {-1, 0, 0} when there is no marker (finished), the marker is a readd's,
+// or the job is no longer completed (the marker is dropped); {the marker's
+// count, 0, 0}, doing nothing, when the window does not start there.
 const bubbleBody = bubblePrelude + `
 local app, id = ARGV[2], ARGV[3]
 local me = app .. '\t' .. id
 local d = redis.call('HGET', BDN, me)
-if not d then return {-1, 0, 0} end
+if not d or readding(me) then return {-1, 0, 0} end
 local h = H(app, id)
 if redis.call('HGET', h, 'state') ~= 'completed' then
   redis.call('ZREM', BD, me)
@@ -534,9 +591,15 @@ if tonumber(d) ~= tonumber(ARGV[4]) then return {tonumber(d), 0, 0} end
 return bubble(app, id, pri(h), 4)
 `
 
-// Unfinished: idle (µs), n. Returns the members of bd idle for idle.
+// Unfinished: idle (µs), n. Returns the members of bd idle for idle, each
+// followed by 1 for a readd, else 0.
 const unfinishedBody = `
-return redis.call('ZRANGEBYSCORE', P .. 'bd', '-inf', I(now - tonumber(ARGV[2])), 'LIMIT', 0, tonumber(ARGV[3]))
+local out = {}
+for _, m in ipairs(redis.call('ZRANGEBYSCORE', P .. 'bd', '-inf', I(now - tonumber(ARGV[2])), 'LIMIT', 0, tonumber(ARGV[3]))) do
+  out[#out+1] = m
+  out[#out+1] = readding(m) and 1 or 0
+end
+return out
 `
 
 // Fail: app, id, token, outcome, maxRetry, delay (µs), seq, log. Returns 1
@@ -699,9 +762,9 @@ return {0, I(now), nxt}
 
 // scripts holds the loaded scripts of one backend.
 type scripts struct {
-	submit, claim, acquire, renew, release, held, complete, bubble, unfinished, fail, park, setState, get, listPage, count, waitCheck *goredis.Script
-	history, appHistory                                                                                                               *goredis.Script
-	install                                                                                                                           *goredis.Script // without the prelude
+	submit, readd, claim, acquire, renew, release, held, complete, bubble, unfinished, fail, park, setState, get, listPage, count, waitCheck *goredis.Script
+	history, appHistory                                                                                                                      *goredis.Script
+	install                                                                                                                                  *goredis.Script // without the prelude
 
 	srcs []string // the source of each, for loading them in one round trip
 }
@@ -740,6 +803,7 @@ func newScripts() scripts {
 	}
 	s := scripts{
 		submit:     mk(submitBody),
+		readd:      mk(readdBody),
 		claim:      mk(claimBody),
 		acquire:    mk(acquireBody),
 		renew:      mk(renewBody),

@@ -201,7 +201,7 @@ func (s suite) testBubbleDownKilled(t *testing.T) {
 		t.Fatalf("unfinished for an hour: %v %v, want none", refs, err)
 	}
 	refs, err := b.Unfinished(ctx(t), 0, 10)
-	if err != nil || !reflect.DeepEqual(refs, []store.Ref{p}) {
+	if err != nil || !reflect.DeepEqual(refs, []store.Marker{{Ref: p}}) {
 		t.Fatalf("unfinished: %v %v, want [%v]", refs, err, p)
 	}
 	b2 := s.openSpec(t, spec)

@@ -158,7 +158,7 @@ func (s suite) testFanInLateKilled(t *testing.T) {
 			t.Fatalf("complete killed after its first step: %v, want killed and store.ErrUnfinished", err)
 		}
 		refs, err := b.Unfinished(ctx(t), 0, 10)
-		if err != nil || !reflect.DeepEqual(refs, []store.Ref{parents[2000]}) {
+		if err != nil || !reflect.DeepEqual(refs, []store.Marker{{Ref: parents[2000]}}) {
 			t.Fatalf("unfinished: %v %v, want [%v]", refs, err, parents[2000])
 		}
 		if err := b.Resume(long, parents[2000], []store.Child{c}); err != nil {

@@ -138,6 +138,8 @@ func (s suite) cases() []testCase {
 		{"HistoryRetries", s.testHistoryRetries},
 		{"HistoryLeases", s.testHistoryLeases},
 		{"HistoryRing", s.testHistoryRing},
+		{"ReaddWide", s.testReaddWide},
+		{"ReaddKilled", s.testReaddKilled},
 	}
 }
 

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/stolos-sched/stolos/lib/store"
+	"github.com/stolos-sched/stolos/lib/store/storetest"
 )
 
 // submitJobs submits n jobs of app in calls of batch items each.
@@ -200,4 +201,15 @@ func fanInWorker(ctx context.Context, w *Backend, app, owner string, kids []stor
 		}
 	}
 	return err
+}
+
+// BenchmarkReadd measures the readd of a job with 1,000 and 100,000
+// descendants (storetest.BenchReadd).
+func BenchmarkReadd(bb *testing.B) {
+	for _, n := range []int{1000, 100000} {
+		bb.Run("descendants="+strconv.Itoa(n), func(bb *testing.B) {
+			b, _ := open(bb)
+			storetest.BenchReadd(bb, b, n, nil)
+		})
+	}
 }

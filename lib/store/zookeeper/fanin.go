@@ -608,6 +608,9 @@ type markerData struct {
 	Building bool   `json:"bg,omitempty"`
 	Build    int    `json:"b,omitempty"`
 	Op       string `json:"op,omitempty"`
+	// Readd: the marker of a readd in steps (Done counts descendants
+	// reset), not of a bubble-down.
+	Readd bool `json:"rd,omitempty"`
 }
 
 // bubble is the state of a bubble-down in steps.
@@ -695,7 +698,7 @@ func (t *txn) firstStep(bb *bubble, k kids, prio int) error {
 // and handles the next children from where the marker says.
 func (t *txn) nextStep(bb *bubble) error {
 	m, version, ok, err := t.b.readMarker(t.ctx, bb.parent)
-	if err != nil || !ok {
+	if err != nil || !ok || m.Readd {
 		bb.next, bb.finished = len(bb.children), true
 		return err
 	}
@@ -913,7 +916,7 @@ func (b *Backend) step(ctx context.Context, bb *bubble) error {
 
 // Unfinished lists the jobs whose bubble-down left a marker that has not
 // advanced for idle (see store.Backend).
-func (b *Backend) Unfinished(ctx context.Context, idle time.Duration, n int) ([]store.Ref, error) {
+func (b *Backend) Unfinished(ctx context.Context, idle time.Duration, n int) ([]store.Marker, error) {
 	names, err := b.children(ctx, b.p.bubble())
 	if err != nil {
 		return nil, err
@@ -933,10 +936,10 @@ func (b *Backend) Unfinished(ctx context.Context, idle time.Duration, n int) ([]
 	if err != nil {
 		return nil, err
 	}
-	var out []store.Ref
+	var out []store.Marker
 	for i := range names {
 		if there[i] && ms[i].At+idle.Milliseconds() <= b.now() && len(out) < n {
-			out = append(out, refs[i])
+			out = append(out, store.Marker{Ref: refs[i], Readd: ms[i].Readd})
 		}
 	}
 	return out, nil

@@ -2,6 +2,7 @@ package zookeeper
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -15,7 +16,7 @@ var _ store.Backend = (*Backend)(nil)
 
 // submitBatch is how many jobs (items and the descendants they reset) one
 // multi-op of Submit names at most (a multi-op must stay under ZooKeeper's
-// 1 MB request limit).
+// 1 MB request limit); so is each step of a readd in steps.
 const submitBatch = 400
 
 // claimBatch is how many jobs one multi-op of Claim takes at most.
@@ -23,47 +24,49 @@ const claimBatch = 200
 
 func ms(d time.Duration) int64 { return d.Milliseconds() }
 
-// Submit queues jobs. Each batch of up to submitBatch items is one atomic
-// multi-op; a call with more items is several.
+// Submit queues jobs. Each step of store.SubmitStep of submitBatch jobs is
+// one atomic multi-op; a readd in steps goes on in steps of its own.
 func (b *Backend) Submit(ctx context.Context, items []store.SubmitItem) ([]store.SubmitResult, error) {
-	for _, it := range items {
-		if err := store.CheckRef(it.Ref); err != nil {
-			return nil, err
-		}
-		if err := store.CheckRefs(it.Reset); err != nil {
-			return nil, err
-		}
+	if err := store.CheckSubmit(items); err != nil {
+		return nil, err
 	}
 	out := make([]store.SubmitResult, 0, len(items))
 	for len(items) > 0 {
-		// Up to submitBatch items, fewer if they reset many descendants.
-		n, refs := 0, 0
-		for n < len(items) && n < submitBatch && (n == 0 || refs+1+len(items[n].Reset) <= submitBatch) {
-			refs += 1 + len(items[n].Reset)
-			n++
-		}
-		res, err := b.submit(ctx, items[:n])
+		n, split := store.SubmitStep(items, submitBatch)
+		res, err := b.submit(ctx, items[:n], split)
 		if err != nil {
 			return out, err
 		}
 		out = append(out, res...)
+		if split {
+			if err := b.readdSteps(ctx, items[0].Ref, items[0].Reset, 0); err != nil {
+				return out, fmt.Errorf("submit %v: %w: %w", items[0].Ref, store.ErrReaddUnfinished, err)
+			}
+		}
 		items = items[n:]
 	}
 	return out, nil
 }
 
-func (b *Backend) submit(ctx context.Context, items []store.SubmitItem) ([]store.SubmitResult, error) {
+// submit queues the items of one step; split: the first step of a readd
+// in steps (one item), which resets nothing and leaves the readd marker.
+func (b *Backend) submit(ctx context.Context, items []store.SubmitItem, split bool) ([]store.SubmitResult, error) {
 	res := make([]store.SubmitResult, len(items))
 	err := b.update(ctx, "submit", func(t *txn) error {
 		var refs []store.Ref
 		for _, it := range items {
 			refs = append(refs, it.Ref)
-			refs = append(refs, it.Reset...)
+			if !split {
+				refs = append(refs, it.Reset...)
+			}
 		}
 		if err := t.load(refs...); err != nil {
 			return err
 		}
 		for i, it := range items {
+			if split {
+				it.Reset = nil
+			}
 			x := t.get(it.Ref)
 			switch {
 			case !x.present && it.Skip:
@@ -85,6 +88,16 @@ func (b *Backend) submit(ctx context.Context, items []store.SubmitItem) ([]store
 				}
 				res[i] = r
 			}
+			if split {
+				d := x.cur
+				d.Readd = true
+				t.put(x, d)
+				_, version, _, err := t.b.readMarker(t.ctx, it.Ref)
+				if err != nil {
+					return err
+				}
+				t.readdMark(it.Ref, 0, version)
+			}
 		}
 		return nil
 	})
@@ -93,19 +106,7 @@ func (b *Backend) submit(ctx context.Context, items []store.SubmitItem) ([]store
 
 // readd re-queues an existing job and resets its descendants.
 func (t *txn) readd(x *rec, it store.SubmitItem) (store.SubmitResult, error) {
-	for _, r := range it.Reset {
-		y := t.get(r)
-		if !y.present || y == x {
-			continue
-		}
-		d := y.cur
-		d.State, d.NotBefore, d.Attempts = store.Pending, 0, 0
-		if !d.live(t.now) {
-			d.Q = "" // a claimed one keeps its lease, whose entry it is
-		}
-		d.revoke(t.now)
-		t.put(y, d)
-	}
+	t.resets(x.ref, it.Reset)
 	d := x.cur
 	d.revoke(t.now)
 	d.Attempts = 0
@@ -129,6 +130,119 @@ func (t *txn) readd(x *rec, it store.SubmitItem) (store.SubmitResult, error) {
 	}
 	t.put(x, d)
 	return store.Requeued, nil
+}
+
+// resets sets the descendants reset of the readded job (loaded in t) that
+// exist pending, not queued unless claimed, with no failed attempts; a
+// live lease on one is revoked.
+func (t *txn) resets(job store.Ref, reset []store.Ref) {
+	for _, r := range reset {
+		y := t.get(r)
+		if !y.present || r == job {
+			continue
+		}
+		d := y.cur
+		d.State, d.NotBefore, d.Attempts = store.Pending, 0, 0
+		if !d.live(t.now) {
+			d.Q = "" // a claimed one keeps its lease, whose entry it is
+		}
+		d.revoke(t.now)
+		t.put(y, d)
+	}
+}
+
+// readdMark writes the readd marker of job in t, done descendants reset,
+// over the marker of version (a bubble-down's, or a readd's), or made if
+// version is -1.
+func (t *txn) readdMark(job store.Ref, done int, version int32) {
+	path := t.b.p.marker(job)
+	data, _ := json.Marshal(markerData{Done: done, At: t.now, Op: t.op, Readd: true})
+	if t.probe == "" {
+		t.probe = path
+	}
+	if version >= 0 {
+		t.add(&zk.SetDataRequest{Path: path, Data: data, Version: version})
+	} else {
+		t.add(&zk.CreateRequest{Path: path, Data: data, Acl: t.b.acl})
+		t.dirs = append(t.dirs, t.b.p.bubble())
+	}
+}
+
+// readdSteps resets the descendants of job from where its readd marker
+// says, at most submitBatch per multi-op (fewer while one is too big),
+// until the last step removes the marker and the job's flag. done is how
+// many the caller knows are reset; with done < 0 (ResumeReadd) it makes
+// at least one step, which does nothing without a readd marker.
+func (b *Backend) readdSteps(ctx context.Context, job store.Ref, reset []store.Ref, done int) error {
+	size := submitBatch
+	for first := done < 0; first || done < len(reset); first = false {
+		from := max(done, 0)
+		err := store.Step(ctx, job, from)
+		for err == nil {
+			var next int
+			err = b.update(ctx, "readd of "+job.String(), func(t *txn) error {
+				var err error
+				next, err = t.readdStep(job, reset, size)
+				return err
+			})
+			if errors.Is(err, errTooBig) && size > 1 {
+				size /= 2
+				err = nil
+				continue
+			}
+			if err == nil {
+				done = next
+			}
+			break
+		}
+		if err != nil {
+			return fmt.Errorf("descendants from %d of %d: %w", from, len(reset), err)
+		}
+	}
+	return nil
+}
+
+// readdStep is one step of a readd in steps in t: it reads the readd
+// marker and resets the next size descendants from its count, and writes
+// the marker, or removes it with the job's flag when it resets the last.
+// It returns how many are reset then (len(reset) when none is left).
+func (t *txn) readdStep(job store.Ref, reset []store.Ref, size int) (int, error) {
+	m, version, ok, err := t.b.readMarker(t.ctx, job)
+	if err != nil || !ok || !m.Readd {
+		return len(reset), err
+	}
+	lo := min(m.Done, len(reset))
+	hi := min(len(reset), lo+size)
+	refs := reset[lo:hi]
+	if hi == len(reset) {
+		refs = append(refs[:len(refs):len(refs)], job)
+	}
+	if err := t.load(refs...); err != nil {
+		return 0, err
+	}
+	t.resets(job, reset[lo:hi])
+	if hi < len(reset) {
+		t.readdMark(job, hi, version)
+		return hi, nil
+	}
+	t.add(&zk.DeleteRequest{Path: t.b.p.marker(job), Version: version})
+	if x := t.get(job); x.present && x.cur.Readd {
+		d := x.cur
+		d.Readd = false
+		t.put(x, d)
+	}
+	return hi, nil
+}
+
+// ResumeReadd finishes a readd in steps (see store.Backend).
+func (b *Backend) ResumeReadd(ctx context.Context, job store.Ref, reset []store.Ref) error {
+	if err := store.CheckSubmit([]store.SubmitItem{{Node: store.Node{Ref: job}, Readd: true, Reset: reset}}); err != nil {
+		return fmt.Errorf("resume readd: %w", err)
+	}
+	if err := b.readdSteps(ctx, job, reset, -1); err != nil {
+		return fmt.Errorf("resume readd of %v: %w", job, err)
+	}
+	return nil
 }
 
 // candidate is a claimable queue entry.
@@ -539,6 +653,9 @@ func (t *txn) complete(l store.Lease, outcome string, bb *bubble) error {
 	} else if x.cur.live(t.now) && !x.cur.Transferable {
 		return fmt.Errorf("%v: %w (%s)", l.Ref, store.ErrHeld, x.cur.Owner)
 	}
+	if x.cur.Readd {
+		return fmt.Errorf("%v: %w", l.Ref, store.ErrResetting)
+	}
 	d := x.cur
 	if l.Token != "" {
 		d.record(l.Seq, t.now, outcome, l.Log, t.b.keep)
@@ -579,7 +696,7 @@ func (b *Backend) CompleteClaim(ctx context.Context, l store.Lease, outcome stri
 			b.contended()
 		}
 		done = t.complete(l, outcome, bb)
-		if done != nil && !errors.Is(done, store.ErrLeaseLost) && !errors.Is(done, store.ErrNotFound) {
+		if done != nil && !errors.Is(done, store.ErrLeaseLost) && !errors.Is(done, store.ErrNotFound) && !errors.Is(done, store.ErrResetting) {
 			return done
 		}
 		// Each attempt tries the next candidates: after a conflict, those

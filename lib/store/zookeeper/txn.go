@@ -27,10 +27,13 @@ type jobData struct {
 	NotBefore    int64       `json:"n,omitempty"`
 	Attempts     int         `json:"a,omitempty"`
 	Outcome      string      `json:"r,omitempty"`
-	Try          int64       `json:"i,omitempty"`  // attempts numbered so far (store.Attempt.Seq)
-	Start        int64       `json:"b,omitempty"`  // when the lease was taken
-	History      []attempt   `json:"h,omitempty"`  // the ring of the last attempts, by slot
-	Op           string      `json:"op,omitempty"` // the transaction that wrote it last
+	Try          int64       `json:"i,omitempty"` // attempts numbered so far (store.Attempt.Seq)
+	Start        int64       `json:"b,omitempty"` // when the lease was taken
+	History      []attempt   `json:"h,omitempty"` // the ring of the last attempts, by slot
+	// Readd: its readd in steps is unfinished (its marker says how far):
+	// it cannot be completed (store.ErrResetting).
+	Readd bool   `json:"rd,omitempty"`
+	Op    string `json:"op,omitempty"` // the transaction that wrote it last
 }
 
 func (d *jobData) clearLease() { d.Owner, d.Token, d.Transferable, d.Until = "", "", false, 0 }

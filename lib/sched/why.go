@@ -1,0 +1,164 @@
+package sched
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/stolos-sched/stolos/lib/store"
+)
+
+// MaxWhy bounds the ancestors one Blockers walk reads; the rest are
+// counted as not examined.
+const MaxWhy = 10000
+
+// Blockers are what holds a pending job back, found by walking up its
+// ancestors a level at a time (one batched Get per level). Each path runs
+// from the job up to one blocker: a failed or skipped ancestor (Blocked),
+// or one it waits for (Waiting): a queued or claimed ancestor, or an absent
+// or unqueued pending one whose parents are all completed. A completed
+// ancestor ends the walk up its path; an absent or unqueued pending one
+// with parents not completed is walked past.
+type Blockers struct {
+	Blocked     [][]store.Job
+	Waiting     [][]store.Job
+	NotExamined int // ancestors past MaxWhy, not read
+}
+
+// Blockers walks up from pending job j (see type Blockers).
+func (s *Sched) Blockers(ctx context.Context, j store.Job, now time.Time) (Blockers, error) {
+	var b Blockers
+	rec := map[store.Ref]store.Job{j.Ref: j}
+	via := map[store.Ref]store.Ref{} // ancestor -> the job that led to it
+	path := func(r store.Ref) []store.Job {
+		n := 1
+		for a := r; a != j.Ref; a = via[a] {
+			n++
+		}
+		p := make([]store.Job, n)
+		p[0] = j
+		for ; r != j.Ref; r = via[r] {
+			n--
+			p[n] = rec[r]
+		}
+		return p
+	}
+	level := []store.Ref{j.Ref}
+	read := 0
+	for len(level) > 0 {
+		var todo []store.Ref
+		parents := make([][]store.Ref, len(level))
+		for i, r := range level {
+			job, err := s.Resolve(r)
+			if err != nil {
+				return b, err
+			}
+			parents[i] = refs(s.Parents(job))
+			for _, pr := range parents[i] {
+				if _, ok := via[pr]; ok || pr == j.Ref {
+					continue
+				}
+				via[pr] = r
+				todo = append(todo, pr)
+			}
+		}
+		if read+len(todo) > MaxWhy {
+			b.NotExamined += read + len(todo) - MaxWhy
+			todo = todo[:MaxWhy-read]
+		}
+		read += len(todo)
+		var got []store.Job
+		if len(todo) > 0 {
+			var err error
+			if got, err = s.b.Get(ctx, todo); err != nil {
+				return b, err
+			}
+		}
+		for _, p := range got {
+			rec[p.Ref] = p
+		}
+		// An absent or unqueued job whose parents are all completed is
+		// itself what its child waits for.
+		for i, r := range level {
+			if r != j.Ref && !anyHeld(rec, parents[i]) {
+				b.Waiting = append(b.Waiting, path(r))
+			}
+		}
+		level = level[:0:0]
+		for _, p := range got {
+			switch {
+			case p.State == store.Completed:
+			case p.State == store.Failed || p.State == store.Skipped:
+				b.Blocked = append(b.Blocked, path(p.Ref))
+			case p.Queued || p.Claimed(now):
+				b.Waiting = append(b.Waiting, path(p.Ref))
+			default: // absent, or pending and not queued: walk past it
+				level = append(level, p.Ref)
+			}
+		}
+	}
+	return b, nil
+}
+
+// String says what blocks the job in one phrase: the first failed or
+// skipped ancestor, else the first one it waits for, with how many more
+// there are; "" if none.
+func (b Blockers) String(now time.Time) string {
+	paths, blocked := b.Blocked, true
+	if len(paths) == 0 {
+		paths, blocked = b.Waiting, false
+	}
+	if len(paths) == 0 {
+		if b.NotExamined > 0 {
+			return fmt.Sprintf("%d ancestors not examined", b.NotExamined)
+		}
+		return ""
+	}
+	p := paths[0]
+	a := p[len(p)-1]
+	noun := "ancestor"
+	if len(p) == 2 {
+		noun = "parent"
+	}
+	var out string
+	if blocked {
+		var why []string
+		if a.Attempts > 0 {
+			why = append(why, fmt.Sprintf("%d attempts", a.Attempts))
+		}
+		if a.Outcome != "" {
+			why = append(why, "last: "+a.Outcome)
+		}
+		out = fmt.Sprintf("blocked: %s %s %s %s", noun, a.App, a.JobID, a.State)
+		if len(why) > 0 {
+			out += " (" + strings.Join(why, "; ") + ")"
+		}
+	} else {
+		st := string(a.State)
+		switch {
+		case a.State == store.Absent:
+			st = "absent"
+		case a.Claimed(now):
+			st = "running on " + a.Owner
+		}
+		out = fmt.Sprintf("waiting for %s %s %s (%s)", noun, a.App, a.JobID, st)
+	}
+	if n := len(paths) - 1; n > 0 {
+		out += fmt.Sprintf(", and %d more", n)
+	}
+	if b.NotExamined > 0 {
+		out += fmt.Sprintf(" (%d more not examined)", b.NotExamined)
+	}
+	return out
+}
+
+// anyHeld says whether one of parents is not completed, or was not read.
+func anyHeld(rec map[store.Ref]store.Job, parents []store.Ref) bool {
+	for _, r := range parents {
+		if p, ok := rec[r]; !ok || p.State != store.Completed {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,128 @@
+package sched
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/stolos-sched/stolos/lib/config"
+	"github.com/stolos-sched/stolos/lib/store"
+	"github.com/stolos-sched/stolos/lib/store/local"
+	"github.com/stolos-sched/stolos/lib/store/redis"
+	"github.com/stolos-sched/stolos/lib/store/redis/redistest"
+	"github.com/stolos-sched/stolos/lib/store/zookeeper"
+	"github.com/stolos-sched/stolos/lib/store/zookeeper/zktest"
+)
+
+// fanIn is a Sched on be whose job "c 1" has n parents "p 1_0" .. "p 1_(n-1)".
+func fanIn(tb testing.TB, be store.Backend, n int) *Sched {
+	tb.Helper()
+	cfg, err := config.Parse([]byte(fmt.Sprintf(`{
+		"p": {"job_id": "{d}_{i}", "autofill_values": {"i": "0:%d"}},
+		"c": {"job_id": "{d}", "depends_on": {"app_name": ["p"], "i": "all"}}}`, n)), config.Options{})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { be.Close() })
+	return New(cfg, be)
+}
+
+func localBackend(tb testing.TB) store.Backend {
+	be, err := local.Open(context.Background(), filepath.Join(tb.TempDir(), "stolos.db"))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return be
+}
+
+var child = store.Job{Ref: store.Ref{App: "c", JobID: "1"}, State: store.Pending}
+
+// TestBlockersBound: past MaxWhy ancestors the walk stops and counts the
+// rest; absent parents with no parents of their own are what the child
+// waits for.
+func TestBlockersBound(t *testing.T) {
+	s := fanIn(t, localBackend(t), MaxWhy+5)
+	ctx, now := context.Background(), time.Now()
+	b, err := s.Blockers(ctx, child, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(b.Blocked) != 0 || len(b.Waiting) != MaxWhy || b.NotExamined != 5 {
+		t.Fatalf("blocked %d, waiting %d, not examined %d; want 0, %d, 5", len(b.Blocked), len(b.Waiting), b.NotExamined, MaxWhy)
+	}
+	if got, want := b.String(now), "waiting for parent p 1_0 (absent), and 9999 more (5 more not examined)"; got != want {
+		t.Errorf("got %q, want %q", got, want)
+	}
+	// A failed parent is named before those waited for.
+	p7 := store.Ref{App: "p", JobID: "1_7"}
+	if _, err := s.Submit(ctx, []store.SubmitItem{{Node: store.Node{Ref: p7}}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SetState(ctx, p7, store.Failed, "exit 1"); err != nil {
+		t.Fatal(err)
+	}
+	if b, err = s.Blockers(ctx, child, now); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := b.String(now), "blocked: parent p 1_7 failed (last: exit 1) (5 more not examined)"; got != want {
+		t.Errorf("got %q, want %q", got, want)
+	}
+}
+
+// BenchmarkWhy is stolos-state's explanation of a pending job below a
+// fan-in of n queued parents (every parent read, every one a blocker: the
+// worst case), on each backend. DESIGN.md: within 100 ms at 10,000.
+func BenchmarkWhy(b *testing.B) {
+	backends := []struct {
+		name string
+		open func(b *testing.B) store.Backend
+	}{
+		{"local", func(b *testing.B) store.Backend { return localBackend(b) }},
+		{"redis", func(b *testing.B) store.Backend {
+			srv := redistest.Start(b)
+			be, err := redis.Open(context.Background(), redis.Options{Host: srv.Host(), Port: srv.Port()}, nil)
+			if err != nil {
+				b.Fatal(err)
+			}
+			return be
+		}},
+		{"zookeeper", func(b *testing.B) store.Backend {
+			srv := zktest.Start(b)
+			be, err := zookeeper.Open(context.Background(), zookeeper.Options{Hosts: srv.Hosts(), SessionTimeout: 10 * time.Second})
+			if err != nil {
+				b.Fatal(err)
+			}
+			return be
+		}},
+	}
+	for _, be := range backends {
+		for _, n := range []int{100, 10000} {
+			b.Run(fmt.Sprintf("%s/parents=%d", be.name, n), func(b *testing.B) {
+				s := fanIn(b, be.open(b), n)
+				ctx := context.Background()
+				items := make([]store.SubmitItem, n)
+				for i := range items {
+					items[i] = store.SubmitItem{Node: store.Node{Ref: store.Ref{App: "p", JobID: fmt.Sprintf("1_%d", i)}}, Priority: 100}
+				}
+				for i := 0; i < n; i += 1000 {
+					if _, err := s.Submit(ctx, items[i:min(i+1000, n)]); err != nil {
+						b.Fatal(err)
+					}
+				}
+				want := fmt.Sprintf("waiting for parent p 1_0 (pending), and %d more", n-1)
+				b.ResetTimer()
+				for range b.N {
+					got, _, err := s.Why(ctx, child, time.Now())
+					if err != nil {
+						b.Fatal(err)
+					}
+					if got != want {
+						b.Fatalf("got %q, want %q", got, want)
+					}
+				}
+			})
+		}
+	}
+}
