@@ -12,11 +12,8 @@ import (
 
 // Main runs stolos-children.
 func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	return related.Main(related.Children, args, stdin, stdout, stderr)
+	return related.Command(related.Children).Main(args, stdin, stdout, stderr)
 }
 
 // Tool returns the tool with its flags registered, for documentation checks.
-func Tool() *cli.Tool {
-	t, _ := related.NewTool(related.Children, nil, io.Discard, io.Discard)
-	return t
-}
+func Tool() *cli.Tool { return related.Command(related.Children).Tool() }

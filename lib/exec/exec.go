@@ -68,10 +68,7 @@ func newTool(stdin io.Reader, stdout, stderr io.Writer) (*cli.Tool, *flags) {
 }
 
 // Tool returns the tool with its flags registered, for documentation checks.
-func Tool() *cli.Tool {
-	t, _ := newTool(nil, io.Discard, io.Discard)
-	return t
-}
+func Tool() *cli.Tool { return cli.Command[*flags]{New: newTool}.Tool() }
 
 // Main runs stolos-exec.
 func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
@@ -85,8 +82,9 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if os.Getenv("GOMAXPROCS") == "" {
 		runtime.GOMAXPROCS(1)
 	}
-	t, f := newTool(stdin, stdout, stderr)
-	return t.Run(args, func(ctx context.Context, rest []string) error { return run(ctx, t, f, args, rest) })
+	return cli.Command[*flags]{New: newTool, Run: func(ctx context.Context, t *cli.Tool, f *flags, rest []string) error {
+		return run(ctx, t, f, args, rest)
+	}}.Main(args, stdin, stdout, stderr)
 }
 
 // run checks the flags and runs the named jobs, or claims and runs jobs.

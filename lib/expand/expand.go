@@ -30,11 +30,11 @@ func newTool(stdin io.Reader, stdout, stderr io.Writer) (*cli.Tool, *flags) {
 	return t, f
 }
 
+// command is stolos-expand.
+var command = cli.Command[*flags]{New: newTool, Run: run}
+
 // Tool returns the tool with its flags registered, for documentation checks.
-func Tool() *cli.Tool {
-	t, _ := newTool(nil, io.Discard, io.Discard)
-	return t
-}
+func Tool() *cli.Tool { return command.Tool() }
 
 // MaxValues bounds the values one identifier may take (they are held in
 // memory; the cross product of several is streamed).
@@ -42,8 +42,7 @@ const MaxValues = 10_000_000
 
 // Main runs stolos-expand.
 func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	t, f := newTool(stdin, stdout, stderr)
-	return t.Run(args, func(ctx context.Context, rest []string) error { return run(ctx, t, f, rest) })
+	return command.Main(args, stdin, stdout, stderr)
 }
 
 func run(ctx context.Context, t *cli.Tool, f *flags, rest []string) error {

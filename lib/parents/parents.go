@@ -12,11 +12,8 @@ import (
 
 // Main runs stolos-parents.
 func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	return related.Main(related.Parents, args, stdin, stdout, stderr)
+	return related.Command(related.Parents).Main(args, stdin, stdout, stderr)
 }
 
 // Tool returns the tool with its flags registered, for documentation checks.
-func Tool() *cli.Tool {
-	t, _ := related.NewTool(related.Parents, nil, io.Discard, io.Discard)
-	return t
-}
+func Tool() *cli.Tool { return related.Command(related.Parents).Tool() }

@@ -41,8 +41,8 @@ type Flags struct {
 	Config cli.ConfigFlags
 }
 
-// NewTool makes the tool and registers its flags.
-func NewTool(d Direction, stdin io.Reader, stdout, stderr io.Writer) (*cli.Tool, *Flags) {
+// newTool makes the tool and registers its flags.
+func newTool(d Direction, stdin io.Reader, stdout, stderr io.Writer) (*cli.Tool, *Flags) {
 	t := cli.New(d.Name, d.Name+" [-g] [-r] [-a APP] [JOB_ID ...]", stdin, stdout, stderr)
 	f := &Flags{}
 	t.AppFlag(&f.App, false)
@@ -52,10 +52,14 @@ func NewTool(d Direction, stdin io.Reader, stdout, stderr io.Writer) (*cli.Tool,
 	return t, f
 }
 
-// Main runs the tool.
-func Main(d Direction, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	t, f := NewTool(d, stdin, stdout, stderr)
-	return t.Run(args, func(ctx context.Context, rest []string) error { return run(ctx, t, d, f, rest) })
+// Command is the tool of direction d.
+func Command(d Direction) cli.Command[*Flags] {
+	return cli.Command[*Flags]{
+		New: func(stdin io.Reader, stdout, stderr io.Writer) (*cli.Tool, *Flags) {
+			return newTool(d, stdin, stdout, stderr)
+		},
+		Run: func(ctx context.Context, t *cli.Tool, f *Flags, rest []string) error { return run(ctx, t, d, f, rest) },
+	}
 }
 
 // job is an input job resolved against the configuration.

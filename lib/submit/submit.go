@@ -37,16 +37,15 @@ func newTool(stdin io.Reader, stdout, stderr io.Writer) (*cli.Tool, *flags) {
 	return t, f
 }
 
+// command is stolos-submit.
+var command = cli.Command[*flags]{New: newTool, Run: run}
+
 // Tool returns the tool with its flags registered, for documentation checks.
-func Tool() *cli.Tool {
-	t, _ := newTool(nil, io.Discard, io.Discard)
-	return t
-}
+func Tool() *cli.Tool { return command.Tool() }
 
 // Main runs stolos-submit.
 func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	t, f := newTool(stdin, stdout, stderr)
-	return t.Run(args, func(ctx context.Context, rest []string) error { return run(ctx, t, f, rest) })
+	return command.Main(args, stdin, stdout, stderr)
 }
 
 func run(ctx context.Context, t *cli.Tool, f *flags, rest []string) error {

@@ -16,15 +16,20 @@ import (
 // bubble handles the children of the completed job parent from index from,
 // in tx, until they are all done or the step's budget is spent, and keeps
 // parent's marker: it notes how many are done, or removes it when all are.
-// It returns the number done.
+// A child whose fan-in record is still being built when the budget is
+// spent is not done: the next step goes on with it. It returns the number
+// done.
 func (tx *txn) bubble(parent store.Ref, prio int, children []store.Child, from int) (int, error) {
 	i, units := from, 0
 	for ; i < len(children) && units < store.Batch; i++ {
-		n, err := tx.bubbleDown(parent, children[i], prio)
+		n, done, err := tx.bubbleDown(parent, children[i], prio, store.Batch-units)
 		if err != nil {
 			return 0, fmt.Errorf("child %v: %w", children[i].Ref, err)
 		}
 		units += n
+		if !done {
+			break
+		}
 	}
 	if i < len(children) {
 		return i, tx.exec("INSERT INTO bubbles (app, job_id, done, at) VALUES (?, ?, ?, ?) "+
@@ -37,101 +42,123 @@ func (tx *txn) bubble(parent store.Ref, prio int, children []store.Child, from i
 // bubbleDown notes the completion of parent in the fan-in record of child
 // c, and queues c (creating it if absent) when the record says that no
 // parent is missing and the parents' states agree, unless c is queued or
-// not pending. It returns the step budget it used: one, plus one per
-// parent read.
-func (tx *txn) bubbleDown(parent store.Ref, c store.Child, prio int) (int, error) {
+// not pending. A record is built, and checked before c is queued, by
+// reading c's parents at most budget at a time (budget is at least 1):
+// done is false while the build is unfinished. It returns the step budget
+// it used: one, plus one per parent read.
+func (tx *txn) bubbleDown(parent store.Ref, c store.Child, prio, budget int) (units int, done bool, err error) {
 	r, found, err := tx.load(c.Ref)
 	if err != nil {
-		return 0, err
+		return 0, false, err
 	}
 	needs := !found || (r.state == store.Pending && !r.queued)
 	var missing int64
-	s, err := tx.stmt("SELECT missing FROM fanin WHERE app = ? AND job_id = ?")
+	var build sql.NullInt64
+	var parents []store.Ref
+	s, err := tx.stmt("SELECT missing, build FROM fanin WHERE app = ? AND job_id = ?")
 	if err != nil {
-		return 0, err
+		return 0, false, err
 	}
-	switch err := s.QueryRowContext(tx.ctx, c.App, c.JobID).Scan(&missing); {
+	switch err := s.QueryRowContext(tx.ctx, c.App, c.JobID).Scan(&missing, &build); {
 	case errors.Is(err, sql.ErrNoRows):
 		if !needs {
-			return 1, nil
+			return 1, true, nil
+		}
+		// The child's first record: every parent missing, built from
+		// the first.
+		if parents, err = tx.b.parents.Of(c, store.Batch); err != nil {
+			return 0, false, err
+		}
+		missing, build = distinct(parents), sql.NullInt64{Valid: true}
+		if err := tx.exec("INSERT INTO fanin (app, job_id, missing, build) VALUES (?, ?, ?, 0)", c.App, c.JobID, missing); err != nil {
+			return 0, false, err
 		}
 	case err != nil:
-		return 0, err
-	default:
-		s, err := tx.stmt("INSERT INTO fanin_seen (app, job_id, parent) VALUES (?, ?, ?) ON CONFLICT DO NOTHING")
-		if err != nil {
-			return 0, err
+		return 0, false, err
+	}
+	if err := tx.mark(c.Ref, parent, true, &missing); err != nil {
+		return 0, false, err
+	}
+	if !build.Valid {
+		switch {
+		case missing > 0:
+			return 1, true, tx.exec("UPDATE fanin SET missing = ? WHERE app = ? AND job_id = ?", missing, c.App, c.JobID)
+		case !needs:
+			return 1, true, tx.dropFanin(c.Ref)
 		}
-		res, err := s.ExecContext(tx.ctx, c.App, c.JobID, parent.App+"\t"+parent.JobID)
-		if err != nil {
-			return 0, err
-		}
-		if n, err := res.RowsAffected(); err != nil {
-			return 0, err
-		} else if n == 1 {
-			missing--
-			if err := tx.exec("UPDATE fanin SET missing = ? WHERE app = ? AND job_id = ?", missing, c.App, c.JobID); err != nil {
-				return 0, err
-			}
-		}
-		if missing > 0 {
-			return 1, nil
-		}
-		if err := tx.dropFanin(c.Ref); err != nil {
-			return 0, err
-		}
-		if !needs {
-			return 1, nil
+		// The check before the child is queued: a build from the first
+		// parent over the full set.
+		build.Valid = true
+	}
+	if parents == nil {
+		if parents, err = tx.b.parents.Of(c, store.Batch); err != nil {
+			return 0, false, err
 		}
 	}
-	// Build the record from the parents' states: the child's first
-	// record, or the check before it is queued.
-	parents, err := store.ChildParents(c)
-	if err != nil {
-		return 0, err
-	}
-	var seen []string
-	missing = 0
-	done := map[store.Ref]bool{}
-	for _, p := range parents {
-		if done[p] {
-			continue
-		}
-		done[p] = true
+	from := min(int(build.Int64), len(parents))
+	to := from + min(budget, len(parents)-from)
+	for _, p := range parents[from:to] {
 		completed := p == parent // completed in this transaction
 		if !completed {
 			pr, _, err := tx.load(p)
 			if err != nil {
-				return 0, err
+				return 0, false, err
 			}
 			completed = pr.state == store.Completed
 		}
-		if completed {
-			seen = append(seen, p.App+"\t"+p.JobID)
-		} else {
-			missing++
+		if err := tx.mark(c.Ref, p, completed, &missing); err != nil {
+			return 0, false, err
 		}
 	}
-	units := 1 + len(parents)
-	if missing > 0 {
-		if err := tx.exec("INSERT INTO fanin (app, job_id, missing) VALUES (?, ?, ?)", c.App, c.JobID, missing); err != nil {
-			return 0, err
-		}
-		for _, p := range seen {
-			if err := tx.exec("INSERT INTO fanin_seen (app, job_id, parent) VALUES (?, ?, ?)", c.App, c.JobID, p); err != nil {
-				return 0, err
-			}
-		}
-		return units, nil
+	units = 1 + to - from
+	switch {
+	case to < len(parents):
+		return units, false, tx.exec("UPDATE fanin SET missing = ?, build = ? WHERE app = ? AND job_id = ?", missing, to, c.App, c.JobID)
+	case missing > 0:
+		return units, true, tx.exec("UPDATE fanin SET missing = ?, build = NULL WHERE app = ? AND job_id = ?", missing, c.App, c.JobID)
+	}
+	if err := tx.dropFanin(c.Ref); err != nil || !needs {
+		return units, true, err
 	}
 	if !found {
 		if _, err := tx.create(&r, c.Node, prio); err != nil {
-			return 0, err
+			return 0, false, err
 		}
 	} else if err := tx.enqueue(&r, prio); err != nil {
-		return 0, err
+		return 0, false, err
 	}
-	return units, tx.save(&r)
+	return units, true, tx.save(&r)
+}
+
+// mark puts parent p in the set of the fan-in record of child c if it is
+// completed, or takes it out if not, and counts the change in missing:
+// missing is always the number of c's parents less the set's size,
+// whoever changes the set.
+func (tx *txn) mark(c, p store.Ref, completed bool, missing *int64) error {
+	q, d := "DELETE FROM fanin_seen WHERE app = ? AND job_id = ? AND parent = ?", int64(1)
+	if completed {
+		q, d = "INSERT INTO fanin_seen (app, job_id, parent) VALUES (?, ?, ?) ON CONFLICT DO NOTHING", -1
+	}
+	s, err := tx.stmt(q)
+	if err != nil {
+		return err
+	}
+	res, err := s.ExecContext(tx.ctx, c.App, c.JobID, p.App+"\t"+p.JobID)
+	if err != nil {
+		return err
+	}
+	n, err := res.RowsAffected()
+	*missing += n * d
+	return err
+}
+
+// distinct counts the distinct refs of a list.
+func distinct(refs []store.Ref) int64 {
+	set := make(map[store.Ref]struct{}, len(refs))
+	for _, r := range refs {
+		set[r] = struct{}{}
+	}
+	return int64(len(set))
 }
 
 // dropFanin removes a child's fan-in record.

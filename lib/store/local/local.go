@@ -152,6 +152,12 @@ CREATE INDEX attempts_ended ON attempts (app, ended);
 	`
 ALTER TABLE bubbles ADD COLUMN readd INTEGER NOT NULL DEFAULT 0; -- 1: a readd, not a bubble-down
 `,
+	// 6: fan-in records built in steps (DESIGN.md section 6, "The local
+	// backend builds a wide fan-in record in steps"): a record being
+	// built has the index in its child's parents of the next one to read.
+	`
+ALTER TABLE fanin ADD COLUMN build INTEGER; -- NULL: built; else the next parent to read
+`,
 }
 
 // Backend is a job-state backend on one SQLite file.
@@ -169,6 +175,12 @@ type Backend struct {
 	mu    sync.Mutex
 	seen  map[string]int64     // app -> queue generation seen by the last Claim or Wait
 	stmts map[string]*sql.Stmt // statements prepared on w
+
+	parents store.ParentMemo // wide children's parents, read in steps (fanin.go)
+
+	// txDone, if set (by tests), is told how many jobs each write
+	// transaction read and how long it held the write lock.
+	txDone func(loads int, held time.Duration)
 }
 
 var (
@@ -314,12 +326,16 @@ func (b *Backend) tryWrite(ctx context.Context, fn func(tx *txn) error) error {
 		return err
 	}
 	defer unlock()
+	start := time.Now()
 	sqlTx, err := b.w.BeginTx(ctx, nil)
 	if err != nil {
 		return err
 	}
 	tx := &txn{b: b, ctx: ctx, tx: sqlTx, now: time.Now().UnixNano(), touched: map[string]bool{}}
 	defer tx.closeStmts()
+	if b.txDone != nil {
+		defer func() { b.txDone(tx.loads, time.Since(start)) }()
+	}
 	if err := fn(tx); err != nil {
 		sqlTx.Rollback()
 		return err

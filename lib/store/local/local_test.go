@@ -265,3 +265,59 @@ func TestWaitPolling(t *testing.T) {
 		t.Fatal("wait: not woken a minute after the submit")
 	}
 }
+
+// TestFanInBuildBounded: the fan-in record of a child of 5,000 parents,
+// 4,000 of them completed before it needed one, is built in write
+// transactions that each read at most store.Batch parents (plus the job
+// and its child); the record is finished by the completion's next steps,
+// another parent's completion does not queue the child early, and the
+// last parent's completion queues it once.
+func TestFanInBuildBounded(t *testing.T) {
+	ctx := context.Background()
+	b, err := Open(ctx, filepath.Join(t.TempDir(), "stolos.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	const n = 5000
+	parents := make([]store.Ref, n)
+	items := make([]store.SubmitItem, n)
+	for i := range parents {
+		parents[i] = store.Ref{App: "p", JobID: fmt.Sprint(i)}
+		items[i] = store.SubmitItem{Node: store.Node{Ref: parents[i]}, Priority: 100}
+	}
+	if _, err := b.Submit(ctx, items); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range parents[:n-1000] {
+		if err := b.Complete(ctx, store.Lease{Ref: p}, "exit 0", nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c := store.Child{Node: store.Node{Ref: store.Ref{App: "c", JobID: "1"}}, Parents: store.ParentList(parents...)}
+	most, txns := 0, 0
+	b.txDone = func(loads int, _ time.Duration) { most, txns = max(most, loads), txns+1 }
+	for i, p := range parents[n-1000:] {
+		if err := b.Complete(ctx, store.Lease{Ref: p}, "exit 0", []store.Child{c}); err != nil {
+			t.Fatal(err)
+		}
+		j, err := b.Get(ctx, []store.Ref{c.Ref})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := store.Job{Ref: c.Ref}
+		if i == 999 {
+			want = store.Job{Ref: c.Ref, State: store.Pending, Queued: true, Priority: 100}
+		}
+		if !reflect.DeepEqual(j[0], want) {
+			t.Fatalf("after %d completions: child %+v, want %+v", i+1, j[0], want)
+		}
+	}
+	t.Logf("%d write transactions, at most %d jobs read in one", txns, most)
+	if most > store.Batch+2 {
+		t.Errorf("a write transaction read %d jobs, want at most store.Batch (%d) + 2", most, store.Batch)
+	}
+	if refs, err := b.Unfinished(ctx, 0, 10); err != nil || len(refs) != 0 {
+		t.Errorf("unfinished: %v %v, want none", refs, err)
+	}
+}

@@ -74,6 +74,7 @@ type txn struct {
 	counts  map[string]*appCounts // apps whose counts changed, by how much
 	seq     int64                 // last queue position handed out; 0 until loaded
 	seen    []appGen              // queue generations Claim saw, for Wait once committed
+	loads   int                   // jobs read (load), for tests of a step's bound
 }
 
 // appCounts are the counts of the apps table, or changes to them.
@@ -159,6 +160,7 @@ func (tx *txn) closeStmts() {
 
 // load reads a job; found is false if it is absent.
 func (tx *txn) load(ref store.Ref) (r row, found bool, err error) {
+	tx.loads++
 	s, err := tx.stmt("SELECT " + rowCols + " FROM jobs WHERE app = ? AND job_id = ?")
 	if err != nil {
 		return r, false, err

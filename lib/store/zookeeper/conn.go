@@ -97,16 +97,15 @@ type Backend struct {
 	acl   []zk.ACL
 
 	mu       sync.Mutex
-	known    map[string]bool           // nodes known to exist (structure only)
-	lists    map[string]*listing       // cached children of upper queue nodes
-	leases   leaseCache                // jobs held under this backend's leases
-	blocks   map[string]*posBlock      // per app: the queue positions being used
-	lostRace time.Time                 // when a claim of this backend last lost a race
-	present  map[string]time.Time      // per app: when a job taken for absent was there
-	counted  map[string]bool           // per app: its counts are kept (counts.go)
-	shards   map[string]shard          // per app: this backend's shard of its counts
-	parents  map[store.Ref][]store.Ref // children's parents (fanin.go)
-	nparents int                       // how many refs parents holds
+	known    map[string]bool      // nodes known to exist (structure only)
+	lists    map[string]*listing  // cached children of upper queue nodes
+	leases   leaseCache           // jobs held under this backend's leases
+	blocks   map[string]*posBlock // per app: the queue positions being used
+	lostRace time.Time            // when a claim of this backend last lost a race
+	present  map[string]time.Time // per app: when a job taken for absent was there
+	counted  map[string]bool      // per app: its counts are kept (counts.go)
+	shards   map[string]shard     // per app: this backend's shard of its counts
+	parents  store.ParentMemo     // children's parents (fanin.go)
 	// clock is the time leases are measured by: time.Now; tests change it
 	// to put a host's clock off (test-only).
 	clock  func() time.Time
@@ -289,7 +288,6 @@ func newBackend(conn *zk.Conn, hosts, chroot string, keep int) *Backend {
 		present: map[string]time.Time{},
 		counted: map[string]bool{},
 		shards:  map[string]shard{},
-		parents: map[store.Ref][]store.Ref{},
 		clock:   time.Now,
 	}
 }

@@ -151,38 +151,6 @@ func (t *txn) recordOps() []any {
 	return out
 }
 
-// parentsOf returns the parents of c: the backend's memory of them, else
-// c.Parents(), checked and, for a child of several parents, remembered, so
-// that those are computed once per process while it has room for them.
-func (b *Backend) parentsOf(c store.Child) ([]store.Ref, error) {
-	b.mu.Lock()
-	ps, ok := b.parents[c.Ref]
-	b.mu.Unlock()
-	if ok {
-		return ps, nil
-	}
-	ps, err := store.ChildParents(c)
-	if err != nil {
-		return nil, err
-	}
-	if len(ps) <= 1 {
-		return ps, nil
-	}
-	b.mu.Lock()
-	if b.nparents+len(ps) > maxRemembered {
-		clear(b.parents)
-		b.nparents = 0
-	}
-	b.parents[c.Ref] = ps
-	b.nparents += len(ps)
-	b.mu.Unlock()
-	return ps, nil
-}
-
-// maxRemembered bounds the backend's memory of children's parents (in
-// refs); past it, it starts again empty.
-const maxRemembered = 1_000_000
-
 // kid is a child in one step of a bubble-down, with what it needs.
 type kid struct {
 	store.Child
@@ -208,7 +176,7 @@ func (t *txn) prepare(parent store.Ref, children []store.Child, also ...store.Re
 	jobs := also
 	var nodes []*fnode
 	for i, c := range children {
-		ps, err := t.b.parentsOf(c)
+		ps, err := t.b.parents.Of(c, 1)
 		if err != nil {
 			return k, err
 		}
@@ -376,7 +344,7 @@ func (t *txn) needsQueueing(r store.Ref) bool {
 
 // parentStates reads the parents of c and says which are completed.
 func (t *txn) parentStates(c store.Child) ([]store.Ref, []bool, error) {
-	ps, err := t.b.parentsOf(c)
+	ps, err := t.b.parents.Of(c, 1)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -814,7 +782,7 @@ func (t *txn) catchUpStep(bb *bubble, m markerData, version int32) error {
 // (then the child is queued if it needs it and its parents are all
 // completed, as checkParents does).
 func (t *txn) catchUp(parent store.Ref, ch store.Child, from, prio int) (int, bool, error) {
-	ps, err := t.b.parentsOf(ch)
+	ps, err := t.b.parents.Of(ch, 1)
 	if err != nil {
 		return from, false, err
 	}
