@@ -21,6 +21,7 @@ package store
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strconv"
 	"time"
 )
@@ -149,6 +150,33 @@ type SubmitItem struct {
 	// leaves the marker: Unfinished lists it, ResumeReadd finishes it.
 	Readd bool
 	Reset []Ref
+}
+
+// SubmitInSteps is Submit made of atomic steps of at most limit jobs
+// (SubmitStep): step submits the items of one step (split: the first step
+// of a readd in steps, which resets nothing and leaves the readd marker),
+// and readd resets a split item's descendants in steps of its own, from
+// the first (done 0). It
+// returns the results of the items submitted before an error.
+func SubmitInSteps(ctx context.Context, items []SubmitItem, limit int,
+	step func(ctx context.Context, items []SubmitItem, split bool) ([]SubmitResult, error),
+	readd func(ctx context.Context, job Ref, reset []Ref, done int) error) ([]SubmitResult, error) {
+	res := make([]SubmitResult, 0, len(items))
+	for len(items) > 0 {
+		n, split := SubmitStep(items, limit)
+		got, err := step(ctx, items[:n], split)
+		if err != nil {
+			return res, err
+		}
+		res = append(res, got...)
+		if split {
+			if err := readd(ctx, items[0].Ref, items[0].Reset, 0); err != nil {
+				return res, fmt.Errorf("submit %v: %w: %w", items[0].Ref, ErrReaddUnfinished, err)
+			}
+		}
+		items = items[n:]
+	}
+	return res, nil
 }
 
 // SubmitStep returns how many of items one atomic step of Submit takes,

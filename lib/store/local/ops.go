@@ -10,34 +10,28 @@ import (
 	"github.com/stolos-sched/stolos/lib/store"
 )
 
-// Submit queues jobs (see store.Backend).
+// Submit queues jobs (see store.Backend), one write transaction per step
+// of store.Batch jobs.
 func (b *Backend) Submit(ctx context.Context, items []store.SubmitItem) ([]store.SubmitResult, error) {
-	res := make([]store.SubmitResult, 0, len(items))
-	for len(items) > 0 {
-		n, split := store.SubmitStep(items, store.Batch)
-		step := items[:n]
-		got := make([]store.SubmitResult, n)
-		err := b.write(ctx, func(tx *txn) error {
-			for i, it := range step {
-				var err error
-				if got[i], err = tx.submit(it, split); err != nil {
-					return fmt.Errorf("submit %v: %w", it.Ref, err)
-				}
-			}
-			return nil
-		})
-		if err != nil {
-			return res, err
-		}
-		res = append(res, got...)
-		if split {
-			if err := b.readdSteps(ctx, step[0].Ref, step[0].Reset, 0); err != nil {
-				return res, fmt.Errorf("submit %v: %w: %w", step[0].Ref, store.ErrReaddUnfinished, err)
+	return store.SubmitInSteps(ctx, items, store.Batch, b.submit, b.readdSteps)
+}
+
+// submit queues the items of one step in one write transaction.
+func (b *Backend) submit(ctx context.Context, step []store.SubmitItem, split bool) ([]store.SubmitResult, error) {
+	got := make([]store.SubmitResult, len(step))
+	err := b.write(ctx, func(tx *txn) error {
+		for i, it := range step {
+			var err error
+			if got[i], err = tx.submit(it, split); err != nil {
+				return fmt.Errorf("submit %v: %w", it.Ref, err)
 			}
 		}
-		items = items[n:]
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
-	return res, nil
+	return got, nil
 }
 
 // submit queues one item in tx. A split item (a readd in steps) resets

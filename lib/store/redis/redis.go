@@ -316,22 +316,7 @@ func flag(b bool) string {
 // Submit queues jobs, one script per step of store.SubmitStep; a readd in
 // steps goes on with the readd script.
 func (b *Backend) Submit(ctx context.Context, items []store.SubmitItem) ([]store.SubmitResult, error) {
-	res := make([]store.SubmitResult, 0, len(items))
-	for len(items) > 0 {
-		n, split := store.SubmitStep(items, store.Batch)
-		got, err := b.submit(ctx, items[:n], split)
-		if err != nil {
-			return res, err
-		}
-		res = append(res, got...)
-		if split {
-			if err := b.readdSteps(ctx, items[0].Ref, items[0].Reset, 0); err != nil {
-				return res, fmt.Errorf("submit %v: %w: %w", items[0].Ref, store.ErrReaddUnfinished, err)
-			}
-		}
-		items = items[n:]
-	}
-	return res, nil
+	return store.SubmitInSteps(ctx, items, store.Batch, b.submit, b.readdSteps)
 }
 
 // submit runs the submit script for the items of one step; split: the

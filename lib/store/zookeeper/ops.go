@@ -30,22 +30,7 @@ func ms(d time.Duration) int64 { return d.Milliseconds() }
 // Submit queues jobs. Each step of store.SubmitStep of submitBatch jobs is
 // one atomic multi-op; a readd in steps goes on in steps of its own.
 func (b *Backend) Submit(ctx context.Context, items []store.SubmitItem) ([]store.SubmitResult, error) {
-	out := make([]store.SubmitResult, 0, len(items))
-	for len(items) > 0 {
-		n, split := store.SubmitStep(items, submitBatch)
-		res, err := b.submit(ctx, items[:n], split)
-		if err != nil {
-			return out, err
-		}
-		out = append(out, res...)
-		if split {
-			if err := b.readdSteps(ctx, items[0].Ref, items[0].Reset, 0); err != nil {
-				return out, fmt.Errorf("submit %v: %w: %w", items[0].Ref, store.ErrReaddUnfinished, err)
-			}
-		}
-		items = items[n:]
-	}
-	return out, nil
+	return store.SubmitInSteps(ctx, items, submitBatch, b.submit, b.readdSteps)
 }
 
 // submit queues the items of one step; split: the first step of a readd
