@@ -40,10 +40,10 @@ lint:
 check: lint test
 
 # The flag entries of the man pages and the completion tables are written
-# from the tools' flag sets (internal/docgen); go test fails when they are
+# from the tools' flag sets (lib/docgen); go test fails when they are
 # out of date.
 docs:
-	$(GO) generate ./internal/docgen
+	$(GO) generate ./lib/docgen
 
 # The drift check alone: the generated parts match the flag sets, and every
 # flag is documented and completed.

@@ -72,8 +72,8 @@ func TestImports(t *testing.T) {
 	// A tool package, lib/X for each cmd/stolos-X, is imported by its
 	// command alone: tools share code through the packages below them.
 	// Above the tools, the root tests and the documentation generator
-	// (internal/docgen and its command) read every tool's flags.
-	above := []string{".", "internal/docgen", "internal/docgen/gendocs"}
+	// (lib/docgen and its command) read every tool's flags.
+	above := []string{".", "lib/docgen", "lib/docgen/gendocs"}
 	// A command's tool package is the one package of the module it
 	// imports: lib/X for cmd/stolos-X, but lib/graphviz for stolos-graph,
 	// since lib/graph is the pure graph library.

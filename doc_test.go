@@ -11,8 +11,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/stolos-sched/stolos/internal/docgen"
 	"github.com/stolos-sched/stolos/lib/cli"
+	"github.com/stolos-sched/stolos/lib/docgen"
 )
 
 // toolFlags maps every stolos command to its flag set, for the checks that
@@ -144,7 +144,7 @@ func TestDocManPagesCoverFlags(t *testing.T) {
 }
 
 // The generated parts of the man pages and completion files are what
-// internal/docgen writes from the flag sets now (make docs rewrites them).
+// lib/docgen writes from the flag sets now (make docs rewrites them).
 func TestDocGenerated(t *testing.T) {
 	files, err := docgen.Files(".")
 	if err != nil {
@@ -162,7 +162,7 @@ func TestDocGenerated(t *testing.T) {
 				if i < len(want) {
 					gen = want[i]
 				}
-				t.Errorf("%s:%d is %q, but internal/docgen makes it %q: run make docs", path, i+1, got, gen)
+				t.Errorf("%s:%d is %q, but lib/docgen makes it %q: run make docs", path, i+1, got, gen)
 				break
 			}
 		}

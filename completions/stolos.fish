@@ -7,13 +7,13 @@
 # The table below is the only place that knows the tools. A "tool" line
 # lists a tool's flags; a "flag" line gives a flag's argument: "-" for none,
 # "file", "app", "word" (anything), or choices a|b|c; then a description.
-# internal/docgen writes it from the tools' flag sets (make docs), and the
+# lib/docgen writes it from the tools' flag sets (make docs), and the
 # awk program from its apps.awk; TestDocGenerated fails when they differ.
 
 if not set -q __stolos_completions_loaded
 set -g __stolos_completions_loaded 1
 
-# BEGIN GENERATED table: edit internal/docgen and run make docs
+# BEGIN GENERATED table: edit lib/docgen and run make docs
 set -l table '
 tool stolos-expand    a app-name config configuration-backend job-id-default-template job-id-delimiter job-id-validations redis-db redis-host redis-key-prefix redis-password redis-port redis-tls tasks-json
 tool stolos-parents   a app-name config configuration-backend g job-id-default-template job-id-delimiter job-id-validations r redis-db redis-host redis-key-prefix redis-password redis-port redis-tls tasks-json

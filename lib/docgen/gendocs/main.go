@@ -7,7 +7,7 @@ import (
 	"fmt"
 	"os"
 
-	"github.com/stolos-sched/stolos/internal/docgen"
+	"github.com/stolos-sched/stolos/lib/docgen"
 )
 
 func main() {

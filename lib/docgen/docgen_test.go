@@ -65,8 +65,8 @@ func TestParseEntries(t *testing.T) {
 		t.Errorf("parseEntries: %+v %+v", es[0], es[1])
 	}
 	for text, want := range map[string]string{
-		"Text.\n":           "internal/docgen/flags.mdoc:1: text outside an entry",
-		".\\\" flag if x\n": "internal/docgen/flags.mdoc:1: an entry names no flag",
+		"Text.\n":           "lib/docgen/flags.mdoc:1: text outside an entry",
+		".\\\" flag if x\n": "lib/docgen/flags.mdoc:1: an entry names no flag",
 	} {
 		if _, err := parseEntries(text); err == nil || err.Error() != want {
 			t.Errorf("parseEntries(%q) = %v, want %s", text, err, want)
@@ -135,7 +135,7 @@ Home.
 		t.Errorf("used %d entries, want 3 (not env y, nor the HOME item)", len(used))
 	}
 	for page, want := range map[string]string{
-		".\\\" BEGIN GENERATED nope\n.\\\" END GENERATED\n": `internal/docgen/flags.mdoc has no section "nope"`,
+		".\\\" BEGIN GENERATED nope\n.\\\" END GENERATED\n": `lib/docgen/flags.mdoc has no section "nope"`,
 		".\\\" BEGIN GENERATED flags\n":                     `no line ".\\\" END GENERATED" after ".\\\" BEGIN GENERATED "`,
 	} {
 		if _, err := manPage(page, es, fs, used); err == nil || err.Error() != want {

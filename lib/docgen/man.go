@@ -45,7 +45,7 @@ func parseEntries(text string) ([]*entry, error) {
 			words = words[1:]
 		}
 		errorf := func(format string, args ...any) error {
-			return fmt.Errorf("internal/docgen/flags.mdoc:%d: "+format, append([]any{n}, args...)...)
+			return fmt.Errorf("lib/docgen/flags.mdoc:%d: "+format, append([]any{n}, args...)...)
 		}
 		switch kind {
 		case "section":
@@ -131,13 +131,13 @@ func manBlock(entries []*entry, section string, fs *flag.FlagSet, used map[*entr
 			continue
 		}
 		if len(have) < len(e.flags) {
-			return "", fmt.Errorf("internal/docgen/flags.mdoc:%d: the tool has only some of the flags of the entry", e.line)
+			return "", fmt.Errorf("lib/docgen/flags.mdoc:%d: the tool has only some of the flags of the entry", e.line)
 		}
 		used[e] = true
 		var its, evs []string
 		for i, f := range have {
 			if done[f.Name] {
-				return "", fmt.Errorf("internal/docgen/flags.mdoc:%d: a second entry of -%s", e.line, f.Name)
+				return "", fmt.Errorf("lib/docgen/flags.mdoc:%d: a second entry of -%s", e.line, f.Name)
 			}
 			done[f.Name] = true
 			its = append(its, itPart(f, e.flags[i].arg))
@@ -149,7 +149,7 @@ func manBlock(entries []*entry, section string, fs *flag.FlagSet, used map[*entr
 		b.WriteString(strings.Join(evs, " ,\n") + " .\n")
 	}
 	if !found {
-		return "", fmt.Errorf("internal/docgen/flags.mdoc has no section %q", section)
+		return "", fmt.Errorf("lib/docgen/flags.mdoc has no section %q", section)
 	}
 	return b.String(), nil
 }

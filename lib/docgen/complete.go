@@ -152,7 +152,7 @@ func completionTable() (string, error) {
 			seen[f.Name] = true
 			d, ok := descriptions[f.Name]
 			if !ok || badDescription.MatchString(d) {
-				return "", fmt.Errorf("flag -%s of %s: no completion description in internal/docgen/complete.go, or one holding [ ] : ' \" \\ $", f.Name, t.Name)
+				return "", fmt.Errorf("flag -%s of %s: no completion description in lib/docgen/complete.go, or one holding [ ] : ' \" \\ $", f.Name, t.Name)
 			}
 			rows = append(rows, row{f.Name, Kind(f), d})
 		}
@@ -160,7 +160,7 @@ func completionTable() (string, error) {
 	}
 	for name := range descriptions {
 		if !seen[name] {
-			return "", fmt.Errorf("internal/docgen/complete.go: a description of -%s, which no tool has", name)
+			return "", fmt.Errorf("lib/docgen/complete.go: a description of -%s, which no tool has", name)
 		}
 	}
 	slices.SortFunc(rows, func(a, b row) int { return strings.Compare(a.name, b.name) })
