@@ -456,13 +456,9 @@ func (c *chaos) supervise(s *chaosSlot) {
 			// line): its runs end when the last of its processes is
 			// gone. Start it again a little later.
 			c.t.Logf("worker %s exited: %v", id, werr)
-			at := time.Now()
-			last, ok := waitGone("CHAOS_WORKER="+id, 10*time.Second)
-			if !ok {
-				c.t.Errorf("worker %s exited at %s: its processes still run 10s later:%s", id, at.Format(time.StampMicro), describeProcs(procsWith("CHAOS_WORKER="+id)))
-			}
+			k := c.gone(id, "exited", time.Now())
 			c.mu.Lock()
-			c.exited[id] = chaosKill{at: at, lastSeen: last}
+			c.exited[id] = k
 			c.mu.Unlock()
 			select {
 			case <-c.stop:
@@ -506,14 +502,22 @@ func (c *chaos) chaosLoop() {
 			c.mu.Unlock()
 			continue
 		}
-		last, ok := waitGone("CHAOS_WORKER="+id, 10*time.Second)
-		if !ok {
-			c.t.Errorf("worker %s killed at %s: its processes still run 10s later:%s", id, at.Format(time.StampMicro), describeProcs(procsWith("CHAOS_WORKER="+id)))
-		}
+		k := c.gone(id, "killed", at)
 		c.mu.Lock()
-		c.kills[id] = chaosKill{at: at, lastSeen: last}
+		c.kills[id] = k
 		c.mu.Unlock()
 	}
+}
+
+// gone waits until the processes of worker incarnation id, which was
+// killed or exited (how) at at, are gone, and fails the test if they
+// outlive it by 10s. It returns when and until when they were seen.
+func (c *chaos) gone(id, how string, at time.Time) chaosKill {
+	last, ok := waitGone("CHAOS_WORKER="+id, 10*time.Second)
+	if !ok {
+		c.t.Errorf("worker %s %s at %s: its processes still run 10s later:%s", id, how, at.Format(time.StampMicro), describeProcs(procsWith("CHAOS_WORKER="+id)))
+	}
+	return chaosKill{at: at, lastSeen: last}
 }
 
 // halt stops the chaos loop and the workers (SIGTERM, then SIGKILL if
