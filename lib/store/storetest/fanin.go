@@ -9,7 +9,6 @@ import (
 	"reflect"
 	"sort"
 	"strconv"
-	"sync"
 	"testing"
 	"time"
 
@@ -205,19 +204,7 @@ func (s suite) testBubbleDownKilled(t *testing.T) {
 		t.Fatalf("unfinished: %v %v, want [%v]", refs, err, p)
 	}
 	b2 := s.openSpec(t, spec)
-	var wg sync.WaitGroup
-	errs := make([]error, 2)
-	for i, bk := range []store.Backend{b, b2} {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			errs[i] = bk.Resume(ctx(t), p, kids)
-		}()
-	}
-	wg.Wait()
-	if errs[0] != nil || errs[1] != nil {
-		t.Fatalf("resume: %v, %v", errs[0], errs[1])
-	}
+	together(t, "resume", b, b2, func(bk store.Backend) error { return bk.Resume(ctx(t), p, kids) })
 	checkCounts(t, b, "c", counts{Pending: n - 3, Completed: 3, Queued: n - 3})
 	for _, l := range ran {
 		checkJob(t, b, l.Ref, completedView)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"sync"
 	"testing"
 	"time"
 
@@ -283,4 +284,23 @@ func ids(leases []store.Lease) []string {
 		out[i] = l.JobID
 	}
 	return out
+}
+
+// together runs fn on b1 and b2 at once (two processes finishing the same
+// work) and fails the test, naming what, if either fails.
+func together(t *testing.T, what string, b1, b2 store.Backend, fn func(store.Backend) error) {
+	t.Helper()
+	var wg sync.WaitGroup
+	errs := make([]error, 2)
+	for i, bk := range []store.Backend{b1, b2} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = fn(bk)
+		}()
+	}
+	wg.Wait()
+	if errs[0] != nil || errs[1] != nil {
+		t.Fatalf("%s: %v, %v", what, errs[0], errs[1])
+	}
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"reflect"
-	"sync"
 	"testing"
 	"time"
 
@@ -120,19 +119,7 @@ func (s suite) testReaddKilled(t *testing.T) {
 	}
 
 	b2 := s.openSpec(t, spec)
-	var wg sync.WaitGroup
-	errs := make([]error, 2)
-	for i, bk := range []store.Backend{b, b2} {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			errs[i] = bk.ResumeReadd(ctx(t), p, desc)
-		}()
-	}
-	wg.Wait()
-	if errs[0] != nil || errs[1] != nil {
-		t.Fatalf("resume readd: %v, %v", errs[0], errs[1])
-	}
+	together(t, "resume readd", b, b2, func(bk store.Backend) error { return bk.ResumeReadd(ctx(t), p, desc) })
 	checkCounts(t, b, "c", counts{Pending: n, Queued: 1, Claimed: 1})
 	checkJob(t, b, held.Ref, view{State: store.Pending, Queued: true, Priority: 100, Owner: "w1", Revoked: true})
 	if ms, err := b.Unfinished(ctx(t), 0, 10); err != nil || len(ms) != 0 {
