@@ -642,16 +642,7 @@ func (t *txn) mark(bb *bubble, done int, version int32) {
 		}
 		return
 	}
-	data, _ := json.Marshal(markerData{Done: done, At: t.now, Building: bb.building, Build: bb.build, Op: t.op})
-	if t.probe == "" {
-		t.probe = path
-	}
-	if version >= 0 {
-		t.add(&zk.SetDataRequest{Path: path, Data: data, Version: version})
-	} else {
-		t.add(&zk.CreateRequest{Path: path, Data: data, Acl: t.b.acl})
-		t.dirs = append(t.dirs, t.b.p.bubble())
-	}
+	t.putMarker(bb.parent, markerData{Done: done, At: t.now, Building: bb.building, Build: bb.build, Op: t.op}, version)
 }
 
 // readMarker returns the marker of parent and its version, or false.

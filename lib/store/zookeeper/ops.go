@@ -140,8 +140,14 @@ func (t *txn) resets(job store.Ref, reset []store.Ref) {
 // over the marker of version (a bubble-down's, or a readd's), or made if
 // version is -1.
 func (t *txn) readdMark(job store.Ref, done int, version int32) {
+	t.putMarker(job, markerData{Done: done, At: t.now, Op: t.op, Readd: true}, version)
+}
+
+// putMarker writes m as job's marker in t, over the marker of version, or
+// made if version is -1.
+func (t *txn) putMarker(job store.Ref, m markerData, version int32) {
 	path := t.b.p.marker(job)
-	data, _ := json.Marshal(markerData{Done: done, At: t.now, Op: t.op, Readd: true})
+	data, _ := json.Marshal(m)
 	if t.probe == "" {
 		t.probe = path
 	}
