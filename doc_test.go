@@ -296,11 +296,16 @@ func run(t *testing.T, env []string, name string, args ...string) []string {
 	return strings.FieldsFunc(string(out), func(r rune) bool { return r == '\n' })
 }
 
-// shell returns the path of a shell, or skips the test loudly.
+// shell returns the path of a shell, or skips the test loudly (fails it
+// under STOLOS_TEST_REQUIRE_SERVERS=1, as CI runs: the test command
+// installs the shells).
 func shell(t *testing.T, name string) string {
 	t.Helper()
 	p, err := exec.LookPath(name)
 	if err != nil {
+		if os.Getenv("STOLOS_TEST_REQUIRE_SERVERS") == "1" || os.Getenv("CI") == "true" {
+			t.Fatalf("%s is not installed (apt-get install %s): its completion file cannot be run", name, name)
+		}
 		t.Skipf("SKIP: %s is not installed: its completion file is checked as text only", name)
 	}
 	return p

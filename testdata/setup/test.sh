@@ -1,7 +1,8 @@
 #!/bin/sh
 # The whole test suite, on a fresh machine: installs the test servers
-# (Debian's zookeeper and redis-server), mandoc, shellcheck and graphviz
-# (dot, which draws stolos-graph's output) when missing and when it can
+# (Debian's zookeeper and redis-server), mandoc, shellcheck, graphviz
+# (dot, which draws stolos-graph's output), and zsh and fish (whose
+# completions the tests run) when missing and when it can
 # (root with apt-get), then runs the static checks (lint.sh, as make lint
 # does), every test, and each fuzz target briefly. With
 # STOLOS_TEST_REQUIRE_SERVERS=1 (CI), a test that needs a missing server
@@ -10,7 +11,7 @@ set -eu
 cd "$(dirname "$0")/../.."
 
 missing=""
-for pkg in zookeeper redis-server mandoc shellcheck graphviz; do
+for pkg in zookeeper redis-server mandoc shellcheck graphviz zsh fish; do
 	dpkg -s "$pkg" >/dev/null 2>&1 || missing="$missing $pkg"
 done
 if [ -n "$missing" ]; then
