@@ -440,13 +440,15 @@ func (tx *txn) complete(l store.Lease, outcome string, children []store.Child) (
 		}
 	} else if r, err = tx.held(l); err != nil {
 		return 0, err
-	} else if err := tx.record(&r, l.Seq, tx.now, outcome, l.Log); err != nil {
-		return 0, err
 	}
 	if _, readd, _, err := tx.marker(l.Ref); err != nil {
 		return 0, err
 	} else if readd {
 		return 0, store.ErrResetting
+	}
+	// The attempt is recorded with the completion, not before a refusal.
+	if err := tx.record(&r, l.Seq, tx.now, outcome, l.Log); err != nil {
+		return 0, err
 	}
 	dequeue(&r)
 	clearLease(&r)

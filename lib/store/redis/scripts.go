@@ -554,13 +554,13 @@ local h = H(app, id)
 local st = redis.call('HGET', h, 'state')
 if token ~= '' then
   if not held(h, token) then return lost() end
-  record(app, id, h, ARGV[6], now, outcome, ARGV[7])
 elseif not st then
   return redis.error_reply('STOLOS notfound')
 elseif live(h) and redis.call('HGET', h, 'tr') ~= '1' then
   return redis.error_reply('STOLOS held ' .. redis.call('HGET', h, 'owner'))
 end
 if readding(app .. '\t' .. id) then return redis.error_reply('STOLOS resetting') end
+if token ~= '' then record(app, id, h, ARGV[6], now, outcome, ARGV[7]) end
 local p = pri(h)
 detach(app, id, h)
 clearlease(h)

@@ -103,6 +103,11 @@ func (s suite) testReaddKilled(t *testing.T) {
 	if err := b.Complete(ctx(t), l, "exit 0", childrenOf(p, "c", n)); !errors.Is(err, store.ErrResetting) {
 		t.Fatalf("complete during the readd: %v, want store.ErrResetting", err)
 	}
+	for _, a := range getHistory(t, b, p) {
+		if a.Seq == l.Seq {
+			t.Fatalf("a refused completion left the record of attempt %d: %+v", l.Seq, a)
+		}
+	}
 	checkJob(t, b, p, view{State: store.Pending, Queued: true, Priority: 100, Owner: "w1", Outcome: "exit 0"})
 	if ms, err := b.Unfinished(ctx(t), time.Hour, 10); err != nil || len(ms) != 0 {
 		t.Fatalf("unfinished for an hour: %v %v, want none", ms, err)
