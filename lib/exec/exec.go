@@ -336,21 +336,27 @@ func (w *worker) recorded(d *success, err error) {
 	case errors.Is(err, store.ErrUnfinished):
 		w.t.Warnf("%s%s, completed; %v", d.prefix, d.text, err)
 		return
-	case errors.Is(err, store.ErrLeaseLost):
-		w.release(d.c.Lease) // a revoked lease waits for it
-		w.t.Report(fmt.Errorf("%s%s, but recording it failed: %v", d.prefix, d.text, err))
-		return
-	case errors.Is(err, store.ErrNotFound):
-		w.t.Report(fmt.Errorf("%s%s, but recording it failed: %v", d.prefix, d.text, err))
-		return
 	}
 	j, rerr := w.s.Resolve(d.c.Lease.Ref)
-	if rerr != nil {
-		w.t.Report(fmt.Errorf("%s%s, but recording it failed: %v", d.prefix, d.text, err))
+	if errors.Is(err, store.ErrLeaseLost) || errors.Is(err, store.ErrNotFound) || rerr != nil {
+		w.notRecorded(d.c.Lease, d.prefix, d.text, err)
 		return
 	}
+	// Bounded like release: a backend that hangs does not hang the worker.
+	ctx, cancel := context.WithTimeout(context.Background(), w.f.Lease)
+	defer cancel()
 	outcome := fmt.Sprintf("%s, but the completion could not be recorded: %v", d.c.Outcome, err)
-	w.failed(context.Background(), j.App, d.c.Lease, d.prefix, d.text+", but the completion could not be recorded ("+err.Error()+")", outcome)
+	w.failed(ctx, j.App, d.c.Lease, d.prefix, d.text+", but the completion could not be recorded ("+err.Error()+")", outcome)
+}
+
+// notRecorded reports an outcome of a job held under l that recording
+// failed with err; a lost (perhaps revoked) lease is released first, for
+// a revoked lease waits for it.
+func (w *worker) notRecorded(l store.Lease, prefix, text string, err error) {
+	if errors.Is(err, store.ErrLeaseLost) {
+		w.release(l)
+	}
+	w.t.Report(fmt.Errorf("%s%s, but recording it failed: %v", prefix, text, err))
 }
 
 // failed records a failed attempt of a job of app a held under l, with
@@ -359,11 +365,8 @@ func (w *worker) recorded(d *success, err error) {
 func (w *worker) failed(ctx context.Context, a *config.App, l store.Lease, prefix, text, outcome string) {
 	r, err := w.s.Fail(ctx, a, l, outcome, w.f.MaxRetry)
 	switch {
-	case errors.Is(err, store.ErrLeaseLost):
-		w.release(l) // a revoked lease waits for it
-		w.t.Report(fmt.Errorf("%s%s, but recording it failed: %v", prefix, text, err))
 	case err != nil:
-		w.t.Report(fmt.Errorf("%s%s, but recording it failed: %v", prefix, text, err))
+		w.notRecorded(l, prefix, text, err)
 	case r.Final:
 		w.t.Report(fmt.Errorf("%s%s, failed (max_retry %d reached)", prefix, text, r.MaxRetry))
 	case r.Delay > 0:
@@ -586,7 +589,14 @@ func (w *worker) release(l store.Lease) {
 }
 
 // keep is how many attempts the history keeps per job (-history-keep).
-func (w *worker) keep() int64 { return int64(max(w.f.Setup.QB.Keep, 1)) }
+// Zero (flags set up without their defaults) is store.DefaultKeep, as
+// for the backend.
+func (w *worker) keep() int64 {
+	if k := w.f.Setup.QB.Keep; k > 0 {
+		return int64(k)
+	}
+	return store.DefaultKeep
+}
 
 // openLog creates DIR/APP/JOB_ID/SEQ.log (names escaped) for attempt seq
 // (store.Attempt.Seq: never reset, so a log is never another attempt's),
