@@ -57,7 +57,7 @@ func ParkInSteps(ctx context.Context, b ParkStepper, l Lease, parents []Ref, abo
 			return ParkResult{}, err
 		}
 		if !res.Ready {
-			return ParkResult{Parents: jobs}, nil
+			return ParkResult{Parents: seen}, nil
 		}
 		// It completed since it was read: park on the next one.
 		seen[on] = res.Parents[0]
