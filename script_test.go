@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"flag"
-	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -227,11 +226,7 @@ func condition(cond string) (bool, error) {
 	if cond != "dot" {
 		return false, errors.New("unknown condition " + cond)
 	}
-	err := dottest.Missing()
-	if err != nil && os.Getenv(dottest.RequireEnv) == "1" {
-		return false, fmt.Errorf("%v, and %s=1", err, dottest.RequireEnv)
-	}
-	return err == nil, nil
+	return dottest.Condition()
 }
 
 // cmdSVGTitles draws a DOT file with dot -Tsvg (a warning fails) and

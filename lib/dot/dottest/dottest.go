@@ -7,39 +7,24 @@ package dottest
 import (
 	"bytes"
 	"encoding/xml"
-	"errors"
 	"fmt"
 	"io"
-	"os"
 	"os/exec"
 	"strings"
 	"testing"
+
+	"github.com/stolos-sched/stolos/lib/testenv"
 )
-
-// RequireEnv makes a missing dot a failure.
-const RequireEnv = "STOLOS_TEST_REQUIRE_SERVERS"
-
-// Missing says why dot cannot run (nil when it can).
-func Missing() error {
-	if _, err := exec.LookPath("dot"); err != nil {
-		return errors.New("dot is not installed (install the graphviz package)")
-	}
-	return nil
-}
 
 // Require skips tb, or fails it under STOLOS_TEST_REQUIRE_SERVERS=1, when
 // dot cannot run.
 func Require(tb testing.TB) {
 	tb.Helper()
-	err := Missing()
-	if err == nil {
-		return
-	}
-	if os.Getenv(RequireEnv) == "1" {
-		tb.Fatalf("%v, and %s=1", err, RequireEnv)
-	}
-	tb.Skipf("SKIPPING: %v (or set %s=1 to make this a failure)", err, RequireEnv)
+	testenv.RequireTool(tb, "dot", "graphviz")
 }
+
+// Condition answers the testscript condition [dot] (see testenv.Condition).
+func Condition() (bool, error) { return testenv.Condition("dot", "graphviz") }
 
 // SVG renders src with dot -Tsvg. dot's warnings are errors: valid DOT
 // renders without a word on stderr.

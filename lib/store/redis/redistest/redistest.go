@@ -30,11 +30,8 @@ import (
 	"time"
 
 	"github.com/stolos-sched/stolos/lib/store/storetest"
+	"github.com/stolos-sched/stolos/lib/testenv"
 )
-
-// RequireEnv is the environment variable that turns a missing redis-server
-// from a skip into a failure.
-const RequireEnv = "STOLOS_TEST_REQUIRE_SERVERS"
 
 // startTimeout bounds how long a server may take to answer PING.
 const startTimeout = 20 * time.Second
@@ -117,10 +114,7 @@ func (s *Server) Require(tb testing.TB) {
 	if s.missing == "" {
 		return
 	}
-	if os.Getenv(RequireEnv) == "1" {
-		tb.Fatalf("%s, and %s=1", s.missing, RequireEnv)
-	}
-	tb.Skipf("SKIPPING: %s (install the redis-server package, or set %s=1 to make this a failure)", s.missing, RequireEnv)
+	testenv.Unavailable(tb, errors.New(s.missing+" (install the redis-server package)"))
 }
 
 // Addr returns the server's host:port.

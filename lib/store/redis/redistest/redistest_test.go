@@ -2,6 +2,8 @@ package redistest
 
 import (
 	"testing"
+
+	"github.com/stolos-sched/stolos/lib/testenv"
 )
 
 func TestStartRestart(t *testing.T) {
@@ -45,7 +47,7 @@ func TestStartMain(t *testing.T) {
 
 func TestMissing(t *testing.T) {
 	t.Setenv("PATH", t.TempDir())
-	t.Setenv(RequireEnv, "")
+	t.Setenv(testenv.RequireEnv, "")
 	s, stop, err := StartMain()
 	if err != nil {
 		t.Fatal(err)

@@ -30,11 +30,8 @@ import (
 	"time"
 
 	"github.com/stolos-sched/stolos/lib/store/storetest"
+	"github.com/stolos-sched/stolos/lib/testenv"
 )
-
-// RequireEnv is the environment variable that turns a missing server from a
-// skip into a failure.
-const RequireEnv = "STOLOS_TEST_REQUIRE_SERVERS"
 
 // HeapEnv is the environment variable that sets the servers' maximum heap.
 const HeapEnv = "STOLOS_TEST_ZK_HEAP"
@@ -85,10 +82,7 @@ func find() (java, classpath string, err error) {
 // unavailable skips or fails tb for a missing server.
 func unavailable(tb testing.TB, err error) {
 	tb.Helper()
-	if os.Getenv(RequireEnv) == "1" {
-		tb.Fatalf("zktest: %v, and %s=1", err, RequireEnv)
-	}
-	tb.Skipf("SKIPPING: no ZooKeeper server for this test: %v (set %s=1 to fail instead)", err, RequireEnv)
+	testenv.Unavailable(tb, fmt.Errorf("no ZooKeeper server for this test: %w", err))
 }
 
 // newServer writes a standalone config in a new temporary directory.
