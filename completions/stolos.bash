@@ -21,6 +21,7 @@ tool stolos-claim     a app-name config configuration-backend history-keep job-i
 tool stolos-state     a app-name attempt config configuration-backend count force history history-keep job-id-default-template job-id-delimiter job-id-validations json list log q qb-local-path qb-redis-db qb-redis-host qb-redis-key-prefix qb-redis-password qb-redis-port qb-redis-tls qb-zookeeper-auth qb-zookeeper-hosts qb-zookeeper-timeout queue-backend redis-db redis-host redis-key-prefix redis-password redis-port redis-tls set since state tasks-json until
 tool stolos-exec      a app-name bypass-scheduler config configuration-backend grace history-keep job-id-default-template job-id-delimiter job-id-validations lease log-dir loop max-retry q qb-local-path qb-redis-db qb-redis-host qb-redis-key-prefix qb-redis-password qb-redis-port qb-redis-tls qb-zookeeper-auth qb-zookeeper-hosts qb-zookeeper-timeout queue-backend redis-db redis-host redis-key-prefix redis-password redis-port redis-tls tasks-json wait
 tool stolos-graph     a app-name config configuration-backend down history-keep job-id-default-template job-id-delimiter job-id-validations max q qb-local-path qb-redis-db qb-redis-host qb-redis-key-prefix qb-redis-password qb-redis-port qb-redis-tls qb-zookeeper-auth qb-zookeeper-hosts qb-zookeeper-timeout queue-backend redis-db redis-host redis-key-prefix redis-password redis-port redis-tls tasks-json up
+tool stolos-web       config configuration-backend history-keep job-id-default-template job-id-delimiter job-id-validations listen q qb-local-path qb-redis-db qb-redis-host qb-redis-key-prefix qb-redis-password qb-redis-port qb-redis-tls qb-zookeeper-auth qb-zookeeper-hosts qb-zookeeper-timeout queue-backend redis-db redis-host redis-key-prefix redis-password redis-port redis-tls tasks-json
 flag a                        app                               the app
 flag app-name                 app                               the app, as -a
 flag attempt                  word                              with -log, the attempt with this number
@@ -40,6 +41,7 @@ flag job-id-validations       file                              identifier rules
 flag json                     -                                 write JSON objects, one per line
 flag lease                    word                              hold claimed jobs this long
 flag list                     -                                 every known job of the app
+flag listen                   word                              serve the status pages on this host and port
 flag log                      -                                 the log of the latest recorded attempt
 flag log-dir                  file                              write each attempt output to a file under this directory
 flag loop                     -                                 keep claiming and running jobs

@@ -37,6 +37,7 @@ import (
 	"github.com/stolos-sched/stolos/lib/parents"
 	"github.com/stolos-sched/stolos/lib/state"
 	"github.com/stolos-sched/stolos/lib/submit"
+	"github.com/stolos-sched/stolos/lib/web"
 )
 
 // Tool is a stolos command and its flag set.
@@ -57,6 +58,7 @@ func Tools() []Tool {
 		{"stolos-state", state.Tool},
 		{"stolos-exec", exec.Tool},
 		{"stolos-graph", graphviz.Tool},
+		{"stolos-web", web.Tool},
 	}
 }
 
