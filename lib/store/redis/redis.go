@@ -97,11 +97,9 @@ var (
 // and writes one warning line to warn if the server may evict keys.
 func Open(ctx context.Context, o Options, warn io.Writer) (*Backend, error) {
 	addr := o.addr()
-	if o.Keep < 0 {
-		return nil, fmt.Errorf("redis %s: history retention %d is negative", addr, o.Keep)
-	}
-	if o.Keep == 0 {
-		o.Keep = store.DefaultKeep
+	var err error
+	if o.Keep, err = store.Keep(o.Keep); err != nil {
+		return nil, fmt.Errorf("redis %s: %v", addr, err)
 	}
 	opt := &goredis.Options{
 		Addr:            addr,
