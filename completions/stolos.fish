@@ -15,7 +15,7 @@ set -g __stolos_completions_loaded 1
 
 # BEGIN GENERATED table: edit lib/docgen and run make docs
 set -l table '
-tool stolos-expand    a app-name config configuration-backend job-id-default-template job-id-delimiter job-id-validations redis-db redis-host redis-key-prefix redis-password redis-port redis-tls tasks-json
+tool stolos-expand    a app-name config configuration-backend job-id-default-template job-id-delimiter job-id-validations redis-db redis-host redis-key-prefix redis-password redis-port redis-tls tasks-json tz
 tool stolos-parents   a app-name config configuration-backend g job-id-default-template job-id-delimiter job-id-validations r redis-db redis-host redis-key-prefix redis-password redis-port redis-tls tasks-json
 tool stolos-children  a app-name config configuration-backend g job-id-default-template job-id-delimiter job-id-validations r redis-db redis-host redis-key-prefix redis-password redis-port redis-tls tasks-json
 tool stolos-submit    a app-name config configuration-backend history-keep job-id-default-template job-id-delimiter job-id-validations priority q qb-local-path qb-redis-db qb-redis-host qb-redis-key-prefix qb-redis-password qb-redis-port qb-redis-tls qb-zookeeper-auth qb-zookeeper-hosts qb-zookeeper-timeout queue-backend readd redis-db redis-host redis-key-prefix redis-password redis-port redis-tls tasks-json
@@ -75,6 +75,7 @@ flag set                      pending|completed|failed|skipped  set the state of
 flag since                    word                              with -history, the app attempts that ended since this time
 flag state                    pending|completed|failed|skipped  with -list, only jobs in this state
 flag tasks-json               file                              the apps configuration, a tasks.json file
+flag tz                       word                              time zone of relative dates such as today-7
 flag until                    word                              with -history -since, only those that ended before this time
 flag up                       -                                 draw the jobs and their ancestors, by state
 flag wait                     word                              wait this long for work

@@ -17,5 +17,5 @@ var ConfigKeys = []string{
 	"qb-zookeeper-hosts", "qb-zookeeper-timeout", "queue-backend", "r",
 	"readd", "redis-db", "redis-host", "redis-key-prefix",
 	"redis-password", "redis-port", "redis-tls", "set", "since", "state",
-	"tasks-json", "until", "up", "wait",
+	"tasks-json", "tz", "until", "up", "wait",
 }

@@ -67,6 +67,7 @@ var descriptions = map[string]string{
 	"up":                      "draw the jobs and their ancestors, by state",
 	"down":                    "draw the jobs and their descendants, by state",
 	"max":                     "draw at most N jobs, summing up the rest",
+	"tz":                      "time zone of relative dates such as today-7",
 	"queue-backend":           "where job state lives",
 	"qb-local-path":           "local backend, the SQLite file",
 	"qb-zookeeper-hosts":      "zookeeper backend, host and port list and chroot",
