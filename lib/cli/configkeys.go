@@ -8,7 +8,7 @@ package cli
 var ConfigKeys = []string{
 	"a", "app-name", "attempt", "bypass-scheduler", "config",
 	"configuration-backend", "count", "down", "force", "g", "grace",
-	"history", "history-keep", "job-id-default-template",
+	"history", "history-keep", "interval", "job-id-default-template",
 	"job-id-delimiter", "job-id-validations", "json", "lease", "list",
 	"log", "log-dir", "loop", "max", "max-retry", "n", "priority", "q",
 	"qb-local-path", "qb-redis-db", "qb-redis-host", "qb-redis-key-prefix",
@@ -16,5 +16,6 @@ var ConfigKeys = []string{
 	"qb-zookeeper-auth", "qb-zookeeper-hosts", "qb-zookeeper-timeout",
 	"queue-backend", "r", "readd", "redis-db", "redis-host",
 	"redis-key-prefix", "redis-password", "redis-port", "redis-tls", "set",
-	"since", "state", "tasks-json", "until", "up", "wait",
+	"since", "state", "tasks-json", "timeout", "until", "up", "wait",
+	"wait-all", "watch",
 }
