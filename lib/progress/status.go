@@ -52,9 +52,6 @@ func base(j store.Job, now time.Time) Status {
 	return open
 }
 
-// live says whether a job of status s will move without anyone's help.
-func (s Status) live() bool { return s == Running || s == Queued || s == Waiting }
-
 // classify turns the base statuses of the set's jobs (base) into their
 // statuses, from their ancestors' and descendants' (in place), and
 // returns for each blocked job the parent that blocks it (via).
