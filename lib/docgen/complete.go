@@ -50,6 +50,8 @@ var descriptions = map[string]string{
 	"log-dir":                 "write each attempt output to a file under this directory",
 	"grace":                   "time from SIGTERM to SIGKILL",
 	"bypass-scheduler":        "run the named jobs and change no state",
+	"max-load":                "take no job while the load per core is over this",
+	"min-free-mem":            "take no job while available memory is under this",
 	"set":                     "set the state of the jobs",
 	"force":                   "with -set completed, stop a running job first",
 	"list":                    "every known job of the app",
