@@ -55,7 +55,17 @@ func (s *Sched) ClaimAny(ctx context.Context, apps *Apps, c *Completion, recorde
 		}
 	}()
 	deadline := time.Now().Add(wait)
+	// A claim that parks jobs (bubble-up) queues their missing ancestors,
+	// maybe in other apps: the queues are read again before giving up.
+	moved := false
+	report := func(p Parked) {
+		moved = true
+		if parked != nil {
+			parked(p)
+		}
+	}
 	for {
+		moved = false
 		until := deadline // or sooner: when a lease or retry delay ends
 		heads, err := s.b.Heads(ctx, apps.Names)
 		if err != nil {
@@ -73,7 +83,7 @@ func (s *Sched) ClaimAny(ctx context.Context, apps *Apps, c *Completion, recorde
 			r := req
 			r.App, r.N, r.MaxRetry = apps.Names[i], 1, apps.MaxRetry(apps.Names[i])
 			var next time.Time
-			n, err := s.claim(ctx, c, recorded, r, 0, got, parked, &next)
+			n, err := s.claim(ctx, c, recorded, r, 0, got, report, &next)
 			c = nil
 			if !next.IsZero() && next.Before(until) {
 				until = next
@@ -85,7 +95,12 @@ func (s *Sched) ClaimAny(ctx context.Context, apps *Apps, c *Completion, recorde
 				return n, err
 			}
 		}
-		if wait <= 0 || !time.Now().Before(deadline) || ctx.Err() != nil {
+		switch {
+		case ctx.Err() != nil:
+			return 0, nil
+		case moved:
+			continue
+		case wait <= 0 || !time.Now().Before(deadline):
 			return 0, nil
 		}
 		if err := s.waitAny(ctx, apps.Names, until); err != nil {
