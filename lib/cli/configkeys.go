@@ -10,7 +10,7 @@ var ConfigKeys = []string{
 	"configuration-backend", "count", "down", "force", "g", "grace",
 	"history", "history-keep", "job-id-default-template",
 	"job-id-delimiter", "job-id-validations", "json", "lease", "list",
-	"log", "log-dir", "loop", "max", "max-load", "max-retry",
+	"log", "log-dir", "loop", "max", "max-load", "max-queued", "max-retry",
 	"min-free-mem", "n", "priority", "q", "qb-local-path", "qb-redis-db",
 	"qb-redis-host", "qb-redis-key-prefix", "qb-redis-password",
 	"qb-redis-port", "qb-redis-tls", "qb-zookeeper-auth",

@@ -42,6 +42,7 @@ var descriptions = map[string]string{
 	"r":                       "recursive, every ancestor or descendant once",
 	"readd":                   "queue again in any state, resetting descendants",
 	"priority":                "queue priority, lower runs first",
+	"max-queued":              "queue nothing if an app would pass this many queued jobs",
 	"n":                       "claim up to N jobs",
 	"wait":                    "wait this long for work",
 	"lease":                   "hold claimed jobs this long",
