@@ -46,6 +46,7 @@ import (
 	"time"
 
 	"github.com/stolos-sched/stolos/lib/command"
+	"github.com/stolos-sched/stolos/lib/store"
 )
 
 // Shell is the shell that runs bash jobs' commands and check_cmd.
@@ -142,7 +143,7 @@ func (r *Reaper) Run(ctx context.Context, j Job) (Outcome, error) {
 			return o, err
 		}
 		if o.OK {
-			return Outcome{Text: "already done (check_cmd)", OK: true}, nil
+			return Outcome{Text: store.OutcomeDone, OK: true}, nil
 		}
 	}
 	o, _, err := r.run(ctx, j, argv)
@@ -589,7 +590,7 @@ func (r *Reaper) run(ctx context.Context, j Job, argv []string) (o Outcome, ende
 	case status == "stopped not started":
 		return Outcome{Text: "canceled"}, false, nil
 	case status != "":
-		return Outcome{Text: status, OK: status == "exit 0"}, true, nil
+		return Outcome{Text: status, OK: status == store.OutcomeOK}, true, nil
 	case ws.Signaled(): // the reaper was killed, and the command with it
 		return Outcome{Text: statusText(ws)}, true, nil
 	}

@@ -356,7 +356,9 @@ type ClaimResult struct {
 
 // AbandonedOutcome is the outcome recorded for an abandoned attempt of the
 // worker owner.
-func AbandonedOutcome(owner string) string { return "abandoned: worker " + owner + " lost" }
+func AbandonedOutcome(owner string) string { return abandonedPrefix + owner + abandonedSuffix }
+
+const abandonedPrefix, abandonedSuffix = "abandoned: worker ", " lost"
 
 // RevokedToken is how a backend stores the token of a revoked lease: it
 // no longer matches the holder's token, so every fenced change fails, and
