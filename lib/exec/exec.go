@@ -120,6 +120,10 @@ func run(ctx context.Context, t *cli.Tool, f *flags, args, rest []string) error 
 	if err != nil {
 		return err
 	}
+	now, err := t.Clock()
+	if err != nil {
+		return cli.Invalid(err)
+	}
 	s, err := f.Setup.Open(ctx, apps.one(), t.Warnf)
 	if err != nil {
 		return err
@@ -134,7 +138,7 @@ func run(ctx context.Context, t *cli.Tool, f *flags, args, rest []string) error 
 	}
 	reaper := runner.NewReaper(argv)
 	defer reaper.Close()
-	w := &worker{t: t, f: f, s: s, extra: extra, reaper: reaper, owner: sched.Owner("stolos-exec"), guard: guard, apps: apps}
+	w := &worker{t: t, f: f, s: s, extra: extra, reaper: reaper, owner: sched.Owner("stolos-exec"), guard: guard, now: now, apps: apps}
 	switch {
 	case f.Bypass:
 		w.bypass(ctx, ids)
@@ -177,9 +181,10 @@ type worker struct {
 	extra  []string
 	reaper *runner.Reaper // one reaper process for all the attempts
 	owner  string
-	outage outage // of a -loop -wait worker's claims
-	guard  *guard // -max-load, -min-free-mem
-	apps   apps   // -a, -all
+	outage outage           // of a -loop -wait worker's claims
+	guard  *guard           // -max-load, -min-free-mem
+	now    func() time.Time // the clock of readiness timeouts (cli.Tool.Clock)
+	apps   apps             // -a, -all
 }
 
 // eachJob calls fn for each job named by ids, in order, until a signal;
@@ -474,6 +479,10 @@ func (w *worker) attempt(ctx context.Context, l store.Lease, later bool) *succes
 	}
 	text := out.Text + logNote
 	bg := context.WithoutCancel(ctx)
+	if out.NotReady {
+		w.notReady(bg, a, l, fmt.Sprintf("%s %s", a.Name, j.ID), prefix, logNote)
+		return nil
+	}
 	if out.OK {
 		d := &success{c: sched.Completion{Lease: l, Outcome: text}, prefix: prefix, text: out.Text}
 		if later {
@@ -653,7 +662,7 @@ func openLog(dir, app, id string, seq, keep int64) (*os.File, string, error) {
 func (w *worker) runnerJob(j sched.Job) runner.Job {
 	a := j.App
 	job := runner.Job{App: a.Name, JobID: j.ID, JobType: a.Exec.JobType, BashCmd: a.Exec.BashCmd,
-		Extra: w.extra, CheckCmd: a.Exec.CheckCmd, Environ: os.Environ(), Env: a.Exec.Env,
+		Extra: w.extra, CheckCmd: a.Exec.CheckCmd, ReadyCmd: a.Exec.ReadyCmd, Environ: os.Environ(), Env: a.Exec.Env,
 		Timeout: a.Exec.Timeout, Grace: w.grace(), Stdout: w.t.Stderr, Stderr: w.t.Stderr}
 	for i, k := range a.Template.Idents {
 		job.Idents = append(job.Idents, runner.Ident{Name: k, Value: j.Vals[i]})
@@ -664,7 +673,9 @@ func (w *worker) runnerJob(j sched.Job) runner.Job {
 // bypass runs the named jobs' commands with no lease and no state change.
 func (w *worker) bypass(ctx context.Context, ids []string) {
 	w.eachJob(ctx, ids, func(j sched.Job) {
-		out, err := w.reaper.Run(ctx, w.runnerJob(j))
+		job := w.runnerJob(j)
+		job.ReadyCmd = "" // the command, now, as asked
+		out, err := w.reaper.Run(ctx, job)
 		if err != nil || !out.OK {
 			w.t.Report(fmt.Errorf("%s %s: %s%v", j.App.Name, j.ID, out.Text, errOrEmpty(err)))
 			return
