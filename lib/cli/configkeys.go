@@ -6,7 +6,7 @@ package cli
 // may hold. A tool ignores the keys of other tools' flags, so one file
 // serves them all; a key in none of them is an error.
 var ConfigKeys = []string{
-	"a", "app-name", "attempt", "bypass-scheduler", "config",
+	"a", "all", "app-name", "attempt", "bypass-scheduler", "config",
 	"configuration-backend", "count", "down", "force", "g", "grace",
 	"history", "history-keep", "interval", "job-id-default-template",
 	"job-id-delimiter", "job-id-validations", "json", "lease", "list",
