@@ -39,6 +39,7 @@ import (
 	"github.com/stolos-sched/stolos/lib/progress"
 	"github.com/stolos-sched/stolos/lib/state"
 	"github.com/stolos-sched/stolos/lib/submit"
+	"github.com/stolos-sched/stolos/lib/web"
 )
 
 // Tool is a stolos command and its flag set.
@@ -59,6 +60,7 @@ func Tools() []Tool {
 		{"stolos-state", state.Tool},
 		{"stolos-exec", exec.Tool},
 		{"stolos-graph", graphviz.Tool},
+		{"stolos-web", web.Tool},
 		{"stolos-progress", progress.Tool},
 		{"stolos-metrics", metrics.Tool},
 	}
