@@ -44,6 +44,7 @@ var tools = map[string]func(args []string) int{
 	"stolos-state":    func(a []string) int { return state.Main(a, os.Stdin, os.Stdout, os.Stderr) },
 	"stolos-exec":     func(a []string) int { return stexec.Main(a, os.Stdin, os.Stdout, os.Stderr) },
 	"stolos-graph":    func(a []string) int { return graphviz.Main(a, os.Stdin, os.Stdout, os.Stderr) },
+	"stolos":          func(a []string) int { return stexec.FrontMain(a, os.Stdin, os.Stdout, os.Stderr) },
 }
 
 func TestMain(m *testing.M) {

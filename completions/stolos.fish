@@ -16,16 +16,18 @@ set -g __stolos_completions_loaded 1
 # BEGIN GENERATED table: edit lib/docgen and run make docs
 set -l table '
 tool stolos-expand    a app-name config configuration-backend job-id-default-template job-id-delimiter job-id-validations redis-db redis-host redis-key-prefix redis-password redis-port redis-tls tasks-json
-tool stolos-parents   a app-name config configuration-backend g job-id-default-template job-id-delimiter job-id-validations r redis-db redis-host redis-key-prefix redis-password redis-port redis-tls tasks-json
-tool stolos-children  a app-name config configuration-backend g job-id-default-template job-id-delimiter job-id-validations r redis-db redis-host redis-key-prefix redis-password redis-port redis-tls tasks-json
-tool stolos-submit    a app-name config configuration-backend history-keep job-id-default-template job-id-delimiter job-id-validations priority q qb-local-path qb-redis-db qb-redis-host qb-redis-key-prefix qb-redis-password qb-redis-port qb-redis-tls qb-zookeeper-auth qb-zookeeper-hosts qb-zookeeper-timeout queue-backend readd redis-db redis-host redis-key-prefix redis-password redis-port redis-tls tasks-json
+tool stolos-parents   a app-name config configuration-backend g job-id job-id-default-template job-id-delimiter job-id-validations r redis-db redis-host redis-key-prefix redis-password redis-port redis-tls tasks-json
+tool stolos-children  a app-name config configuration-backend g job-id job-id-default-template job-id-delimiter job-id-validations r redis-db redis-host redis-key-prefix redis-password redis-port redis-tls tasks-json
+tool stolos-submit    a app-name config configuration-backend history-keep job-id job-id-default-template job-id-delimiter job-id-validations priority q qb-local-path qb-redis-db qb-redis-host qb-redis-key-prefix qb-redis-password qb-redis-port qb-redis-tls qb-zookeeper-auth qb-zookeeper-hosts qb-zookeeper-timeout queue-backend readd redis-db redis-host redis-key-prefix redis-password redis-port redis-tls tasks-json
 tool stolos-claim     a app-name config configuration-backend history-keep job-id-default-template job-id-delimiter job-id-validations lease n q qb-local-path qb-redis-db qb-redis-host qb-redis-key-prefix qb-redis-password qb-redis-port qb-redis-tls qb-zookeeper-auth qb-zookeeper-hosts qb-zookeeper-timeout queue-backend redis-db redis-host redis-key-prefix redis-password redis-port redis-tls tasks-json wait
-tool stolos-state     a app-name attempt config configuration-backend count force history history-keep job-id-default-template job-id-delimiter job-id-validations json list log q qb-local-path qb-redis-db qb-redis-host qb-redis-key-prefix qb-redis-password qb-redis-port qb-redis-tls qb-zookeeper-auth qb-zookeeper-hosts qb-zookeeper-timeout queue-backend redis-db redis-host redis-key-prefix redis-password redis-port redis-tls set since state tasks-json until
-tool stolos-exec      a app-name bypass-scheduler config configuration-backend grace history-keep job-id-default-template job-id-delimiter job-id-validations lease log-dir loop max-retry q qb-local-path qb-redis-db qb-redis-host qb-redis-key-prefix qb-redis-password qb-redis-port qb-redis-tls qb-zookeeper-auth qb-zookeeper-hosts qb-zookeeper-timeout queue-backend redis-db redis-host redis-key-prefix redis-password redis-port redis-tls tasks-json wait
-tool stolos-graph     a app-name config configuration-backend down history-keep job-id-default-template job-id-delimiter job-id-validations max q qb-local-path qb-redis-db qb-redis-host qb-redis-key-prefix qb-redis-password qb-redis-port qb-redis-tls qb-zookeeper-auth qb-zookeeper-hosts qb-zookeeper-timeout queue-backend redis-db redis-host redis-key-prefix redis-password redis-port redis-tls tasks-json up
+tool stolos-state     a app-name attempt config configuration-backend count force history history-keep job-id job-id-default-template job-id-delimiter job-id-validations json list log q qb-local-path qb-redis-db qb-redis-host qb-redis-key-prefix qb-redis-password qb-redis-port qb-redis-tls qb-zookeeper-auth qb-zookeeper-hosts qb-zookeeper-timeout queue-backend redis-db redis-host redis-key-prefix redis-password redis-port redis-tls set since state tasks-json until
+tool stolos-exec      a app-name bypass-scheduler config configuration-backend grace history-keep job-id job-id-default-template job-id-delimiter job-id-validations lease log-dir loop max-retry q qb-local-path qb-redis-db qb-redis-host qb-redis-key-prefix qb-redis-password qb-redis-port qb-redis-tls qb-zookeeper-auth qb-zookeeper-hosts qb-zookeeper-timeout queue-backend redis-db redis-host redis-key-prefix redis-password redis-port redis-tls tasks-json wait
+tool stolos           a app-name bash-cmd bypass-scheduler config configuration-backend grace history-keep job-id job-id-default-template job-id-delimiter job-id-validations lease log-dir loop max-retry q qb-local-path qb-redis-db qb-redis-host qb-redis-key-prefix qb-redis-password qb-redis-port qb-redis-tls qb-zookeeper-auth qb-zookeeper-hosts qb-zookeeper-timeout queue-backend redis-db redis-host redis-key-prefix redis-password redis-port redis-tls tasks-json timeout wait
+tool stolos-graph     a app-name config configuration-backend down history-keep job-id job-id-default-template job-id-delimiter job-id-validations max q qb-local-path qb-redis-db qb-redis-host qb-redis-key-prefix qb-redis-password qb-redis-port qb-redis-tls qb-zookeeper-auth qb-zookeeper-hosts qb-zookeeper-timeout queue-backend redis-db redis-host redis-key-prefix redis-password redis-port redis-tls tasks-json up
 flag a                        app                               the app
 flag app-name                 app                               the app, as -a
 flag attempt                  word                              with -log, the attempt with this number
+flag bash-cmd                 word                              words to append to the command, the rest of the line
 flag bypass-scheduler         -                                 run the named jobs and change no state
 flag config                   file                              read flags from a file
 flag configuration-backend    json|redis                        where the configuration is
@@ -36,6 +38,7 @@ flag g                        -                                 add the dependen
 flag grace                    word                              time from SIGTERM to SIGKILL
 flag history                  -                                 the recorded attempts of the jobs
 flag history-keep             word                              attempts of each job kept in its history
+flag job-id                   word                              a job id, as an argument
 flag job-id-default-template  word                              job id template of apps without job_id
 flag job-id-delimiter         word                              text between the identifiers of a job id
 flag job-id-validations       file                              identifier rules, a JSON file
@@ -73,6 +76,7 @@ flag set                      pending|completed|failed|skipped  set the state of
 flag since                    word                              with -history, the app attempts that ended since this time
 flag state                    pending|completed|failed|skipped  with -list, only jobs in this state
 flag tasks-json               file                              the apps configuration, a tasks.json file
+flag timeout                  word                              wait this long for work, in seconds
 flag until                    word                              with -history -since, only those that ended before this time
 flag up                       -                                 draw the jobs and their ancestors, by state
 flag wait                     word                              wait this long for work

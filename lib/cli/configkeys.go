@@ -6,7 +6,7 @@ package cli
 // may hold. A tool ignores the keys of other tools' flags, so one file
 // serves them all; a key in none of them is an error.
 var ConfigKeys = []string{
-	"a", "app-name", "attempt", "bypass-scheduler", "config",
+	"a", "app-name", "attempt", "bash-cmd", "bypass-scheduler", "config",
 	"configuration-backend", "count", "down", "force", "g", "grace",
 	"history", "history-keep", "job-id-default-template",
 	"job-id-delimiter", "job-id-validations", "json", "lease", "list",
@@ -16,5 +16,5 @@ var ConfigKeys = []string{
 	"qb-zookeeper-auth", "qb-zookeeper-hosts", "qb-zookeeper-timeout",
 	"queue-backend", "r", "readd", "redis-db", "redis-host",
 	"redis-key-prefix", "redis-password", "redis-port", "redis-tls", "set",
-	"since", "state", "tasks-json", "until", "up", "wait",
+	"since", "state", "tasks-json", "timeout", "until", "up", "wait",
 }
