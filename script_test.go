@@ -7,11 +7,13 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	goredis "github.com/redis/go-redis/v9"
 	"github.com/rogpeppe/go-internal/testscript"
@@ -216,6 +218,7 @@ func TestScripts(t *testing.T) {
 			"status":     cmdStatus,
 			"writelines": cmdWritelines,
 			"svg-titles": cmdSVGTitles,
+			"waitfor":    cmdWaitfor,
 		},
 	})
 }
@@ -263,6 +266,28 @@ func cmdWritelines(ts *testscript.TestScript, neg bool, args []string) {
 		b.WriteString(l + "\n")
 	}
 	ts.Check(os.WriteFile(ts.MkAbs(args[0]), []byte(b.String()), 0o666))
+}
+
+// cmdWaitfor waits until a file (the stderr of a command in the
+// background, say) has a line matching a regular expression, for at most
+// a minute: waitfor FILE REGEXP
+func cmdWaitfor(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: waitfor FILE REGEXP")
+	}
+	re, err := regexp.Compile("(?m)" + args[1])
+	ts.Check(err)
+	deadline := time.Now().Add(time.Minute)
+	for {
+		data, err := os.ReadFile(ts.MkAbs(args[0]))
+		if err == nil && re.Match(data) {
+			return
+		}
+		if time.Now().After(deadline) {
+			ts.Fatalf("waitfor: no line of %s matched %q in a minute:\n%s", args[0], args[1], data)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }
 
 // cmdStatus runs a command and asserts its exact exit status:

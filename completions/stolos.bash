@@ -13,14 +13,14 @@
 # awk program from its apps.awk; TestDocGenerated fails when they differ.
 # BEGIN GENERATED table: edit lib/docgen and run make docs
 _stolos_table='
-tool stolos-expand    a app-name config configuration-backend job-id-default-template job-id-delimiter job-id-validations redis-db redis-host redis-key-prefix redis-password redis-port redis-tls tasks-json
+tool stolos-expand    a app-name config configuration-backend job-id-default-template job-id-delimiter job-id-validations redis-db redis-host redis-key-prefix redis-password redis-port redis-tls tasks-json tz
 tool stolos-parents   a app-name config configuration-backend g job-id job-id-default-template job-id-delimiter job-id-validations r redis-db redis-host redis-key-prefix redis-password redis-port redis-tls tasks-json
 tool stolos-children  a app-name config configuration-backend g job-id job-id-default-template job-id-delimiter job-id-validations r redis-db redis-host redis-key-prefix redis-password redis-port redis-tls tasks-json
-tool stolos-submit    a app-name config configuration-backend history-keep job-id job-id-default-template job-id-delimiter job-id-validations priority q qb-local-path qb-redis-db qb-redis-host qb-redis-key-prefix qb-redis-password qb-redis-port qb-redis-tls qb-zookeeper-auth qb-zookeeper-hosts qb-zookeeper-timeout queue-backend readd redis-db redis-host redis-key-prefix redis-password redis-port redis-tls tasks-json
+tool stolos-submit    a app-name config configuration-backend history-keep job-id job-id-default-template job-id-delimiter job-id-validations max-queued priority q qb-local-path qb-redis-db qb-redis-host qb-redis-key-prefix qb-redis-password qb-redis-port qb-redis-tls qb-zookeeper-auth qb-zookeeper-hosts qb-zookeeper-timeout queue-backend readd redis-db redis-host redis-key-prefix redis-password redis-port redis-tls tasks-json
 tool stolos-claim     a app-name config configuration-backend history-keep job-id-default-template job-id-delimiter job-id-validations lease n q qb-local-path qb-redis-db qb-redis-host qb-redis-key-prefix qb-redis-password qb-redis-port qb-redis-tls qb-zookeeper-auth qb-zookeeper-hosts qb-zookeeper-timeout queue-backend redis-db redis-host redis-key-prefix redis-password redis-port redis-tls tasks-json wait
 tool stolos-state     a app-name attempt config configuration-backend count force history history-keep job-id job-id-default-template job-id-delimiter job-id-validations json list log q qb-local-path qb-redis-db qb-redis-host qb-redis-key-prefix qb-redis-password qb-redis-port qb-redis-tls qb-zookeeper-auth qb-zookeeper-hosts qb-zookeeper-timeout queue-backend redis-db redis-host redis-key-prefix redis-password redis-port redis-tls set since state tasks-json until
-tool stolos-exec      a app-name bypass-scheduler config configuration-backend grace history-keep job-id job-id-default-template job-id-delimiter job-id-validations lease log-dir loop max-retry q qb-local-path qb-redis-db qb-redis-host qb-redis-key-prefix qb-redis-password qb-redis-port qb-redis-tls qb-zookeeper-auth qb-zookeeper-hosts qb-zookeeper-timeout queue-backend redis-db redis-host redis-key-prefix redis-password redis-port redis-tls tasks-json wait
-tool stolos           a app-name bash-cmd bypass-scheduler config configuration-backend grace history-keep job-id job-id-default-template job-id-delimiter job-id-validations lease log-dir loop max-retry q qb-local-path qb-redis-db qb-redis-host qb-redis-key-prefix qb-redis-password qb-redis-port qb-redis-tls qb-zookeeper-auth qb-zookeeper-hosts qb-zookeeper-timeout queue-backend redis-db redis-host redis-key-prefix redis-password redis-port redis-tls tasks-json timeout wait
+tool stolos-exec      a app-name bypass-scheduler config configuration-backend grace history-keep job-id job-id-default-template job-id-delimiter job-id-validations lease log-dir loop max-load max-retry min-free-mem q qb-local-path qb-redis-db qb-redis-host qb-redis-key-prefix qb-redis-password qb-redis-port qb-redis-tls qb-zookeeper-auth qb-zookeeper-hosts qb-zookeeper-timeout queue-backend redis-db redis-host redis-key-prefix redis-password redis-port redis-tls tasks-json wait
+tool stolos           a app-name bash-cmd bypass-scheduler config configuration-backend grace history-keep job-id job-id-default-template job-id-delimiter job-id-validations lease log-dir loop max-load max-retry min-free-mem q qb-local-path qb-redis-db qb-redis-host qb-redis-key-prefix qb-redis-password qb-redis-port qb-redis-tls qb-zookeeper-auth qb-zookeeper-hosts qb-zookeeper-timeout queue-backend redis-db redis-host redis-key-prefix redis-password redis-port redis-tls tasks-json timeout wait
 tool stolos-graph     a app-name config configuration-backend down history-keep job-id job-id-default-template job-id-delimiter job-id-validations max q qb-local-path qb-redis-db qb-redis-host qb-redis-key-prefix qb-redis-password qb-redis-port qb-redis-tls qb-zookeeper-auth qb-zookeeper-hosts qb-zookeeper-timeout queue-backend redis-db redis-host redis-key-prefix redis-password redis-port redis-tls tasks-json up
 flag a                        app                               the app
 flag app-name                 app                               the app, as -a
@@ -47,7 +47,10 @@ flag log                      -                                 the log of the l
 flag log-dir                  file                              write each attempt output to a file under this directory
 flag loop                     -                                 keep claiming and running jobs
 flag max                      word                              draw at most N jobs, summing up the rest
+flag max-load                 word                              take no job while the load per core is over this
+flag max-queued               word                              queue nothing if an app would pass this many queued jobs
 flag max-retry                word                              failed attempts that make a failure final
+flag min-free-mem             word                              take no job while available memory is under this
 flag n                        word                              claim up to N jobs
 flag priority                 word                              queue priority, lower runs first
 flag q                        -                                 quiet, no warnings or progress
@@ -75,6 +78,7 @@ flag since                    word                              with -history, t
 flag state                    pending|completed|failed|skipped  with -list, only jobs in this state
 flag tasks-json               file                              the apps configuration, a tasks.json file
 flag timeout                  word                              wait this long for work, in seconds
+flag tz                       word                              time zone of relative dates such as today-7
 flag until                    word                              with -history -since, only those that ended before this time
 flag up                       -                                 draw the jobs and their ancestors, by state
 flag wait                     word                              wait this long for work

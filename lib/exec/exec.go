@@ -48,6 +48,8 @@ type flags struct {
 	Grace    time.Duration
 	Bypass   bool
 	BashCmd  string // stolos's -bash-cmd
+	MaxLoad  float64
+	MinFree  size
 	Setup    sched.Setup
 }
 
@@ -68,6 +70,8 @@ func newNamed(name, synopsis string, stdin io.Reader, stdout, stderr io.Writer) 
 	t.Flags.StringVar(&f.LogDir, "log-dir", "", "write each attempt's output to a file under `DIR` instead of stderr (env STOLOS_LOG_DIR)")
 	t.Flags.DurationVar(&f.Grace, "grace", 10*time.Second, "on SIGINT, SIGTERM, a timeout or a lost lease, wait `D` (at most an eighth of -lease) after SIGTERM before SIGKILL (env STOLOS_GRACE)")
 	t.Flags.BoolVar(&f.Bypass, "bypass-scheduler", false, "run the named jobs' command and change no state (env STOLOS_BYPASS_SCHEDULER)")
+	t.Flags.Float64Var(&f.MaxLoad, "max-load", 0, "take no job while the one-minute load average per core is over `LOAD`; 0: no limit (env STOLOS_MAX_LOAD)")
+	t.Flags.Var(&f.MinFree, "min-free-mem", "take no job while the available memory is under `SIZE` (512M); 0: no limit (env STOLOS_MIN_FREE_MEM)")
 	t.QuietFlag()
 	f.Setup.Register(t.Flags)
 	t.Signals = []os.Signal{os.Interrupt, syscall.SIGTERM}
@@ -123,6 +127,10 @@ func run(ctx context.Context, t *cli.Tool, f *flags, args, rest []string) error 
 	case f.Loop && named:
 		return cli.Usagef("-loop claims jobs: name no job ids")
 	}
+	guard, err := newGuard(f.MaxLoad, f.MinFree, os.Getenv(ProcEnv))
+	if err != nil {
+		return err
+	}
 	s, err := f.Setup.Open(ctx, f.App, t.Warnf)
 	if err != nil {
 		return err
@@ -137,7 +145,7 @@ func run(ctx context.Context, t *cli.Tool, f *flags, args, rest []string) error 
 	}
 	reaper := runner.NewReaper(argv)
 	defer reaper.Close()
-	w := &worker{t: t, f: f, s: s, extra: extra, reaper: reaper, owner: sched.Owner(t.Name)}
+	w := &worker{t: t, f: f, s: s, extra: extra, reaper: reaper, owner: sched.Owner(t.Name), guard: guard}
 	switch {
 	case f.Bypass:
 		w.bypass(ctx, ids)
@@ -181,6 +189,7 @@ type worker struct {
 	reaper *runner.Reaper // one reaper process for all the attempts
 	owner  string
 	outage outage // of a -loop -wait worker's claims
+	guard  *guard // -max-load, -min-free-mem
 }
 
 // eachJob calls fn for each job named by ids, in order, until a signal;
@@ -205,6 +214,9 @@ func (w *worker) interrupted(ctx context.Context) {
 // named runs the jobs named on the command line, each now, under a lease.
 func (w *worker) named(ctx context.Context, ids []string) {
 	w.eachJob(ctx, ids, func(j sched.Job) {
+		if w.guard.wait(ctx, w.t); ctx.Err() != nil {
+			return
+		}
 		l, err := w.s.Acquire(ctx, j, w.owner, w.f.Lease)
 		if err != nil {
 			w.t.Report(w.explain(ctx, j, err))
@@ -260,6 +272,17 @@ func (w *worker) claimed(ctx context.Context) {
 				w.t.Report(errors.New(p.String()))
 			} else {
 				w.t.Warnf("%v", p)
+			}
+		}
+		if !w.guard.ok(w.t) {
+			// An overloaded machine takes no job: the success waiting
+			// for the next claim is recorded now.
+			if done != nil {
+				record(done)(w.s.Complete(context.WithoutCancel(ctx), done.c.Lease, done.c.Outcome))
+				done = nil
+			}
+			if w.guard.wait(ctx, w.t); ctx.Err() != nil {
+				break
 			}
 		}
 		var err error

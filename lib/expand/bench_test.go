@@ -3,6 +3,7 @@ package expand
 import (
 	"io"
 	"testing"
+	"time"
 
 	"github.com/stolos-sched/stolos/lib/config"
 	"github.com/stolos-sched/stolos/lib/jobid"
@@ -34,7 +35,7 @@ func BenchmarkWrite(b *testing.B) {
 		b.Fatal(err)
 	}
 	a := cfg.App("a")
-	lists, err := Values(a, []string{"date=20140101..20140410", "client_id=1..100", "collection_name=1..100"})
+	lists, err := Values(a, []string{"date=20140101..20140410", "client_id=1..100", "collection_name=1..100"}, time.Time{})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -1,9 +1,10 @@
 // Package expand is stolos-expand: it writes the job ids of an app made of
 // the cross product of identifier values, in template order, one per line.
 // Values come from ID=VALUES arguments (a,b,c and inclusive ranges lo..hi
-// of integers, or of calendar days for date identifiers) or, for an
-// identifier not named, from the app's autofill_values. It reads nothing.
-// See stolos-expand(1).
+// of integers, or of calendar days for date identifiers, whose values and
+// bounds may be relative dates: today, yesterday, today-N, today+N, in the
+// time zone of -tz) or, for an identifier not named, from the app's
+// autofill_values. It reads nothing. See stolos-expand(1).
 package expand
 
 import (
@@ -11,6 +12,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"time"
 
 	"github.com/stolos-sched/stolos/lib/cli"
 	"github.com/stolos-sched/stolos/lib/config"
@@ -19,6 +21,7 @@ import (
 
 type flags struct {
 	App    string
+	TZ     string
 	Config cli.ConfigFlags
 }
 
@@ -26,6 +29,7 @@ func newTool(stdin io.Reader, stdout, stderr io.Writer) (*cli.Tool, *flags) {
 	t := cli.New("stolos-expand", "stolos-expand -a APP [ID=VALUES ...]", stdin, stdout, stderr)
 	f := &flags{}
 	t.AppFlag(&f.App, true)
+	t.Flags.StringVar(&f.TZ, "tz", "", "the time zone of relative dates (today, yesterday, today-N): an IANA `ZONE` such as Europe/Paris, or UTC; default the local one (env STOLOS_TZ)")
 	f.Config.Register(t.Flags)
 	return t, f
 }
@@ -57,16 +61,41 @@ func run(ctx context.Context, t *cli.Tool, f *flags, rest []string) error {
 	if a == nil {
 		return cli.Usagef("unknown app %q", f.App)
 	}
-	lists, err := Values(a, rest)
+	today, err := f.today(t)
+	if err != nil {
+		return cli.Invalid(err)
+	}
+	lists, err := Values(a, rest, today)
 	if err != nil {
 		return cli.Usagef("%v", err)
 	}
 	return write(t, a, lists)
 }
 
+// today is the day relative dates count from: the day of the clock
+// (STOLOS_NOW, else the system's) in the zone of -tz.
+func (f *flags) today(t *cli.Tool) (time.Time, error) {
+	loc := time.Local
+	if f.TZ != "" {
+		var err error
+		if loc, err = time.LoadLocation(f.TZ); err != nil {
+			return time.Time{}, fmt.Errorf("-tz %q: unknown time zone", f.TZ)
+		}
+	}
+	now := time.Now()
+	if s := t.Env(NowEnv); s != "" {
+		var err error
+		if now, err = time.Parse(time.RFC3339, s); err != nil {
+			return time.Time{}, fmt.Errorf("%s=%q: not an RFC 3339 time such as 2026-12-07T17:00:00Z", NowEnv, s)
+		}
+	}
+	return Today(now, loc), nil
+}
+
 // Values returns the values of each identifier of a's template, from
 // ID=VALUES arguments or the app's autofill values (a range stays a range).
-func Values(a *config.App, args []string) ([]jobid.Seq, error) {
+// Relative dates count from today (see Today).
+func Values(a *config.App, args []string, today time.Time) ([]jobid.Seq, error) {
 	tm := a.Template
 	lists := make([]jobid.Seq, len(tm.Idents))
 	given := make([]bool, len(tm.Idents))
@@ -83,7 +112,7 @@ func Values(a *config.App, args []string) ([]jobid.Seq, error) {
 			return nil, fmt.Errorf("argument %q: %s is given twice", arg, name)
 		}
 		given[i] = true
-		vals, err := ParseValues(a.Parser.Rules[i], spec, MaxValues)
+		vals, err := ParseValues(a.Parser.Rules[i], spec, MaxValues, today)
 		if err != nil {
 			return nil, fmt.Errorf("argument %q: %v", arg, err)
 		}
@@ -121,9 +150,11 @@ func held(l jobid.Seq) bool {
 }
 
 // ParseValues parses VALUES: comma-separated values and inclusive ranges
-// lo..hi, normalized by rule r; repeats are dropped. A range of more than
-// max values is an error.
-func ParseValues(r *jobid.Rule, spec string, max int) ([]string, error) {
+// lo..hi, normalized by rule r; repeats are dropped. A value or bound of a
+// date rule may be a relative date (today, yesterday, today-N, today+N),
+// counted from today (see Today). A range of more than max values is an
+// error.
+func ParseValues(r *jobid.Rule, spec string, max int, today time.Time) ([]string, error) {
 	var out []string
 	seen := map[string]bool{}
 	for _, item := range strings.Split(spec, ",") {
@@ -132,15 +163,24 @@ func ParseValues(r *jobid.Rule, spec string, max int) ([]string, error) {
 			if lo == "" || hi == "" {
 				return nil, fmt.Errorf("range %q: want lo..hi", item)
 			}
+			var err error
+			if lo, err = resolve(r, lo, today); err != nil {
+				return nil, fmt.Errorf("range %q: %v", item, err)
+			}
+			if hi, err = resolve(r, hi, today); err != nil {
+				return nil, fmt.Errorf("range %q: %v", item, err)
+			}
 			if !r.IsDate() && !r.IsInt() && !isInt(lo) {
 				return nil, fmt.Errorf("range %q: ranges need integers or dates", item)
 			}
-			var err error
 			if vals, err = r.Range(lo, hi, 1, true, max); err != nil {
 				return nil, fmt.Errorf("range %q: %v", item, err)
 			}
 		} else {
-			v, err := r.Normalize(item)
+			v, err := resolve(r, item, today)
+			if err == nil {
+				v, err = r.Normalize(v)
+			}
 			if err != nil {
 				return nil, err
 			}

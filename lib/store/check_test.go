@@ -88,3 +88,15 @@ func TestCheckedCompleteClaim(t *testing.T) {
 		})
 	}
 }
+
+func TestKeep(t *testing.T) {
+	for _, c := range []struct {
+		in, want int
+		err      string
+	}{{0, DefaultKeep, ""}, {1, 1, ""}, {25, 25, ""}, {-1, 0, "history retention -1 is negative"}} {
+		got, err := Keep(c.in)
+		if got != c.want || (err == nil) != (c.err == "") || (err != nil && err.Error() != c.err) {
+			t.Errorf("Keep(%d) = %d, %v; want %d, %q", c.in, got, err, c.want, c.err)
+		}
+	}
+}

@@ -296,6 +296,18 @@ type Attempt struct {
 // told otherwise.
 const DefaultKeep = 10
 
+// Keep is the retention a backend opened with the option keep uses:
+// DefaultKeep for zero, keep itself when positive, an error when negative.
+func Keep(keep int) (int, error) {
+	switch {
+	case keep < 0:
+		return 0, fmt.Errorf("history retention %d is negative", keep)
+	case keep == 0:
+		return DefaultKeep, nil
+	}
+	return keep, nil
+}
+
 // ReleasedOutcome is the outcome recorded for an attempt whose lease was
 // given back with Release after its command started (Lease.Log is set):
 // interrupted (SIGINT, SIGTERM), or stopped because an operator revoked

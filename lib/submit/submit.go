@@ -22,6 +22,7 @@ type flags struct {
 	App      string
 	Readd    bool
 	Priority int
+	Max      int // -max-queued
 	Setup    sched.Setup
 }
 
@@ -32,6 +33,7 @@ func newTool(stdin io.Reader, stdout, stderr io.Writer) (*cli.Tool, *flags) {
 	t.JobIDFlag()
 	t.Flags.BoolVar(&f.Readd, "readd", false, "queue jobs again in any state, resetting their attempts and their existing descendants to pending (env STOLOS_READD)")
 	t.Flags.IntVar(&f.Priority, "priority", store.DefaultPriority, "queue `N`: lower runs first (env STOLOS_PRIORITY)")
+	t.Flags.IntVar(&f.Max, "max-queued", 0, "queue nothing, and exit 3, if the input would take an app past `N` queued jobs; 0: no cap (env STOLOS_MAX_QUEUED)")
 	t.QuietFlag()
 	f.Setup.Register(t.Flags)
 	t.Signals = []os.Signal{os.Interrupt}
@@ -50,6 +52,9 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 }
 
 func run(ctx context.Context, t *cli.Tool, f *flags, rest []string) error {
+	if f.Max < 0 {
+		return cli.Usagef("-max-queued %d: want a number of jobs, or 0 for no cap", f.Max)
+	}
 	s, err := f.Setup.Open(ctx, f.App, t.Warnf)
 	if err != nil {
 		return err
@@ -57,16 +62,23 @@ func run(ctx context.Context, t *cli.Tool, f *flags, rest []string) error {
 	defer s.Close()
 	var batch []store.SubmitItem
 	inBatch := map[store.Ref]bool{}
+	// With -max-queued the batch is the whole input, checked before
+	// any of it is queued.
 	flush := func() error {
-		if len(batch) == 0 {
-			return nil
+		if f.Max > 0 {
+			if err := checkCap(ctx, t, s, batch, f.Max); err != nil {
+				return err
+			}
 		}
-		res, err := s.Submit(ctx, batch)
-		if err != nil {
-			return fmt.Errorf("submit: %v", err)
-		}
-		for i, r := range res {
-			report(t, batch[i], r)
+		for start := 0; start < len(batch); start += BatchSize {
+			step := batch[start:min(start+BatchSize, len(batch))]
+			res, err := s.Submit(ctx, step)
+			if err != nil {
+				return fmt.Errorf("submit: %v", err)
+			}
+			for i, r := range res {
+				report(t, step[i], r)
+			}
 		}
 		batch = batch[:0]
 		clear(inBatch)
@@ -83,7 +95,7 @@ func run(ctx context.Context, t *cli.Tool, f *flags, rest []string) error {
 		}
 		batch = append(batch, item)
 		inBatch[j.Ref()] = true
-		if len(batch) >= BatchSize {
+		if len(batch) >= BatchSize && f.Max == 0 {
 			if err := flush(); err != nil {
 				return err
 			}

@@ -203,11 +203,9 @@ func Open(ctx context.Context, path string) (*Backend, error) {
 
 // OpenWith is Open with options.
 func OpenWith(ctx context.Context, path string, o Options) (*Backend, error) {
-	if o.Keep < 0 {
-		return nil, fmt.Errorf("open %s: history retention %d is negative", path, o.Keep)
-	}
-	if o.Keep == 0 {
-		o.Keep = store.DefaultKeep
+	var err error
+	if o.Keep, err = store.Keep(o.Keep); err != nil {
+		return nil, fmt.Errorf("open %s: %v", path, err)
 	}
 	abs, err := filepath.Abs(path)
 	if err != nil {

@@ -97,11 +97,9 @@ var (
 // and writes one warning line to warn if the server may evict keys.
 func Open(ctx context.Context, o Options, warn io.Writer) (*Backend, error) {
 	addr := o.addr()
-	if o.Keep < 0 {
-		return nil, fmt.Errorf("redis %s: history retention %d is negative", addr, o.Keep)
-	}
-	if o.Keep == 0 {
-		o.Keep = store.DefaultKeep
+	var err error
+	if o.Keep, err = store.Keep(o.Keep); err != nil {
+		return nil, fmt.Errorf("redis %s: %v", addr, err)
 	}
 	opt := &goredis.Options{
 		Addr:            addr,
@@ -143,24 +141,15 @@ func Open(ctx context.Context, o Options, warn io.Writer) (*Backend, error) {
 	}
 	conn.Close()
 	b := &Backend{c: goredis.NewClient(opt), addr: addr, prefix: o.KeyPrefix, keep: o.Keep, s: newScripts()}
-	if err := b.c.Ping(ctx).Err(); err != nil {
-		b.c.Close()
-		return nil, b.openErr(err, o)
-	}
-	// Load the scripts so that EVALSHA finds them; Script.Run falls back to
-	// EVAL after a server restart emptied the script cache. (Script.Load
-	// cannot be pipelined: it would record an empty hash.)
-	pipe := b.c.Pipeline()
-	for _, src := range b.s.srcs {
-		pipe.ScriptLoad(ctx, src)
-	}
-	if _, err := pipe.Exec(ctx); err != nil {
-		b.c.Close()
-		return nil, fmt.Errorf("redis %s: load scripts: %v", addr, err)
-	}
+	// The installation marker's script is the first command: it checks
+	// that the server answers (no PING), and, as every script, runs by
+	// EVALSHA, falling back to EVAL (which caches it) only when the server
+	// does not have it yet. Nothing loads the scripts beforehand: a
+	// process sends EVALSHA of the scripts it runs, once each, so its
+	// set-up is this script and checkServer's (DESIGN.md, "Redis").
 	if err := b.install(ctx, warn); err != nil {
 		b.c.Close()
-		return nil, err
+		return nil, b.openErr(err, o)
 	}
 	b.checkServer(ctx, warn)
 	return b, nil
@@ -179,7 +168,7 @@ func (b *Backend) install(ctx context.Context, warn io.Writer) error {
 	}
 	v, err := b.s.install.Run(ctx, b.c, nil, b.prefix, hex.EncodeToString(id)).Result()
 	if err != nil {
-		return fmt.Errorf("redis %s: installation marker: %v", b.addr, err)
+		return err // Open words it
 	}
 	r := toSlice(v)
 	if len(r) != 2 || toStr(r[0]) == "" {

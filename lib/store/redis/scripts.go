@@ -766,7 +766,6 @@ type scripts struct {
 	history, appHistory                                                                                                                      *goredis.Script
 	install                                                                                                                                  *goredis.Script // without the prelude
 
-	srcs []string // the source of each, for loading them in one round trip
 }
 
 // installBody makes the installation marker if there is none, and returns
@@ -795,10 +794,8 @@ func newScripts() scripts {
 		"@Requeued@", strconv.Itoa(int(store.Requeued)),
 		"@AlreadyQueued@", strconv.Itoa(int(store.AlreadyQueued)),
 	)
-	var srcs []string
 	mk := func(body string) *goredis.Script {
 		src := r.Replace(prelude + body)
-		srcs = append(srcs, src)
 		return goredis.NewScript(src)
 	}
 	s := scripts{
@@ -823,7 +820,6 @@ func newScripts() scripts {
 		appHistory: mk(appHistoryBody),
 	}
 	s.install = goredis.NewScript(installBody)
-	s.srcs = append(srcs, installBody)
 	return s
 }
 

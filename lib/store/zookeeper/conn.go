@@ -176,11 +176,8 @@ func Open(ctx context.Context, o Options) (*Backend, error) {
 	if err != nil {
 		return nil, err
 	}
-	if o.Keep < 0 {
-		return nil, fmt.Errorf("zookeeper: history retention %d is negative", o.Keep)
-	}
-	if o.Keep == 0 {
-		o.Keep = store.DefaultKeep
+	if o.Keep, err = store.Keep(o.Keep); err != nil {
+		return nil, fmt.Errorf("zookeeper: %v", err)
 	}
 	user, pass, err := parseAuth(o.Auth)
 	if err != nil {
