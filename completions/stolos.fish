@@ -24,6 +24,7 @@ tool stolos-state     a app-name attempt config configuration-backend count forc
 tool stolos-exec      a app-name bypass-scheduler config configuration-backend grace history-keep job-id job-id-default-template job-id-delimiter job-id-validations lease log-dir loop max-load max-retry min-free-mem q qb-local-path qb-redis-db qb-redis-host qb-redis-key-prefix qb-redis-password qb-redis-port qb-redis-tls qb-zookeeper-auth qb-zookeeper-hosts qb-zookeeper-timeout queue-backend redis-db redis-host redis-key-prefix redis-password redis-port redis-tls tasks-json wait
 tool stolos           a app-name bash-cmd bypass-scheduler config configuration-backend grace history-keep job-id job-id-default-template job-id-delimiter job-id-validations lease log-dir loop max-load max-retry min-free-mem q qb-local-path qb-redis-db qb-redis-host qb-redis-key-prefix qb-redis-password qb-redis-port qb-redis-tls qb-zookeeper-auth qb-zookeeper-hosts qb-zookeeper-timeout queue-backend redis-db redis-host redis-key-prefix redis-password redis-port redis-tls tasks-json timeout wait
 tool stolos-graph     a app-name config configuration-backend down history-keep job-id job-id-default-template job-id-delimiter job-id-validations max q qb-local-path qb-redis-db qb-redis-host qb-redis-key-prefix qb-redis-password qb-redis-port qb-redis-tls qb-zookeeper-auth qb-zookeeper-hosts qb-zookeeper-timeout queue-backend redis-db redis-host redis-key-prefix redis-password redis-port redis-tls tasks-json up
+tool stolos-metrics   a app-name config configuration-backend history-keep job-id-default-template job-id-delimiter job-id-validations listen o q qb-local-path qb-redis-db qb-redis-host qb-redis-key-prefix qb-redis-password qb-redis-port qb-redis-tls qb-zookeeper-auth qb-zookeeper-hosts qb-zookeeper-timeout queue-backend redis-db redis-host redis-key-prefix redis-password redis-port redis-tls tasks-json window
 flag a                        app                               the app
 flag app-name                 app                               the app, as -a
 flag attempt                  word                              with -log, the attempt with this number
@@ -45,6 +46,7 @@ flag job-id-validations       file                              identifier rules
 flag json                     -                                 write JSON objects, one per line
 flag lease                    word                              hold claimed jobs this long
 flag list                     -                                 every known job of the app
+flag listen                   word                              serve the metrics over HTTP on this address
 flag log                      -                                 the log of the latest recorded attempt
 flag log-dir                  file                              write each attempt output to a file under this directory
 flag loop                     -                                 keep claiming and running jobs
@@ -54,6 +56,7 @@ flag max-queued               word                              queue nothing if
 flag max-retry                word                              failed attempts that make a failure final
 flag min-free-mem             word                              take no job while available memory is under this
 flag n                        word                              claim up to N jobs
+flag o                        file                              write the metrics into this file, atomically
 flag priority                 word                              queue priority, lower runs first
 flag q                        -                                 quiet, no warnings or progress
 flag qb-local-path            file                              local backend, the SQLite file
@@ -84,6 +87,7 @@ flag tz                       word                              time zone of rel
 flag until                    word                              with -history -since, only those that ended before this time
 flag up                       -                                 draw the jobs and their ancestors, by state
 flag wait                     word                              wait this long for work
+flag window                   word                              count the attempts that ended in this last duration
 '
 # END GENERATED
 

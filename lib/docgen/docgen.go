@@ -34,6 +34,7 @@ import (
 	"github.com/stolos-sched/stolos/lib/exec"
 	"github.com/stolos-sched/stolos/lib/expand"
 	"github.com/stolos-sched/stolos/lib/graphviz"
+	"github.com/stolos-sched/stolos/lib/metrics"
 	"github.com/stolos-sched/stolos/lib/parents"
 	"github.com/stolos-sched/stolos/lib/state"
 	"github.com/stolos-sched/stolos/lib/submit"
@@ -58,6 +59,7 @@ func Tools() []Tool {
 		{"stolos-exec", exec.Tool},
 		{"stolos", exec.FrontTool},
 		{"stolos-graph", graphviz.Tool},
+		{"stolos-metrics", metrics.Tool},
 	}
 }
 

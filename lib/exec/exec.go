@@ -131,6 +131,10 @@ func run(ctx context.Context, t *cli.Tool, f *flags, args, rest []string) error 
 	if err != nil {
 		return err
 	}
+	now, err := t.Clock()
+	if err != nil {
+		return cli.Invalid(err)
+	}
 	s, err := f.Setup.Open(ctx, f.App, t.Warnf)
 	if err != nil {
 		return err
@@ -145,7 +149,7 @@ func run(ctx context.Context, t *cli.Tool, f *flags, args, rest []string) error 
 	}
 	reaper := runner.NewReaper(argv)
 	defer reaper.Close()
-	w := &worker{t: t, f: f, s: s, extra: extra, reaper: reaper, owner: sched.Owner(t.Name), guard: guard}
+	w := &worker{t: t, f: f, s: s, extra: extra, reaper: reaper, owner: sched.Owner(t.Name), guard: guard, now: now}
 	switch {
 	case f.Bypass:
 		w.bypass(ctx, ids)
@@ -188,8 +192,9 @@ type worker struct {
 	extra  []string
 	reaper *runner.Reaper // one reaper process for all the attempts
 	owner  string
-	outage outage // of a -loop -wait worker's claims
-	guard  *guard // -max-load, -min-free-mem
+	outage outage           // of a -loop -wait worker's claims
+	guard  *guard           // -max-load, -min-free-mem
+	now    func() time.Time // the clock of readiness timeouts (cli.Tool.Clock)
 }
 
 // eachJob calls fn for each job named by ids, in order, until a signal;
@@ -487,6 +492,10 @@ func (w *worker) attempt(ctx context.Context, l store.Lease, later bool) *succes
 	}
 	text := out.Text + logNote
 	bg := context.WithoutCancel(ctx)
+	if out.NotReady {
+		w.notReady(bg, a, l, fmt.Sprintf("%s %s", a.Name, j.ID), prefix, logNote)
+		return nil
+	}
 	if out.OK {
 		d := &success{c: sched.Completion{Lease: l, Outcome: text}, prefix: prefix, text: out.Text}
 		if later {
@@ -666,7 +675,7 @@ func openLog(dir, app, id string, seq, keep int64) (*os.File, string, error) {
 func (w *worker) runnerJob(j sched.Job) runner.Job {
 	a := j.App
 	job := runner.Job{App: a.Name, JobID: j.ID, JobType: a.Exec.JobType, BashCmd: a.Exec.BashCmd,
-		Extra: w.extra, CheckCmd: a.Exec.CheckCmd, Environ: os.Environ(), Env: a.Exec.Env,
+		Extra: w.extra, CheckCmd: a.Exec.CheckCmd, ReadyCmd: a.Exec.ReadyCmd, Environ: os.Environ(), Env: a.Exec.Env,
 		Timeout: a.Exec.Timeout, Grace: w.grace(), Stdout: w.t.Stderr, Stderr: w.t.Stderr}
 	for i, k := range a.Template.Idents {
 		job.Idents = append(job.Idents, runner.Ident{Name: k, Value: j.Vals[i]})
@@ -677,7 +686,9 @@ func (w *worker) runnerJob(j sched.Job) runner.Job {
 // bypass runs the named jobs' commands with no lease and no state change.
 func (w *worker) bypass(ctx context.Context, ids []string) {
 	w.eachJob(ctx, ids, func(j sched.Job) {
-		out, err := w.reaper.Run(ctx, w.runnerJob(j))
+		job := w.runnerJob(j)
+		job.ReadyCmd = "" // the command, now, as asked
+		out, err := w.reaper.Run(ctx, job)
 		if err != nil || !out.OK {
 			w.t.Report(fmt.Errorf("%s %s: %s%v", j.App.Name, j.ID, out.Text, errOrEmpty(err)))
 			return

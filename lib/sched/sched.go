@@ -659,6 +659,9 @@ func (s *Sched) Why(ctx context.Context, j store.Job, now time.Time) (string, *B
 		parts = append(parts, fmt.Sprintf("stopping on %s (lease revoked), at the latest by %s", j.Owner, j.Until.UTC().Format(time.RFC3339)))
 	case j.Claimed(now):
 		parts = append(parts, fmt.Sprintf("claimed by %s until %s", j.Owner, j.Until.UTC().Format(time.RFC3339)))
+	case waitingWhy(j, now) != "":
+		parts = append(parts, waitingWhy(j, now))
+		j.Outcome = "" // it says so already
 	case j.Queued && j.NotBefore.After(now):
 		parts = append(parts, fmt.Sprintf("queued, retry at %s", j.NotBefore.UTC().Format(time.RFC3339)))
 	case j.Queued:

@@ -1,7 +1,8 @@
 #!/bin/sh
 # The whole test suite, on a fresh machine: installs the test servers
 # (Debian's zookeeper and redis-server), mandoc, shellcheck, graphviz
-# (dot, which draws stolos-graph's output), and zsh and fish (whose
+# (dot, which draws stolos-graph's output), prometheus (promtool, which
+# checks stolos-metrics' output), and zsh and fish (whose
 # completions the tests run) when missing and when it can
 # (root with apt-get), then runs the static checks (lint.sh, as make lint
 # does), every test, and each fuzz target briefly. With
@@ -11,7 +12,7 @@ set -eu
 cd "$(dirname "$0")/../.."
 
 missing=""
-for pkg in zookeeper redis-server mandoc shellcheck graphviz zsh fish; do
+for pkg in zookeeper redis-server mandoc shellcheck graphviz prometheus zsh fish; do
 	dpkg -s "$pkg" >/dev/null 2>&1 || missing="$missing $pkg"
 done
 if [ -n "$missing" ]; then

@@ -123,6 +123,7 @@ func (s suite) cases() []testCase {
 		{"CompleteClaimOneByOne", suite{h: s.h, oneByOne: true}.testCompleteClaim},
 		{"FailRetry", s.testFailRetry},
 		{"FailDelay", s.testFailDelay},
+		{"Defer", s.testDefer},
 		{"ParkReady", s.testParkReady},
 		{"ParkBubbleUp", s.testParkBubbleUp},
 		{"ParkBlocked", s.testParkBlocked},
