@@ -8,7 +8,7 @@ package cli
 var ConfigKeys = []string{
 	"a", "app-name", "attempt", "bash-cmd", "bypass-scheduler", "config",
 	"configuration-backend", "count", "down", "force", "g", "grace",
-	"history", "history-keep", "job-id-default-template",
+	"history", "history-keep", "interval", "job-id-default-template",
 	"job-id-delimiter", "job-id-validations", "json", "lease", "list",
 	"listen", "log", "log-dir", "loop", "max", "max-load", "max-queued",
 	"max-retry", "min-free-mem", "n", "o", "priority", "q",
@@ -18,5 +18,5 @@ var ConfigKeys = []string{
 	"queue-backend", "r", "readd", "redis-db", "redis-host",
 	"redis-key-prefix", "redis-password", "redis-port", "redis-tls", "set",
 	"since", "state", "tasks-json", "timeout", "tz", "until", "up", "wait",
-	"window",
+	"wait-all", "watch", "window",
 }

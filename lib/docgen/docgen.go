@@ -36,6 +36,7 @@ import (
 	"github.com/stolos-sched/stolos/lib/graphviz"
 	"github.com/stolos-sched/stolos/lib/metrics"
 	"github.com/stolos-sched/stolos/lib/parents"
+	"github.com/stolos-sched/stolos/lib/progress"
 	"github.com/stolos-sched/stolos/lib/state"
 	"github.com/stolos-sched/stolos/lib/submit"
 )
@@ -59,6 +60,7 @@ func Tools() []Tool {
 		{"stolos-exec", exec.Tool},
 		{"stolos", exec.FrontTool},
 		{"stolos-graph", graphviz.Tool},
+		{"stolos-progress", progress.Tool},
 		{"stolos-metrics", metrics.Tool},
 	}
 }
