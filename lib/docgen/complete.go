@@ -47,6 +47,7 @@ var descriptions = map[string]string{
 	"wait":                    "wait this long for work",
 	"lease":                   "hold claimed jobs this long",
 	"loop":                    "keep claiming and running jobs",
+	"all":                     "claim jobs of every app",
 	"max-retry":               "failed attempts that make a failure final",
 	"log-dir":                 "write each attempt output to a file under this directory",
 	"grace":                   "time from SIGTERM to SIGKILL",

@@ -39,7 +39,8 @@ const (
 )
 
 type flags struct {
-	App      string
+	App      string // one app, or several: a comma list (apps)
+	All      bool
 	Loop     bool
 	Wait     time.Duration
 	Lease    time.Duration
@@ -54,7 +55,7 @@ type flags struct {
 }
 
 func newTool(stdin io.Reader, stdout, stderr io.Writer) (*cli.Tool, *flags) {
-	return newNamed("stolos-exec", "stolos-exec -a APP [-loop] [-wait D] [JOB_ID ...] [-- WORDS ...]", stdin, stdout, stderr)
+	return newNamed("stolos-exec", "stolos-exec -a APP[,APP...] | -all [-loop] [-wait D] [JOB_ID ...] [-- WORDS ...]", stdin, stdout, stderr)
 }
 
 // newNamed makes the tool stolos-exec, or another front of it (stolos).
@@ -63,6 +64,7 @@ func newNamed(name, synopsis string, stdin io.Reader, stdout, stderr io.Writer) 
 	f := &flags{}
 	t.AppFlag(&f.App, true)
 	t.JobIDFlag()
+	t.Flags.BoolVar(&f.All, "all", false, "claim jobs of every app of the configuration, as -a with all of them (env STOLOS_ALL)")
 	t.Flags.BoolVar(&f.Loop, "loop", false, "keep claiming and running jobs until the queue is empty (with -wait, forever) (env STOLOS_LOOP)")
 	t.Flags.DurationVar(&f.Wait, "wait", 0, "wait up to `D` for a job to claim (env STOLOS_WAIT)")
 	sched.LeaseFlag(t.Flags, &f.Lease)
@@ -114,7 +116,7 @@ func run(ctx context.Context, t *cli.Tool, f *flags, args, rest []string) error 
 		return err
 	}
 	switch {
-	case f.App == "":
+	case f.App == "" && !f.All:
 		return cli.Usagef("no app: give -a APP or set STOLOS_APP_NAME")
 	case f.Lease < 3*time.Millisecond:
 		return cli.Usagef("-lease %v: too short", f.Lease)
@@ -131,16 +133,23 @@ func run(ctx context.Context, t *cli.Tool, f *flags, args, rest []string) error 
 	if err != nil {
 		return err
 	}
+	apps, err := appList(f, named)
+	if err != nil {
+		return err
+	}
 	now, err := t.Clock()
 	if err != nil {
 		return cli.Invalid(err)
 	}
-	s, err := f.Setup.Open(ctx, f.App, t.Warnf)
+	s, err := f.Setup.Open(ctx, apps.one(), t.Warnf)
 	if err != nil {
 		return err
 	}
 	defer s.Close()
-	if err := hasCommand(s.Cfg.App(f.App), extra); err != nil {
+	if err := apps.resolve(s.Cfg); err != nil {
+		return err
+	}
+	if err := apps.haveCommands(s.Cfg, extra, t.Warnf); err != nil {
 		return err
 	}
 	argv, err := reaperArgv()
@@ -149,7 +158,7 @@ func run(ctx context.Context, t *cli.Tool, f *flags, args, rest []string) error 
 	}
 	reaper := runner.NewReaper(argv)
 	defer reaper.Close()
-	w := &worker{t: t, f: f, s: s, extra: extra, reaper: reaper, owner: sched.Owner(t.Name), guard: guard, now: now}
+	w := &worker{t: t, f: f, s: s, extra: extra, reaper: reaper, owner: sched.Owner(t.Name), guard: guard, now: now, apps: apps}
 	switch {
 	case f.Bypass:
 		w.bypass(ctx, ids)
@@ -195,12 +204,13 @@ type worker struct {
 	outage outage           // of a -loop -wait worker's claims
 	guard  *guard           // -max-load, -min-free-mem
 	now    func() time.Time // the clock of readiness timeouts (cli.Tool.Clock)
+	apps   apps             // -a, -all
 }
 
 // eachJob calls fn for each job named by ids, in order, until a signal;
 // bad ones are reported.
 func (w *worker) eachJob(ctx context.Context, ids []string, fn func(j sched.Job)) {
-	for _, j := range cli.Jobs(w.t, w.f.App, ids, w.s.ResolveRecord) {
+	for _, j := range cli.Jobs(w.t, w.apps.one(), ids, w.s.ResolveRecord) {
 		if ctx.Err() != nil {
 			break
 		}
@@ -258,10 +268,7 @@ func (w *worker) explain(ctx context.Context, j sched.Job, err error) error {
 // empty (with -wait, until a signal). In a loop, each success is recorded
 // with the next claim, in one backend step.
 func (w *worker) claimed(ctx context.Context) {
-	req := store.ClaimRequest{App: w.f.App, Owner: w.owner, N: 1, Lease: w.f.Lease}
-	if a := w.s.Cfg.App(w.f.App); a != nil {
-		req.MaxRetry = w.maxRetry(a)
-	}
+	claim, loop := w.claimer()
 	var done *success // to record with the next claim
 	record := func(d *success) func(error) {
 		return func(err error) { w.recorded(d, err) }
@@ -290,13 +297,13 @@ func (w *worker) claimed(ctx context.Context) {
 				break
 			}
 		}
-		var err error
+		var c *sched.Completion
+		var recorded func(error)
 		if done != nil {
-			_, err = w.s.CompleteClaim(ctx, done.c, record(done), req, w.f.Wait, take, parked)
+			c, recorded = &done.c, record(done)
 			done = nil
-		} else {
-			_, err = w.s.Claim(ctx, req, w.f.Wait, take, parked)
 		}
+		err := claim(ctx, c, recorded, take, parked)
 		if err != nil && w.f.Loop && w.f.Wait > 0 && ctx.Err() == nil && !errors.Is(err, store.ErrDataLost) {
 			// A waiting worker outlives a backend outage.
 			w.outage.wait(ctx, w.t, err)
@@ -312,9 +319,9 @@ func (w *worker) claimed(ctx context.Context) {
 			break
 		}
 		if got != nil {
-			done = w.attempt(ctx, *got, w.f.Loop)
+			done = w.attempt(ctx, *got, loop)
 		}
-		if !w.f.Loop || got == nil && w.f.Wait == 0 {
+		if !loop || got == nil && (w.f.Wait == 0 || !w.f.Loop) {
 			break
 		}
 	}

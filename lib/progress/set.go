@@ -8,8 +8,8 @@ import (
 )
 
 // MaxJobs bounds the set: the jobs read and their ancestors. A set that
-// would hold more is refused (about 150 bytes a job: its ref, its index
-// and its parents' indices).
+// would hold more is refused (a job holds its ref, its map entry and its
+// parents' indices: a few hundred bytes).
 const MaxJobs = 1_000_000
 
 // set is the jobs asked for and all their ancestors, each once, parents
