@@ -77,7 +77,7 @@ var descriptions = map[string]string{
 	"timeout":                 "wait this long, for a job (stolos) or with -wait-all",
 	"window":                  "count the attempts that ended in this last duration",
 	"o":                       "write the metrics into this file, atomically",
-	"listen":                  "serve the metrics over HTTP on this address",
+	"listen":                  "serve over HTTP on this address",
 	"tz":                      "time zone of relative dates such as today-7",
 	"queue-backend":           "where job state lives",
 	"qb-local-path":           "local backend, the SQLite file",

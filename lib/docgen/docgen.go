@@ -39,6 +39,7 @@ import (
 	"github.com/stolos-sched/stolos/lib/progress"
 	"github.com/stolos-sched/stolos/lib/state"
 	"github.com/stolos-sched/stolos/lib/submit"
+	"github.com/stolos-sched/stolos/lib/web"
 )
 
 // Tool is a stolos command and its flag set.
@@ -60,6 +61,7 @@ func Tools() []Tool {
 		{"stolos-exec", exec.Tool},
 		{"stolos", exec.FrontTool},
 		{"stolos-graph", graphviz.Tool},
+		{"stolos-web", web.Tool},
 		{"stolos-progress", progress.Tool},
 		{"stolos-metrics", metrics.Tool},
 	}

@@ -30,7 +30,6 @@ func chain(t *testing.T, jobs ...string) *set {
 		}
 		st.refs = append(st.refs, ref)
 		st.parents = append(st.parents, parents)
-		st.input = append(st.input, false)
 	}
 	return st
 }
