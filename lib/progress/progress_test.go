@@ -82,7 +82,7 @@ func TestBlockedBy(t *testing.T) {
 }
 
 // TestTTYRedraw: on a terminal each report is drawn over the one before,
-// its lines cut to the terminal's width.
+// its lines cut to the terminal's width (the counts first).
 func TestTTYRedraw(t *testing.T) {
 	var b bytes.Buffer
 	tt := &tty{w: &b, cols: 80}
@@ -97,18 +97,18 @@ func TestTTYRedraw(t *testing.T) {
 	r.Apps[0].By[Queued], r.Apps[0].By[Completed] = 1, 3
 	r.All.By[Queued], r.All.By[Completed] = 1, 3
 	r.PerMinute, r.ETA = 1.5, 80*time.Second
-	tt.cols = 60
+	tt.cols = 64
 	if err := tt.draw(r); err != nil {
 		t.Fatal(err)
 	}
 	want := "" +
 		"ingest [........................]   0% 0/4  4 queued\n" +
 		"agg    [........................]   0% 0/1  1 waiting\n" +
-		"all    [........................]   0% 0/5  4 queued, 1 waiting; 0.0/min, eta u\n" +
+		"all    [........................]   0% 0/5  4 queued, ...; 0.0/min, eta unknown\n" +
 		"\x1b[3A\r\x1b[J" +
-		"ingest [##################......]  75% 3/4  3 completed, 1 \n" +
+		"ingest [##################......]  75% 3/4  3 completed, 1 ...\n" +
 		"agg    [........................]   0% 0/1  1 waiting\n" +
-		"all    [##############..........]  60% 3/5  3 completed, 1 \n"
+		"all    [##############..........]  60% 3/5  1.5/min, eta 1m20s\n"
 	if got := b.String(); got != want {
 		t.Errorf("got:\n%q\nwant:\n%q", got, want)
 	}
