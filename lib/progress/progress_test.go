@@ -106,7 +106,7 @@ func TestTTYRedraw(t *testing.T) {
 		"agg    [........................]   0% 0/1  1 waiting\n" +
 		"all    [........................]   0% 0/5  4 queued, ...; 0.0/min, eta unknown\n" +
 		"\x1b[3A\r\x1b[J" +
-		"ingest [##################......]  75% 3/4  3 completed, 1 ...\n" +
+		"ingest [##################......]  75% 3/4  3 completed, 1 q...\n" +
 		"agg    [........................]   0% 0/1  1 waiting\n" +
 		"all    [##############..........]  60% 3/5  1.5/min, eta 1m20s\n"
 	if got := b.String(); got != want {
