@@ -127,3 +127,38 @@ func TestRate(t *testing.T) {
 		t.Errorf("got %v/min, want 1 (1 in at least a minute)", got)
 	}
 }
+
+// TestEnded: a wait ends when nothing will move; with unqueued jobs, only
+// at the second report in a row with the same counts.
+func TestEnded(t *testing.T) {
+	report := func(by map[Status]int) Report {
+		var r Report
+		for s, n := range by {
+			r.All.By[s] = n
+			r.All.Total += n
+		}
+		return r
+	}
+	done := report(map[Status]int{Completed: 3, Failed: 1, Blocked: 2})
+	moving := report(map[Status]int{Completed: 3, Queued: 1})
+	stuck := report(map[Status]int{Completed: 3, Unqueued: 1})
+	stuck2 := report(map[Status]int{Completed: 2, Unqueued: 2})
+	for _, tc := range []struct {
+		name      string
+		r         Report
+		last      *Report
+		wantEnded bool
+	}{
+		{"nothing moves", done, nil, true},
+		{"a job queued", moving, nil, false},
+		{"unqueued, first report", stuck, nil, false},
+		{"unqueued, after a report that moved", stuck, &moving, false},
+		{"unqueued, other counts before", stuck, &stuck2, false},
+		{"unqueued, same counts before", stuck, &stuck, true},
+		{"no jobs", Report{}, nil, true},
+	} {
+		if got := ended(tc.r, tc.last); got != tc.wantEnded {
+			t.Errorf("%s: ended %v, want %v", tc.name, got, tc.wantEnded)
+		}
+	}
+}
