@@ -36,6 +36,7 @@ import (
 	"github.com/stolos-sched/stolos/lib/graphviz"
 	"github.com/stolos-sched/stolos/lib/metrics"
 	"github.com/stolos-sched/stolos/lib/parents"
+	"github.com/stolos-sched/stolos/lib/progress"
 	"github.com/stolos-sched/stolos/lib/state"
 	"github.com/stolos-sched/stolos/lib/submit"
 )
@@ -58,6 +59,7 @@ func Tools() []Tool {
 		{"stolos-state", state.Tool},
 		{"stolos-exec", exec.Tool},
 		{"stolos-graph", graphviz.Tool},
+		{"stolos-progress", progress.Tool},
 		{"stolos-metrics", metrics.Tool},
 	}
 }

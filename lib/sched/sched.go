@@ -271,7 +271,7 @@ func (p Parked) String() string {
 // With wait > 0 it blocks up to wait for work to arrive. got is called for
 // each job as it is claimed (in order); parked for each job parked.
 func (s *Sched) Claim(ctx context.Context, req store.ClaimRequest, wait time.Duration, got func(store.Lease) error, parked func(Parked)) (int, error) {
-	return s.claim(ctx, nil, nil, req, wait, got, parked)
+	return s.claim(ctx, nil, nil, req, wait, got, parked, nil)
 }
 
 // CompleteClaim records c (as Complete does) and claims (as Claim does),
@@ -281,10 +281,14 @@ func (s *Sched) Claim(ctx context.Context, req store.ClaimRequest, wait time.Dur
 // with its error (nil: recorded) as soon as it is known, before got or
 // parked.
 func (s *Sched) CompleteClaim(ctx context.Context, c Completion, recorded func(error), req store.ClaimRequest, wait time.Duration, got func(store.Lease) error, parked func(Parked)) (int, error) {
-	return s.claim(ctx, &c, recorded, req, wait, got, parked)
+	return s.claim(ctx, &c, recorded, req, wait, got, parked, nil)
 }
 
-func (s *Sched) claim(ctx context.Context, c *Completion, recorded func(error), req store.ClaimRequest, wait time.Duration, got func(store.Lease) error, parked func(Parked)) (int, error) {
+// claim is Claim, and CompleteClaim with a completion c. With wait 0 and
+// a non-nil next, it sets *next to when a queue entry that was not
+// claimable may become so (store.ClaimResult.Next) if the queue had none
+// claimable.
+func (s *Sched) claim(ctx context.Context, c *Completion, recorded func(error), req store.ClaimRequest, wait time.Duration, got func(store.Lease) error, parked func(Parked), next *time.Time) (int, error) {
 	defer func() { // a completion no claim took along
 		if c != nil {
 			recorded(s.Complete(context.WithoutCancel(ctx), c.Lease, c.Outcome))
@@ -340,6 +344,9 @@ func (s *Sched) claim(ctx context.Context, c *Completion, recorded func(error), 
 			continue
 		}
 		if wait <= 0 || !time.Now().Before(deadline) {
+			if next != nil {
+				*next = res.Next
+			}
 			return n, nil
 		}
 		until := deadline

@@ -528,6 +528,12 @@ type Backend interface {
 	// an absent job.
 	SetState(ctx context.Context, ref Ref, st State, outcome string) error
 
+	// Heads reads the head of each app's queue (a Head per app, in order),
+	// in one round trip where the backend can, changing nothing: what a
+	// worker over several apps needs to claim by priority across them
+	// (sched.ClaimAny). Unknown apps have an empty queue.
+	Heads(ctx context.Context, apps []string) ([]Head, error)
+
 	// Get reads jobs; an absent one comes back with State Absent.
 	Get(ctx context.Context, refs []Ref) ([]Job, error)
 

@@ -110,6 +110,7 @@ func (s suite) cases() []testCase {
 		{"ClaimN", s.testClaimN},
 		{"ClaimNeverHandsOutNonPending", s.testClaimNonPending},
 		{"ClaimApps", s.testClaimApps},
+		{"Heads", s.testHeads},
 		{"ClaimParents", s.testClaimParents},
 		{"LeaseExpiry", s.testLeaseExpiry},
 		{"Renew", s.testRenew},
