@@ -43,7 +43,7 @@ type level struct {
 	Read    []Job // the new parents read, as Got
 	Got     []store.Job
 	From    []int // for each one read, the index in Jobs of the first job it is a parent of
-	Cut     bool // Max was reached: parents of this level were not read
+	Cut     bool  // Max was reached: parents of this level were not read
 }
 
 // run walks up from the jobs of first: step is called once per level and
