@@ -34,6 +34,7 @@ import (
 	"github.com/stolos-sched/stolos/lib/store/zookeeper/zktest"
 	"github.com/stolos-sched/stolos/lib/submit"
 	"github.com/stolos-sched/stolos/lib/testenv"
+	"github.com/stolos-sched/stolos/lib/web"
 )
 
 var update = flag.Bool("u", false, "rewrite testscript golden files")
@@ -49,8 +50,10 @@ var tools = map[string]func(args []string) int{
 	"stolos-state":    func(a []string) int { return state.Main(a, os.Stdin, os.Stdout, os.Stderr) },
 	"stolos-exec":     func(a []string) int { return stexec.Main(a, os.Stdin, os.Stdout, os.Stderr) },
 	"stolos-graph":    func(a []string) int { return graphviz.Main(a, os.Stdin, os.Stdout, os.Stderr) },
+	"stolos-web":      func(a []string) int { return web.Main(a, os.Stdin, os.Stdout, os.Stderr) },
 	"stolos-progress": func(a []string) int { return progress.Main(a, os.Stdin, os.Stdout, os.Stderr) },
 	"stolos-metrics":  func(a []string) int { return metrics.Main(a, os.Stdin, os.Stdout, os.Stderr) },
+	"stolos":          func(a []string) int { return stexec.FrontMain(a, os.Stdin, os.Stdout, os.Stderr) },
 }
 
 func TestMain(m *testing.M) {

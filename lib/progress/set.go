@@ -8,8 +8,8 @@ import (
 )
 
 // MaxJobs bounds the set: the jobs read and their ancestors. A set that
-// would hold more is refused (about 150 bytes a job: its ref, its index
-// and its parents' indices).
+// would hold more is refused (a job holds its ref, its map entry and its
+// parents' indices: a few hundred bytes).
 const MaxJobs = 1_000_000
 
 // set is the jobs asked for and all their ancestors, each once, parents
@@ -17,7 +17,6 @@ const MaxJobs = 1_000_000
 type set struct {
 	refs    []store.Ref
 	parents [][]int32 // indices into refs, each smaller than the job's own
-	input   []bool    // asked for (not only an ancestor)
 	index   map[store.Ref]int32
 	max     int
 }
@@ -31,10 +30,7 @@ const building = -1
 // up depth first without recursion, so that each job is appended after
 // its parents.
 func (st *set) add(s *sched.Sched, j sched.Job) error {
-	if i, ok := st.index[j.Ref()]; ok {
-		if i >= 0 {
-			st.input[i] = true
-		}
+	if _, ok := st.index[j.Ref()]; ok {
 		return nil
 	}
 	type frame struct {
@@ -70,7 +66,6 @@ func (st *set) add(s *sched.Sched, j sched.Job) error {
 		st.index[f.job.Ref()] = i
 		st.refs = append(st.refs, f.job.Ref())
 		st.parents = append(st.parents, ps)
-		st.input = append(st.input, len(stack) == 1)
 		stack = stack[:len(stack)-1]
 	}
 	return nil

@@ -13,7 +13,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"time"
@@ -51,6 +50,7 @@ func newTool(stdin io.Reader, stdout, stderr io.Writer) (*cli.Tool, *flags) {
 	t := cli.New("stolos-state", "stolos-state [-a APP] [-set STATE | -history | -log [-attempt SEQ]] [-json] [JOB_ID ...] | -a APP -list [-state STATE] | -a APP -count | -a APP -history -since TIME [-until TIME]", stdin, stdout, stderr)
 	f := &flags{}
 	t.AppFlag(&f.App, false)
+	t.JobIDFlag()
 	t.Flags.StringVar(&f.Set, "set", "", "set the jobs' `STATE`: pending, completed (queues the children it unblocks), failed or skipped (env STOLOS_SET)")
 	t.Flags.BoolVar(&f.Force, "force", false, "with -set completed: stop a running job's command and wait for its death first (env STOLOS_FORCE)")
 	t.Flags.BoolVar(&f.List, "list", false, "every known job of the app (env STOLOS_LIST)")
@@ -475,14 +475,9 @@ func (w *writer) log(ctx context.Context, j sched.Job, seq int64) error {
 		}
 		a = as[i]
 	}
-	host, path, ok := strings.Cut(a.Log, ":")
-	switch {
-	case a.Log == "":
-		return fmt.Errorf("%s attempt %d: no log recorded (%s)", name, a.Seq, a.Outcome)
-	case !ok || !filepath.IsAbs(path):
-		return fmt.Errorf("%s attempt %d: bad log location %q", name, a.Seq, a.Log)
-	case host != sched.Host():
-		return fmt.Errorf("%s attempt %d: the log is on host %s: %s", name, a.Seq, host, path)
+	path, err := sched.LogFile(a)
+	if err != nil {
+		return fmt.Errorf("%s attempt %d: %v", name, a.Seq, err)
 	}
 	f, err := os.Open(path)
 	if err != nil {
