@@ -158,6 +158,11 @@ ALTER TABLE bubbles ADD COLUMN readd INTEGER NOT NULL DEFAULT 0; -- 1: a readd, 
 	`
 ALTER TABLE fanin ADD COLUMN build INTEGER; -- NULL: built; else the next parent to read
 `,
+	// 7: when a job's queue entry was made (store.Counts.HeadAge, read
+	// from the head of jobs_ready); 0 for one made before.
+	`
+ALTER TABLE jobs ADD COLUMN queued_at INTEGER NOT NULL DEFAULT 0; -- unix ns
+`,
 }
 
 // Backend is a job-state backend on one SQLite file.
