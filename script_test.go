@@ -27,12 +27,14 @@ import (
 	"github.com/stolos-sched/stolos/lib/graphviz"
 	"github.com/stolos-sched/stolos/lib/metrics"
 	"github.com/stolos-sched/stolos/lib/parents"
+	"github.com/stolos-sched/stolos/lib/progress"
 	"github.com/stolos-sched/stolos/lib/runner"
 	"github.com/stolos-sched/stolos/lib/state"
 	"github.com/stolos-sched/stolos/lib/store/redis/redistest"
 	"github.com/stolos-sched/stolos/lib/store/zookeeper/zktest"
 	"github.com/stolos-sched/stolos/lib/submit"
 	"github.com/stolos-sched/stolos/lib/testenv"
+	"github.com/stolos-sched/stolos/lib/web"
 )
 
 var update = flag.Bool("u", false, "rewrite testscript golden files")
@@ -48,6 +50,8 @@ var tools = map[string]func(args []string) int{
 	"stolos-state":    func(a []string) int { return state.Main(a, os.Stdin, os.Stdout, os.Stderr) },
 	"stolos-exec":     func(a []string) int { return stexec.Main(a, os.Stdin, os.Stdout, os.Stderr) },
 	"stolos-graph":    func(a []string) int { return graphviz.Main(a, os.Stdin, os.Stdout, os.Stderr) },
+	"stolos-web":      func(a []string) int { return web.Main(a, os.Stdin, os.Stdout, os.Stderr) },
+	"stolos-progress": func(a []string) int { return progress.Main(a, os.Stdin, os.Stdout, os.Stderr) },
 	"stolos-metrics":  func(a []string) int { return metrics.Main(a, os.Stdin, os.Stdout, os.Stderr) },
 }
 
