@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stolos-sched/stolos/lib/config"
+	"github.com/stolos-sched/stolos/lib/sched"
 	"github.com/stolos-sched/stolos/lib/store"
 )
 
@@ -125,5 +127,91 @@ func TestRate(t *testing.T) {
 	p.times = []time.Time{now.Add(-10 * time.Second)}
 	if got := p.perMinute(now); got != 1 {
 		t.Errorf("got %v/min, want 1 (1 in at least a minute)", got)
+	}
+}
+
+// TestEnded: a wait ends when nothing will move; with unqueued jobs, only
+// at the second report in a row with the same counts.
+func TestEnded(t *testing.T) {
+	report := func(by map[Status]int) Report {
+		var r Report
+		for s, n := range by {
+			r.All.By[s] = n
+			r.All.Total += n
+		}
+		return r
+	}
+	done := report(map[Status]int{Completed: 3, Failed: 1, Blocked: 2})
+	moving := report(map[Status]int{Completed: 3, Queued: 1})
+	stuck := report(map[Status]int{Completed: 3, Unqueued: 1})
+	stuck2 := report(map[Status]int{Completed: 2, Unqueued: 2})
+	for _, tc := range []struct {
+		name      string
+		r         Report
+		last      *Report
+		wantEnded bool
+	}{
+		{"nothing moves", done, nil, true},
+		{"a job queued", moving, nil, false},
+		{"unqueued, first report", stuck, nil, false},
+		{"unqueued, after a report that moved", stuck, &moving, false},
+		{"unqueued, other counts before", stuck, &stuck2, false},
+		{"unqueued, same counts before", stuck, &stuck, true},
+		{"no jobs", Report{}, nil, true},
+	} {
+		if got := ended(tc.r, tc.last); got != tc.wantEnded {
+			t.Errorf("%s: ended %v, want %v", tc.name, got, tc.wantEnded)
+		}
+	}
+}
+
+// TestSet: a job's ancestors each once, parents before children; past the
+// bound, an error naming the job.
+func TestSet(t *testing.T) {
+	cfg, err := config.Parse([]byte(`{
+		"p": {"job_id": "{d}_{i}", "autofill_values": {"i": "0:3"}},
+		"m": {"job_id": "{d}_{i}", "autofill_values": {"i": "0:3"}, "depends_on": {"app_name": ["p"]}},
+		"c": {"job_id": "{d}", "depends_on": {"app_name": ["m"], "i": "all"}}}`), config.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := sched.New(cfg, nil)
+	c, err := s.Resolve(store.Ref{App: "c", JobID: "1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := s.Resolve(store.Ref{App: "m", JobID: "1_2"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := newSet(MaxJobs)
+	for _, j := range []sched.Job{m, c, m} {
+		if err := st.add(s, j); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var got []string
+	for i, r := range st.refs {
+		var ps []string
+		for _, p := range st.parents[i] {
+			if int(p) >= i {
+				t.Errorf("%v: parent %v not before it", r, st.refs[p])
+			}
+			ps = append(ps, st.refs[p].String())
+		}
+		got = append(got, r.String()+" <- "+strings.Join(ps, ", "))
+	}
+	want := []string{
+		"p 1_2 <- ", "m 1_2 <- p 1_2",
+		"p 1_0 <- ", "m 1_0 <- p 1_0", "p 1_1 <- ", "m 1_1 <- p 1_1",
+		"c 1 <- m 1_0, m 1_1, m 1_2",
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("got\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	small := newSet(4)
+	err = small.add(s, c)
+	if want := "c 1 and its ancestors: more than 4 jobs in all, the most one run follows"; err == nil || err.Error() != want {
+		t.Errorf("got error %v, want %q", err, want)
 	}
 }
