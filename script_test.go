@@ -152,6 +152,9 @@ func TestBackendScripts(t *testing.T) {
 						e.Setenv(k, v)
 					}
 					e.Setenv("BACKEND", b)
+					// What the tools keep by default (the attempts' logs)
+					// goes under the script's own directory.
+					e.Setenv("XDG_STATE_HOME", filepath.Join(e.WorkDir, "state"))
 					ns := "t" + strconv.FormatInt(namespaces.Add(1), 10)
 					switch b {
 					case "local":
@@ -218,6 +221,7 @@ func TestScripts(t *testing.T) {
 		UpdateScripts:       *update,
 		Setup: func(e *testscript.Env) error {
 			e.Setenv("EXAMPLES", examples)
+			e.Setenv("XDG_STATE_HOME", filepath.Join(e.WorkDir, "state"))
 			return nil
 		},
 		Condition: condition,

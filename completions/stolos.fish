@@ -52,7 +52,7 @@ flag lease                    word                              hold claimed job
 flag list                     -                                 every known job of the app
 flag listen                   word                              serve over HTTP on this address
 flag log                      -                                 the log of the latest recorded attempt
-flag log-dir                  file                              write each attempt output to a file under this directory
+flag log-dir                  file                              write each attempt output under this directory (- for stderr)
 flag loop                     -                                 keep claiming and running jobs
 flag max                      word                              draw at most N jobs, summing up the rest
 flag max-load                 word                              take no job while the load per core is over this

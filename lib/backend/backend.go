@@ -78,15 +78,10 @@ func (p *positive) Set(s string) error {
 // -qb-local-path is not set: $XDG_STATE_HOME/stolos/stolos.db, else
 // $HOME/.local/state/stolos/stolos.db.
 func DefaultLocalPath() (string, error) {
-	dir := os.Getenv("XDG_STATE_HOME")
-	if dir == "" {
-		home, err := os.UserHomeDir()
-		if err != nil {
-			return "", errors.New("no -qb-local-path, and no XDG_STATE_HOME or HOME to put the default under")
-		}
-		dir = filepath.Join(home, ".local", "state")
+	dir, err := cli.StateDir()
+	if err != nil {
+		return "", errors.New("no -qb-local-path, and no XDG_STATE_HOME or HOME to put the default under")
 	}
-	dir = filepath.Join(dir, "stolos")
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return "", err
 	}

@@ -49,7 +49,7 @@ var descriptions = map[string]string{
 	"loop":                    "keep claiming and running jobs",
 	"all":                     "claim jobs of every app",
 	"max-retry":               "failed attempts that make a failure final",
-	"log-dir":                 "write each attempt output to a file under this directory",
+	"log-dir":                 "write each attempt output under this directory (- for stderr)",
 	"grace":                   "time from SIGTERM to SIGKILL",
 	"bypass-scheduler":        "run the named jobs and change no state",
 	"job-id":                  "a job id, as an argument",
