@@ -21,6 +21,7 @@ import (
 	"github.com/stolos-sched/stolos/lib/backend"
 	"github.com/stolos-sched/stolos/lib/children"
 	"github.com/stolos-sched/stolos/lib/claim"
+	"github.com/stolos-sched/stolos/lib/conftool"
 	"github.com/stolos-sched/stolos/lib/dot/dottest"
 	stexec "github.com/stolos-sched/stolos/lib/exec"
 	"github.com/stolos-sched/stolos/lib/expand"
@@ -54,6 +55,7 @@ var tools = map[string]func(args []string) int{
 	"stolos-progress": func(a []string) int { return progress.Main(a, os.Stdin, os.Stdout, os.Stderr) },
 	"stolos-metrics":  func(a []string) int { return metrics.Main(a, os.Stdin, os.Stdout, os.Stderr) },
 	"stolos":          func(a []string) int { return stexec.FrontMain(a, os.Stdin, os.Stdout, os.Stderr) },
+	"stolos-config":   func(a []string) int { return conftool.Main(a, os.Stdin, os.Stdout, os.Stderr) },
 }
 
 func TestMain(m *testing.M) {

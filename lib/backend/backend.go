@@ -132,15 +132,3 @@ func (f *Flags) open(ctx context.Context, warn io.Writer) (store.Backend, error)
 	}
 	return local.OpenWith(ctx, path, local.Options{Keep: f.Keep})
 }
-
-// ConfigSources are the configuration backends the stateful tools read
-// besides the JSON file. (The graph tools read JSON only: they import no
-// network client.)
-func ConfigSources() map[string]cli.ConfigSource {
-	return map[string]cli.ConfigSource{
-		"redis": func(ctx context.Context, r cli.RedisFlags) ([]byte, error) {
-			return redis.FetchConfig(ctx, redis.Options{Host: r.Host, Port: r.Port, DB: r.DB,
-				Password: r.Password, TLS: r.TLS, KeyPrefix: r.KeyPrefix})
-		},
-	}
-}

@@ -53,6 +53,8 @@ var descriptions = map[string]string{
 	"grace":                   "time from SIGTERM to SIGKILL",
 	"bypass-scheduler":        "run the named jobs and change no state",
 	"job-id":                  "a job id, as an argument",
+	"load":                    "make this tasks.json the configuration in Redis",
+	"dump":                    "write the configuration as a tasks.json",
 	"bash-cmd":                "words to append to the command, the rest of the line",
 	"max-load":                "take no job while the load per core is over this",
 	"min-free-mem":            "take no job while available memory is under this",
