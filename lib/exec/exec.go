@@ -128,7 +128,7 @@ func run(ctx context.Context, t *cli.Tool, f *flags, args, rest []string) error 
 	case f.Loop && named:
 		return cli.Usagef("-loop claims jobs: name no job ids")
 	}
-	dir, err := logDir(f.LogDir)
+	dir, err := sched.LogDir(f.LogDir)
 	if err != nil {
 		return err
 	}
