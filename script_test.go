@@ -180,6 +180,7 @@ func TestBackendScripts(t *testing.T) {
 					"status":     cmdStatus,
 					"redis-hset": cmdRedisHset,
 					"svg-titles": cmdSVGTitles,
+					"waitfor":    cmdWaitfor,
 				},
 			})
 		})

@@ -18,7 +18,7 @@ tool stolos-parents   a app-name config configuration-backend g job-id job-id-de
 tool stolos-children  a app-name config configuration-backend g job-id job-id-default-template job-id-delimiter job-id-validations r redis-db redis-host redis-key-prefix redis-password redis-port redis-tls tasks-json
 tool stolos-submit    a app-name config configuration-backend history-keep job-id job-id-default-template job-id-delimiter job-id-validations max-queued priority q qb-local-path qb-redis-db qb-redis-host qb-redis-key-prefix qb-redis-password qb-redis-port qb-redis-tls qb-zookeeper-auth qb-zookeeper-hosts qb-zookeeper-timeout queue-backend readd redis-db redis-host redis-key-prefix redis-password redis-port redis-tls tasks-json
 tool stolos-claim     a app-name config configuration-backend history-keep job-id-default-template job-id-delimiter job-id-validations lease n q qb-local-path qb-redis-db qb-redis-host qb-redis-key-prefix qb-redis-password qb-redis-port qb-redis-tls qb-zookeeper-auth qb-zookeeper-hosts qb-zookeeper-timeout queue-backend redis-db redis-host redis-key-prefix redis-password redis-port redis-tls tasks-json wait
-tool stolos-state     a app-name attempt config configuration-backend count force history history-keep job-id job-id-default-template job-id-delimiter job-id-validations json list log q qb-local-path qb-redis-db qb-redis-host qb-redis-key-prefix qb-redis-password qb-redis-port qb-redis-tls qb-zookeeper-auth qb-zookeeper-hosts qb-zookeeper-timeout queue-backend redis-db redis-host redis-key-prefix redis-password redis-port redis-tls set since state tasks-json until
+tool stolos-state     a app-name attempt config configuration-backend count follow force history history-keep job-id job-id-default-template job-id-delimiter job-id-validations json list log log-dir q qb-local-path qb-redis-db qb-redis-host qb-redis-key-prefix qb-redis-password qb-redis-port qb-redis-tls qb-zookeeper-auth qb-zookeeper-hosts qb-zookeeper-timeout queue-backend redis-db redis-host redis-key-prefix redis-password redis-port redis-tls set since state tasks-json until
 tool stolos-exec      a all app-name bypass-scheduler config configuration-backend grace history-keep job-id job-id-default-template job-id-delimiter job-id-validations lease log-dir loop max-load max-retry min-free-mem q qb-local-path qb-redis-db qb-redis-host qb-redis-key-prefix qb-redis-password qb-redis-port qb-redis-tls qb-zookeeper-auth qb-zookeeper-hosts qb-zookeeper-timeout queue-backend redis-db redis-host redis-key-prefix redis-password redis-port redis-tls tasks-json wait
 tool stolos           a all app-name bash-cmd bypass-scheduler config configuration-backend grace history-keep job-id job-id-default-template job-id-delimiter job-id-validations lease log-dir loop max-load max-retry min-free-mem q qb-local-path qb-redis-db qb-redis-host qb-redis-key-prefix qb-redis-password qb-redis-port qb-redis-tls qb-zookeeper-auth qb-zookeeper-hosts qb-zookeeper-timeout queue-backend redis-db redis-host redis-key-prefix redis-password redis-port redis-tls tasks-json timeout wait
 tool stolos-config    config configuration-backend dump job-id-default-template job-id-delimiter job-id-validations load redis-db redis-host redis-key-prefix redis-password redis-port redis-tls tasks-json
@@ -37,6 +37,7 @@ flag configuration-backend    json|redis                        where the config
 flag count                    -                                 count the jobs of the app by state
 flag down                     -                                 draw the jobs and their descendants, by state
 flag dump                     -                                 write the configuration as a tasks.json
+flag follow                   -                                 with -log, follow the log of the running attempt until it ends
 flag force                    -                                 with -set completed, stop a running job first
 flag g                        -                                 add the dependency group
 flag grace                    word                              time from SIGTERM to SIGKILL
@@ -53,7 +54,7 @@ flag list                     -                                 every known job 
 flag listen                   word                              serve over HTTP on this address
 flag load                     file                              make this tasks.json the configuration in Redis
 flag log                      -                                 the log of the latest recorded attempt
-flag log-dir                  file                              write each attempt output under this directory (- for stderr)
+flag log-dir                  file                              the directory of the attempt logs (- for stderr, no files)
 flag loop                     -                                 keep claiming and running jobs
 flag max                      word                              draw at most N jobs, summing up the rest
 flag max-load                 word                              take no job while the load per core is over this

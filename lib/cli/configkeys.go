@@ -7,8 +7,8 @@ package cli
 // serves them all; a key in none of them is an error.
 var ConfigKeys = []string{
 	"a", "all", "app-name", "attempt", "bash-cmd", "bypass-scheduler",
-	"config", "configuration-backend", "count", "down", "dump", "force",
-	"g", "grace", "history", "history-keep", "interval",
+	"config", "configuration-backend", "count", "down", "dump", "follow",
+	"force", "g", "grace", "history", "history-keep", "interval",
 	"job-id-default-template", "job-id-delimiter", "job-id-validations",
 	"json", "lease", "list", "listen", "load", "log", "log-dir", "loop",
 	"max", "max-load", "max-queued", "max-retry", "min-free-mem", "n", "o",

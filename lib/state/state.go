@@ -40,6 +40,8 @@ type flags struct {
 	History bool
 	Log     bool
 	Attempt int64
+	Follow  bool
+	LogDir  string
 	Since   string
 	Until   string
 	JSON    bool
@@ -47,7 +49,7 @@ type flags struct {
 }
 
 func newTool(stdin io.Reader, stdout, stderr io.Writer) (*cli.Tool, *flags) {
-	t := cli.New("stolos-state", "stolos-state [-a APP] [-set STATE | -history | -log [-attempt SEQ]] [-json] [JOB_ID ...] | -a APP -list [-state STATE] | -a APP -count | -a APP -history -since TIME [-until TIME]", stdin, stdout, stderr)
+	t := cli.New("stolos-state", "stolos-state [-a APP] [-set STATE | -history | -log [-attempt SEQ | -follow]] [-json] [JOB_ID ...] | -a APP -list [-state STATE] | -a APP -count | -a APP -history -since TIME [-until TIME]", stdin, stdout, stderr)
 	f := &flags{}
 	t.AppFlag(&f.App, false)
 	t.JobIDFlag()
@@ -58,6 +60,8 @@ func newTool(stdin io.Reader, stdout, stderr io.Writer) (*cli.Tool, *flags) {
 	t.Flags.BoolVar(&f.Count, "count", false, "count the app's jobs by state, and those queued and claimed (env STOLOS_COUNT)")
 	t.Flags.BoolVar(&f.Log, "log", false, "write the log of the jobs' latest recorded attempt, or of -attempt (env STOLOS_LOG)")
 	t.Flags.Int64Var(&f.Attempt, "attempt", 0, "with -log: the attempt numbered `SEQ` (see -history) (env STOLOS_ATTEMPT)")
+	t.Flags.BoolVar(&f.Follow, "follow", false, "with -log: follow the log of the running attempt until it ends (env STOLOS_FOLLOW)")
+	t.Flags.StringVar(&f.LogDir, "log-dir", "", "with -log: stolos-exec's -log-dir `DIR`, where the logs that no record names yet are (default $XDG_STATE_HOME/stolos/log) (env STOLOS_LOG_DIR)")
 	t.Flags.BoolVar(&f.History, "history", false, "write the jobs' recorded attempts, or with -since an app's (env STOLOS_HISTORY)")
 	t.Flags.StringVar(&f.Since, "since", "", "with -history: the attempts of the app that ended at or after `TIME` (env STOLOS_SINCE)")
 	t.Flags.StringVar(&f.Until, "until", "", "with -history -since: ... and before `TIME` (env STOLOS_UNTIL)")
@@ -105,6 +109,11 @@ func run(ctx context.Context, t *cli.Tool, f *flags, rest []string) error {
 	}
 	defer s.Close()
 	w := &writer{t: t, s: s, json: f.JSON}
+	if f.Log {
+		if w.logDir, err = sched.LogDir(f.LogDir); err != nil {
+			return err
+		}
+	}
 	switch {
 	case f.Count:
 		c, err := s.Count(ctx, f.App)
@@ -119,7 +128,9 @@ func run(ctx context.Context, t *cli.Tool, f *flags, rest []string) error {
 		return s.AppHistory(ctx, f.App, since, until, w.attempt)
 	}
 	for _, j := range cli.Jobs(t, f.App, rest, s.ResolveRecord) {
-		if f.Log {
+		if f.Log && f.Follow {
+			t.Report(w.follow(ctx, j))
+		} else if f.Log {
 			t.Report(w.log(ctx, j, f.Attempt))
 		} else if f.History {
 			t.Report(w.history(ctx, j))
@@ -161,6 +172,10 @@ func (f *flags) check(rest []string) (setTo, filter store.State, err error) {
 		err = cli.Usagef("use one of -list, -count, -set, -history and -log")
 	case f.Attempt != 0 && !f.Log:
 		err = cli.Usagef("-attempt goes with -log")
+	case f.Follow && !f.Log:
+		err = cli.Usagef("-follow goes with -log")
+	case f.Follow && f.Attempt != 0:
+		err = cli.Usagef("-follow follows the running attempt, not -attempt")
 	case f.Attempt < 0:
 		err = cli.Usagef("-attempt %d: want a positive attempt number", f.Attempt)
 	case f.Log && f.JSON:
@@ -247,6 +262,9 @@ type writer struct {
 	t    *cli.Tool
 	s    *sched.Sched
 	json bool
+	// logDir is where stolos-exec writes the logs (sched.LogDir), for
+	// those no record names; "" for none.
+	logDir string
 }
 
 // jobJSON is one job in -json output.
@@ -476,6 +494,12 @@ func (w *writer) log(ctx context.Context, j sched.Job, seq int64) error {
 		a = as[i]
 	}
 	path, err := sched.LogFile(a)
+	if err != nil && a.Log == "" && w.logDir != "" {
+		// An abandoned attempt's worker died before recording its log.
+		if p := sched.LogPath(w.logDir, j.App.Name, j.ID, a.Seq); exists(p) {
+			path, err = p, nil
+		}
+	}
 	if err != nil {
 		return fmt.Errorf("%s attempt %d: %v", name, a.Seq, err)
 	}
