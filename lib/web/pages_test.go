@@ -268,6 +268,9 @@ func TestReadOnly(t *testing.T) {
 		t.Run(be.name, func(t *testing.T) {
 			f := newFixture(t, be.open(t))
 			before := f.snapshot(t)
+			if !strings.Contains(before, "preprocess 20140602_1 failed queued=false ") {
+				t.Fatalf("the snapshot misses the jobs' states: %s", before)
+			}
 			srv := f.serve(t, readOnly(f, t), web.Options{Dot: "dot"})
 			seen := map[string]bool{"/": true}
 			queue := []string{"/"}
