@@ -121,7 +121,7 @@ var pages = []pageCheck{
 	}},
 	{"/job/preprocess/20140602_1", 200, func(t *testing.T, d *node) {
 		eq(t, "status", d.TextOf("status"), "failed")
-		eq(t, "why", d.TextOf("why"), "1 failed attempts; last: exit 3")
+		eq(t, "why", d.TextOf("why"), "1 failed attempt; last: exit 3")
 		eqList(t, "history", cells(d.Rows("history"), 0, 3, 4, 5), []string{"1 | " + sched.Host() + " | exit 3 | log"})
 		eq(t, "parents", d.TextOf("parents"), "Parents none")
 		eqList(t, "children", d.Items("children"), []string{"model_build 20140602_churn absent", "model_build 20140602_ltv absent"})
@@ -132,7 +132,7 @@ var pages = []pageCheck{
 	}},
 	{"/job/daily_report/20140602", 200, func(t *testing.T, d *node) {
 		eq(t, "status", d.TextOf("status"), "pending")
-		eq(t, "why", d.TextOf("why"), "blocked: ancestor preprocess 20140602_1 failed (1 attempts; last: exit 3)")
+		eq(t, "why", d.TextOf("why"), "blocked: ancestor preprocess 20140602_1 failed (1 attempt; last: exit 3)")
 		eqList(t, "blockers", d.Items("blockers"), []string{
 			"blocked: model_build 20140602_churn absent › preprocess 20140602_1 failed",
 			"waiting: model_build 20140602_churn absent › preprocess 20140602_2 queued",
