@@ -10,13 +10,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stolos-sched/stolos/lib/backend/backendtest"
 	"github.com/stolos-sched/stolos/lib/config"
 	"github.com/stolos-sched/stolos/lib/jobid"
 	"github.com/stolos-sched/stolos/lib/sched"
 	"github.com/stolos-sched/stolos/lib/store"
-	"github.com/stolos-sched/stolos/lib/store/local"
-	"github.com/stolos-sched/stolos/lib/store/redis"
-	"github.com/stolos-sched/stolos/lib/store/redis/redistest"
 	"github.com/stolos-sched/stolos/lib/web"
 )
 
@@ -52,28 +50,7 @@ func loadConfig(tb testing.TB) *config.Config {
 
 // backends are the backends the pages are tested on: local always, and
 // Redis (a real server, or a skip or failure as testenv says).
-var backends = []struct {
-	name string
-	open func(tb testing.TB) store.Backend
-}{
-	{"local", func(tb testing.TB) store.Backend {
-		be, err := local.Open(context.Background(), filepath.Join(tb.TempDir(), "stolos.db"))
-		if err != nil {
-			tb.Fatal(err)
-		}
-		tb.Cleanup(func() { be.Close() })
-		return be
-	}},
-	{"redis", func(tb testing.TB) store.Backend {
-		srv := redistest.Start(tb)
-		be, err := redis.Open(context.Background(), redis.Options{Host: srv.Host(), Port: srv.Port()}, nil)
-		if err != nil {
-			tb.Fatal(err)
-		}
-		tb.Cleanup(func() { be.Close() })
-		return be
-	}},
-}
+var backends = []backendtest.Opener{backendtest.Local, backendtest.Redis}
 
 // The fixture's state, which the tests assert on every backend:
 //
@@ -197,11 +174,14 @@ func (f *fixture) snapshot(t *testing.T) string {
 		if err != nil {
 			t.Fatal(err)
 		}
-		out = append(out, fmt.Sprintf("%s %v", a.Name, c))
+		// Not HeadAge: it grows while nothing changes.
+		out = append(out, fmt.Sprintf("%s %v queued %d claimed %d", a.Name, c.States, c.Queued, c.Claimed))
 		var jobs []string
 		var refs []store.Ref
 		err = f.s.List(ctx, a.Name, store.Absent, func(j store.Job) error {
-			jobs = append(jobs, fmt.Sprintf("%+v", j))
+			// Every field: %v of a Job would be its Ref's String.
+			jobs = append(jobs, fmt.Sprintf("%s %s %s queued=%v priority=%d owner=%s until=%v not-before=%v attempts=%d outcome=%q revoked=%v",
+				j.App, j.JobID, j.State, j.Queued, j.Priority, j.Owner, j.Until.UnixNano(), j.NotBefore.UnixNano(), j.Attempts, j.Outcome, j.Revoked))
 			refs = append(refs, j.Ref)
 			return nil
 		})
@@ -215,7 +195,10 @@ func (f *fixture) snapshot(t *testing.T) string {
 			t.Fatal(err)
 		}
 		for _, h := range hs {
-			out = append(out, fmt.Sprintf("%+v", h))
+			for _, a := range h {
+				out = append(out, fmt.Sprintf("%s %s #%d %v %v %s %q %s", a.App, a.JobID, a.Seq,
+					a.Start.UnixNano(), a.End.UnixNano(), a.Worker, a.Outcome, a.Log))
+			}
 		}
 	}
 	return fmt.Sprint(out)
