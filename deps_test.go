@@ -68,6 +68,10 @@ func TestImports(t *testing.T) {
 		"github.com/go-zookeeper/zk":   "lib/store/zookeeper",
 		"github.com/redis/go-redis/v9": "lib/store/redis",
 		"modernc.org/sqlite":           "lib/store/local",
+		// and only stolos-metrics the Prometheus libraries.
+		"github.com/prometheus/client_golang/prometheus":          "lib/metrics",
+		"github.com/prometheus/client_golang/prometheus/promhttp": "lib/metrics",
+		"github.com/prometheus/common/expfmt":                     "lib/metrics",
 	}
 	// A tool package, lib/X for each cmd/stolos-X, is imported by its
 	// command alone: tools share code through the packages below them.

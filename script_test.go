@@ -25,12 +25,16 @@ import (
 	stexec "github.com/stolos-sched/stolos/lib/exec"
 	"github.com/stolos-sched/stolos/lib/expand"
 	"github.com/stolos-sched/stolos/lib/graphviz"
+	"github.com/stolos-sched/stolos/lib/metrics"
 	"github.com/stolos-sched/stolos/lib/parents"
+	"github.com/stolos-sched/stolos/lib/progress"
 	"github.com/stolos-sched/stolos/lib/runner"
 	"github.com/stolos-sched/stolos/lib/state"
 	"github.com/stolos-sched/stolos/lib/store/redis/redistest"
 	"github.com/stolos-sched/stolos/lib/store/zookeeper/zktest"
 	"github.com/stolos-sched/stolos/lib/submit"
+	"github.com/stolos-sched/stolos/lib/testenv"
+	"github.com/stolos-sched/stolos/lib/web"
 )
 
 var update = flag.Bool("u", false, "rewrite testscript golden files")
@@ -46,6 +50,9 @@ var tools = map[string]func(args []string) int{
 	"stolos-state":    func(a []string) int { return state.Main(a, os.Stdin, os.Stdout, os.Stderr) },
 	"stolos-exec":     func(a []string) int { return stexec.Main(a, os.Stdin, os.Stdout, os.Stderr) },
 	"stolos-graph":    func(a []string) int { return graphviz.Main(a, os.Stdin, os.Stdout, os.Stderr) },
+	"stolos-web":      func(a []string) int { return web.Main(a, os.Stdin, os.Stdout, os.Stderr) },
+	"stolos-progress": func(a []string) int { return progress.Main(a, os.Stdin, os.Stdout, os.Stderr) },
+	"stolos-metrics":  func(a []string) int { return metrics.Main(a, os.Stdin, os.Stdout, os.Stderr) },
 }
 
 func TestMain(m *testing.M) {
@@ -223,13 +230,17 @@ func TestScripts(t *testing.T) {
 }
 
 // condition answers the scripts' own conditions: [dot], GraphViz's dot
-// can run (a script skips its drawing step without it); under
-// STOLOS_TEST_REQUIRE_SERVERS=1 a missing dot fails the script.
+// can run (a script skips its drawing step without it); [promtool],
+// Prometheus's promtool can run (it checks stolos-metrics' output); under
+// STOLOS_TEST_REQUIRE_SERVERS=1 a missing tool fails the script.
 func condition(cond string) (bool, error) {
-	if cond != "dot" {
-		return false, errors.New("unknown condition " + cond)
+	switch cond {
+	case "dot":
+		return dottest.Condition()
+	case "promtool":
+		return testenv.Condition("promtool", "prometheus")
 	}
-	return dottest.Condition()
+	return false, errors.New("unknown condition " + cond)
 }
 
 // cmdSVGTitles draws a DOT file with dot -Tsvg (a warning fails) and

@@ -21,9 +21,13 @@ tool stolos-children  a app-name config configuration-backend g job-id-default-t
 tool stolos-submit    a app-name config configuration-backend history-keep job-id-default-template job-id-delimiter job-id-validations max-queued priority q qb-local-path qb-redis-db qb-redis-host qb-redis-key-prefix qb-redis-password qb-redis-port qb-redis-tls qb-zookeeper-auth qb-zookeeper-hosts qb-zookeeper-timeout queue-backend readd redis-db redis-host redis-key-prefix redis-password redis-port redis-tls tasks-json
 tool stolos-claim     a app-name config configuration-backend history-keep job-id-default-template job-id-delimiter job-id-validations lease n q qb-local-path qb-redis-db qb-redis-host qb-redis-key-prefix qb-redis-password qb-redis-port qb-redis-tls qb-zookeeper-auth qb-zookeeper-hosts qb-zookeeper-timeout queue-backend redis-db redis-host redis-key-prefix redis-password redis-port redis-tls tasks-json wait
 tool stolos-state     a app-name attempt config configuration-backend count force history history-keep job-id-default-template job-id-delimiter job-id-validations json list log q qb-local-path qb-redis-db qb-redis-host qb-redis-key-prefix qb-redis-password qb-redis-port qb-redis-tls qb-zookeeper-auth qb-zookeeper-hosts qb-zookeeper-timeout queue-backend redis-db redis-host redis-key-prefix redis-password redis-port redis-tls set since state tasks-json until
-tool stolos-exec      a app-name bypass-scheduler config configuration-backend grace history-keep job-id-default-template job-id-delimiter job-id-validations lease log-dir loop max-load max-retry min-free-mem q qb-local-path qb-redis-db qb-redis-host qb-redis-key-prefix qb-redis-password qb-redis-port qb-redis-tls qb-zookeeper-auth qb-zookeeper-hosts qb-zookeeper-timeout queue-backend redis-db redis-host redis-key-prefix redis-password redis-port redis-tls tasks-json wait
+tool stolos-exec      a all app-name bypass-scheduler config configuration-backend grace history-keep job-id-default-template job-id-delimiter job-id-validations lease log-dir loop max-load max-retry min-free-mem q qb-local-path qb-redis-db qb-redis-host qb-redis-key-prefix qb-redis-password qb-redis-port qb-redis-tls qb-zookeeper-auth qb-zookeeper-hosts qb-zookeeper-timeout queue-backend redis-db redis-host redis-key-prefix redis-password redis-port redis-tls tasks-json wait
 tool stolos-graph     a app-name config configuration-backend down history-keep job-id-default-template job-id-delimiter job-id-validations max q qb-local-path qb-redis-db qb-redis-host qb-redis-key-prefix qb-redis-password qb-redis-port qb-redis-tls qb-zookeeper-auth qb-zookeeper-hosts qb-zookeeper-timeout queue-backend redis-db redis-host redis-key-prefix redis-password redis-port redis-tls tasks-json up
+tool stolos-web       config configuration-backend history-keep job-id-default-template job-id-delimiter job-id-validations listen q qb-local-path qb-redis-db qb-redis-host qb-redis-key-prefix qb-redis-password qb-redis-port qb-redis-tls qb-zookeeper-auth qb-zookeeper-hosts qb-zookeeper-timeout queue-backend redis-db redis-host redis-key-prefix redis-password redis-port redis-tls tasks-json
+tool stolos-progress  a app-name config configuration-backend history-keep interval job-id-default-template job-id-delimiter job-id-validations json q qb-local-path qb-redis-db qb-redis-host qb-redis-key-prefix qb-redis-password qb-redis-port qb-redis-tls qb-zookeeper-auth qb-zookeeper-hosts qb-zookeeper-timeout queue-backend redis-db redis-host redis-key-prefix redis-password redis-port redis-tls tasks-json timeout wait-all watch
+tool stolos-metrics   a app-name config configuration-backend history-keep job-id-default-template job-id-delimiter job-id-validations listen o q qb-local-path qb-redis-db qb-redis-host qb-redis-key-prefix qb-redis-password qb-redis-port qb-redis-tls qb-zookeeper-auth qb-zookeeper-hosts qb-zookeeper-timeout queue-backend redis-db redis-host redis-key-prefix redis-password redis-port redis-tls tasks-json window
 flag a                        app                               the app
+flag all                      -                                 claim jobs of every app
 flag app-name                 app                               the app, as -a
 flag attempt                  word                              with -log, the attempt with this number
 flag bypass-scheduler         -                                 run the named jobs and change no state
@@ -36,12 +40,14 @@ flag g                        -                                 add the dependen
 flag grace                    word                              time from SIGTERM to SIGKILL
 flag history                  -                                 the recorded attempts of the jobs
 flag history-keep             word                              attempts of each job kept in its history
+flag interval                 word                              the time between two reports
 flag job-id-default-template  word                              job id template of apps without job_id
 flag job-id-delimiter         word                              text between the identifiers of a job id
 flag job-id-validations       file                              identifier rules, a JSON file
 flag json                     -                                 write JSON objects, one per line
 flag lease                    word                              hold claimed jobs this long
 flag list                     -                                 every known job of the app
+flag listen                   word                              serve over HTTP on this address
 flag log                      -                                 the log of the latest recorded attempt
 flag log-dir                  file                              write each attempt output to a file under this directory
 flag loop                     -                                 keep claiming and running jobs
@@ -51,6 +57,7 @@ flag max-queued               word                              queue nothing if
 flag max-retry                word                              failed attempts that make a failure final
 flag min-free-mem             word                              take no job while available memory is under this
 flag n                        word                              claim up to N jobs
+flag o                        file                              write the metrics into this file, atomically
 flag priority                 word                              queue priority, lower runs first
 flag q                        -                                 quiet, no warnings or progress
 flag qb-local-path            file                              local backend, the SQLite file
@@ -76,10 +83,14 @@ flag set                      pending|completed|failed|skipped  set the state of
 flag since                    word                              with -history, the app attempts that ended since this time
 flag state                    pending|completed|failed|skipped  with -list, only jobs in this state
 flag tasks-json               file                              the apps configuration, a tasks.json file
+flag timeout                  word                              with -wait-all, give up after this long
 flag tz                       word                              time zone of relative dates such as today-7
 flag until                    word                              with -history -since, only those that ended before this time
 flag up                       -                                 draw the jobs and their ancestors, by state
 flag wait                     word                              wait this long for work
+flag wait-all                 -                                 report until no job will move, exit 0 if all completed
+flag watch                    -                                 report again every interval
+flag window                   word                              count the attempts that ended in this last duration
 '
 # END GENERATED
 

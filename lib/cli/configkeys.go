@@ -6,16 +6,17 @@ package cli
 // may hold. A tool ignores the keys of other tools' flags, so one file
 // serves them all; a key in none of them is an error.
 var ConfigKeys = []string{
-	"a", "app-name", "attempt", "bypass-scheduler", "config",
+	"a", "all", "app-name", "attempt", "bypass-scheduler", "config",
 	"configuration-backend", "count", "down", "force", "g", "grace",
-	"history", "history-keep", "job-id-default-template",
+	"history", "history-keep", "interval", "job-id-default-template",
 	"job-id-delimiter", "job-id-validations", "json", "lease", "list",
-	"log", "log-dir", "loop", "max", "max-load", "max-queued", "max-retry",
-	"min-free-mem", "n", "priority", "q", "qb-local-path", "qb-redis-db",
-	"qb-redis-host", "qb-redis-key-prefix", "qb-redis-password",
-	"qb-redis-port", "qb-redis-tls", "qb-zookeeper-auth",
-	"qb-zookeeper-hosts", "qb-zookeeper-timeout", "queue-backend", "r",
-	"readd", "redis-db", "redis-host", "redis-key-prefix",
-	"redis-password", "redis-port", "redis-tls", "set", "since", "state",
-	"tasks-json", "tz", "until", "up", "wait",
+	"listen", "log", "log-dir", "loop", "max", "max-load", "max-queued",
+	"max-retry", "min-free-mem", "n", "o", "priority", "q",
+	"qb-local-path", "qb-redis-db", "qb-redis-host", "qb-redis-key-prefix",
+	"qb-redis-password", "qb-redis-port", "qb-redis-tls",
+	"qb-zookeeper-auth", "qb-zookeeper-hosts", "qb-zookeeper-timeout",
+	"queue-backend", "r", "readd", "redis-db", "redis-host",
+	"redis-key-prefix", "redis-password", "redis-port", "redis-tls", "set",
+	"since", "state", "tasks-json", "timeout", "tz", "until", "up", "wait",
+	"wait-all", "watch", "window",
 }

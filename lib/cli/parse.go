@@ -51,10 +51,6 @@ func EnvVar(name string) string {
 	return "STOLOS_" + strings.ToUpper(strings.ReplaceAll(name, "-", "_"))
 }
 
-// Env reads the environment variable key (through Getenv when set), for
-// the variables a tool reads that are not flags.
-func (t *Tool) Env(key string) string { return t.getenv(key) }
-
 func (t *Tool) getenv(key string) string {
 	if t.Getenv != nil {
 		return t.Getenv(key)

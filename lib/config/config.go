@@ -184,6 +184,14 @@ type Exec struct {
 	RetryDelay time.Duration
 	Timeout    time.Duration
 	Env        map[string]string
+
+	// ReadyCmd is the app's sensor: a command template run before each
+	// attempt; exit 0 runs the job, runner.NotYet queues it again after
+	// ReadyPoll without counting an attempt, until ReadyTimeout after the
+	// first "not yet". ReadyPoll and ReadyTimeout have their defaults.
+	ReadyCmd     string
+	ReadyPoll    time.Duration
+	ReadyTimeout time.Duration
 }
 
 // App returns the app named name, or nil.
@@ -499,6 +507,9 @@ func parseExec(a *App, get func(string) (json.RawMessage, bool)) error {
 		if err := checkPlaceholders(a, key, tmpl); err != nil {
 			return err
 		}
+	}
+	if err := parseReady(a, get, str, dur); err != nil {
+		return err
 	}
 	if err := dur("retry_delay", &a.Exec.RetryDelay); err != nil {
 		return err

@@ -34,9 +34,12 @@ import (
 	"github.com/stolos-sched/stolos/lib/exec"
 	"github.com/stolos-sched/stolos/lib/expand"
 	"github.com/stolos-sched/stolos/lib/graphviz"
+	"github.com/stolos-sched/stolos/lib/metrics"
 	"github.com/stolos-sched/stolos/lib/parents"
+	"github.com/stolos-sched/stolos/lib/progress"
 	"github.com/stolos-sched/stolos/lib/state"
 	"github.com/stolos-sched/stolos/lib/submit"
+	"github.com/stolos-sched/stolos/lib/web"
 )
 
 // Tool is a stolos command and its flag set.
@@ -57,6 +60,9 @@ func Tools() []Tool {
 		{"stolos-state", state.Tool},
 		{"stolos-exec", exec.Tool},
 		{"stolos-graph", graphviz.Tool},
+		{"stolos-web", web.Tool},
+		{"stolos-progress", progress.Tool},
+		{"stolos-metrics", metrics.Tool},
 	}
 }
 

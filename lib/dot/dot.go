@@ -135,6 +135,10 @@ var colors = map[Status]string{
 	Skipped:   "#bdbdbd",
 }
 
+// Color is the fill colour of status st (a CSS colour too): the one
+// thing that says a job's status in a picture and on stolos-web's pages.
+func (st Status) Color() string { return colors[st] }
+
 // StatusOf is the status of job j at now: running while it is held under
 // a live lease, queued while it has a queue entry, else its state.
 func StatusOf(j store.Job, now time.Time) Status {

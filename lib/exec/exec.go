@@ -39,7 +39,8 @@ const (
 )
 
 type flags struct {
-	App      string
+	App      string // one app, or several: a comma list (apps)
+	All      bool
 	Loop     bool
 	Wait     time.Duration
 	Lease    time.Duration
@@ -53,9 +54,10 @@ type flags struct {
 }
 
 func newTool(stdin io.Reader, stdout, stderr io.Writer) (*cli.Tool, *flags) {
-	t := cli.New("stolos-exec", "stolos-exec -a APP [-loop] [-wait D] [JOB_ID ...] [-- WORDS ...]", stdin, stdout, stderr)
+	t := cli.New("stolos-exec", "stolos-exec -a APP[,APP...] | -all [-loop] [-wait D] [JOB_ID ...] [-- WORDS ...]", stdin, stdout, stderr)
 	f := &flags{}
 	t.AppFlag(&f.App, true)
+	t.Flags.BoolVar(&f.All, "all", false, "claim jobs of every app of the configuration, as -a with all of them (env STOLOS_ALL)")
 	t.Flags.BoolVar(&f.Loop, "loop", false, "keep claiming and running jobs until the queue is empty (with -wait, forever) (env STOLOS_LOOP)")
 	t.Flags.DurationVar(&f.Wait, "wait", 0, "wait up to `D` for a job to claim (env STOLOS_WAIT)")
 	sched.LeaseFlag(t.Flags, &f.Lease)
@@ -97,7 +99,7 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 func run(ctx context.Context, t *cli.Tool, f *flags, args, rest []string) error {
 	ids, extra := splitExtra(args, rest)
 	switch {
-	case f.App == "":
+	case f.App == "" && !f.All:
 		return cli.Usagef("no app: give -a APP or set STOLOS_APP_NAME")
 	case f.Lease < 3*time.Millisecond:
 		return cli.Usagef("-lease %v: too short", f.Lease)
@@ -114,19 +116,30 @@ func run(ctx context.Context, t *cli.Tool, f *flags, args, rest []string) error 
 	if err != nil {
 		return err
 	}
-	s, err := f.Setup.Open(ctx, f.App, t.Warnf)
+	apps, err := appList(f, len(ids) > 0)
+	if err != nil {
+		return err
+	}
+	now, err := t.Clock()
+	if err != nil {
+		return cli.Invalid(err)
+	}
+	s, err := f.Setup.Open(ctx, apps.one(), t.Warnf)
 	if err != nil {
 		return err
 	}
 	defer s.Close()
 	s.WaitSlots = f.Loop // the queue is not empty while a limit holds jobs back
+	if err := apps.resolve(s.Cfg); err != nil {
+		return err
+	}
 	argv, err := reaperArgv()
 	if err != nil {
 		return err
 	}
 	reaper := runner.NewReaper(argv)
 	defer reaper.Close()
-	w := &worker{t: t, f: f, s: s, extra: extra, reaper: reaper, owner: sched.Owner("stolos-exec"), guard: guard}
+	w := &worker{t: t, f: f, s: s, extra: extra, reaper: reaper, owner: sched.Owner("stolos-exec"), guard: guard, now: now, apps: apps}
 	switch {
 	case f.Bypass:
 		w.bypass(ctx, ids)
@@ -169,14 +182,16 @@ type worker struct {
 	extra  []string
 	reaper *runner.Reaper // one reaper process for all the attempts
 	owner  string
-	outage outage // of a -loop -wait worker's claims
-	guard  *guard // -max-load, -min-free-mem
+	outage outage           // of a -loop -wait worker's claims
+	guard  *guard           // -max-load, -min-free-mem
+	now    func() time.Time // the clock of readiness timeouts (cli.Tool.Clock)
+	apps   apps             // -a, -all
 }
 
 // eachJob calls fn for each job named by ids, in order, until a signal;
 // bad ones are reported.
 func (w *worker) eachJob(ctx context.Context, ids []string, fn func(j sched.Job)) {
-	for _, j := range cli.Jobs(w.t, w.f.App, ids, w.s.ResolveRecord) {
+	for _, j := range cli.Jobs(w.t, w.apps.one(), ids, w.s.ResolveRecord) {
 		if ctx.Err() != nil {
 			break
 		}
@@ -234,10 +249,7 @@ func (w *worker) explain(ctx context.Context, j sched.Job, err error) error {
 // empty (with -wait, until a signal). In a loop, each success is recorded
 // with the next claim, in one backend step.
 func (w *worker) claimed(ctx context.Context) {
-	req := store.ClaimRequest{App: w.f.App, Owner: w.owner, N: 1, Lease: w.f.Lease}
-	if a := w.s.Cfg.App(w.f.App); a != nil {
-		req.MaxRetry = w.maxRetry(a)
-	}
+	claim, loop := w.claimer()
 	var done *success // to record with the next claim
 	record := func(d *success) func(error) {
 		return func(err error) { w.recorded(d, err) }
@@ -266,13 +278,13 @@ func (w *worker) claimed(ctx context.Context) {
 				break
 			}
 		}
-		var err error
+		var c *sched.Completion
+		var recorded func(error)
 		if done != nil {
-			_, err = w.s.CompleteClaim(ctx, done.c, record(done), req, w.f.Wait, take, parked)
+			c, recorded = &done.c, record(done)
 			done = nil
-		} else {
-			_, err = w.s.Claim(ctx, req, w.f.Wait, take, parked)
 		}
+		err := claim(ctx, c, recorded, take, parked)
 		if err != nil && w.f.Loop && w.f.Wait > 0 && ctx.Err() == nil && !errors.Is(err, store.ErrDataLost) {
 			// A waiting worker outlives a backend outage.
 			w.outage.wait(ctx, w.t, err)
@@ -288,9 +300,9 @@ func (w *worker) claimed(ctx context.Context) {
 			break
 		}
 		if got != nil {
-			done = w.attempt(ctx, *got, w.f.Loop)
+			done = w.attempt(ctx, *got, loop)
 		}
-		if !w.f.Loop || got == nil && w.f.Wait == 0 {
+		if !loop || got == nil && (w.f.Wait == 0 || !w.f.Loop) {
 			break
 		}
 	}
@@ -468,6 +480,10 @@ func (w *worker) attempt(ctx context.Context, l store.Lease, later bool) *succes
 	}
 	text := out.Text + logNote
 	bg := context.WithoutCancel(ctx)
+	if out.NotReady {
+		w.notReady(bg, a, l, fmt.Sprintf("%s %s", a.Name, j.ID), prefix, logNote)
+		return nil
+	}
 	if out.OK {
 		d := &success{c: sched.Completion{Lease: l, Outcome: text}, prefix: prefix, text: out.Text}
 		if later {
@@ -647,7 +663,7 @@ func openLog(dir, app, id string, seq, keep int64) (*os.File, string, error) {
 func (w *worker) runnerJob(j sched.Job) runner.Job {
 	a := j.App
 	job := runner.Job{App: a.Name, JobID: j.ID, JobType: a.Exec.JobType, BashCmd: a.Exec.BashCmd,
-		Extra: w.extra, CheckCmd: a.Exec.CheckCmd, Environ: os.Environ(), Env: a.Exec.Env,
+		Extra: w.extra, CheckCmd: a.Exec.CheckCmd, ReadyCmd: a.Exec.ReadyCmd, Environ: os.Environ(), Env: a.Exec.Env,
 		Timeout: a.Exec.Timeout, Grace: w.grace(), Stdout: w.t.Stderr, Stderr: w.t.Stderr}
 	for i, k := range a.Template.Idents {
 		job.Idents = append(job.Idents, runner.Ident{Name: k, Value: j.Vals[i]})
@@ -658,7 +674,9 @@ func (w *worker) runnerJob(j sched.Job) runner.Job {
 // bypass runs the named jobs' commands with no lease and no state change.
 func (w *worker) bypass(ctx context.Context, ids []string) {
 	w.eachJob(ctx, ids, func(j sched.Job) {
-		out, err := w.reaper.Run(ctx, w.runnerJob(j))
+		job := w.runnerJob(j)
+		job.ReadyCmd = "" // the command, now, as asked
+		out, err := w.reaper.Run(ctx, job)
 		if err != nil || !out.OK {
 			w.t.Report(fmt.Errorf("%s %s: %s%v", j.App.Name, j.ID, out.Text, errOrEmpty(err)))
 			return

@@ -84,7 +84,7 @@ func TestLeaseCountedFromTheRequest(t *testing.T) {
 			}
 			reaper := runner.NewReaper([]string{exe, ReaperArg})
 			defer reaper.Close()
-			w := &worker{t: tool, f: f, s: s, reaper: reaper, owner: "test:1"}
+			w := &worker{t: tool, f: f, s: s, reaper: reaper, owner: "test:1", apps: apps{names: []string{"a"}}}
 			if tc.named {
 				w.named(ctx, []string{"1"})
 			} else {

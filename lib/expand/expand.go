@@ -82,14 +82,11 @@ func (f *flags) today(t *cli.Tool) (time.Time, error) {
 			return time.Time{}, fmt.Errorf("-tz %q: unknown time zone", f.TZ)
 		}
 	}
-	now := time.Now()
-	if s := t.Env(NowEnv); s != "" {
-		var err error
-		if now, err = time.Parse(time.RFC3339, s); err != nil {
-			return time.Time{}, fmt.Errorf("%s=%q: not an RFC 3339 time such as 2026-12-07T17:00:00Z", NowEnv, s)
-		}
+	now, err := t.Clock()
+	if err != nil {
+		return time.Time{}, err
 	}
-	return Today(now, loc), nil
+	return Today(now(), loc), nil
 }
 
 // Values returns the values of each identifier of a's template, from

@@ -9,10 +9,6 @@ import (
 	"github.com/stolos-sched/stolos/lib/jobid"
 )
 
-// NowEnv names the test clock: an RFC 3339 time that stolos-expand takes
-// for now, so that a script's relative dates are fixed. It is for tests.
-const NowEnv = "STOLOS_NOW"
-
 // maxOffset bounds N in today-N and today+N: ten thousand years of days.
 const maxOffset = 3_652_425
 

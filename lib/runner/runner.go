@@ -46,6 +46,7 @@ import (
 	"time"
 
 	"github.com/stolos-sched/stolos/lib/command"
+	"github.com/stolos-sched/stolos/lib/store"
 )
 
 // Shell is the shell that runs bash jobs' commands and check_cmd.
@@ -81,6 +82,7 @@ type Job struct {
 	// written twice); a plugin gets them, untouched, as its arguments.
 	Extra          []string
 	CheckCmd       string   // optional check_cmd template, run with Shell
+	ReadyCmd       string   // optional ready_cmd template (a sensor), run with Shell first
 	Environ        []string // the base environment, usually os.Environ(); nil means empty
 	Env            map[string]string
 	Timeout        time.Duration // for the whole attempt, check_cmd runs included; 0 means none
@@ -94,25 +96,30 @@ type Job struct {
 //	signal NAME               the command was killed by signal SIGNAME
 //	timeout after D           Job.Timeout (D) ran out; the tree was stopped
 //	canceled                  the context was canceled; the tree was stopped
+//	not ready (ready_cmd exit 75)  ready_cmd said "not yet" (NotYet); nothing else ran
+//	ready_cmd failed: exit N  ready_cmd exited neither 0 nor NotYet; nothing else ran
 //	already done (check_cmd)  check_cmd exited 0 first; the command did not run
 //	check failed: exit N      the command succeeded but check_cmd then did not
 //	bad command: REASON       a template is malformed or names an unknown placeholder
 //	plugin not found: stolos-plugin-X
 //	start failed: REASON      the command could not be executed
 //
-// OK is true only for "exit 0" and "already done (check_cmd)". Every other
+// OK is true only for "exit 0" and "already done (check_cmd)". NotReady is
+// true only for "not ready": no attempt of the job was made. Every other
 // outcome is the job's failure and counts as a failed attempt.
 //
 // Expired is true, and Text "stopped at the lease deadline (STATUS)" or
 // "lease deadline passed before the command started", when the deadline of
 // Reaper.SetDeadline stopped the attempt: it has no outcome of its own.
 type Outcome struct {
-	Text    string
-	OK      bool
-	Expired bool
+	Text     string
+	OK       bool
+	Expired  bool
+	NotReady bool
 }
 
-// Run runs one attempt of job j under r's reaper: check_cmd first if there
+// Run runs one attempt of job j under r's reaper: ready_cmd first if there
+// is one (see ready), then check_cmd if there
 // is one (exit 0: the work is already done and the command does not run),
 // then the command, then check_cmd again, which must exit 0 for the attempt
 // to succeed.
@@ -134,15 +141,26 @@ func (r *Reaper) Run(ctx context.Context, j Job) (Outcome, error) {
 			return Outcome{Text: bad}, nil
 		}
 	}
+	var ready []string
+	if j.ReadyCmd != "" {
+		if ready, bad = shellArgv(j.ReadyCmd, j); bad != "" {
+			return Outcome{Text: "ready_cmd: " + bad}, nil
+		}
+	}
 	ctx, cancel := j.deadline(ctx)
 	defer cancel()
+	if ready != nil {
+		if o, ok, err := r.ready(ctx, j, ready); !ok {
+			return o, err
+		}
+	}
 	if check != nil {
 		o, ended, err := r.run(ctx, j, check)
 		if err != nil || !ended {
 			return o, err
 		}
 		if o.OK {
-			return Outcome{Text: "already done (check_cmd)", OK: true}, nil
+			return Outcome{Text: store.OutcomeDone, OK: true}, nil
 		}
 	}
 	o, _, err := r.run(ctx, j, argv)
@@ -589,7 +607,7 @@ func (r *Reaper) run(ctx context.Context, j Job, argv []string) (o Outcome, ende
 	case status == "stopped not started":
 		return Outcome{Text: "canceled"}, false, nil
 	case status != "":
-		return Outcome{Text: status, OK: status == "exit 0"}, true, nil
+		return Outcome{Text: status, OK: status == store.OutcomeOK}, true, nil
 	case ws.Signaled(): // the reaper was killed, and the command with it
 		return Outcome{Text: statusText(ws)}, true, nil
 	}

@@ -277,7 +277,7 @@ func (p Parked) String() string {
 // With wait > 0 it blocks up to wait for work to arrive. got is called for
 // each job as it is claimed (in order); parked for each job parked.
 func (s *Sched) Claim(ctx context.Context, req store.ClaimRequest, wait time.Duration, got func(store.Lease) error, parked func(Parked)) (int, error) {
-	return s.claim(ctx, nil, nil, req, wait, got, parked)
+	return s.claim(ctx, nil, nil, req, wait, got, parked, nil)
 }
 
 // CompleteClaim records c (as Complete does) and claims (as Claim does),
@@ -287,10 +287,15 @@ func (s *Sched) Claim(ctx context.Context, req store.ClaimRequest, wait time.Dur
 // with its error (nil: recorded) as soon as it is known, before got or
 // parked.
 func (s *Sched) CompleteClaim(ctx context.Context, c Completion, recorded func(error), req store.ClaimRequest, wait time.Duration, got func(store.Lease) error, parked func(Parked)) (int, error) {
-	return s.claim(ctx, &c, recorded, req, wait, got, parked)
+	return s.claim(ctx, &c, recorded, req, wait, got, parked, nil)
 }
 
-func (s *Sched) claim(ctx context.Context, c *Completion, recorded func(error), req store.ClaimRequest, wait time.Duration, got func(store.Lease) error, parked func(Parked)) (int, error) {
+// claim is Claim, and CompleteClaim with a completion c. With wait 0 and
+// a non-nil nx, if the queue had nothing claimable, it sets nx.at to when
+// a queue entry that was not claimable may become so
+// (store.ClaimResult.Next), and nx.limited if a full limit held a job
+// back (the caller waits for a slot itself: WaitSlots does not apply).
+func (s *Sched) claim(ctx context.Context, c *Completion, recorded func(error), req store.ClaimRequest, wait time.Duration, got func(store.Lease) error, parked func(Parked), nx *nextClaim) (int, error) {
 	defer func() { // a completion no claim took along
 		if c != nil {
 			recorded(s.Complete(context.WithoutCancel(ctx), c.Lease, c.Outcome))
@@ -346,8 +351,11 @@ func (s *Sched) claim(ctx context.Context, c *Completion, recorded func(error), 
 		if len(res.Leases) > 0 || len(res.Failed) > 0 {
 			continue
 		}
-		limited := res.Limited != "" && s.WaitSlots
+		limited := res.Limited != "" && s.WaitSlots && nx == nil
 		if !limited && (wait <= 0 || !time.Now().Before(deadline)) {
+			if nx != nil {
+				nx.at, nx.limited = res.Next, res.Limited != ""
+			}
 			return n, nil
 		}
 		until := deadline
@@ -371,6 +379,12 @@ func (s *Sched) claim(ctx context.Context, c *Completion, recorded func(error), 
 		}
 	}
 	return n, nil
+}
+
+// nextClaim is what a claim that took nothing says of the next (claim).
+type nextClaim struct {
+	at      time.Time
+	limited bool
 }
 
 // resume finishes the bubble-downs that other workers left unfinished
@@ -509,95 +523,79 @@ const MaxAbove = 1000
 // creates and queues each once its parents complete. Paths end at a
 // completed, failed or skipped ancestor, or at one that is on its way
 // (queued or claimed), or at an absent one that its app's valid_if_or
-// rejects (it is created skipped). It reads the ancestors level by level,
-// one Get per level, at most MaxAbove of them.
+// rejects (it is created skipped). It reads the ancestors level by level
+// (upWalk), one Get per level, each once, at most MaxAbove of them.
 func (s *Sched) above(ctx context.Context, ps []Job, states []store.Job) ([]store.Node, error) {
 	now := time.Now()
 	missing := func(st store.Job) bool {
 		return st.State == store.Absent || st.State == store.Pending && !st.Queued && !st.Claimed(now)
 	}
-	type cand struct {
-		job  Job
-		node store.Node
-	}
 	var out []store.Node
-	seen := map[store.Ref]bool{}
+	nodes := map[store.Ref]store.Node{} // the missing ancestors met, as they would be created
 	// add puts a missing ancestor on the next level to look above, unless
 	// it is absent and its app's valid_if_or rejects it: created skipped,
 	// it blocks its path (as bubble-down would create it).
-	add := func(level []cand, j Job, st store.Job) ([]cand, error) {
-		seen[j.Ref()] = true
+	add := func(level []Job, j Job, st store.Job) ([]Job, error) {
 		n := store.Node{Ref: j.Ref()}
 		if st.State == store.Absent {
 			var err error
 			if n, err = s.Node(ctx, j); err != nil {
 				return nil, err
 			}
-			if n.Skip {
-				out = append(out, n)
-				return level, nil
-			}
 		}
-		return append(level, cand{j, n}), nil
+		nodes[j.Ref()] = n
+		if n.Skip {
+			out = append(out, n)
+			return level, nil
+		}
+		return append(level, j), nil
 	}
-	var level []cand // missing ancestors whose parents are to be looked at
+	w := &upWalk{s: s, St: make(map[store.Ref]store.Job, len(ps)), Max: MaxAbove}
+	var first []Job
 	var err error
 	for i, p := range ps {
-		if !seen[p.Ref()] && missing(states[i]) {
-			if level, err = add(level, p, states[i]); err != nil {
+		w.St[p.Ref()] = states[i]
+	}
+	for i, p := range ps {
+		if _, ok := nodes[p.Ref()]; !ok && missing(states[i]) {
+			if first, err = add(first, p, states[i]); err != nil {
 				return nil, err
 			}
 		}
 	}
-	read := 0
-	for len(level) > 0 {
-		parents := make([][]Job, len(level))
-		var todo []Job
-		had := map[store.Ref]bool{}
-		for i, c := range level {
-			parents[i] = s.Parents(c.job)
-			for _, p := range parents[i] {
-				if !had[p.Ref()] {
-					had[p.Ref()] = true
-					todo = append(todo, p)
-				}
+	err = w.run(ctx, first, func(l *level) ([]Job, error) {
+		if l.Cut {
+			// Too many ancestors: the level is queued as it is, and
+			// each of its jobs bubbles up further when claimed.
+			for _, c := range l.Jobs {
+				out = append(out, nodes[c.Ref()])
 			}
+			return nil, nil
 		}
-		if read+len(todo) > MaxAbove {
-			for _, c := range level {
-				out = append(out, c.node)
-			}
-			return out, nil
-		}
-		read += len(todo)
-		got, err := s.b.Get(ctx, refs(todo))
-		if err != nil {
-			return nil, err
-		}
-		st := make(map[store.Ref]store.Job, len(got))
-		for _, j := range got {
-			st[j.Ref] = j
-		}
-		var next []cand
-		for i, c := range level {
+		var next []Job
+		for i, c := range l.Jobs {
 			runnable := true
-			for _, p := range parents[i] {
-				j := st[p.Ref()]
+			for _, p := range l.Parents[i] {
+				j := w.St[p.Ref()]
 				if j.State == store.Completed {
 					continue
 				}
 				runnable = false
-				if !seen[p.Ref()] && missing(j) {
+				if _, ok := nodes[p.Ref()]; !ok && missing(j) {
+					var err error
 					if next, err = add(next, p, j); err != nil {
 						return nil, err
 					}
 				}
 			}
 			if runnable {
-				out = append(out, c.node)
+				out = append(out, nodes[c.Ref()])
 			}
 		}
-		level = next
+		return next, nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	return out, nil
 }
@@ -676,6 +674,9 @@ func (s *Sched) Why(ctx context.Context, j store.Job, now time.Time) (string, *B
 		parts = append(parts, fmt.Sprintf("stopping on %s (lease revoked), at the latest by %s", j.Owner, j.Until.UTC().Format(time.RFC3339)))
 	case j.Claimed(now):
 		parts = append(parts, fmt.Sprintf("claimed by %s until %s", j.Owner, j.Until.UTC().Format(time.RFC3339)))
+	case waitingWhy(j, now) != "":
+		parts = append(parts, waitingWhy(j, now))
+		j.Outcome = "" // it says so already
 	case j.Queued && j.NotBefore.After(now):
 		parts = append(parts, fmt.Sprintf("queued, retry at %s", j.NotBefore.UTC().Format(time.RFC3339)))
 	case j.Queued:

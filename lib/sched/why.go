@@ -26,10 +26,15 @@ type Blockers struct {
 	NotExamined int // ancestors past MaxWhy, not read
 }
 
-// Blockers walks up from pending job j (see type Blockers).
+// Blockers walks up from pending job j (see type Blockers), with the
+// walk of bubble-up (upWalk), reading at most MaxWhy ancestors.
 func (s *Sched) Blockers(ctx context.Context, j store.Job, now time.Time) (Blockers, error) {
 	var b Blockers
-	rec := map[store.Ref]store.Job{j.Ref: j}
+	start, err := s.Resolve(j.Ref)
+	if err != nil {
+		return b, err
+	}
+	w := &upWalk{s: s, St: map[store.Ref]store.Job{j.Ref: j}, Max: MaxWhy, Partial: true}
 	via := map[store.Ref]store.Ref{} // ancestor -> the job that led to it
 	path := func(r store.Ref) []store.Job {
 		n := 1
@@ -40,53 +45,27 @@ func (s *Sched) Blockers(ctx context.Context, j store.Job, now time.Time) (Block
 		p[0] = j
 		for ; r != j.Ref; r = via[r] {
 			n--
-			p[n] = rec[r]
+			p[n] = w.St[r]
 		}
 		return p
 	}
-	level := []store.Ref{j.Ref}
-	read := 0
-	for len(level) > 0 {
-		var todo []store.Ref
-		parents := make([][]store.Ref, len(level))
-		for i, r := range level {
-			job, err := s.Resolve(r)
-			if err != nil {
-				return b, err
-			}
-			parents[i] = refs(s.Parents(job))
-			for _, pr := range parents[i] {
-				if _, ok := via[pr]; ok || pr == j.Ref {
-					continue
+	err = w.run(ctx, []Job{start}, func(l *level) ([]Job, error) {
+		for i, c := range l.Jobs {
+			for _, p := range l.Parents[i] {
+				if _, ok := via[p.Ref()]; !ok && p.Ref() != j.Ref {
+					via[p.Ref()] = c.Ref()
 				}
-				via[pr] = r
-				todo = append(todo, pr)
 			}
-		}
-		if read+len(todo) > MaxWhy {
-			b.NotExamined += read + len(todo) - MaxWhy
-			todo = todo[:MaxWhy-read]
-		}
-		read += len(todo)
-		var got []store.Job
-		if len(todo) > 0 {
-			var err error
-			if got, err = s.b.Get(ctx, todo); err != nil {
-				return b, err
-			}
-		}
-		for _, p := range got {
-			rec[p.Ref] = p
 		}
 		// An absent or unqueued job whose parents are all completed is
 		// itself what its child waits for.
-		for i, r := range level {
-			if r != j.Ref && !anyHeld(rec, parents[i]) {
-				b.Waiting = append(b.Waiting, path(r))
+		for i, c := range l.Jobs {
+			if c.Ref() != j.Ref && !anyHeld(w.St, l.Parents[i]) {
+				b.Waiting = append(b.Waiting, path(c.Ref()))
 			}
 		}
-		level = level[:0:0]
-		for _, p := range got {
+		var next []Job
+		for i, p := range l.Got {
 			switch {
 			case p.State == store.Completed:
 			case p.State == store.Failed || p.State == store.Skipped:
@@ -94,11 +73,13 @@ func (s *Sched) Blockers(ctx context.Context, j store.Job, now time.Time) (Block
 			case p.Queued || p.Claimed(now):
 				b.Waiting = append(b.Waiting, path(p.Ref))
 			default: // absent, or pending and not queued: walk past it
-				level = append(level, p.Ref)
+				next = append(next, l.Read[i])
 			}
 		}
-	}
-	return b, nil
+		return next, nil
+	})
+	b.NotExamined = w.NotRead
+	return b, err
 }
 
 // String says what blocks the job in one phrase: the first failed or
@@ -154,9 +135,9 @@ func (b Blockers) String(now time.Time) string {
 }
 
 // anyHeld says whether one of parents is not completed, or was not read.
-func anyHeld(rec map[store.Ref]store.Job, parents []store.Ref) bool {
+func anyHeld(rec map[store.Ref]store.Job, parents []Job) bool {
 	for _, r := range parents {
-		if p, ok := rec[r]; !ok || p.State != store.Completed {
+		if p, ok := rec[r.Ref()]; !ok || p.State != store.Completed {
 			return true
 		}
 	}

@@ -13,7 +13,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"time"
@@ -475,14 +474,9 @@ func (w *writer) log(ctx context.Context, j sched.Job, seq int64) error {
 		}
 		a = as[i]
 	}
-	host, path, ok := strings.Cut(a.Log, ":")
-	switch {
-	case a.Log == "":
-		return fmt.Errorf("%s attempt %d: no log recorded (%s)", name, a.Seq, a.Outcome)
-	case !ok || !filepath.IsAbs(path):
-		return fmt.Errorf("%s attempt %d: bad log location %q", name, a.Seq, a.Log)
-	case host != sched.Host():
-		return fmt.Errorf("%s attempt %d: the log is on host %s: %s", name, a.Seq, host, path)
+	path, err := sched.LogFile(a)
+	if err != nil {
+		return fmt.Errorf("%s attempt %d: %v", name, a.Seq, err)
 	}
 	f, err := os.Open(path)
 	if err != nil {

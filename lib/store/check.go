@@ -273,6 +273,16 @@ func (c checked) Fail(ctx context.Context, l Lease, outcome string, maxRetry int
 	return c.b.Fail(ctx, l, outcome, maxRetry, delay)
 }
 
+func (c checked) Defer(ctx context.Context, l Lease, outcome string, delay time.Duration) error {
+	if err := checkLease("defer", l); err != nil {
+		return err
+	}
+	if delay < 0 {
+		return invalidf("defer %v: delay %v is negative", l.Ref, delay)
+	}
+	return c.b.Defer(ctx, l, outcome, delay)
+}
+
 func (c checked) Park(ctx context.Context, l Lease, parents []Ref, above []Node) (ParkResult, error) {
 	if err := checkLease("park", l); err != nil {
 		return ParkResult{}, err

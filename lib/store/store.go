@@ -222,7 +222,7 @@ const (
 )
 
 // Lease is a claim on one job. Every change that depends on holding the job
-// (Renew, Release, Complete with a lease, Fail, Park) names the lease's Token
+// (Renew, Release, Complete with a lease, Fail, Defer, Park) names the lease's Token
 // and fails with ErrLeaseLost when the lease expired or was taken over, or
 // its job does not exist: that is how a worker that lost its lease is
 // fenced off.
@@ -364,7 +364,9 @@ type ClaimResult struct {
 
 // AbandonedOutcome is the outcome recorded for an abandoned attempt of the
 // worker owner.
-func AbandonedOutcome(owner string) string { return "abandoned: worker " + owner + " lost" }
+func AbandonedOutcome(owner string) string { return abandonedPrefix + owner + abandonedSuffix }
+
+const abandonedPrefix, abandonedSuffix = "abandoned: worker ", " lost"
 
 // RevokedToken is how a backend stores the token of a revoked lease: it
 // no longer matches the holder's token, so every fenced change fails, and
@@ -509,6 +511,14 @@ type Backend interface {
 	// It reports whether the failure was final.
 	Fail(ctx context.Context, l Lease, outcome string, maxRetry int, delay time.Duration) (final bool, err error)
 
+	// Defer puts a claimed job back on its queue, at the back, claimable
+	// after delay, with outcome as its last outcome, and ends the lease:
+	// its readiness check (the app's ready_cmd) said "not yet". Nothing
+	// ran, so no attempt is counted or recorded, and the lease's attempt
+	// number is given back, as Park does. It fails with ErrLeaseLost as
+	// Fail does.
+	Defer(ctx context.Context, l Lease, outcome string, delay time.Duration) error
+
 	// Park is bubble-up. It checks the parents of a claimed job; if all are
 	// completed the job is Ready. Otherwise, in the same atomic step, it
 	// creates the jobs of above that are absent (pending and queued, or
@@ -525,6 +535,12 @@ type Backend interface {
 	// (Completed goes through Complete, for bubble-down.) ErrNotFound for
 	// an absent job.
 	SetState(ctx context.Context, ref Ref, st State, outcome string) error
+
+	// Heads reads the head of each app's queue (a Head per app, in order),
+	// in one round trip where the backend can, changing nothing: what a
+	// worker over several apps needs to claim by priority across them
+	// (sched.ClaimAny). Unknown apps have an empty queue.
+	Heads(ctx context.Context, apps []string) ([]Head, error)
 
 	// Get reads jobs; an absent one comes back with State Absent.
 	Get(ctx context.Context, refs []Ref) ([]Job, error)

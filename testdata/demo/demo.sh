@@ -44,3 +44,22 @@ show 'stolos-exec -a flaky || echo "exit status $?"'
 show 'stolos-state -a flaky 20260201'
 show "touch $work/fixed && stolos-submit -readd -a flaky 20260201 && stolos-exec -a flaky"
 show 'stolos-state -a flaky 20260201'
+
+echo; echo "== scheduled and induced dispatch: a crontab line and a sensor"
+# A load per day whose input file lands in an inbox some time later: its
+# ready_cmd says "not yet" (exit 75) until the file is there, so the job
+# waits, queued, without using up its retries.
+cat > "$work/load.json" <<'JSON'
+{"load": {"job_id": "{date}", "bash_cmd": "echo loading $INBOX/{date}.csv",
+          "ready_cmd": "test -e $INBOX/{date}.csv || exit 75",
+          "ready_poll": "1s", "ready_timeout": "6h"}}
+JSON
+mkdir "$work/inbox"
+export STOLOS_TASKS_JSON="$work/load.json" INBOX="$work/inbox"
+show "cat $work/load.json"
+show 'stolos-expand -a load date=yesterday..today    # in the local time zone; -tz names another'
+show 'stolos-expand -a load date=yesterday..today | stolos-submit -a load    # what cron runs'
+show 'stolos-exec -a load -loop    # neither input is there: both wait, no attempt counted'
+show 'stolos-state -a load -list'
+show "touch $work/inbox/\$(date +%Y%m%d).csv && sleep 1 && stolos-exec -a load -loop"
+show 'stolos-state -a load -list'

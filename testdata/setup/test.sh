@@ -1,8 +1,10 @@
 #!/bin/sh
 # The whole test suite, on a fresh machine: installs the test servers
 # (Debian's zookeeper and redis-server), mandoc, shellcheck, graphviz
-# (dot, which draws stolos-graph's output), and zsh and fish (whose
-# completions the tests run) when missing and when it can
+# (dot, which draws stolos-graph's output), prometheus (promtool, which
+# checks stolos-metrics' output), zsh and fish (whose completions the
+# tests run), and chromium (which loads stolos-web's pages) when missing
+# and when it can
 # (root with apt-get), then runs the static checks (lint.sh, as make lint
 # does), every test, and each fuzz target briefly. With
 # STOLOS_TEST_REQUIRE_SERVERS=1 (CI), a test that needs a missing server
@@ -11,7 +13,7 @@ set -eu
 cd "$(dirname "$0")/../.."
 
 missing=""
-for pkg in zookeeper redis-server mandoc shellcheck graphviz zsh fish; do
+for pkg in zookeeper redis-server mandoc shellcheck graphviz prometheus zsh fish chromium; do
 	dpkg -s "$pkg" >/dev/null 2>&1 || missing="$missing $pkg"
 done
 if [ -n "$missing" ]; then

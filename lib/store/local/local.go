@@ -158,6 +158,34 @@ ALTER TABLE bubbles ADD COLUMN readd INTEGER NOT NULL DEFAULT 0; -- 1: a readd, 
 	`
 ALTER TABLE fanin ADD COLUMN build INTEGER; -- NULL: built; else the next parent to read
 `,
+	// 7: the attempt history in one B-tree, keyed by app and end (so a
+	// record is one insert at the app's end of the table, not an insert
+	// in a table and another in its index), and each job's list of the
+	// attempts kept in its row (history.go). historyFrom7 fills the
+	// lists and the new table from the old one, which it then drops.
+	`
+ALTER TABLE jobs ADD COLUMN kept BLOB; -- the attempts kept: (seq, ended) pairs, oldest first
+CREATE TABLE history (
+	app     TEXT    NOT NULL,
+	ended   INTEGER NOT NULL, -- unix ns
+	job_id  TEXT    NOT NULL,
+	seq     INTEGER NOT NULL,
+	started INTEGER NOT NULL, -- unix ns
+	worker  TEXT    NOT NULL,
+	outcome TEXT    NOT NULL,
+	log     TEXT    NOT NULL,
+	PRIMARY KEY (app, ended, job_id, seq)
+) WITHOUT ROWID;
+INSERT INTO history (app, ended, job_id, seq, started, worker, outcome, log)
+	SELECT app, ended, job_id, seq, started, worker, outcome, log FROM attempts WHERE true
+	ON CONFLICT DO NOTHING;
+`,
+}
+
+// migrated[i], if set, runs after migrations[i], in its transaction: the
+// steps of a migration that SQL alone does not do well.
+var migrated = map[int]func(ctx context.Context, tx *sql.Tx) error{
+	6: historyFrom7,
 }
 
 // Backend is a job-state backend on one SQLite file.
@@ -263,6 +291,11 @@ func (b *Backend) migrate(ctx context.Context) error {
 		for i := v; i < schemaVersion; i++ {
 			if _, err := tx.tx.ExecContext(ctx, migrations[i]); err != nil {
 				return fmt.Errorf("schema version %d: %w", i+1, err)
+			}
+			if fn := migrated[i]; fn != nil {
+				if err := fn(ctx, tx.tx); err != nil {
+					return fmt.Errorf("schema version %d: %w", i+1, err)
+				}
 			}
 		}
 		_, err := tx.tx.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", schemaVersion))

@@ -324,3 +324,65 @@ func TestFanInBuildBounded(t *testing.T) {
 		t.Errorf("unfinished: %v %v, want none", refs, err)
 	}
 }
+
+// TestMigrateHistory: a file of schema version 6 (the history as a ring
+// keyed by job and slot, with an index on the end) keeps its attempts when
+// opened: a job's, oldest first, and an app's by end; the next record
+// drops the oldest past the retention.
+func TestMigrateHistory(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "v6.db")
+	db, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.Exec(strings.Join(migrations[:6], "") + `PRAGMA user_version = 6;
+INSERT INTO jobs (app, job_id, state, queued, tries) VALUES ('a', '1', 'pending', 1, 3), ('a', '2', 'completed', 0, 1);
+INSERT INTO attempts (app, job_id, slot, seq, started, ended, worker, outcome, log) VALUES
+	('a', '1', 1, 1, 100, 200, 'w1', 'exit 3', 'h:/l/1.log'),
+	('a', '1', 2, 2, 300, 400, 'w2', 'exit 3', ''),
+	('a', '2', 1, 1, 250, 350, 'w3', 'exit 0', 'h:/l/2.log'),
+	('a', '1', 0, 3, 500, 600, 'w1', 'abandoned: worker w1 lost', '');`); err != nil {
+		t.Fatal(err)
+	}
+	b, err := OpenWith(ctx, path, Options{Keep: 3})
+	if err != nil {
+		t.Fatalf("open version 6: %v", err)
+	}
+	defer b.Close()
+	at := func(ref store.Ref, seq, start, end int64, worker, outcome, log string) store.Attempt {
+		return store.Attempt{Ref: ref, Seq: seq, Start: time.Unix(0, start), End: time.Unix(0, end), Worker: worker, Outcome: outcome, Log: log}
+	}
+	j1, j2 := store.Ref{App: "a", JobID: "1"}, store.Ref{App: "a", JobID: "2"}
+	want := [][]store.Attempt{
+		{at(j1, 1, 100, 200, "w1", "exit 3", "h:/l/1.log"), at(j1, 2, 300, 400, "w2", "exit 3", ""), at(j1, 3, 500, 600, "w1", "abandoned: worker w1 lost", "")},
+		{at(j2, 1, 250, 350, "w3", "exit 0", "h:/l/2.log")},
+	}
+	if got, err := b.History(ctx, []store.Ref{j1, j2}); err != nil || !reflect.DeepEqual(got, want) {
+		t.Fatalf("history after the migration:\n got %v %v\nwant %v", got, err, want)
+	}
+	var app []int64
+	if err := b.AppHistory(ctx, "a", time.Unix(0, 0), time.Time{}, func(a store.Attempt) error {
+		app = append(app, a.End.UnixNano())
+		return nil
+	}); err != nil || !reflect.DeepEqual(app, []int64{200, 350, 400, 600}) {
+		t.Fatalf("app history after the migration: %v %v, want ends 200 350 400 600", app, err)
+	}
+	// Attempt 4 pushes attempt 1 out (three kept).
+	r, err := b.Claim(ctx, store.ClaimRequest{App: "a", Owner: "w4", N: 1, Lease: time.Minute})
+	if err != nil || len(r.Leases) != 1 || r.Leases[0].Seq != 4 {
+		t.Fatalf("claim: %+v %v, want attempt 4", r, err)
+	}
+	if _, err := b.Fail(ctx, r.Leases[0], "exit 1", 5, 0); err != nil {
+		t.Fatal(err)
+	}
+	got, err := b.History(ctx, []store.Ref{j1})
+	if err != nil || len(got[0]) != 3 || got[0][0].Seq != 2 || got[0][2].Seq != 4 || got[0][2].Outcome != "exit 1" {
+		t.Fatalf("history after attempt 4: %v %v, want attempts 2 to 4", got, err)
+	}
+	var n int
+	if err := db.QueryRow("SELECT count(*) FROM history WHERE app = 'a' AND job_id = '1'").Scan(&n); err != nil || n != 3 {
+		t.Fatalf("records of a 1: %d %v, want 3", n, err)
+	}
+}

@@ -26,6 +26,7 @@ type row struct {
 	outcome      string
 	tries        int64   // attempts numbered so far (store.Attempt.Seq)
 	start        int64   // when the lease was taken
+	kept         []byte  // the attempts its history keeps (history.go)
 	stored       counted // what the apps table counts of the row as stored (zero: not stored)
 }
 
@@ -36,11 +37,11 @@ type counted struct {
 	queued bool
 }
 
-const rowCols = "app, job_id, state, queued, priority, seq, wake, owner, token, lease_until, transferable, not_before, attempts, outcome, tries, lease_start"
+const rowCols = "app, job_id, state, queued, priority, seq, wake, owner, token, lease_until, transferable, not_before, attempts, outcome, tries, lease_start, kept"
 
 func (r *row) scan(s interface{ Scan(...any) error }) error {
 	err := s.Scan(&r.App, &r.JobID, &r.state, &r.queued, &r.priority, &r.seq, &r.wake,
-		&r.owner, &r.token, &r.until, &r.transferable, &r.notBefore, &r.attempts, &r.outcome, &r.tries, &r.start)
+		&r.owner, &r.token, &r.until, &r.transferable, &r.notBefore, &r.attempts, &r.outcome, &r.tries, &r.start, &r.kept)
 	r.stored = counted{r.state, r.queued}
 	return err
 }
@@ -192,14 +193,14 @@ func (tx *txn) save(r *row) error {
 	} else {
 		r.notBefore = 0
 	}
-	err := tx.exec("INSERT INTO jobs ("+rowCols+") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "+
+	err := tx.exec("INSERT INTO jobs ("+rowCols+") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "+
 		"ON CONFLICT (app, job_id) DO UPDATE SET state = excluded.state, queued = excluded.queued, "+
 		"priority = excluded.priority, seq = excluded.seq, wake = excluded.wake, owner = excluded.owner, "+
 		"token = excluded.token, lease_until = excluded.lease_until, transferable = excluded.transferable, "+
 		"not_before = excluded.not_before, attempts = excluded.attempts, outcome = excluded.outcome, "+
-		"tries = excluded.tries, lease_start = excluded.lease_start",
+		"tries = excluded.tries, lease_start = excluded.lease_start, kept = excluded.kept",
 		r.App, r.JobID, r.state, r.queued, r.priority, r.seq, r.wake, r.owner, r.token, r.until,
-		r.transferable, r.notBefore, r.attempts, r.outcome, r.tries, r.start)
+		r.transferable, r.notBefore, r.attempts, r.outcome, r.tries, r.start, r.kept)
 	if err != nil {
 		return err
 	}
@@ -253,20 +254,6 @@ func (tx *txn) abandoned(r *row) (bool, error) {
 	r.attempts++
 	r.outcome = store.AbandonedOutcome(r.owner)
 	return true, tx.record(r, r.tries, r.until, r.outcome, "")
-}
-
-// record writes the record of attempt seq of r's lease, ended at end, in
-// its slot of the job's ring. A lease with no number (transferable) has
-// none.
-func (tx *txn) record(r *row, seq, end int64, outcome, log string) error {
-	if seq <= 0 {
-		return nil
-	}
-	return tx.exec("INSERT INTO attempts (app, job_id, slot, seq, started, ended, worker, outcome, log) "+
-		"VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (app, job_id, slot) DO UPDATE SET "+
-		"seq = excluded.seq, started = excluded.started, ended = excluded.ended, worker = excluded.worker, "+
-		"outcome = excluded.outcome, log = excluded.log",
-		r.App, r.JobID, store.Slot(seq, tx.b.keep), seq, r.start, end, r.owner, outcome, log)
 }
 
 // lease gives a job a new lease.

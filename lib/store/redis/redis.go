@@ -840,7 +840,7 @@ func (b *Backend) Count(ctx context.Context, app string) (store.Counts, error) {
 // channel is the pub/sub channel announcing claimable work of app; the
 // scripts build the same name.
 func (b *Backend) channel(app string) string {
-	return b.prefix + strconv.Itoa(len(app)) + ":" + app + ":n"
+	return b.appKey(app) + "n"
 }
 
 // Wait subscribes to the app's channel, then looks whether work is

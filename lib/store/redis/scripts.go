@@ -618,12 +618,25 @@ end
 return out
 `
 
-// Fail: app, id, token, outcome, maxRetry, delay (µs), seq, log. Returns 1
-// if final.
+// Fail: app, id, token, outcome, maxRetry, delay (µs), seq, log, and "1"
+// for Defer (nothing ran: no attempt counted or recorded, the seq given
+// back). Returns 1 if final.
 const failBody = `
 local app, id, token, outcome, maxr, delay = ARGV[2], ARGV[3], ARGV[4], ARGV[5], tonumber(ARGV[6]), tonumber(ARGV[7])
 local h = H(app, id)
 if not held(h, token) then return lost() end
+if ARGV[10] == '1' then
+  detach(app, id, h)
+  clearlease(h)
+  if ARGV[8] ~= '0' and redis.call('HGET', h, 'try') == ARGV[8] then
+    redis.call('HINCRBY', h, 'try', -1)
+  end
+  redis.call('HSET', h, 'out', outcome)
+  local nb = nil
+  if delay > 0 then nb = now + delay end
+  enqueue(app, id, h, pri(h), nb)
+  return 0
+end
 record(app, id, h, ARGV[8], now, outcome, ARGV[9])
 local att = tonumber(redis.call('HGET', h, 'att') or '0') + 1
 detach(app, id, h)

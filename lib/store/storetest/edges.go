@@ -25,6 +25,7 @@ func (s suite) testLeaseOfAbsent(t *testing.T) {
 		{"release", b.Release(c, l)},
 		{"complete", b.Complete(c, l, "exit 0", nil)},
 		{"fail", second(b.Fail(c, l, "exit 1", 3, 0))},
+		{"defer", b.Defer(c, l, "not yet", 0)},
 		{"park", second(b.Park(c, l, []store.Ref{ref("p", "1")}, []store.Node{node("p", "1")}))},
 	} {
 		if !errors.Is(lost.err, store.ErrLeaseLost) {

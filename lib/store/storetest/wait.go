@@ -180,6 +180,8 @@ func (s suite) testBadInput(t *testing.T) {
 			`fail a 1: max retry -1 is negative`},
 		{"fail negative delay", second(b.Fail(c, l, "exit 1", 3, -time.Second)),
 			`fail a 1: retry delay -1s is negative`},
+		{"defer negative delay", b.Defer(c, l, "not yet", -time.Second),
+			`defer a 1: delay -1s is negative`},
 		{"park empty parent", second(b.Park(c, l, []store.Ref{ref("b", "1"), ref("b", "")}, nil)),
 			`park a 1: parent: empty job id (app "b")`},
 		{"park empty ancestor", second(parkNodes(c, b, l, []store.Node{node("b", "1"), node("b", "")})),

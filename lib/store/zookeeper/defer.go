@@ -1,0 +1,37 @@
+package zookeeper
+
+import (
+	"context"
+	"time"
+
+	"github.com/stolos-sched/stolos/lib/store"
+)
+
+// Defer puts a claimed job back on its queue without counting an attempt
+// (see store.Backend).
+func (b *Backend) Defer(ctx context.Context, l store.Lease, outcome string, delay time.Duration) error {
+	return b.update(ctx, "defer "+l.Ref.String(), func(t *txn) error {
+		t.cachedLease(l)
+		x, err := t.held(l)
+		if err != nil {
+			return err
+		}
+		d := x.cur
+		d.clearLease()
+		if l.Seq > 0 && l.Seq == d.Try {
+			d.Try-- // nothing ran: the number is given back
+		}
+		d.Outcome = outcome
+		d.NotBefore = 0
+		var nb int64
+		if delay > 0 {
+			nb = t.now + ms(delay)
+			d.NotBefore = nb
+		}
+		if err := t.enqueue(x, &d, d.Prio, nb); err != nil {
+			return err
+		}
+		t.put(x, d)
+		return nil
+	})
+}
