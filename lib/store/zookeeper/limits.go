@@ -2,6 +2,7 @@ package zookeeper
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"strconv"
 	"strings"
@@ -19,7 +20,7 @@ import (
 // for each job it claims, in its multi-op: it creates a slot that is not
 // there, or overwrites (version-checked) one that is free, so two claims
 // never take the same slot. A slot is free when its job holds no live
-// lease, or another slot of a lower number names the same job: slots
+// lease, or a slot listed before it names the same job: slots
 // are freed lazily, by the claim that next looks, and a job that ends
 // (completed, failed, parked, released, its lease expired) needs no
 // write of its slot. The claim reads the slots and their jobs before its
@@ -132,10 +133,14 @@ func (b *Backend) getSome(ctx context.Context, refs []store.Ref) ([]store.Job, e
 }
 
 // take adds to t the operations that give job one free slot of each
-// limit (the one that names it, if any), and removes them from s.
-func (t *txn) take(s slotSet, job store.Ref) {
+// limit (the one that names it, if any), and removes them from s. A limit
+// has at least as many free slots as the room readSlots found.
+func (t *txn) take(s slotSet, job store.Ref) error {
 	data := []byte(job.App + "\t" + job.JobID)
 	for i := range s {
+		if len(s[i]) == 0 {
+			return fmt.Errorf("zookeeper %s: claim %v: no free slot left (a bug)", t.b.hosts, job)
+		}
 		k := 0
 		for j, sl := range s[i] {
 			if sl.job == job {
@@ -151,6 +156,7 @@ func (t *txn) take(s slotSet, job store.Ref) {
 			t.add(&zk.SetDataRequest{Path: sl.path, Data: data, Version: sl.version})
 		}
 	}
+	return nil
 }
 
 // limited is what a claim's limits let it take: the free slots, the room

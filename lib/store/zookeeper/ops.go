@@ -473,7 +473,9 @@ func (t *txn) claimCands(req store.ClaimRequest, cands []candidate, lim *limited
 		}
 		seq := d.lease(req.Owner, req.Transferable, t.now, until)
 		if lim != nil {
-			t.take(lim.free, c.ref)
+			if err := t.take(lim.free, c.ref); err != nil {
+				return out, err
+			}
 		}
 		d.NotBefore = 0
 		d.Q = withNotBefore(d.Q, until)
