@@ -15,7 +15,10 @@ GO ?= go
 VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo devel)
 LDFLAGS = -X github.com/stolos-sched/stolos/lib/cli.Version=$(VERSION)
 BIN ?= bin
-TOOLS = $(patsubst cmd/%/main.go,%,$(wildcard cmd/stolos-*/main.go))
+TOOLS = $(patsubst cmd/%/main.go,%,$(wildcard cmd/stolos/main.go cmd/stolos-*/main.go))
+# Each tool but stolos, whose completion files are the shared ones, gets a
+# link to them.
+LINKED = $(filter-out stolos,$(TOOLS))
 
 .PHONY: all build test race lint check docs docs-check install uninstall clean bench demo
 
@@ -67,7 +70,7 @@ install: build
 	cp completions/stolos.bash $(BASHDIR)/stolos
 	cp completions/_stolos $(ZSHDIR)/_stolos
 	cp completions/stolos.fish $(FISHDIR)/stolos.fish
-	for t in $(TOOLS); do \
+	for t in $(LINKED); do \
 		ln -sf stolos $(BASHDIR)/$$t && \
 		ln -sf stolos.fish $(FISHDIR)/$$t.fish || exit 1; \
 	done

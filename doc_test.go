@@ -31,16 +31,17 @@ var completionFiles = []string{"completions/stolos.bash", "completions/_stolos",
 
 // flagInfo is one flag of a tool.
 type flagInfo struct {
-	name string
-	env  string // the environment variable that sets it
-	bool bool
+	name  string
+	env   string // the environment variable that sets it
+	bool  bool
+	input bool // input, not a setting: no variable (cli.IsInput)
 }
 
 // toolFlagList lists a tool's flags in name order.
 func toolFlagList(tool string) []flagInfo {
 	var out []flagInfo
 	toolFlags[tool]().Flags.VisitAll(func(f *flag.Flag) {
-		out = append(out, flagInfo{name: f.Name, env: docgen.Env(f.Name), bool: docgen.IsBool(f)})
+		out = append(out, flagInfo{name: f.Name, env: docgen.Env(f.Name), bool: docgen.IsBool(f), input: cli.IsInput(f)})
 	})
 	return out
 }
@@ -69,7 +70,9 @@ func TestConfigKeysAreTheFlags(t *testing.T) {
 	seen := map[string]bool{}
 	for _, tool := range sortedTools() {
 		for _, f := range toolFlagList(tool) {
-			seen[f.name] = true
+			if !f.input {
+				seen[f.name] = true
+			}
 		}
 	}
 	var want []string
@@ -131,6 +134,9 @@ func TestDocManPagesCoverFlags(t *testing.T) {
 			fl := regexp.MustCompile(`Fl ` + regexp.QuoteMeta(f.name) + `(\s|$)`)
 			if !slices.ContainsFunc(items, fl.MatchString) {
 				t.Errorf("%s: flag -%s is not documented (want an .It line with \"Fl %s\")", page, f.name, f.name)
+			}
+			if f.input {
+				continue // no variable sets it (cli.IsInput)
 			}
 			if !regexp.MustCompile(`Ev ` + f.env + `\b`).MatchString(text) {
 				t.Errorf("%s: flag -%s: its variable is not documented (want \"Ev %s\")", page, f.name, f.env)

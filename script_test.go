@@ -53,6 +53,7 @@ var tools = map[string]func(args []string) int{
 	"stolos-web":      func(a []string) int { return web.Main(a, os.Stdin, os.Stdout, os.Stderr) },
 	"stolos-progress": func(a []string) int { return progress.Main(a, os.Stdin, os.Stdout, os.Stderr) },
 	"stolos-metrics":  func(a []string) int { return metrics.Main(a, os.Stdin, os.Stdout, os.Stderr) },
+	"stolos":          func(a []string) int { return stexec.FrontMain(a, os.Stdin, os.Stdout, os.Stderr) },
 }
 
 func TestMain(m *testing.M) {

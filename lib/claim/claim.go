@@ -32,7 +32,7 @@ func newTool(stdin io.Reader, stdout, stderr io.Writer) (*cli.Tool, *flags) {
 	t.AppFlag(&f.App, true)
 	t.Flags.IntVar(&f.N, "n", 1, "claim up to `N` jobs (env STOLOS_N)")
 	t.Flags.DurationVar(&f.Wait, "wait", 0, "wait up to `D` for work to arrive (env STOLOS_WAIT)")
-	sched.LeaseFlag(t.Flags, &f.Lease)
+	t.Flags.DurationVar(&f.Lease, "lease", 0, "hold the claimed jobs for at most `D` while they wait for a worker; 0: until a worker takes them over (env STOLOS_LEASE)")
 	t.QuietFlag()
 	f.Setup.Register(t.Flags)
 	t.Signals = []os.Signal{os.Interrupt, syscall.SIGTERM}
@@ -60,8 +60,8 @@ func run(ctx context.Context, t *cli.Tool, f *flags, rest []string) error {
 		return cli.Usagef("no app: give -a APP or set STOLOS_APP_NAME")
 	case f.N < 1:
 		return cli.Usagef("-n %d: want at least 1", f.N)
-	case f.Lease <= 0:
-		return cli.Usagef("-lease %v: want a positive duration", f.Lease)
+	case f.Lease < 0:
+		return cli.Usagef("-lease %v: want a duration of 0 or more", f.Lease)
 	case f.Wait < 0:
 		return cli.Usagef("-wait %v: want a duration of 0 or more", f.Wait)
 	}
@@ -70,7 +70,14 @@ func run(ctx context.Context, t *cli.Tool, f *flags, rest []string) error {
 		return err
 	}
 	defer s.Close()
-	req := store.ClaimRequest{App: f.App, Owner: sched.Owner("stolos-claim"), N: f.N, Lease: f.Lease, Transferable: true}
+	// The jobs wait in a pipe for a worker, however long: their
+	// transferable leases last until a stolos-exec takes them over
+	// (sched.Hold), unless -lease bounds them (DESIGN.md section 4).
+	lease := f.Lease
+	if lease == 0 {
+		lease = sched.Hold
+	}
+	req := store.ClaimRequest{App: f.App, Owner: sched.Owner("stolos-claim"), N: f.N, Lease: lease, Transferable: true}
 	if a := s.Cfg.App(f.App); a != nil {
 		// A job whose workers keep dying ends here too (DESIGN.md 4).
 		req.MaxRetry = sched.MaxRetry(a, sched.DefaultMaxRetry)

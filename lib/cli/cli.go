@@ -48,7 +48,8 @@ type Tool struct {
 	Severity []int
 
 	stdout io.Writer
-	status int // the most serious status reported
+	status int    // the most serious status reported
+	jobIDs jobIDs // -job-id (JobIDFlag)
 }
 
 // New makes a tool with its flag set.

@@ -20,15 +20,20 @@ type Record struct {
 // MaxLine is the longest input line accepted.
 const MaxLine = 1 << 20
 
-// Records yields every record: the arguments if there are any, else the
-// lines of stdin. A line holding a TAB is a record APP<TAB>JOB_ID (fields
+// Records yields every record: the job ids of -job-id (JobIDFlag) and
+// the arguments if there are any, else the lines of stdin. A line holding a TAB is a record APP<TAB>JOB_ID (fields
 // after the second are ignored); a line without one is a bare job id of
 // app (-a), which must then be set. Blank lines are skipped. A malformed
 // record comes with its error; a read error of stdin comes last, with a
 // record that has only Where ("stdin").
 func (t *Tool) Records(app string, args []string) iter.Seq2[Record, error] {
 	return func(yield func(Record, error) bool) {
-		if len(args) > 0 {
+		for _, id := range t.jobIDs {
+			if !yield(makeRecord(app, id, "-job-id")) {
+				return
+			}
+		}
+		if len(args) > 0 || len(t.jobIDs) > 0 {
 			for i, a := range args {
 				where := "argument " + strconv.Itoa(i+1)
 				if name, ok := t.flagLike(a); ok {

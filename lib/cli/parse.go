@@ -13,7 +13,8 @@ import (
 	"github.com/stolos-sched/stolos/lib/command"
 )
 
-// Parse parses args, then sets the flags they did not set from the
+// Parse parses args (flags may be spelled the original's way, --job_id
+// for -job-id), then sets the flags they did not set from the
 // environment (flag -x-y from STOLOS_X_Y, except the variables named by
 // STOLOS_JOB_VARS), then those still unset from the -config file. It
 // handles -version and -h itself: it then returns Exit(OK, nil), which
@@ -23,7 +24,7 @@ func (t *Tool) Parse(args []string) (rest []string, err error) {
 		fmt.Fprintf(t.Stdout, "%s %s\n", t.Name, Version)
 		return nil, Exit(OK, nil)
 	}
-	err = t.Flags.Parse(args)
+	err = t.Flags.Parse(originalSpelling(t.Flags, args))
 	if errors.Is(err, flag.ErrHelp) {
 		t.Stdout.WriteString(t.Help())
 		return nil, Exit(OK, nil)
@@ -70,7 +71,7 @@ func (t *Tool) setFromEnv(set map[string]bool) error {
 	var err error
 	t.Flags.VisitAll(func(f *flag.Flag) {
 		key := EnvVar(f.Name)
-		if err != nil || set[f.Name] || skip[key] {
+		if err != nil || set[f.Name] || skip[key] || IsInput(f) {
 			return
 		}
 		v := t.getenv(key)
@@ -125,6 +126,9 @@ func (t *Tool) setFromFile(set map[string]bool) error {
 		}
 		if !hasValue {
 			value = "true"
+		}
+		if f := t.Flags.Lookup(name); f != nil && IsInput(f) {
+			return fmt.Errorf("%s: -%s is input, not a setting: give it on the command line", where, name)
 		}
 		if t.Flags.Lookup(name) == nil {
 			if !slices.Contains(ConfigKeys, name) {

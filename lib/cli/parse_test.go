@@ -20,6 +20,7 @@ func parse(t *testing.T, env map[string]string, conf string, args ...string) str
 	tool := New("stolos-x", "stolos-x [-n N]", nil, io.Discard, &stderr)
 	var app string
 	tool.AppFlag(&app, false)
+	tool.JobIDFlag()
 	n := tool.Flags.Int("n", 0, "")
 	b := tool.Flags.Bool("b", false, "")
 	tool.Getenv = func(k string) string { return env[k] }
@@ -42,7 +43,11 @@ func parse(t *testing.T, env map[string]string, conf string, args ...string) str
 		}
 		return fmt.Sprintf("status %d: %s", status, out)
 	}
-	return fmt.Sprintf("a=%s n=%d b=%t", app, *n, *b)
+	out := fmt.Sprintf("a=%s n=%d b=%t", app, *n, *b)
+	if ids := tool.JobIDs(); len(ids) > 0 {
+		out += fmt.Sprintf(" job-id=%q", ids)
+	}
+	return out
 }
 
 func TestParse(t *testing.T) {
@@ -68,6 +73,14 @@ func TestParse(t *testing.T) {
 		{"bad value in env", map[string]string{"STOLOS_N": "x"}, "", nil, "status 2: stolos-x: STOLOS_N: invalid value \"x\" for -n: parse error\n"},
 		{"long line in file", nil, "n 1\n" + strings.Repeat("#", MaxLine+1), nil, "status 2: stolos-x: DIR/x.conf:2: line longer than 1048576 bytes\n"},
 		{"bad flag", nil, "", []string{"-m"}, "status 2: stolos-x: flag provided but not defined: -m\nusage: stolos-x [-n N]\n"},
+		// The original's spelling: underscores for dashes, one dash or two.
+		{"underscores", nil, "", []string{"--app_name", "x", "-n", "2"}, "a=x n=2 b=false"},
+		{"underscores and =", nil, "", []string{"-app_name=y"}, "a=y n=0 b=false"},
+		{"a value is not a flag", nil, "", []string{"-a", "--app_name", "-b"}, "a=--app_name n=0 b=true"},
+		{"not after the flags", nil, "", []string{"-b", "x", "--app_name", "y"}, "a= n=0 b=true"},
+		{"job ids are not settings", map[string]string{"STOLOS_JOB_ID": "7"}, "job-id 8\n", []string{"-n", "1"}, "status 2: stolos-x: DIR/x.conf:1: -job-id is input, not a setting: give it on the command line\n"},
+		{"job ids not from the environment", map[string]string{"STOLOS_JOB_ID": "7"}, "", []string{"--job_id", "1", "-job-id=2"}, `a= n=0 b=false job-id=["1" "2"]`},
+		{"unknown underscored flag", nil, "", []string{"--no_such", "1"}, "status 2: stolos-x: flag provided but not defined: -no_such\nusage: stolos-x [-n N]\n"},
 	} {
 		if got := parse(t, tc.env, tc.conf, tc.args...); got != tc.want {
 			t.Errorf("%s:\n got %q\nwant %q", tc.name, got, tc.want)

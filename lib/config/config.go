@@ -497,13 +497,22 @@ func parseExec(a *App, get func(string) (json.RawMessage, bool)) error {
 	if a.Exec.JobType == "" || strings.Trim(a.Exec.JobType, "abcdefghijklmnopqrstuvwxyz0123456789-_") != "" {
 		return errf(a.Name, "job_type", "%q: want a name of lower-case letters, digits, '-' or '_'", a.Exec.JobType)
 	}
-	if err := str("bash_cmd", &a.Exec.BashCmd); err != nil {
+	// The original's README names the command bash_opts (its code read
+	// only bash_cmd): either is the command, not both.
+	cmdKey := "bash_cmd"
+	if _, ok := get("bash_opts"); ok {
+		if _, both := get("bash_cmd"); both {
+			return errf(a.Name, "bash_opts", "bash_opts is another name for bash_cmd: set one of them")
+		}
+		cmdKey = "bash_opts"
+	}
+	if err := str(cmdKey, &a.Exec.BashCmd); err != nil {
 		return err
 	}
 	if err := str("check_cmd", &a.Exec.CheckCmd); err != nil {
 		return err
 	}
-	for key, tmpl := range map[string]string{"bash_cmd": a.Exec.BashCmd, "check_cmd": a.Exec.CheckCmd} {
+	for key, tmpl := range map[string]string{cmdKey: a.Exec.BashCmd, "check_cmd": a.Exec.CheckCmd} {
 		if err := checkPlaceholders(a, key, tmpl); err != nil {
 			return err
 		}

@@ -59,6 +59,7 @@ func Tools() []Tool {
 		{"stolos-claim", claim.Tool},
 		{"stolos-state", state.Tool},
 		{"stolos-exec", exec.Tool},
+		{"stolos", exec.FrontTool},
 		{"stolos-graph", graphviz.Tool},
 		{"stolos-web", web.Tool},
 		{"stolos-progress", progress.Tool},
@@ -148,7 +149,7 @@ func configKeys() []byte {
 	seen := map[string]bool{}
 	for _, t := range Tools() {
 		for _, f := range flagsOf(t.New().Flags) {
-			seen[f.Name] = true
+			seen[f.Name] = !cli.IsInput(f)
 		}
 	}
 	var b strings.Builder
@@ -163,6 +164,9 @@ var ConfigKeys = []string{
 `)
 	line := "\t"
 	for _, name := range slices.Sorted(maps.Keys(seen)) {
+		if !seen[name] {
+			continue // input, not a setting
+		}
 		q := strconv.Quote(name) + ","
 		if len(line) > 1 && len(line)+1+len(q) > 72 {
 			b.WriteString(line + "\n")

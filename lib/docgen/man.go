@@ -5,6 +5,8 @@ import (
 	"flag"
 	"fmt"
 	"strings"
+
+	"github.com/stolos-sched/stolos/lib/cli"
 )
 
 // flagsMdoc holds the man page entries of the shared flags.
@@ -141,12 +143,16 @@ func manBlock(entries []*entry, section string, fs *flag.FlagSet, used map[*entr
 			}
 			done[f.Name] = true
 			its = append(its, itPart(f, e.flags[i].arg))
-			evs = append(evs, ".Ev "+Env(f.Name))
+			if !cli.IsInput(f) {
+				evs = append(evs, ".Ev "+Env(f.Name))
+			}
 		}
 		b.WriteString(itLine(its))
 		b.WriteString(withDefaults(e.body, have))
-		b.WriteString("Environment:\n")
-		b.WriteString(strings.Join(evs, " ,\n") + " .\n")
+		if len(evs) > 0 {
+			b.WriteString("Environment:\n")
+			b.WriteString(strings.Join(evs, " ,\n") + " .\n")
+		}
 	}
 	if !found {
 		return "", fmt.Errorf("lib/docgen/flags.mdoc has no section %q", section)

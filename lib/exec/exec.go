@@ -48,15 +48,22 @@ type flags struct {
 	LogDir   string
 	Grace    time.Duration
 	Bypass   bool
+	BashCmd  string // stolos's -bash-cmd
 	MaxLoad  float64
 	MinFree  size
 	Setup    sched.Setup
 }
 
 func newTool(stdin io.Reader, stdout, stderr io.Writer) (*cli.Tool, *flags) {
-	t := cli.New("stolos-exec", "stolos-exec -a APP[,APP...] | -all [-loop] [-wait D] [JOB_ID ...] [-- WORDS ...]", stdin, stdout, stderr)
+	return newNamed("stolos-exec", "stolos-exec -a APP[,APP...] | -all [-loop] [-wait D] [JOB_ID ...] [-- WORDS ...]", stdin, stdout, stderr)
+}
+
+// newNamed makes the tool stolos-exec, or another front of it (stolos).
+func newNamed(name, synopsis string, stdin io.Reader, stdout, stderr io.Writer) (*cli.Tool, *flags) {
+	t := cli.New(name, synopsis, stdin, stdout, stderr)
 	f := &flags{}
 	t.AppFlag(&f.App, true)
+	t.JobIDFlag()
 	t.Flags.BoolVar(&f.All, "all", false, "claim jobs of every app of the configuration, as -a with all of them (env STOLOS_ALL)")
 	t.Flags.BoolVar(&f.Loop, "loop", false, "keep claiming and running jobs until the queue is empty (with -wait, forever) (env STOLOS_LOOP)")
 	t.Flags.DurationVar(&f.Wait, "wait", 0, "wait up to `D` for a job to claim (env STOLOS_WAIT)")
@@ -78,6 +85,11 @@ func Tool() *cli.Tool { return cli.Command[*flags]{New: newTool}.Tool() }
 
 // Main runs stolos-exec.
 func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	return mainOf(newTool, args, stdin, stdout, stderr)
+}
+
+// mainOf runs the tool that newT makes: stolos-exec or a front of it.
+func mainOf(newT func(io.Reader, io.Writer, io.Writer) (*cli.Tool, *flags), args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if len(args) > 0 && args[0] == ReaperArg {
 		return runner.ReaperMain(args[1:])
 	}
@@ -88,7 +100,7 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if os.Getenv("GOMAXPROCS") == "" {
 		runtime.GOMAXPROCS(1)
 	}
-	return cli.Command[*flags]{New: newTool, Run: func(ctx context.Context, t *cli.Tool, f *flags, rest []string) error {
+	return cli.Command[*flags]{New: newT, Run: func(ctx context.Context, t *cli.Tool, f *flags, rest []string) error {
 		return run(ctx, t, f, args, rest)
 	}}.Main(args, stdin, stdout, stderr)
 }
@@ -98,6 +110,11 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 // (SIGTERM, then SIGKILL after -grace).
 func run(ctx context.Context, t *cli.Tool, f *flags, args, rest []string) error {
 	ids, extra := splitExtra(args, rest)
+	named := len(ids) > 0 || len(t.JobIDs()) > 0
+	extra, err := words(f, extra)
+	if err != nil {
+		return err
+	}
 	switch {
 	case f.App == "" && !f.All:
 		return cli.Usagef("no app: give -a APP or set STOLOS_APP_NAME")
@@ -107,16 +124,16 @@ func run(ctx context.Context, t *cli.Tool, f *flags, args, rest []string) error 
 		return cli.Usagef("-max-retry %d: want at least 1", f.MaxRetry)
 	case f.Wait < 0 || f.Grace < 0:
 		return cli.Usagef("-wait and -grace take durations of 0 or more")
-	case f.Bypass && len(ids) == 0:
+	case f.Bypass && !named:
 		return cli.Usagef("-bypass-scheduler needs job ids")
-	case f.Loop && len(ids) > 0:
+	case f.Loop && named:
 		return cli.Usagef("-loop claims jobs: name no job ids")
 	}
 	guard, err := newGuard(f.MaxLoad, f.MinFree, os.Getenv(ProcEnv))
 	if err != nil {
 		return err
 	}
-	apps, err := appList(f, len(ids) > 0)
+	apps, err := appList(f, named)
 	if err != nil {
 		return err
 	}
@@ -133,17 +150,20 @@ func run(ctx context.Context, t *cli.Tool, f *flags, args, rest []string) error 
 	if err := apps.resolve(s.Cfg); err != nil {
 		return err
 	}
+	if err := apps.haveCommands(s.Cfg, extra, t.Warnf); err != nil {
+		return err
+	}
 	argv, err := reaperArgv()
 	if err != nil {
 		return err
 	}
 	reaper := runner.NewReaper(argv)
 	defer reaper.Close()
-	w := &worker{t: t, f: f, s: s, extra: extra, reaper: reaper, owner: sched.Owner("stolos-exec"), guard: guard, now: now, apps: apps}
+	w := &worker{t: t, f: f, s: s, extra: extra, reaper: reaper, owner: sched.Owner(t.Name), guard: guard, now: now, apps: apps}
 	switch {
 	case f.Bypass:
 		w.bypass(ctx, ids)
-	case len(ids) > 0:
+	case named:
 		w.named(ctx, ids)
 	default:
 		w.claimed(ctx)

@@ -2,6 +2,7 @@ package exec
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -19,7 +20,14 @@ func (w *worker) notReady(ctx context.Context, a *config.App, l store.Lease, job
 	r, err := w.s.NotReady(ctx, a, l, w.now())
 	switch {
 	case err != nil:
-		w.notRecorded(l, job+": ", "not ready", err)
+		// Nothing ran: the lease goes back with no attempt recorded, so
+		// the job is claimable again at once rather than at the lease's
+		// end as an abandoned attempt.
+		l.Log = ""
+		if !errors.Is(err, store.ErrLeaseLost) {
+			w.release(l)
+		}
+		w.notRecorded(l, job+": ", runner.NotReadyText, err)
 	case r.TimedOut:
 		w.t.Report(fmt.Errorf("%s%s%s, failed", prefix, r.Outcome, logNote))
 	default:

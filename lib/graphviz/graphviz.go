@@ -40,6 +40,7 @@ func newTool(stdin io.Reader, stdout, stderr io.Writer) (*cli.Tool, *flags) {
 	t := cli.New("stolos-graph", "stolos-graph [-a APP] | stolos-graph -up|-down [-max N] [-a APP] [JOB_ID ...]", stdin, stdout, stderr)
 	f := &flags{}
 	t.AppFlag(&f.App, false)
+	t.JobIDFlag()
 	t.Flags.BoolVar(&f.Up, "up", false, "draw the jobs and their ancestors, coloured by state (env STOLOS_UP)")
 	t.Flags.BoolVar(&f.Down, "down", false, "draw the jobs and their descendants, coloured by state (env STOLOS_DOWN)")
 	t.Flags.IntVar(&f.Max, "max", DefaultMax, "with -up or -down: draw at most `N` jobs; the related jobs of an app left out are one summary node (env STOLOS_MAX)")

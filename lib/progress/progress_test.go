@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stolos-sched/stolos/lib/config"
+	"github.com/stolos-sched/stolos/lib/sched"
 	"github.com/stolos-sched/stolos/lib/store"
 )
 
@@ -82,7 +84,7 @@ func TestBlockedBy(t *testing.T) {
 }
 
 // TestTTYRedraw: on a terminal each report is drawn over the one before,
-// its lines cut to the terminal's width.
+// its lines cut to the terminal's width (the counts first).
 func TestTTYRedraw(t *testing.T) {
 	var b bytes.Buffer
 	tt := &tty{w: &b, cols: 80}
@@ -97,18 +99,18 @@ func TestTTYRedraw(t *testing.T) {
 	r.Apps[0].By[Queued], r.Apps[0].By[Completed] = 1, 3
 	r.All.By[Queued], r.All.By[Completed] = 1, 3
 	r.PerMinute, r.ETA = 1.5, 80*time.Second
-	tt.cols = 60
+	tt.cols = 64
 	if err := tt.draw(r); err != nil {
 		t.Fatal(err)
 	}
 	want := "" +
 		"ingest [........................]   0% 0/4  4 queued\n" +
 		"agg    [........................]   0% 0/1  1 waiting\n" +
-		"all    [........................]   0% 0/5  4 queued, 1 waiting; 0.0/min, eta u\n" +
+		"all    [........................]   0% 0/5  4 queued, ...; 0.0/min, eta unknown\n" +
 		"\x1b[3A\r\x1b[J" +
-		"ingest [##################......]  75% 3/4  3 completed, 1 \n" +
+		"ingest [##################......]  75% 3/4  3 completed, 1 q...\n" +
 		"agg    [........................]   0% 0/1  1 waiting\n" +
-		"all    [##############..........]  60% 3/5  3 completed, 1 \n"
+		"all    [##############..........]  60% 3/5  1.5/min, eta 1m20s\n"
 	if got := b.String(); got != want {
 		t.Errorf("got:\n%q\nwant:\n%q", got, want)
 	}
@@ -125,5 +127,91 @@ func TestRate(t *testing.T) {
 	p.times = []time.Time{now.Add(-10 * time.Second)}
 	if got := p.perMinute(now); got != 1 {
 		t.Errorf("got %v/min, want 1 (1 in at least a minute)", got)
+	}
+}
+
+// TestEnded: a wait ends when nothing will move; with unqueued jobs, only
+// at the second report in a row with the same counts.
+func TestEnded(t *testing.T) {
+	report := func(by map[Status]int) Report {
+		var r Report
+		for s, n := range by {
+			r.All.By[s] = n
+			r.All.Total += n
+		}
+		return r
+	}
+	done := report(map[Status]int{Completed: 3, Failed: 1, Blocked: 2})
+	moving := report(map[Status]int{Completed: 3, Queued: 1})
+	stuck := report(map[Status]int{Completed: 3, Unqueued: 1})
+	stuck2 := report(map[Status]int{Completed: 2, Unqueued: 2})
+	for _, tc := range []struct {
+		name      string
+		r         Report
+		last      *Report
+		wantEnded bool
+	}{
+		{"nothing moves", done, nil, true},
+		{"a job queued", moving, nil, false},
+		{"unqueued, first report", stuck, nil, false},
+		{"unqueued, after a report that moved", stuck, &moving, false},
+		{"unqueued, other counts before", stuck, &stuck2, false},
+		{"unqueued, same counts before", stuck, &stuck, true},
+		{"no jobs", Report{}, nil, true},
+	} {
+		if got := ended(tc.r, tc.last); got != tc.wantEnded {
+			t.Errorf("%s: ended %v, want %v", tc.name, got, tc.wantEnded)
+		}
+	}
+}
+
+// TestSet: a job's ancestors each once, parents before children; past the
+// bound, an error naming the job.
+func TestSet(t *testing.T) {
+	cfg, err := config.Parse([]byte(`{
+		"p": {"job_id": "{d}_{i}", "autofill_values": {"i": "0:3"}},
+		"m": {"job_id": "{d}_{i}", "autofill_values": {"i": "0:3"}, "depends_on": {"app_name": ["p"]}},
+		"c": {"job_id": "{d}", "depends_on": {"app_name": ["m"], "i": "all"}}}`), config.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := sched.New(cfg, nil)
+	c, err := s.Resolve(store.Ref{App: "c", JobID: "1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := s.Resolve(store.Ref{App: "m", JobID: "1_2"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := newSet(MaxJobs)
+	for _, j := range []sched.Job{m, c, m} {
+		if err := st.add(s, j); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var got []string
+	for i, r := range st.refs {
+		var ps []string
+		for _, p := range st.parents[i] {
+			if int(p) >= i {
+				t.Errorf("%v: parent %v not before it", r, st.refs[p])
+			}
+			ps = append(ps, st.refs[p].String())
+		}
+		got = append(got, r.String()+" <- "+strings.Join(ps, ", "))
+	}
+	want := []string{
+		"p 1_2 <- ", "m 1_2 <- p 1_2",
+		"p 1_0 <- ", "m 1_0 <- p 1_0", "p 1_1 <- ", "m 1_1 <- p 1_1",
+		"c 1 <- m 1_0, m 1_1, m 1_2",
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("got\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	small := newSet(4)
+	err = small.add(s, c)
+	if want := "c 1 and its ancestors: more than 4 jobs in all, the most one run follows"; err == nil || err.Error() != want {
+		t.Errorf("got error %v, want %q", err, want)
 	}
 }

@@ -167,12 +167,20 @@ func (t *tty) draw(r Report) error {
 		if c.Total > 0 {
 			pct = c.By[Completed] * 100 / c.Total
 		}
-		l := fmt.Sprintf("%-*s [%s%s] %3d%% %d/%d  %s%s", width, name,
-			strings.Repeat("#", fill), strings.Repeat(".", BarWidth-fill), pct, c.By[Completed], c.Total, c.counts(), tail)
+		head := fmt.Sprintf("%-*s [%s%s] %3d%% %d/%d  ", width, name,
+			strings.Repeat("#", fill), strings.Repeat(".", BarWidth-fill), pct, c.By[Completed], c.Total)
+		counts := c.counts()
+		l := head + counts + tail
 		// A line as wide as the terminal would wrap, and the next
-		// report would not move up over all of it.
+		// report would not move up over all of it: the counts are
+		// cut ("...") or left out, then what is left.
 		if t.cols > 0 && len(l) >= t.cols {
-			l = l[:t.cols-1]
+			if keep := t.cols - 1 - len(head) - len(tail) - 3; keep > 0 {
+				l = head + counts[:keep] + "..." + tail
+			} else {
+				l = head + strings.TrimPrefix(tail, "; ")
+			}
+			l = l[:min(len(l), t.cols-1)]
 		}
 		lines = append(lines, l)
 	}

@@ -46,6 +46,7 @@ func newTool(d Direction, stdin io.Reader, stdout, stderr io.Writer) (*cli.Tool,
 	t := cli.New(d.Name, d.Name+" [-g] [-r] [-a APP] [JOB_ID ...]", stdin, stdout, stderr)
 	f := &Flags{}
 	t.AppFlag(&f.App, false)
+	t.JobIDFlag()
 	t.Flags.BoolVar(&f.Groups, "g", false, "add the dependency group of each "+d.Noun+" as a third field (env STOLOS_G)")
 	t.Flags.BoolVar(&f.Rec, "r", false, "every "+d.Nouns[:len(d.Nouns)-1]+" once, parents before children (env STOLOS_R)")
 	f.Config.Register(t.Flags)

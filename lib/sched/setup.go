@@ -80,7 +80,14 @@ func (s *Sched) Close() error { return s.b.Close() }
 // DefaultLease is the lease of -lease.
 const DefaultLease = time.Minute
 
-// LeaseFlag registers -lease, which stolos-claim and stolos-exec share.
+// Hold is the lease of stolos-claim's jobs (transferable leases) when
+// -lease does not bound it: they wait for a worker in a pipe, and are held
+// until one takes them over, however long that takes (ten years stand for
+// no end: every backend stores the time as a number, and stolos-state
+// shows it).
+const Hold = 10 * 365 * 24 * time.Hour
+
+// LeaseFlag registers -lease of stolos-exec.
 func LeaseFlag(fs *flag.FlagSet, p *time.Duration) {
 	fs.DurationVar(p, "lease", DefaultLease, "hold claimed jobs for `D`; a lease not renewed expires and the job is claimable again (env STOLOS_LEASE)")
 }

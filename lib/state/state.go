@@ -50,6 +50,7 @@ func newTool(stdin io.Reader, stdout, stderr io.Writer) (*cli.Tool, *flags) {
 	t := cli.New("stolos-state", "stolos-state [-a APP] [-set STATE | -history | -log [-attempt SEQ]] [-json] [JOB_ID ...] | -a APP -list [-state STATE] | -a APP -count | -a APP -history -since TIME [-until TIME]", stdin, stdout, stderr)
 	f := &flags{}
 	t.AppFlag(&f.App, false)
+	t.JobIDFlag()
 	t.Flags.StringVar(&f.Set, "set", "", "set the jobs' `STATE`: pending, completed (queues the children it unblocks), failed or skipped (env STOLOS_SET)")
 	t.Flags.BoolVar(&f.Force, "force", false, "with -set completed: stop a running job's command and wait for its death first (env STOLOS_FORCE)")
 	t.Flags.BoolVar(&f.List, "list", false, "every known job of the app (env STOLOS_LIST)")

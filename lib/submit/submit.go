@@ -30,6 +30,7 @@ func newTool(stdin io.Reader, stdout, stderr io.Writer) (*cli.Tool, *flags) {
 	t := cli.New("stolos-submit", "stolos-submit [-readd] [-priority N] [-q] [-a APP] [JOB_ID ...]", stdin, stdout, stderr)
 	f := &flags{}
 	t.AppFlag(&f.App, false)
+	t.JobIDFlag()
 	t.Flags.BoolVar(&f.Readd, "readd", false, "queue jobs again in any state, resetting their attempts and their existing descendants to pending (env STOLOS_READD)")
 	t.Flags.IntVar(&f.Priority, "priority", store.DefaultPriority, "queue `N`: lower runs first (env STOLOS_PRIORITY)")
 	t.Flags.IntVar(&f.Max, "max-queued", 0, "queue nothing, and exit 3, if the input would take an app past `N` queued jobs; 0: no cap (env STOLOS_MAX_QUEUED)")

@@ -129,7 +129,7 @@ func (h *harness) main(only string, backends []string) int {
 		return only == "" || slices.Contains(strings.Split(only, ","), strconv.Itoa(n))
 	}
 	needServers := only == "serve"
-	for _, n := range []int{4, 5, 6, 7, 8, 11, 12, 13} {
+	for _, n := range []int{4, 5, 6, 7, 8, 11, 12, 13, 14, 15} {
 		needServers = needServers || want(n)
 	}
 
@@ -221,6 +221,8 @@ func (h *harness) main(only string, backends []string) int {
 		{10, func([]string) error { return h.startup() }},
 		{11, h.scaleCount}, // and 12
 		{13, h.deepChain},
+		{14, h.multiApp},
+		{15, h.claimPool},
 	}
 	for _, s := range steps {
 		if !want(s.n) && !(s.n == 4 && want(6)) && !(s.n == 11 && want(12)) {
