@@ -3,9 +3,12 @@ package storetest
 import (
 	"context"
 	"errors"
+	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/stolos-sched/stolos/lib/store"
 )
@@ -141,66 +144,101 @@ func (s suite) testLimitsBadInput(t *testing.T) {
 	checkJob(t, b, ref("a", "1"), pendingQueued(100))
 }
 
-// BenchLimits measures what limits cost a claim and completion: the same
-// work (jobs claimed and completed one at a time by two workers) without
-// limits and with an app limit and a pool that never bind, as two
-// sub-benchmarks; with -count, the two alternate.
+// BenchLimits measures what limits cost a claim and completion: rounds
+// of b.N jobs claimed and completed one at a time by two workers, without
+// limits and with an app limit and a pool that never bind, alternating
+// in the order ABBA (so that both see the same load, and neither always
+// runs on the data the other left), each round in an app of its own. It
+// reports the median time and CPU time (of this process: all of it for
+// the local backend) per job of each, and their ratios.
 func BenchLimits(b *testing.B, h Harness) {
-	for _, tc := range []struct {
-		name   string
-		limits []store.Limit
-	}{
-		{"none", nil},
-		{"limited", []store.Limit{
-			{Name: "app a", Max: 1 << 20, Apps: []string{"a"}},
-			{Name: "pool p", Max: 1 << 20, Apps: []string{"a", "b"}},
-		}},
-	} {
-		b.Run(tc.name, func(b *testing.B) {
-			spec := h.New(b)
-			var items []store.SubmitItem
-			bs := make([]store.Backend, 2)
-			for i := range bs {
-				be, err := h.open(spec)
-				if err != nil {
-					b.Fatal(err)
-				}
-				defer be.Close()
-				bs[i] = be
-			}
-			for i := 0; i < b.N; i++ {
-				items = append(items, item("a", strconv.Itoa(i), 100))
-				if len(items) == store.Batch || i == b.N-1 {
-					if _, err := bs[0].Submit(context.Background(), items); err != nil {
-						b.Fatal(err)
-					}
-					items = items[:0]
-				}
-			}
-			b.ResetTimer()
-			errs := make(chan error, len(bs))
-			for w, be := range bs {
-				go func() {
-					req := claimReq("a", "w"+strconv.Itoa(w), 1, longLease)
-					req.Limits = tc.limits
-					for {
-						r, err := be.Claim(context.Background(), req)
-						if err != nil || len(r.Leases) == 0 {
-							errs <- err
-							return
-						}
-						if err := be.Complete(context.Background(), r.Leases[0], "exit 0", nil); err != nil {
-							errs <- err
-							return
-						}
-					}
-				}()
-			}
-			for range bs {
-				if err := <-errs; err != nil {
-					b.Fatal(err)
-				}
-			}
-		})
+	const rounds = 5
+	spec := h.New(b)
+	bs := make([]store.Backend, 2)
+	for i := range bs {
+		be, err := h.open(spec)
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer be.Close()
+		bs[i] = be
 	}
+	var none, limited, noneCPU, limitedCPU []float64
+	b.ResetTimer()
+	for r := range 2 * rounds {
+		b.StopTimer()
+		app := "a" + strconv.Itoa(r)
+		var items []store.SubmitItem
+		for i := 0; i < b.N; i++ {
+			items = append(items, item(app, strconv.Itoa(i), 100))
+			if len(items) == store.Batch || i == b.N-1 {
+				if _, err := bs[0].Submit(context.Background(), items); err != nil {
+					b.Fatal(err)
+				}
+				items = items[:0]
+			}
+		}
+		var limits []store.Limit
+		if r%4 == 1 || r%4 == 2 { // none, limited, limited, none, ...: neither always goes second
+			limits = []store.Limit{
+				{Name: "app " + app, Max: 1 << 20, Apps: []string{app}},
+				{Name: "pool p", Max: 1 << 20, Apps: []string{app, "b"}},
+			}
+		}
+		b.StartTimer()
+		start, cpu := time.Now(), cpuTime()
+		errs := make(chan error, len(bs))
+		for w, be := range bs {
+			go func() {
+				req := claimReq(app, "w"+strconv.Itoa(w), 1, longLease)
+				req.Limits = limits
+				for {
+					res, err := be.Claim(context.Background(), req)
+					if err != nil || len(res.Leases) == 0 {
+						errs <- err
+						return
+					}
+					if err := be.Complete(context.Background(), res.Leases[0], "exit 0", nil); err != nil {
+						errs <- err
+						return
+					}
+				}
+			}()
+		}
+		for range bs {
+			if err := <-errs; err != nil {
+				b.Fatal(err)
+			}
+		}
+		per := float64(time.Since(start).Nanoseconds()) / float64(b.N)
+		perCPU := float64((cpuTime() - cpu).Nanoseconds()) / float64(b.N)
+		if limits == nil {
+			none, noneCPU = append(none, per), append(noneCPU, perCPU)
+		} else {
+			limited, limitedCPU = append(limited, per), append(limitedCPU, perCPU)
+		}
+	}
+	mn, ml := median(none), median(limited)
+	cn, cl := median(noneCPU), median(limitedCPU)
+	b.ReportMetric(mn, "none-ns/job")
+	b.ReportMetric(ml, "limited-ns/job")
+	b.ReportMetric(ml/mn, "limited/none")
+	b.ReportMetric(cn, "none-cpu-ns/job")
+	b.ReportMetric(cl, "limited-cpu-ns/job")
+	b.ReportMetric(cl/cn, "limited/none-cpu")
+}
+
+// cpuTime is the CPU time this process has used.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+func median(xs []float64) float64 {
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	return s[len(s)/2]
 }
