@@ -21,6 +21,7 @@ import (
 	"github.com/stolos-sched/stolos/lib/backend"
 	"github.com/stolos-sched/stolos/lib/children"
 	"github.com/stolos-sched/stolos/lib/claim"
+	"github.com/stolos-sched/stolos/lib/conftool"
 	"github.com/stolos-sched/stolos/lib/dot/dottest"
 	stexec "github.com/stolos-sched/stolos/lib/exec"
 	"github.com/stolos-sched/stolos/lib/expand"
@@ -54,6 +55,7 @@ var tools = map[string]func(args []string) int{
 	"stolos-progress": func(a []string) int { return progress.Main(a, os.Stdin, os.Stdout, os.Stderr) },
 	"stolos-metrics":  func(a []string) int { return metrics.Main(a, os.Stdin, os.Stdout, os.Stderr) },
 	"stolos":          func(a []string) int { return stexec.FrontMain(a, os.Stdin, os.Stdout, os.Stderr) },
+	"stolos-config":   func(a []string) int { return conftool.Main(a, os.Stdin, os.Stdout, os.Stderr) },
 }
 
 func TestMain(m *testing.M) {
@@ -152,6 +154,9 @@ func TestBackendScripts(t *testing.T) {
 						e.Setenv(k, v)
 					}
 					e.Setenv("BACKEND", b)
+					// What the tools keep by default (the attempts' logs)
+					// goes under the script's own directory.
+					e.Setenv("XDG_STATE_HOME", filepath.Join(e.WorkDir, "state"))
 					ns := "t" + strconv.FormatInt(namespaces.Add(1), 10)
 					switch b {
 					case "local":
@@ -218,6 +223,7 @@ func TestScripts(t *testing.T) {
 		UpdateScripts:       *update,
 		Setup: func(e *testscript.Env) error {
 			e.Setenv("EXAMPLES", examples)
+			e.Setenv("XDG_STATE_HOME", filepath.Join(e.WorkDir, "state"))
 			return nil
 		},
 		Condition: condition,

@@ -23,6 +23,7 @@ tool stolos-claim     a app-name config configuration-backend history-keep job-i
 tool stolos-state     a app-name attempt config configuration-backend count force history history-keep job-id job-id-default-template job-id-delimiter job-id-validations json list log q qb-local-path qb-redis-db qb-redis-host qb-redis-key-prefix qb-redis-password qb-redis-port qb-redis-tls qb-zookeeper-auth qb-zookeeper-hosts qb-zookeeper-timeout queue-backend redis-db redis-host redis-key-prefix redis-password redis-port redis-tls set since state tasks-json until
 tool stolos-exec      a all app-name bypass-scheduler config configuration-backend grace history-keep job-id job-id-default-template job-id-delimiter job-id-validations lease log-dir loop max-load max-retry min-free-mem q qb-local-path qb-redis-db qb-redis-host qb-redis-key-prefix qb-redis-password qb-redis-port qb-redis-tls qb-zookeeper-auth qb-zookeeper-hosts qb-zookeeper-timeout queue-backend redis-db redis-host redis-key-prefix redis-password redis-port redis-tls tasks-json wait
 tool stolos           a all app-name bash-cmd bypass-scheduler config configuration-backend grace history-keep job-id job-id-default-template job-id-delimiter job-id-validations lease log-dir loop max-load max-retry min-free-mem q qb-local-path qb-redis-db qb-redis-host qb-redis-key-prefix qb-redis-password qb-redis-port qb-redis-tls qb-zookeeper-auth qb-zookeeper-hosts qb-zookeeper-timeout queue-backend redis-db redis-host redis-key-prefix redis-password redis-port redis-tls tasks-json timeout wait
+tool stolos-config    config configuration-backend dump job-id-default-template job-id-delimiter job-id-validations load redis-db redis-host redis-key-prefix redis-password redis-port redis-tls tasks-json
 tool stolos-graph     a app-name config configuration-backend down history-keep job-id job-id-default-template job-id-delimiter job-id-validations max q qb-local-path qb-redis-db qb-redis-host qb-redis-key-prefix qb-redis-password qb-redis-port qb-redis-tls qb-zookeeper-auth qb-zookeeper-hosts qb-zookeeper-timeout queue-backend redis-db redis-host redis-key-prefix redis-password redis-port redis-tls tasks-json up
 tool stolos-web       config configuration-backend history-keep job-id-default-template job-id-delimiter job-id-validations listen q qb-local-path qb-redis-db qb-redis-host qb-redis-key-prefix qb-redis-password qb-redis-port qb-redis-tls qb-zookeeper-auth qb-zookeeper-hosts qb-zookeeper-timeout queue-backend redis-db redis-host redis-key-prefix redis-password redis-port redis-tls tasks-json
 tool stolos-progress  a app-name config configuration-backend history-keep interval job-id-default-template job-id-delimiter job-id-validations json q qb-local-path qb-redis-db qb-redis-host qb-redis-key-prefix qb-redis-password qb-redis-port qb-redis-tls qb-zookeeper-auth qb-zookeeper-hosts qb-zookeeper-timeout queue-backend redis-db redis-host redis-key-prefix redis-password redis-port redis-tls tasks-json timeout wait-all watch
@@ -37,6 +38,7 @@ flag config                   file                              read flags from 
 flag configuration-backend    json|redis                        where the configuration is
 flag count                    -                                 count the jobs of the app by state
 flag down                     -                                 draw the jobs and their descendants, by state
+flag dump                     -                                 write the configuration as a tasks.json
 flag force                    -                                 with -set completed, stop a running job first
 flag g                        -                                 add the dependency group
 flag grace                    word                              time from SIGTERM to SIGKILL
@@ -51,8 +53,9 @@ flag json                     -                                 write JSON objec
 flag lease                    word                              hold claimed jobs this long
 flag list                     -                                 every known job of the app
 flag listen                   word                              serve over HTTP on this address
+flag load                     file                              make this tasks.json the configuration in Redis
 flag log                      -                                 the log of the latest recorded attempt
-flag log-dir                  file                              write each attempt output to a file under this directory
+flag log-dir                  file                              write each attempt output under this directory (- for stderr)
 flag loop                     -                                 keep claiming and running jobs
 flag max                      word                              draw at most N jobs, summing up the rest
 flag max-load                 word                              take no job while the load per core is over this

@@ -78,15 +78,10 @@ func (p *positive) Set(s string) error {
 // -qb-local-path is not set: $XDG_STATE_HOME/stolos/stolos.db, else
 // $HOME/.local/state/stolos/stolos.db.
 func DefaultLocalPath() (string, error) {
-	dir := os.Getenv("XDG_STATE_HOME")
-	if dir == "" {
-		home, err := os.UserHomeDir()
-		if err != nil {
-			return "", errors.New("no -qb-local-path, and no XDG_STATE_HOME or HOME to put the default under")
-		}
-		dir = filepath.Join(home, ".local", "state")
+	dir, err := cli.StateDir()
+	if err != nil {
+		return "", errors.New("no -qb-local-path, and no XDG_STATE_HOME or HOME to put the default under")
 	}
-	dir = filepath.Join(dir, "stolos")
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return "", err
 	}
@@ -136,16 +131,4 @@ func (f *Flags) open(ctx context.Context, warn io.Writer) (store.Backend, error)
 		}
 	}
 	return local.OpenWith(ctx, path, local.Options{Keep: f.Keep})
-}
-
-// ConfigSources are the configuration backends the stateful tools read
-// besides the JSON file. (The graph tools read JSON only: they import no
-// network client.)
-func ConfigSources() map[string]cli.ConfigSource {
-	return map[string]cli.ConfigSource{
-		"redis": func(ctx context.Context, r cli.RedisFlags) ([]byte, error) {
-			return redis.FetchConfig(ctx, redis.Options{Host: r.Host, Port: r.Port, DB: r.DB,
-				Password: r.Password, TLS: r.TLS, KeyPrefix: r.KeyPrefix})
-		},
-	}
 }

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/stolos-sched/stolos/lib/config"
+	"github.com/stolos-sched/stolos/lib/confredis"
 	"github.com/stolos-sched/stolos/lib/jobid"
 )
 
@@ -58,26 +59,40 @@ func (r *RedisFlags) Register(fs *flag.FlagSet, prefix, what, keyPrefix string) 
 	fs.StringVar(&r.KeyPrefix, prefix+"key-prefix", keyPrefix, what+": `PREFIX` of every key"+env("key-prefix"))
 }
 
-// ConfigSource fetches a tasks.json document from a configuration backend
-// other than the JSON file.
-type ConfigSource func(ctx context.Context, r RedisFlags) ([]byte, error)
+// ConfigBackends are the configuration backends, the default first.
+var ConfigBackends = []string{"json", "redis"}
 
-// Load reads and checks the configuration. sources maps the backends other
-// than "json" that this tool can read to their fetchers. Any error is a
-// usage error (exit 2): the configuration is the tool's input.
-func (c *ConfigFlags) Load(ctx context.Context, sources map[string]ConfigSource) (*config.Config, error) {
+// RedisOptions are the settings of the configuration backend redis.
+func (c *ConfigFlags) RedisOptions() confredis.Options {
+	r := c.Redis
+	return confredis.Options{Host: r.Host, Port: r.Port, DB: r.DB, Password: r.Password, TLS: r.TLS, KeyPrefix: r.KeyPrefix}
+}
+
+// Options are the job id settings of the configuration flags.
+func (c *ConfigFlags) Options() (config.Options, error) {
 	opts := config.Options{DefaultTemplate: c.DefaultTemplate, Delimiter: c.Delimiter}
 	if c.Delimiter == "" {
-		return nil, errors.New("-job-id-delimiter is empty")
+		return opts, errors.New("-job-id-delimiter is empty")
 	}
 	if c.Validations != "" {
 		data, err := os.ReadFile(c.Validations)
 		if err != nil {
-			return nil, fmt.Errorf("job id validations: %v", pathErr(err))
+			return opts, fmt.Errorf("job id validations: %v", pathErr(err))
 		}
 		if opts.Validations, err = jobid.ParseValidations(data); err != nil {
-			return nil, fmt.Errorf("%s: %v", c.Validations, err)
+			return opts, fmt.Errorf("%s: %v", c.Validations, err)
 		}
+	}
+	return opts, nil
+}
+
+// Load reads and checks the configuration, from the JSON file or from
+// Redis (lib/confredis). Any error is a usage error (exit 2): the
+// configuration is the tool's input.
+func (c *ConfigFlags) Load(ctx context.Context) (*config.Config, error) {
+	opts, err := c.Options()
+	if err != nil {
+		return nil, err
 	}
 	var data []byte
 	var where string
@@ -86,24 +101,18 @@ func (c *ConfigFlags) Load(ctx context.Context, sources map[string]ConfigSource)
 		if c.TasksJSON == "" {
 			return nil, errors.New("no configuration: set -tasks-json FILE or STOLOS_TASKS_JSON")
 		}
-		var err error
 		if data, err = os.ReadFile(c.TasksJSON); err != nil {
 			return nil, fmt.Errorf("tasks json: %v", pathErr(err))
 		}
 		where = c.TasksJSON
+	case "redis":
+		apps, err := confredis.Read(ctx, c.RedisOptions())
+		if err != nil {
+			return nil, fmt.Errorf("configuration backend redis: %v", err)
+		}
+		data, where = confredis.Document(apps), c.RedisOptions().Where()
 	default:
-		fetch := sources[c.Backend]
-		if fetch == nil {
-			if c.Backend == "redis" {
-				return nil, errors.New("-configuration-backend redis: this tool reads the configuration from a JSON file only (-tasks-json)")
-			}
-			return nil, fmt.Errorf("unknown -configuration-backend %q (want json or redis)", c.Backend)
-		}
-		var err error
-		if data, err = fetch(ctx, c.Redis); err != nil {
-			return nil, fmt.Errorf("configuration backend %s: %v", c.Backend, err)
-		}
-		where = fmt.Sprintf("redis %s:%d/%d %s*", c.Redis.Host, c.Redis.Port, c.Redis.DB, c.Redis.KeyPrefix)
+		return nil, fmt.Errorf("unknown -configuration-backend %q (want json or redis)", c.Backend)
 	}
 	cfg, err := config.Parse(data, opts)
 	if err != nil {

@@ -7,11 +7,11 @@ package cli
 // serves them all; a key in none of them is an error.
 var ConfigKeys = []string{
 	"a", "all", "app-name", "attempt", "bash-cmd", "bypass-scheduler",
-	"config", "configuration-backend", "count", "down", "force", "g",
-	"grace", "history", "history-keep", "interval",
+	"config", "configuration-backend", "count", "down", "dump", "force",
+	"g", "grace", "history", "history-keep", "interval",
 	"job-id-default-template", "job-id-delimiter", "job-id-validations",
-	"json", "lease", "list", "listen", "log", "log-dir", "loop", "max",
-	"max-load", "max-queued", "max-retry", "min-free-mem", "n", "o",
+	"json", "lease", "list", "listen", "load", "log", "log-dir", "loop",
+	"max", "max-load", "max-queued", "max-retry", "min-free-mem", "n", "o",
 	"priority", "q", "qb-local-path", "qb-redis-db", "qb-redis-host",
 	"qb-redis-key-prefix", "qb-redis-password", "qb-redis-port",
 	"qb-redis-tls", "qb-zookeeper-auth", "qb-zookeeper-hosts",

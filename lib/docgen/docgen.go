@@ -31,6 +31,7 @@ import (
 	"github.com/stolos-sched/stolos/lib/children"
 	"github.com/stolos-sched/stolos/lib/claim"
 	"github.com/stolos-sched/stolos/lib/cli"
+	"github.com/stolos-sched/stolos/lib/conftool"
 	"github.com/stolos-sched/stolos/lib/exec"
 	"github.com/stolos-sched/stolos/lib/expand"
 	"github.com/stolos-sched/stolos/lib/graphviz"
@@ -60,6 +61,7 @@ func Tools() []Tool {
 		{"stolos-state", state.Tool},
 		{"stolos-exec", exec.Tool},
 		{"stolos", exec.FrontTool},
+		{"stolos-config", conftool.Tool},
 		{"stolos-graph", graphviz.Tool},
 		{"stolos-web", web.Tool},
 		{"stolos-progress", progress.Tool},

@@ -2,7 +2,6 @@ package docgen
 
 import (
 	"flag"
-	"maps"
 	"slices"
 	"testing"
 
@@ -29,7 +28,7 @@ func TestBackendChoices(t *testing.T) {
 			t.Errorf("queue-backend %q: Check() = %v", name, err)
 		}
 	}
-	want := append([]string{"json"}, slices.Sorted(maps.Keys(backend.ConfigSources()))...)
+	want := cli.ConfigBackends
 	if got := choices(fs.Lookup("configuration-backend")); !slices.Equal(got, want) {
 		t.Errorf("configuration-backend choices %q, want %q", got, want)
 	}

@@ -14,7 +14,6 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
-	"net/url"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -69,7 +68,7 @@ func newNamed(name, synopsis string, stdin io.Reader, stdout, stderr io.Writer) 
 	t.Flags.DurationVar(&f.Wait, "wait", 0, "wait up to `D` for a job to claim (env STOLOS_WAIT)")
 	sched.LeaseFlag(t.Flags, &f.Lease)
 	t.Flags.IntVar(&f.MaxRetry, "max-retry", sched.DefaultMaxRetry, "fail a job after `N` failed attempts, unless its app sets max_retry (env STOLOS_MAX_RETRY)")
-	t.Flags.StringVar(&f.LogDir, "log-dir", "", "write each attempt's output to a file under `DIR` instead of stderr (env STOLOS_LOG_DIR)")
+	t.Flags.StringVar(&f.LogDir, "log-dir", "", "write each attempt's output to a file under `DIR` (default $XDG_STATE_HOME/stolos/log; - for stderr) (env STOLOS_LOG_DIR)")
 	t.Flags.DurationVar(&f.Grace, "grace", 10*time.Second, "on SIGINT, SIGTERM, a timeout or a lost lease, wait `D` (at most an eighth of -lease) after SIGTERM before SIGKILL (env STOLOS_GRACE)")
 	t.Flags.BoolVar(&f.Bypass, "bypass-scheduler", false, "run the named jobs' command and change no state (env STOLOS_BYPASS_SCHEDULER)")
 	t.Flags.Float64Var(&f.MaxLoad, "max-load", 0, "take no job while the one-minute load average per core is over `LOAD`; 0: no limit (env STOLOS_MAX_LOAD)")
@@ -129,6 +128,11 @@ func run(ctx context.Context, t *cli.Tool, f *flags, args, rest []string) error 
 	case f.Loop && named:
 		return cli.Usagef("-loop claims jobs: name no job ids")
 	}
+	dir, err := logDir(f.LogDir)
+	if err != nil {
+		return err
+	}
+	f.LogDir = dir
 	guard, err := newGuard(f.MaxLoad, f.MinFree, os.Getenv(ProcEnv))
 	if err != nil {
 		return err
@@ -387,9 +391,11 @@ type success struct {
 func (w *worker) recorded(d *success, err error) {
 	switch {
 	case err == nil:
+		w.pruneLog(d.c.Lease)
 		w.t.Warnf("%s%s, completed", d.prefix, d.text)
 		return
 	case errors.Is(err, store.ErrUnfinished):
+		w.pruneLog(d.c.Lease)
 		w.t.Warnf("%s%s, completed; %v", d.prefix, d.text, err)
 		return
 	}
@@ -420,6 +426,9 @@ func (w *worker) notRecorded(l store.Lease, prefix, text string, err error) {
 // job will run again.
 func (w *worker) failed(ctx context.Context, a *config.App, l store.Lease, prefix, text, outcome string) {
 	r, err := w.s.Fail(ctx, a, l, outcome, w.f.MaxRetry)
+	if err == nil {
+		w.pruneLog(l)
+	}
 	switch {
 	case err != nil:
 		w.notRecorded(l, prefix, text, err)
@@ -452,7 +461,7 @@ func (w *worker) attempt(ctx context.Context, l store.Lease, later bool) *succes
 	job := w.runnerJob(j)
 	logNote := ""
 	if w.f.LogDir != "" {
-		f, path, err := openLog(w.f.LogDir, a.Name, j.ID, l.Seq, w.keep())
+		f, path, err := openLog(w.f.LogDir, a.Name, j.ID, l.Seq)
 		if err != nil {
 			w.t.Report(fmt.Errorf("%s %s: %v", a.Name, j.ID, err))
 			w.release(l)
@@ -498,7 +507,7 @@ func (w *worker) attempt(ctx context.Context, l store.Lease, later bool) *succes
 		w.t.Report(cli.Exit(Interrupted, nil))
 		return nil
 	}
-	text := out.Text + logNote
+	text := out.Text // the log is in the attempt's record (l.Log), not in its outcome
 	bg := context.WithoutCancel(ctx)
 	if out.NotReady {
 		w.notReady(bg, a, l, fmt.Sprintf("%s %s", a.Name, j.ID), prefix, logNote)
@@ -643,40 +652,13 @@ func (w *worker) renew(ctx context.Context, l store.Lease, start runner.Deadline
 func (w *worker) release(l store.Lease) {
 	ctx, cancel := context.WithTimeout(context.Background(), w.f.Lease)
 	defer cancel()
-	if err := w.s.Release(ctx, l); err != nil && !errors.Is(err, store.ErrLeaseLost) {
+	err := w.s.Release(ctx, l)
+	switch {
+	case err == nil:
+		w.pruneLog(l)
+	case !errors.Is(err, store.ErrLeaseLost):
 		w.t.Report(fmt.Errorf("%s %s: releasing the lease: %v", l.App, l.JobID, err))
 	}
-}
-
-// keep is how many attempts the history keeps per job (-history-keep).
-// Zero (flags set up without their defaults) is store.DefaultKeep, as
-// for the backend.
-func (w *worker) keep() int64 {
-	if k := w.f.Setup.QB.Keep; k > 0 {
-		return int64(k)
-	}
-	return store.DefaultKeep
-}
-
-// openLog creates DIR/APP/JOB_ID/SEQ.log (names escaped) for attempt seq
-// (store.Attempt.Seq: never reset, so a log is never another attempt's),
-// and removes the log of attempt seq-keep, whose record this attempt's
-// overwrites in the history's ring (best effort: the history no longer
-// names it).
-func openLog(dir, app, id string, seq, keep int64) (*os.File, string, error) {
-	d := filepath.Join(dir, url.PathEscape(app), url.PathEscape(id))
-	if err := os.MkdirAll(d, 0o755); err != nil {
-		return nil, "", fmt.Errorf("log dir: %v", err)
-	}
-	if old := seq - keep; old > 0 {
-		_ = os.Remove(filepath.Join(d, fmt.Sprintf("%d.log", old)))
-	}
-	path := filepath.Join(d, fmt.Sprintf("%d.log", seq))
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
-	if err != nil {
-		return nil, "", fmt.Errorf("log file: %v", err)
-	}
-	return f, path, nil
 }
 
 // runnerJob is what lib/runner needs to run job j.

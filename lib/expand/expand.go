@@ -53,7 +53,7 @@ func run(ctx context.Context, t *cli.Tool, f *flags, rest []string) error {
 	if f.App == "" {
 		return cli.Usagef("no app: give -a APP or set STOLOS_APP_NAME")
 	}
-	cfg, err := f.Config.Load(ctx, nil)
+	cfg, err := f.Config.Load(ctx)
 	if err != nil {
 		return cli.Usagef("%v", err)
 	}

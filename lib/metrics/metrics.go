@@ -83,7 +83,7 @@ func run(ctx context.Context, t *cli.Tool, f *flags, rest []string) error {
 		return cli.Usagef("use one of -o and -listen")
 	case f.Listen != "":
 		var err error
-		if addr, err = listenAddr(f.Listen); err != nil {
+		if addr, err = cli.ListenAddr(f.Listen); err != nil {
 			return cli.Usagef("-listen %q: %v", f.Listen, err)
 		}
 	}
@@ -143,22 +143,6 @@ func writeFile(path string, g prometheus.Gatherer) error {
 	return plain(err)
 }
 
-// listenAddr is the address -listen names: HOST:PORT, or a port alone
-// (PORT, :PORT) on the loopback address.
-func listenAddr(s string) (string, error) {
-	host, port, err := net.SplitHostPort(s)
-	if err != nil {
-		host, port = "", s
-	}
-	if port == "" {
-		return "", errors.New("no port")
-	}
-	if host == "" {
-		host = "127.0.0.1"
-	}
-	return net.JoinHostPort(host, port), nil
-}
-
 // serve serves the metrics of g at /metrics on ln until ctx ends; each
 // scrape gathers them afresh.
 func serve(ctx context.Context, t *cli.Tool, g prometheus.Gatherer, ln net.Listener) error {
@@ -170,16 +154,7 @@ func serve(ctx context.Context, t *cli.Tool, g prometheus.Gatherer, ln net.Liste
 	}))
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	t.Warnf("serving http://%s/metrics", ln.Addr())
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ln) }()
-	select {
-	case err := <-done:
-		return err
-	case <-ctx.Done():
-	}
-	shut, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-	defer cancel()
-	return srv.Shutdown(shut)
+	return cli.Serve(ctx, srv, ln)
 }
 
 // errorLog reports the errors of a scrape on the tool's stderr, one line

@@ -315,19 +315,3 @@ func TestServe(t *testing.T) {
 		t.Errorf("still serving after the context ended")
 	}
 }
-
-func TestListenAddr(t *testing.T) {
-	for _, c := range []struct{ in, want, err string }{
-		{"9464", "127.0.0.1:9464", ""},
-		{":9464", "127.0.0.1:9464", ""},
-		{"0.0.0.0:9464", "0.0.0.0:9464", ""},
-		{"[::1]:9464", "[::1]:9464", ""},
-		{"localhost:0", "localhost:0", ""},
-		{"127.0.0.1:", "", "no port"},
-	} {
-		got, err := listenAddr(c.in)
-		if got != c.want || (err == nil) != (c.err == "") || (err != nil && err.Error() != c.err) {
-			t.Errorf("listenAddr(%q) = %q, %v; want %q, %q", c.in, got, err, c.want, c.err)
-		}
-	}
-}

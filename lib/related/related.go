@@ -70,7 +70,7 @@ type job struct {
 }
 
 func run(ctx context.Context, t *cli.Tool, d Direction, f *Flags, rest []string) error {
-	cfg, err := f.Config.Load(ctx, nil)
+	cfg, err := f.Config.Load(ctx)
 	if err != nil {
 		return cli.Usagef("%v", err)
 	}

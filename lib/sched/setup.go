@@ -52,7 +52,7 @@ func (s *Setup) Open(ctx context.Context, app string, warnf func(string, ...any)
 // Load loads the configuration alone (what Open does first) and checks
 // app (when not empty) against it; an error is a usage error.
 func (s *Setup) Load(ctx context.Context, app string) (*config.Config, error) {
-	cfg, err := s.Config.Load(ctx, backend.ConfigSources())
+	cfg, err := s.Config.Load(ctx)
 	if err != nil {
 		return nil, cli.Usagef("%v", err)
 	}

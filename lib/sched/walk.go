@@ -23,10 +23,17 @@ type upWalk struct {
 	// Cut set).
 	Max     int
 	Partial bool
+	// Narrow, if set, is asked about each job of more than narrowFrom
+	// parents: which of them may not be completed (ok); the others are
+	// taken as completed, and not read.
+	Narrow func(ctx context.Context, j Job, parents []Job) (maybe []Job, ok bool, err error)
 	// NotRead counts the parents met and not read (past Max).
 	NotRead int
 	read    int
 }
+
+// narrowFrom is the number of parents past which upWalk asks Narrow.
+const narrowFrom = 100
 
 // level is one level of an upWalk: its jobs, each one's parents, and the
 // parents read for it (not read before), in order.
@@ -35,7 +42,8 @@ type level struct {
 	Parents [][]Job
 	Read    []Job // the new parents read, as Got
 	Got     []store.Job
-	Cut     bool // Max was reached: parents of this level were not read
+	From    []int // for each one read, the index in Jobs of the first job it is a parent of
+	Cut     bool  // Max was reached: parents of this level were not read
 }
 
 // run walks up from the jobs of first: step is called once per level and
@@ -49,13 +57,26 @@ func (w *upWalk) run(ctx context.Context, first []Job, step func(l *level) ([]Jo
 		l := &level{Jobs: jobs, Parents: make([][]Job, len(jobs))}
 		queued := map[store.Ref]bool{}
 		var todo []Job
+		var from []int
 		for i, j := range jobs {
 			l.Parents[i] = w.s.Parents(j)
-			for _, p := range l.Parents[i] {
+			toRead := l.Parents[i]
+			if w.Narrow != nil && len(toRead) > narrowFrom {
+				maybe, ok, err := w.Narrow(ctx, j, toRead)
+				if err != nil {
+					return err
+				}
+				if ok {
+					w.assumeCompleted(toRead, maybe)
+					toRead = maybe
+				}
+			}
+			for _, p := range toRead {
 				r := p.Ref()
 				if _, ok := w.St[r]; !ok && !queued[r] {
 					queued[r] = true
 					todo = append(todo, p)
+					from = append(from, i)
 				}
 			}
 		}
@@ -66,7 +87,7 @@ func (w *upWalk) run(ctx context.Context, first []Job, step func(l *level) ([]Jo
 				n = left
 			}
 			w.NotRead += len(todo) - n
-			todo = todo[:n]
+			todo, from = todo[:n], from[:n]
 		}
 		if len(todo) > 0 {
 			got, err := w.s.b.Get(ctx, refs(todo))
@@ -77,7 +98,7 @@ func (w *upWalk) run(ctx context.Context, first []Job, step func(l *level) ([]Jo
 			for _, g := range got {
 				w.St[g.Ref] = g
 			}
-			l.Read, l.Got = todo, got
+			l.Read, l.Got, l.From = todo, got, from
 		}
 		next, err := step(l)
 		if err != nil || l.Cut && !w.Partial {
@@ -86,4 +107,19 @@ func (w *upWalk) run(ctx context.Context, first []Job, step func(l *level) ([]Jo
 		jobs = next
 	}
 	return nil
+}
+
+// assumeCompleted records the parents not in maybe (a subsequence of
+// parents) as completed, unless they were read.
+func (w *upWalk) assumeCompleted(parents, maybe []Job) {
+	k := 0
+	for _, p := range parents {
+		if k < len(maybe) && maybe[k].Ref() == p.Ref() {
+			k++
+			continue
+		}
+		if _, ok := w.St[p.Ref()]; !ok {
+			w.St[p.Ref()] = store.Job{Ref: p.Ref(), State: store.Completed}
+		}
+	}
 }

@@ -11,7 +11,7 @@ import (
 
 // MaxWhy bounds the ancestors one Blockers walk reads; the rest are
 // counted as not examined.
-const MaxWhy = 10000
+const MaxWhy = 500
 
 // Blockers are what holds a pending job back, found by walking up its
 // ancestors a level at a time (one batched Get per level). Each path runs
@@ -34,7 +34,7 @@ func (s *Sched) Blockers(ctx context.Context, j store.Job, now time.Time) (Block
 	if err != nil {
 		return b, err
 	}
-	w := &upWalk{s: s, St: map[store.Ref]store.Job{j.Ref: j}, Max: MaxWhy, Partial: true}
+	w := &upWalk{s: s, St: map[store.Ref]store.Job{j.Ref: j}, Max: MaxWhy, Partial: true, Narrow: s.unseen}
 	via := map[store.Ref]store.Ref{} // ancestor -> the job that led to it
 	path := func(r store.Ref) []store.Job {
 		n := 1
@@ -50,12 +50,8 @@ func (s *Sched) Blockers(ctx context.Context, j store.Job, now time.Time) (Block
 		return p
 	}
 	err = w.run(ctx, []Job{start}, func(l *level) ([]Job, error) {
-		for i, c := range l.Jobs {
-			for _, p := range l.Parents[i] {
-				if _, ok := via[p.Ref()]; !ok && p.Ref() != j.Ref {
-					via[p.Ref()] = c.Ref()
-				}
-			}
+		for k, p := range l.Read {
+			via[p.Ref()] = l.Jobs[l.From[k]].Ref()
 		}
 		// An absent or unqueued job whose parents are all completed is
 		// itself what its child waits for.
@@ -80,6 +76,24 @@ func (s *Sched) Blockers(ctx context.Context, j store.Job, now time.Time) (Block
 	})
 	b.NotExamined = w.NotRead
 	return b, err
+}
+
+// unseen is upWalk.Narrow for Blockers: the parents of j that its fan-in
+// record has not seen completed, where it has one (store.Unseen).
+func (s *Sched) unseen(ctx context.Context, j Job, parents []Job) ([]Job, bool, error) {
+	u, ok, err := store.Unseen(ctx, s.b, j.Ref(), refs(parents))
+	if err != nil || !ok {
+		return nil, false, err
+	}
+	out := make([]Job, 0, len(u))
+	k := 0
+	for _, p := range parents {
+		if k < len(u) && u[k] == p.Ref() {
+			out = append(out, p)
+			k++
+		}
+	}
+	return out, true, nil
 }
 
 // String says what blocks the job in one phrase: the first failed or

@@ -341,6 +341,15 @@ func (c checked) Wait(ctx context.Context, app string, until time.Time) error {
 	return c.b.Wait(ctx, app, until)
 }
 
+// Unseen is Unseen of the backend, checked; every checked backend is a
+// FanInReader, whose answer is ok false when the backend is not one.
+func (c checked) Unseen(ctx context.Context, child Ref, parents []Ref) ([]Ref, bool, error) {
+	if err := checkRefs(append([]Ref{child}, parents...)); err != nil {
+		return nil, false, invalidf("unseen: %w", err)
+	}
+	return Unseen(ctx, c.b, child, parents)
+}
+
 func (c checked) History(ctx context.Context, refs []Ref) ([][]Attempt, error) {
 	if err := checkRefs(refs); err != nil {
 		return nil, invalidf("history: %w", err)

@@ -2,15 +2,25 @@ package store
 
 import "context"
 
-// Head is what Backend.Heads reads of the head of one app's queue.
+// Head is what Backend.Heads reads of the head of one app's queue: a
+// hint for choosing which app to claim from, which the Claim checks.
 type Head struct {
 	// Ready: the queue has an entry that a Claim would take now, as far
-	// as a read can tell (a stale entry of a job that is no longer
-	// pending, or one a per-app limit holds back, may be there; the
-	// Claim says).
+	// as the backend's read tells: an app whose queue has a claimable
+	// entry is Ready, but a Ready one may have none (a stale entry of a
+	// job no longer pending, one a per-app limit holds back; on
+	// ZooKeeper, a priority whose entries are all claimed or gone).
 	Ready bool
-	// Priority is the priority of that entry, when Ready.
+	// Priority is the priority of that entry, when Ready: at most that
+	// of the first claimable entry (lower when the hint is stale).
 	Priority int
+}
+
+// Hints reports whether head is a valid hint for a queue whose first
+// claimable entry is want (Ready false: none): an exact answer, or a
+// stale one that names a better priority (see Head).
+func (head Head) Hints(want Head) bool {
+	return head == want || head.Ready && (!want.Ready || head.Priority < want.Priority)
 }
 
 // checkHeads checks the apps of Heads.

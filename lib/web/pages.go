@@ -361,6 +361,7 @@ type jobPage struct {
 	Outcome     string
 	Why         string
 	Blockers    []blockerPath
+	MorePaths   int // blocker paths not listed (MaxPaths)
 	NotExamined int
 	History     []attemptRow
 	Parents     related
@@ -394,7 +395,7 @@ func (s *Server) job(w http.ResponseWriter, r *http.Request) error {
 		p.Owner, p.Until, p.Revoked = job.Owner, job.Until, job.Revoked
 	}
 	if b != nil {
-		p.Blockers = blockerPaths(b, now)
+		p.Blockers, p.MorePaths = blockerPaths(b, now)
 		p.NotExamined = b.NotExamined
 	}
 	hs, err := s.r.History(ctx, []store.Ref{ref})
@@ -415,10 +416,18 @@ func (s *Server) job(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-func blockerPaths(b *sched.Blockers, now time.Time) []blockerPath {
-	var out []blockerPath
+// MaxPaths bounds the paths to its blockers a job's page lists (blocked
+// ones first); the others are counted. A job below a wide fan-in may wait
+// for thousands of parents.
+const MaxPaths = 50
+
+func blockerPaths(b *sched.Blockers, now time.Time) (out []blockerPath, more int) {
 	add := func(kind string, paths [][]store.Job) {
 		for _, path := range paths {
+			if len(out) == MaxPaths {
+				more++
+				continue
+			}
 			bp := blockerPath{Kind: kind}
 			for _, j := range path[1:] { // the job itself is the page's
 				bp.Steps = append(bp.Steps, pathStep{App: j.App, JobID: j.JobID, Status: dot.StatusOf(j, now), Outcome: j.Outcome})
@@ -428,7 +437,7 @@ func blockerPaths(b *sched.Blockers, now time.Time) []blockerPath {
 	}
 	add("blocked", b.Blocked)
 	add("waiting", b.Waiting)
-	return out
+	return out, more
 }
 
 func attemptRowOf(a store.Attempt) attemptRow {

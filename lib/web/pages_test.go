@@ -5,12 +5,14 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/stolos-sched/stolos/lib/config"
 	"github.com/stolos-sched/stolos/lib/sched"
 	"github.com/stolos-sched/stolos/lib/store"
 	"github.com/stolos-sched/stolos/lib/web"
@@ -377,3 +379,49 @@ func (n noWrites) SetState(context.Context, store.Ref, store.State, string) erro
 }
 
 func (n noWrites) Close() error { return nil } // the fixture's backend stays open
+
+// TestWideFanIn: a job waiting for 250 parents lists the paths to the
+// first MaxPaths and the first MaxRelated parents, and counts the others.
+func TestWideFanIn(t *testing.T) {
+	cfg, err := config.Parse([]byte(`{"p": {"job_id": "{d}_{i}", "autofill_values": {"i": "0:250"}},
+		"c": {"job_id": "{d}", "depends_on": {"app_name": ["p"], "i": "all"}}}`), config.Options{Delimiter: "_"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := sched.New(cfg, backends[0].open(t))
+	ctx := context.Background()
+	j, err := s.Resolve(store.Ref{App: "c", JobID: "1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	it, err := s.Item(ctx, j, store.DefaultPriority, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Submit(ctx, []store.SubmitItem{it}); err != nil {
+		t.Fatal(err)
+	}
+	// The claim parks the child and queues its 250 parents.
+	var parked int
+	if _, err := s.Claim(ctx, store.ClaimRequest{App: "c", Owner: "w", N: 1, Lease: time.Hour}, 0,
+		func(l store.Lease) error { return errors.New("claimed") }, func(sched.Parked) { parked++ }); err != nil || parked != 1 {
+		t.Fatalf("claim: %v, %d parked", err, parked)
+	}
+	h, err := web.New(cfg, s, web.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	code, d, _ := get(t, srv.URL, "/job/c/1")
+	eq(t, "status", code, 200)
+	eq(t, "why", d.TextOf("why"), "waiting for parent p 1_0 (pending), and 249 more")
+	items := d.Items("blockers")
+	eq(t, "paths listed", len(items), web.MaxPaths+1)
+	eq(t, "first", items[0], "waiting: p 1_0 queued")
+	eq(t, "last", items[len(items)-1], "and 200 more")
+	parents := d.Items("parents")
+	eq(t, "parents listed", len(parents), web.MaxRelated+1)
+	eq(t, "first parent", parents[0], "p 1_0 queued")
+	eq(t, "parents not listed", parents[len(parents)-1], "and 50 more")
+}

@@ -11,7 +11,6 @@ package web
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -36,7 +35,7 @@ type flags struct {
 func newTool(stdin io.Reader, stdout, stderr io.Writer) (*cli.Tool, *flags) {
 	t := cli.New("stolos-web", "stolos-web [-listen ADDR]", stdin, stdout, stderr)
 	f := &flags{}
-	t.Flags.StringVar(&f.Listen, "listen", DefaultListen, "serve the pages on `ADDR`, HOST:PORT (port 0: any free one) (env STOLOS_LISTEN)")
+	t.Flags.StringVar(&f.Listen, "listen", DefaultListen, "serve the pages on `ADDR`: HOST:PORT, or a port alone on 127.0.0.1 (port 0: any free one) (env STOLOS_LISTEN)")
 	t.QuietFlag()
 	f.Setup.Register(t.Flags)
 	t.Signals = []os.Signal{os.Interrupt, syscall.SIGTERM}
@@ -54,17 +53,15 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	return command.Main(args, stdin, stdout, stderr)
 }
 
-// shutdownGrace is how long a stopping server lets requests finish.
-const shutdownGrace = 5 * time.Second
-
 // run opens the backend, listens, writes the address and serves until a
 // signal ends ctx.
 func run(ctx context.Context, t *cli.Tool, f *flags, rest []string) error {
 	if len(rest) > 0 {
 		return cli.Usagef("takes no arguments, got %q", rest[0])
 	}
-	if _, _, err := net.SplitHostPort(f.Listen); err != nil {
-		return cli.Usagef("-listen %q: want HOST:PORT, such as 127.0.0.1:8780 or :0", f.Listen)
+	addr, err := cli.ListenAddr(f.Listen)
+	if err != nil {
+		return cli.Usagef("-listen %q: %v", f.Listen, err)
 	}
 	s, err := f.Setup.Open(ctx, "", t.Warnf)
 	if err != nil {
@@ -79,9 +76,9 @@ func run(ctx context.Context, t *cli.Tool, f *flags, rest []string) error {
 	if err != nil {
 		return err
 	}
-	ln, err := net.Listen("tcp", f.Listen)
+	ln, err := net.Listen("tcp", addr)
 	if err != nil {
-		return fmt.Errorf("-listen %s: %v", f.Listen, err)
+		return fmt.Errorf("-listen: %v", err)
 	}
 	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
 	fmt.Fprintf(t.Stdout, "http://%s/\n", ln.Addr())
@@ -89,20 +86,5 @@ func run(ctx context.Context, t *cli.Tool, f *flags, rest []string) error {
 		ln.Close()
 		return err
 	}
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ln) }()
-	select {
-	case err := <-done:
-		return err
-	case <-ctx.Done():
-	}
-	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownGrace)
-	defer cancel()
-	if err := srv.Shutdown(sctx); err != nil {
-		return err
-	}
-	if err := <-done; !errors.Is(err, http.ErrServerClosed) {
-		return err
-	}
-	return nil
+	return cli.Serve(ctx, srv, ln)
 }

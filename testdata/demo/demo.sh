@@ -13,6 +13,7 @@ PATH=$work/bin:$PATH
 export STOLOS_TASKS_JSON="$PWD/testdata/demo/tasks.json"
 export STOLOS_JOB_ID_VALIDATIONS="$PWD/testdata/demo/validations.json"
 export STOLOS_QB_LOCAL_PATH="$work/stolos.db"
+export STOLOS_LOG_DIR="$work/log"   # each attempt's output (default: $XDG_STATE_HOME/stolos/log)
 show() { echo; echo "\$ $*"; sh -c "$*"; }
 
 show 'cat testdata/demo/tasks.json'
@@ -42,6 +43,7 @@ show 'stolos-submit -a flaky 20260201'
 show 'stolos-exec -a flaky || echo "exit status $?"'
 show 'stolos-exec -a flaky || echo "exit status $?"'
 show 'stolos-state -a flaky 20260201'
+show 'stolos-state -a flaky -history 20260201    # every attempt, and where its log is'
 show "touch $work/fixed && stolos-submit -readd -a flaky 20260201 && stolos-exec -a flaky"
 show 'stolos-state -a flaky 20260201'
 

@@ -235,3 +235,37 @@ func (b *Backend) Resume(ctx context.Context, parent store.Ref, children []store
 	}
 	return nil
 }
+
+// Unseen reads child's fan-in record (see store.FanInReader).
+func (b *Backend) Unseen(ctx context.Context, child store.Ref, parents []store.Ref) ([]store.Ref, bool, error) {
+	tx, err := b.r.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return nil, false, fmt.Errorf("unseen %v: %w", child, err)
+	}
+	defer tx.Rollback()
+	var build sql.NullInt64
+	err = tx.QueryRowContext(ctx, "SELECT build FROM fanin WHERE app = ? AND job_id = ?", child.App, child.JobID).Scan(&build)
+	switch {
+	case errors.Is(err, sql.ErrNoRows) || err == nil && build.Valid:
+		return nil, false, nil
+	case err != nil:
+		return nil, false, fmt.Errorf("unseen %v: %w", child, err)
+	}
+	rows, err := tx.QueryContext(ctx, "SELECT parent FROM fanin_seen WHERE app = ? AND job_id = ?", child.App, child.JobID)
+	if err != nil {
+		return nil, false, fmt.Errorf("unseen %v: %w", child, err)
+	}
+	defer rows.Close()
+	seen := map[string]bool{}
+	for rows.Next() {
+		var p string
+		if err := rows.Scan(&p); err != nil {
+			return nil, false, fmt.Errorf("unseen %v: %w", child, err)
+		}
+		seen[p] = true
+	}
+	if err := rows.Err(); err != nil {
+		return nil, false, fmt.Errorf("unseen %v: %w", child, err)
+	}
+	return store.NotSeen(parents, seen), true, nil
+}

@@ -293,3 +293,36 @@ func (s suite) testProcessesFanIn(t *testing.T) {
 		t.Fatalf("children claimed: %v, want %v", got, want)
 	}
 }
+
+// testUnseen: a child's fan-in record says which of its parents it has not
+// seen completed (store.FanInReader), in their order; a child with no
+// record, or a backend that cannot say, answers not ok.
+func (s suite) testUnseen(t *testing.T) {
+	b, spec := s.open(t)
+	raw, err := s.h.Open(spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, reader := raw.(store.FanInReader)
+	raw.Close()
+	ctx := context.Background()
+	p1, p2, p3 := ref("p", "1"), ref("p", "2"), ref("p", "3")
+	submit(t, b, item("p", "1", 100), item("p", "2", 100), item("p", "3", 100))
+	c := child(ref("c", "1"), p1, p2, p3)
+	if u, ok, err := store.Unseen(ctx, b, c.Ref, c.Parents()); err != nil || ok || u != nil {
+		t.Fatalf("unseen with no record: %v %v %v, want nothing, not ok", u, ok, err)
+	}
+	completeRef(t, b, p2, c)
+	u, ok, err := store.Unseen(ctx, b, c.Ref, c.Parents())
+	switch {
+	case err != nil:
+		t.Fatal(err)
+	case ok != reader:
+		t.Fatalf("unseen: ok %v, want %v (the backend is a FanInReader: %v)", ok, reader, reader)
+	case ok && !reflect.DeepEqual(u, []store.Ref{p1, p3}):
+		t.Fatalf("unseen: %v, want %v", u, []store.Ref{p1, p3})
+	}
+	if _, _, err := store.Unseen(ctx, b, store.Ref{App: "c"}, nil); !errors.Is(err, store.ErrInvalid) {
+		t.Fatalf("unseen of a bad ref: %v, want ErrInvalid", err)
+	}
+}

@@ -153,6 +153,7 @@ func (s suite) cases() []testCase {
 		{"ProcessesParkRace", s.testProcessesParkRace},
 		{"ProcessesDeadWorker", s.testProcessesDeadWorker},
 		{"FanInOnce", s.testFanInOnce},
+		{"Unseen", s.testUnseen},
 		{"FanInReset", s.testFanInReset},
 		{"FanInWide", s.testFanInWide},
 		{"FanOutWide", s.testFanOutWide},

@@ -6,29 +6,27 @@ import (
 	"github.com/stolos-sched/stolos/lib/store"
 )
 
-// Heads reads the head of each app's queue (see store.Backend) as Claim
-// finds it (head: cached upper levels, the priorities listed afresh only
-// when the cached ones hold nothing claimable), an app after the other;
-// like Claim, it makes an app's nodes the first time it meets the app,
-// and removes the empty queue nodes it finds.
+// Heads reads the head of each app's queue (see store.Backend) from the
+// listing of its priority nodes that Claim keeps under a child watch
+// (cachedChildren): the lowest priority that has a node. It sends a
+// request only for a listing whose watch has fired, so a worker over
+// several apps pays next to nothing for it; the price is that a priority
+// node whose entries are all claimed, or gone since Claim last met it
+// (Claim removes empty ones), still counts as a head: the Claim that
+// follows finds out, and the worker passes to the next app.
 func (b *Backend) Heads(ctx context.Context, apps []string) ([]store.Head, error) {
 	out := make([]store.Head, len(apps))
 	for i, app := range apps {
-		if err := b.ensureApp(ctx, app); err != nil {
-			return nil, err
-		}
-		cands, _, err := b.head(ctx, app, b.now(), 1)
+		names, err := b.cachedChildren(ctx, b.p.queue(app))
 		if err != nil {
 			return nil, err
 		}
-		if len(cands) == 0 {
-			continue
+		for _, n := range names { // sorted: prioName sorts as the number does
+			if p, err := parsePrio(n); err == nil {
+				out[i] = store.Head{Ready: true, Priority: p}
+				break
+			}
 		}
-		e, err := parseEntry(cands[0].q)
-		if err != nil {
-			return nil, err
-		}
-		out[i] = store.Head{Ready: true, Priority: e.prio}
 	}
 	return out, nil
 }

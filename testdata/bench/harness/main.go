@@ -342,6 +342,7 @@ func (h *harness) env() []string {
 		"PATH="+h.bin+string(os.PathListSeparator)+os.Getenv("PATH"),
 		"STOLOS_TASKS_JSON="+filepath.Join(h.benchDir, "tasks.json"),
 		"STOLOS_JOB_ID_VALIDATIONS="+filepath.Join(h.benchDir, "validations.json"),
+		"STOLOS_LOG_DIR="+filepath.Join(h.work, "log"), // logs on, as by default, not in $HOME
 		"STOLOS_Q=true")
 }
 
