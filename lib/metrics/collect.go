@@ -27,6 +27,8 @@ var (
 		"Jobs of the app with a queue entry (waiting, delayed or claimed).", []string{"app"}, nil)
 	descClaimed = prometheus.NewDesc("stolos_jobs_claimed",
 		"Jobs of the app held under a live lease.", []string{"app"}, nil)
+	descHeadAge = prometheus.NewDesc("stolos_queue_head_age_seconds",
+		"How long the job at the head of the app's queue (the next a worker claims) has been queued; 0 when none waits.", []string{"app"}, nil)
 	descWindow = prometheus.NewDesc("stolos_window_seconds",
 		"Length of the window of the stolos_window_* metrics: attempts that ended within it before the scrape.", nil, nil)
 	descDuration = prometheus.NewDesc("stolos_window_attempt_duration_seconds",
@@ -46,7 +48,7 @@ type collector struct {
 
 // Describe sends the descriptions of every metric.
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descJobs, descQueued, descClaimed} {
+	for _, d := range []*prometheus.Desc{descJobs, descQueued, descClaimed, descHeadAge} {
 		ch <- d
 	}
 	if c.window > 0 {
@@ -81,6 +83,7 @@ func (c *collector) collect(ch chan<- prometheus.Metric, app string, now time.Ti
 	}
 	ch <- prometheus.MustNewConstMetric(descQueued, prometheus.GaugeValue, float64(n.Queued), app)
 	ch <- prometheus.MustNewConstMetric(descClaimed, prometheus.GaugeValue, float64(n.Claimed), app)
+	ch <- prometheus.MustNewConstMetric(descHeadAge, prometheus.GaugeValue, n.HeadAge.Seconds(), app)
 	if c.window <= 0 {
 		return nil
 	}

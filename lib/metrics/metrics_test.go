@@ -68,7 +68,7 @@ func attempt(app string, ago, d time.Duration, outcome string) store.Attempt {
 func pipeline() *fake {
 	return &fake{
 		counts: map[string]store.Counts{
-			"ingest": {States: map[store.State]int{store.Pending: 5, store.Completed: 3, store.Failed: 1}, Queued: 4, Claimed: 2},
+			"ingest": {States: map[store.State]int{store.Pending: 5, store.Completed: 3, store.Failed: 1}, Queued: 4, Claimed: 2, HeadAge: 1500 * time.Millisecond},
 		},
 		attempts: map[string][]store.Attempt{
 			"ingest": {
@@ -115,6 +115,9 @@ stolos_jobs_claimed{app="ingest"} 2
 # HELP stolos_jobs_queued Jobs of the app with a queue entry (waiting, delayed or claimed).
 # TYPE stolos_jobs_queued gauge
 stolos_jobs_queued{app="ingest"} 4
+# HELP stolos_queue_head_age_seconds How long the job at the head of the app's queue (the next a worker claims) has been queued; 0 when none waits.
+# TYPE stolos_queue_head_age_seconds gauge
+stolos_queue_head_age_seconds{app="ingest"} 1.5
 `
 
 // TestValues: the exact metrics of known counts and attempts, the

@@ -133,6 +133,7 @@ func TestReaddFinishedByCompletion(t *testing.T) {
 	counts := func(want store.Counts) {
 		t.Helper()
 		c, err := b.Count(ctx, "c")
+		c.HeadAge = 0 // not what this test is about
 		if err != nil || !reflect.DeepEqual(c, want) {
 			t.Fatalf("children: %+v %v, want %+v", c, err, want)
 		}

@@ -393,11 +393,19 @@ type ParkResult struct {
 }
 
 // Counts are the numbers of an app's jobs by state, plus those queued and
-// those claimed.
+// those claimed, and how long the head of its queue has waited.
 type Counts struct {
 	States  map[State]int
 	Queued  int
 	Claimed int
+	// HeadAge is how long the entry at the head of the app's queue of
+	// waiting entries (the first that a claim takes, of the entries
+	// neither claimed nor delayed) has been queued, by the backend's
+	// clock (a retried job's, since its retry was queued). Zero when no
+	// entry waits, and for an entry queued by a stolos that did not
+	// record when. An entry whose lease or retry delay ran out may not
+	// count before a claim puts it back in line (local, Redis).
+	HeadAge time.Duration
 }
 
 // Errors every backend returns (wrapped) for the same causes.

@@ -197,11 +197,14 @@ func (f *fixture) snapshot(t *testing.T) string {
 		if err != nil {
 			t.Fatal(err)
 		}
-		out = append(out, fmt.Sprintf("%s %v", a.Name, c))
+		// Not HeadAge: it grows while nothing changes.
+		out = append(out, fmt.Sprintf("%s %v queued %d claimed %d", a.Name, c.States, c.Queued, c.Claimed))
 		var jobs []string
 		var refs []store.Ref
 		err = f.s.List(ctx, a.Name, store.Absent, func(j store.Job) error {
-			jobs = append(jobs, fmt.Sprintf("%+v", j))
+			// Every field: %v of a Job would be its Ref's String.
+			jobs = append(jobs, fmt.Sprintf("%s %s %s queued=%v priority=%d owner=%s until=%v not-before=%v attempts=%d outcome=%q revoked=%v",
+				j.App, j.JobID, j.State, j.Queued, j.Priority, j.Owner, j.Until.UnixNano(), j.NotBefore.UnixNano(), j.Attempts, j.Outcome, j.Revoked))
 			refs = append(refs, j.Ref)
 			return nil
 		})
@@ -215,7 +218,10 @@ func (f *fixture) snapshot(t *testing.T) string {
 			t.Fatal(err)
 		}
 		for _, h := range hs {
-			out = append(out, fmt.Sprintf("%+v", h))
+			for _, a := range h {
+				out = append(out, fmt.Sprintf("%s %s #%d %v %v %s %q %s", a.App, a.JobID, a.Seq,
+					a.Start.UnixNano(), a.End.UnixNano(), a.Worker, a.Outcome, a.Log))
+			}
 		}
 	}
 	return fmt.Sprint(out)

@@ -7,6 +7,9 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -15,6 +18,7 @@ import (
 	"github.com/stolos-sched/stolos/lib/config"
 	"github.com/stolos-sched/stolos/lib/sched"
 	"github.com/stolos-sched/stolos/lib/store"
+	"github.com/stolos-sched/stolos/lib/testenv"
 	"github.com/stolos-sched/stolos/lib/web"
 )
 
@@ -264,6 +268,9 @@ func TestReadOnly(t *testing.T) {
 		t.Run(be.name, func(t *testing.T) {
 			f := newFixture(t, be.open(t))
 			before := f.snapshot(t)
+			if !strings.Contains(before, "preprocess 20140602_1 failed queued=false ") {
+				t.Fatalf("the snapshot misses the jobs' states: %s", before)
+			}
 			srv := f.serve(t, readOnly(f, t), web.Options{Dot: "dot"})
 			seen := map[string]bool{"/": true}
 			queue := []string{"/"}
@@ -424,4 +431,40 @@ func TestWideFanIn(t *testing.T) {
 	eq(t, "parents listed", len(parents), web.MaxRelated+1)
 	eq(t, "first parent", parents[0], "p 1_0 queued")
 	eq(t, "parents not listed", parents[len(parents)-1], "and 50 more")
+}
+
+// TestGraph: the app graph is dot's SVG, the app's node among its
+// titles; a drawing that failed is a 500 that says why, and is tried
+// again at the next request.
+func TestGraph(t *testing.T) {
+	testenv.RequireTool(t, "dot", "graphviz")
+	dot, err := exec.LookPath("dot")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := newFixture(t, backends[0].open(t))
+	srv := f.serve(t, f.s, web.Options{Dot: dot})
+	r, err := http.Get(srv.URL + "/graph/model_build")
+	if err != nil {
+		t.Fatal(err)
+	}
+	svg, _ := io.ReadAll(r.Body)
+	r.Body.Close()
+	eq(t, "status", r.StatusCode, 200)
+	eq(t, "type", r.Header.Get("Content-Type"), "image/svg+xml")
+	eq(t, "node", strings.Contains(string(svg), "<title>model_build</title>"), true)
+
+	broken := filepath.Join(t.TempDir(), "dot")
+	if err := os.WriteFile(broken, []byte("#!/bin/sh\necho 'broken' >&2\nexit 1\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	srv = f.serve(t, f.s, web.Options{Dot: broken})
+	code, d, _ := get(t, srv.URL, "/graph/model_build")
+	eq(t, "status", code, 500)
+	eq(t, "message", d.TextOf("message"), "dot -Tsvg: exit status 1: broken")
+	if err := os.WriteFile(broken, []byte("#!/bin/sh\nexec "+dot+" \"$@\"\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	code, _, _ = get(t, srv.URL, "/graph/model_build")
+	eq(t, "status once dot works", code, 200)
 }

@@ -61,13 +61,7 @@ type Server struct {
 	static http.Handler
 
 	mu     sync.Mutex
-	graphs map[string]*graph // the SVG of each app's graph, drawn once
-}
-
-type graph struct {
-	once sync.Once
-	svg  []byte
-	err  error
+	graphs map[string][]byte // the SVG of each app's graph, once drawn
 }
 
 // New makes the server of cfg's apps, reading job state with r.
@@ -75,7 +69,7 @@ func New(cfg *config.Config, r Reader, opt Options) (*Server, error) {
 	if opt.Now == nil {
 		opt.Now = time.Now
 	}
-	s := &Server{cfg: cfg, r: r, opt: opt, pages: map[string]*template.Template{}, graphs: map[string]*graph{}}
+	s := &Server{cfg: cfg, r: r, opt: opt, pages: map[string]*template.Template{}, graphs: map[string][]byte{}}
 	funcs := template.FuncMap{
 		"appURL":    appURL,
 		"jobURL":    jobURL,
@@ -212,7 +206,7 @@ func (s *Server) appOf(r *http.Request) (*config.App, error) {
 
 // graph serves the SVG of the app graph with the app drawn bold, drawn by
 // dot once per app (the configuration does not change while the server
-// runs).
+// runs); a failed drawing is tried again at the next request.
 func (s *Server) graph(w http.ResponseWriter, r *http.Request) error {
 	a, err := s.appOf(r)
 	if err != nil {
@@ -222,18 +216,18 @@ func (s *Server) graph(w http.ResponseWriter, r *http.Request) error {
 		return notFound("no SVG of the app graph: dot (GraphViz) is not installed")
 	}
 	s.mu.Lock()
-	g := s.graphs[a.Name]
-	if g == nil {
-		g = &graph{}
-		s.graphs[a.Name] = g
-	}
+	svg, ok := s.graphs[a.Name]
 	s.mu.Unlock()
-	g.once.Do(func() { g.svg, g.err = s.drawSVG(a.Name) })
-	if g.err != nil {
-		return g.err
+	if !ok {
+		if svg, err = s.drawSVG(a.Name); err != nil {
+			return err
+		}
+		s.mu.Lock()
+		s.graphs[a.Name] = svg
+		s.mu.Unlock()
 	}
 	w.Header().Set("Content-Type", "image/svg+xml")
-	w.Write(g.svg)
+	w.Write(svg)
 	return nil
 }
 

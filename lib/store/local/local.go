@@ -180,6 +180,11 @@ INSERT INTO history (app, ended, job_id, seq, started, worker, outcome, log)
 	SELECT app, ended, job_id, seq, started, worker, outcome, log FROM attempts WHERE true
 	ON CONFLICT DO NOTHING;
 `,
+	// 8: when a job's queue entry was made (store.Counts.HeadAge, read
+	// from the head of jobs_ready); 0 for one made before.
+	`
+ALTER TABLE jobs ADD COLUMN queued_at INTEGER NOT NULL DEFAULT 0; -- unix ns
+`,
 }
 
 // migrated[i], if set, runs after migrations[i], in its transaction: the

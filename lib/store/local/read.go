@@ -91,11 +91,16 @@ func (b *Backend) List(ctx context.Context, app string, st store.State, fn func(
 // a retry delay), and those of jobs not queued (jobs_held).
 func (b *Backend) Count(ctx context.Context, app string) (store.Counts, error) {
 	var n [4]int
+	var head int64
 	c := store.Counts{States: map[store.State]int{}}
-	err := b.r.QueryRowContext(ctx, countQuery, app, time.Now().UnixNano()).
-		Scan(&n[0], &n[1], &n[2], &n[3], &c.Queued, &c.Claimed)
+	now := time.Now().UnixNano()
+	err := b.r.QueryRowContext(ctx, countQuery, app, now).
+		Scan(&n[0], &n[1], &n[2], &n[3], &c.Queued, &c.Claimed, &head)
 	if err != nil {
 		return store.Counts{}, fmt.Errorf("count %s: %w", app, err)
+	}
+	if head > 0 {
+		c.HeadAge = time.Duration(max(now-head, 0))
 	}
 	for i, st := range []store.State{store.Pending, store.Completed, store.Failed, store.Skipped} {
 		if n[i] != 0 {
@@ -105,12 +110,14 @@ func (b *Backend) Count(ctx context.Context, app string) (store.Counts, error) {
 	return c, nil
 }
 
-// countQuery reads an app's counts (?1) at a time (?2). "wake > 0" is
+// countQuery reads an app's counts (?1) at a time (?2), and when the head
+// of its queue of waiting entries was queued (jobs_ready's first entry). "wake > 0" is
 // implied by "wake > ?2", but SQLite uses a partial index only when the
 // query names its condition itself.
 const countQuery = "SELECT coalesce(a.pending, 0), coalesce(a.completed, 0), coalesce(a.failed, 0), " +
-	"coalesce(a.skipped, 0), coalesce(a.queued, 0), " + runningExpr +
-	" FROM (SELECT 1) LEFT JOIN apps a ON a.app = ?1"
+	"coalesce(a.skipped, 0), coalesce(a.queued, 0), " + runningExpr + ", " +
+	"coalesce((SELECT queued_at FROM jobs WHERE app = ?1 AND queued = 1 AND wake = 0 ORDER BY priority, seq LIMIT 1), 0) " +
+	"FROM (SELECT 1) LEFT JOIN apps a ON a.app = ?1"
 
 // runningExpr counts an app's (?1) live leases at a time (?2): its
 // claimed jobs, and the running jobs of its limits (limits.go).

@@ -27,6 +27,7 @@ type row struct {
 	tries        int64   // attempts numbered so far (store.Attempt.Seq)
 	start        int64   // when the lease was taken
 	kept         []byte  // the attempts its history keeps (history.go)
+	queuedAt     int64   // when its queue entry was made
 	stored       counted // what the apps table counts of the row as stored (zero: not stored)
 }
 
@@ -37,11 +38,11 @@ type counted struct {
 	queued bool
 }
 
-const rowCols = "app, job_id, state, queued, priority, seq, wake, owner, token, lease_until, transferable, not_before, attempts, outcome, tries, lease_start, kept"
+const rowCols = "app, job_id, state, queued, priority, seq, wake, owner, token, lease_until, transferable, not_before, attempts, outcome, tries, lease_start, kept, queued_at"
 
 func (r *row) scan(s interface{ Scan(...any) error }) error {
 	err := s.Scan(&r.App, &r.JobID, &r.state, &r.queued, &r.priority, &r.seq, &r.wake,
-		&r.owner, &r.token, &r.until, &r.transferable, &r.notBefore, &r.attempts, &r.outcome, &r.tries, &r.start, &r.kept)
+		&r.owner, &r.token, &r.until, &r.transferable, &r.notBefore, &r.attempts, &r.outcome, &r.tries, &r.start, &r.kept, &r.queuedAt)
 	r.stored = counted{r.state, r.queued}
 	return err
 }
@@ -193,14 +194,14 @@ func (tx *txn) save(r *row) error {
 	} else {
 		r.notBefore = 0
 	}
-	err := tx.exec("INSERT INTO jobs ("+rowCols+") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "+
+	err := tx.exec("INSERT INTO jobs ("+rowCols+") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "+
 		"ON CONFLICT (app, job_id) DO UPDATE SET state = excluded.state, queued = excluded.queued, "+
 		"priority = excluded.priority, seq = excluded.seq, wake = excluded.wake, owner = excluded.owner, "+
 		"token = excluded.token, lease_until = excluded.lease_until, transferable = excluded.transferable, "+
 		"not_before = excluded.not_before, attempts = excluded.attempts, outcome = excluded.outcome, "+
-		"tries = excluded.tries, lease_start = excluded.lease_start, kept = excluded.kept",
+		"tries = excluded.tries, lease_start = excluded.lease_start, kept = excluded.kept, queued_at = excluded.queued_at",
 		r.App, r.JobID, r.state, r.queued, r.priority, r.seq, r.wake, r.owner, r.token, r.until,
-		r.transferable, r.notBefore, r.attempts, r.outcome, r.tries, r.start, r.kept)
+		r.transferable, r.notBefore, r.attempts, r.outcome, r.tries, r.start, r.kept, r.queuedAt)
 	if err != nil {
 		return err
 	}
@@ -226,7 +227,7 @@ func (tx *txn) enqueue(r *row, prio int) error {
 		}
 	}
 	tx.seq++
-	r.queued, r.priority, r.seq, r.notBefore = true, prio, tx.seq, 0
+	r.queued, r.priority, r.seq, r.notBefore, r.queuedAt = true, prio, tx.seq, 0, tx.now
 	tx.touched[r.App] = true
 	return nil
 }

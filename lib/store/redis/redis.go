@@ -825,10 +825,11 @@ func (b *Backend) Count(ctx context.Context, app string) (store.Counts, error) {
 		return store.Counts{}, err
 	}
 	r := toSlice(v)
-	if len(r) != 6 {
+	if len(r) != 7 {
 		return store.Counts{}, fmt.Errorf("redis %s: count: bad reply", b.addr)
 	}
-	c := store.Counts{States: map[store.State]int{}, Queued: toInt(r[4]), Claimed: toInt(r[5])}
+	c := store.Counts{States: map[store.State]int{}, Queued: toInt(r[4]), Claimed: toInt(r[5]),
+		HeadAge: time.Duration(toInt(r[6])) * time.Microsecond}
 	for i, s := range store.States {
 		if n := toInt(r[i]); n > 0 {
 			c.States[s] = n

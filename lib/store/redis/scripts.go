@@ -26,7 +26,8 @@ import (
 //	                pri, qm (the job's member in K.."q"), nb (not before),
 //	                owner, token, until, tr (transferable), att, out,
 //	                try (attempts numbered so far, store.Attempt.Seq),
-//	                ls (when the lease was taken); a revoked lease's
+//	                ls (when the lease was taken), qt (when its queue
+//	                entry was made: Counts.HeadAge); a revoked lease's
 //	                token is "!" and the holder's
 //	K.."a:"..id     hash, the job's attempt ring: field seq mod keep, value
 //	                the JSON array [seq, start, end, worker, outcome, log]
@@ -109,7 +110,7 @@ local function place(app, id, h)
   end
 end
 local function clearlease(h) redis.call('HDEL', h, 'owner', 'token', 'until', 'tr') end
-local function unqueue(h) redis.call('HDEL', h, 'q', 'qm', 'nb') end
+local function unqueue(h) redis.call('HDEL', h, 'q', 'qm', 'nb', 'qt') end
 local function live(h)
   local f = redis.call('HMGET', h, 'owner', 'until')
   return f[1] and tonumber(f[2]) > now
@@ -159,7 +160,7 @@ end
 local function enqueue(app, id, h, pri, nb)
   detach(app, id, h)
   local seq = redis.call('INCR', P .. 'seq')
-  redis.call('HSET', h, 'q', '1', 'pri', pri, 'qm', string.format('%016x', seq) .. id)
+  redis.call('HSET', h, 'q', '1', 'pri', pri, 'qm', string.format('%016x', seq) .. id, 'qt', I(now))
   if nb then redis.call('HSET', h, 'nb', I(nb)) else redis.call('HDEL', h, 'nb') end
   place(app, id, h)
 end
@@ -769,13 +770,18 @@ for _, id in ipairs(ids) do jobs[#jobs+1] = job(H(app, id)) end
 return {I(now), ids, jobs}
 `
 
-// Count: app. Returns {pending, completed, failed, skipped, queued, claimed}.
+// Count: app. Returns {pending, completed, failed, skipped, queued, claimed,
+// head age}: the head age in microseconds, of the first waiting entry (0 if
+// none, or if it has no qt).
 const countBody = `
 local k = K(ARGV[2])
 local r = {}
 for _, s in ipairs({'pending', 'completed', 'failed', 'skipped'}) do r[#r+1] = redis.call('ZCARD', k .. 's:' .. s) end
 r[#r+1] = redis.call('ZCARD', k .. 'q') + redis.call('ZCARD', k .. 'd') + redis.call('ZCARD', k .. 'lq')
 r[#r+1] = redis.call('ZCOUNT', k .. 'lq', '(' .. I(now), '+inf') + redis.call('ZCOUNT', k .. 'lh', '(' .. I(now), '+inf')
+local head = redis.call('ZRANGE', k .. 'q', 0, 0)
+local qt = head[1] and redis.call('HGET', k .. 'j:' .. string.sub(head[1], 17), 'qt')
+r[#r+1] = qt and I(math.max(now - tonumber(qt), 0)) or '0'
 return r
 `
 

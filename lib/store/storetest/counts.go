@@ -230,3 +230,66 @@ func (s suite) testCountConcurrent(t *testing.T) {
 	}
 	checkCountsList(t, b, "after the workers", got, "p", "c")
 }
+
+// testCountHeadAge: Count.HeadAge is how long the head of the queue of
+// waiting entries has been queued: zero with none; the first job
+// submitted, not the last, while it waits; the next once it is claimed; a
+// job queued again after a failure, since then; zero again with every
+// entry claimed.
+func (s suite) testCountHeadAge(t *testing.T) {
+	b, _ := s.open(t)
+	const app = "h"
+	// The backends' clocks are this machine's wall clock, read to the
+	// millisecond (ZooKeeper) or from a time the server cached a little
+	// earlier (Redis: up to a millisecond or so seen under load); so the
+	// bounds are read from the wall clock too (wall), not from the
+	// monotonic one, give or take tick.
+	const tick = 10 * time.Millisecond
+	wall := func() time.Time { return time.Now().Round(0) }
+	between := func(step string, lo, hi time.Duration) {
+		t.Helper()
+		c, err := b.Count(ctx(t), app)
+		if err != nil {
+			t.Fatalf("%s: count: %v", step, err)
+		}
+		if c.HeadAge < lo || c.HeadAge > hi {
+			t.Fatalf("%s: head age %v, want %v to %v", step, c.HeadAge, lo, hi)
+		}
+	}
+	// pass waits until the clock has moved d past t0.
+	pass := func(t0 time.Time, d time.Duration) {
+		for wall().Sub(t0) < d {
+			time.Sleep(time.Millisecond)
+		}
+	}
+	const gap = 200 * time.Millisecond
+
+	between("no job", 0, 0)
+	t0 := wall()
+	submit(t, b, item(app, "1", 100))
+	pass(wall(), gap) // job 1 was queued at least gap ago
+	t1 := wall()
+	submit(t, b, item(app, "2", 100))
+	after := wall()
+	between("two queued", gap-tick, wall().Sub(t0)+tick)
+
+	l := claimOne(t, b, app, longLease)
+	if l.JobID != "1" {
+		t.Fatalf("claim: %v, want job 1", l.Ref)
+	}
+	pass(after, gap)
+	between("first claimed", gap-tick, wall().Sub(t1)+tick)
+
+	t2 := wall()
+	if fail(t, b, l, "exit 1", 3, 0) {
+		t.Fatal("fail 1 of 3: final")
+	}
+	l2 := claimOne(t, b, app, longLease)
+	if l2.JobID != "2" {
+		t.Fatalf("claim: %v, want job 2", l2.Ref)
+	}
+	between("second claimed, first queued again", 0, wall().Sub(t2)+tick)
+
+	claimOne(t, b, app, longLease)
+	between("every entry claimed", 0, 0)
+}

@@ -57,7 +57,7 @@ func (s suite) testEmpty(t *testing.T) {
 		t.Errorf("get of no refs: %v, %v; want no jobs", jobs, err)
 	}
 	cn, err := b.Count(c, "none")
-	if err != nil || len(cn.States) != 0 || cn.Queued != 0 || cn.Claimed != 0 {
+	if err != nil || len(cn.States) != 0 || cn.Queued != 0 || cn.Claimed != 0 || cn.HeadAge != 0 {
 		t.Errorf("count of an app with no jobs: %+v, %v; want zero", cn, err)
 	}
 	n := 0

@@ -12,8 +12,10 @@ import (
 	"github.com/stolos-sched/stolos/lib/store"
 )
 
-// longLease is a lease that never expires during a test.
-const longLease = time.Minute
+// longLease is a lease that never expires during a test: as long as the
+// longest test may take (longCtx), so that a wide test on a loaded machine
+// (ReaddWide took 4 minutes at load 40) does not outlive it.
+const longLease = 10 * time.Minute
 
 // shortLease is a lease a test waits out.
 const shortLease = 150 * time.Millisecond

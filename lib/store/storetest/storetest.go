@@ -143,6 +143,7 @@ func (s suite) cases() []testCase {
 		{"ListCount", s.testListCount},
 		{"CountTransitions", s.testCountTransitions},
 		{"CountConcurrent", s.testCountConcurrent},
+		{"CountHeadAge", s.testCountHeadAge},
 		{"Wait", s.testWait},
 		{"Namespaces", s.testNamespaces},
 		{"BadInput", s.testBadInput},

@@ -9,6 +9,7 @@ import (
 	"path"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/go-zookeeper/zk"
 
@@ -270,11 +271,51 @@ func (t *txn) countsFailed(res []zk.MultiResponse) {
 	}
 }
 
-// Count counts an app's jobs: the sum of its shards, and its lease nodes
-// that have not ended. For an app whose counts are not kept (made by an
-// older stolos), it reads every job.
+// Count counts an app's jobs (countJobs), and reads how long the head of
+// its queue has waited (headAge).
 func (b *Backend) Count(ctx context.Context, app string) (store.Counts, error) {
 	now := b.clock()
+	c, err := b.countJobs(ctx, app, now)
+	if err != nil || c.Queued == 0 {
+		return c, err
+	}
+	c.HeadAge, err = b.headAge(ctx, app, now)
+	if err != nil {
+		return store.Counts{}, err
+	}
+	return c, nil
+}
+
+// headAge is how long the first claimable entry of app's queue has been
+// there: since its node was made (the job was queued, or claimed under a
+// lease that has run out since), by its ctime. Finding it is the walk of a
+// claim (head): the priorities and the first chunk of entries.
+func (b *Backend) headAge(ctx context.Context, app string, now time.Time) (time.Duration, error) {
+	cands, _, err := b.head(ctx, app, now.UnixMilli(), 1)
+	if err != nil || len(cands) == 0 {
+		return 0, err
+	}
+	entry := b.p.queue(app) + "/" + cands[0].q
+	var ok bool
+	var st *zk.Stat
+	err = b.retry(ctx, func() error {
+		var err error
+		ok, st, err = b.conn.Exists(entry)
+		return err
+	})
+	if err != nil {
+		return 0, b.wrap(entry, err)
+	}
+	if !ok { // claimed since
+		return 0, nil
+	}
+	return max(now.Sub(time.UnixMilli(st.Ctime)), 0), nil
+}
+
+// countJobs counts an app's jobs: the sum of its shards, and its lease
+// nodes that have not ended. For an app whose counts are not kept (made by
+// an older stolos), it reads every job.
+func (b *Backend) countJobs(ctx context.Context, app string, now time.Time) (store.Counts, error) {
 	shards, err := b.childrenIf(ctx, b.p.counts(app))
 	if err != nil {
 		return store.Counts{}, err

@@ -31,7 +31,9 @@ func TestCountsKept(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := store.Counts{States: map[store.State]int{store.Pending: 2, store.Completed: 1}, Queued: 2, Claimed: 1}
-	if c, err := b.Count(ctx, "a"); err != nil || !reflect.DeepEqual(c, want) {
+	c, err := b.Count(ctx, "a")
+	c.HeadAge = 0 // TestConformance/CountHeadAge checks it
+	if err != nil || !reflect.DeepEqual(c, want) {
 		t.Fatalf("count: %+v %v, want %+v", c, err, want)
 	}
 	shards, _, err := b.conn.Children(b.p.counts("a"))
@@ -50,7 +52,9 @@ func TestCountsKept(t *testing.T) {
 			t.Fatalf("delete %s: %v", p, err)
 		}
 	}
-	if c, err := b.Count(ctx, "a"); err != nil || !reflect.DeepEqual(c, want) {
+	c, err = b.Count(ctx, "a")
+	c.HeadAge = 0
+	if err != nil || !reflect.DeepEqual(c, want) {
 		t.Fatalf("count from the jobs: %+v %v, want %+v", c, err, want)
 	}
 	// A process that finds the app without it keeps no counts.
@@ -66,7 +70,9 @@ func TestCountsKept(t *testing.T) {
 		t.Fatalf("counts node after a write by a new process: %v, want none", err)
 	}
 	want = store.Counts{States: map[store.State]int{store.Pending: 1, store.Completed: 2}, Queued: 1}
-	if c, err := b2.Count(ctx, "a"); err != nil || !reflect.DeepEqual(c, want) {
+	c, err = b2.Count(ctx, "a")
+	c.HeadAge = 0
+	if err != nil || !reflect.DeepEqual(c, want) {
 		t.Fatalf("count from the jobs: %+v %v, want %+v", c, err, want)
 	}
 }

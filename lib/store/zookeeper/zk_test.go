@@ -208,6 +208,7 @@ func TestTreeBound(t *testing.T) {
 		t.Fatalf("a node has %d children", most)
 	}
 	c, err := b.Count(ctxT(t), "a/b")
+	c.HeadAge = 0 // TestConformance/CountHeadAge checks it
 	want := store.Counts{States: map[store.State]int{store.Pending: n - 150, store.Completed: 150}, Queued: n - 150}
 	if err != nil || fmt.Sprint(c) != fmt.Sprint(want) {
 		t.Fatalf("count: %v, %v, want %v", c, err, want)
