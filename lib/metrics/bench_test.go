@@ -4,14 +4,11 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"path/filepath"
 	"testing"
 	"time"
 
+	"github.com/stolos-sched/stolos/lib/backend/backendtest"
 	"github.com/stolos-sched/stolos/lib/store"
-	"github.com/stolos-sched/stolos/lib/store/local"
-	"github.com/stolos-sched/stolos/lib/store/redis"
-	"github.com/stolos-sched/stolos/lib/store/redis/redistest"
 )
 
 // BenchmarkScrape gathers the metrics of one app (with the default
@@ -21,34 +18,15 @@ import (
 func BenchmarkScrape(b *testing.B) {
 	ctx := context.Background()
 	sizes := []int{1000, 100000}
-	backends := []struct {
-		name string
-		open func(b *testing.B) store.Backend
-	}{
-		{"local", func(b *testing.B) store.Backend {
-			be, err := local.Open(ctx, filepath.Join(b.TempDir(), "stolos.db"))
-			if err != nil {
-				b.Fatal(err)
-			}
-			return be
-		}},
-		{"redis", func(b *testing.B) store.Backend {
-			srv := redistest.Start(b)
-			be, err := redis.Open(ctx, redis.Options{Host: srv.Host(), Port: srv.Port(), KeyPrefix: "b:"}, io.Discard)
-			if err != nil {
-				b.Fatal(err)
-			}
-			return be
-		}},
-	}
+	backends := []backendtest.Opener{backendtest.Local, backendtest.Redis}
 	for _, bk := range backends {
-		be := bk.open(b)
+		be := bk.Open(b)
 		for _, n := range sizes {
 			fillApp(b, be, fmt.Sprintf("app%d", n), n)
 		}
 		for _, n := range sizes {
 			app := fmt.Sprintf("app%d", n)
-			b.Run(fmt.Sprintf("%s/jobs=%d", bk.name, n), func(b *testing.B) {
+			b.Run(fmt.Sprintf("%s/jobs=%d", bk.Name, n), func(b *testing.B) {
 				reg := newRegistry(&collector{ctx: ctx, r: be, apps: []string{app}, window: DefaultWindow, now: time.Now})
 				b.ResetTimer()
 				for b.Loop() {
@@ -58,7 +36,6 @@ func BenchmarkScrape(b *testing.B) {
 				}
 			})
 		}
-		be.Close()
 	}
 }
 

@@ -3,18 +3,13 @@ package progress
 import (
 	"context"
 	"fmt"
-	"path/filepath"
 	"testing"
 	"time"
 
+	"github.com/stolos-sched/stolos/lib/backend/backendtest"
 	"github.com/stolos-sched/stolos/lib/config"
 	"github.com/stolos-sched/stolos/lib/sched"
 	"github.com/stolos-sched/stolos/lib/store"
-	"github.com/stolos-sched/stolos/lib/store/local"
-	"github.com/stolos-sched/stolos/lib/store/redis"
-	"github.com/stolos-sched/stolos/lib/store/redis/redistest"
-	"github.com/stolos-sched/stolos/lib/store/zookeeper"
-	"github.com/stolos-sched/stolos/lib/store/zookeeper/zktest"
 )
 
 // BenchmarkPoll is one report of stolos-progress -watch or -wait-all (after
@@ -22,37 +17,9 @@ import (
 // half of them skipped and half queued, on each backend. It reads every
 // job (Gets of Chunk jobs) and classifies the set.
 func BenchmarkPoll(b *testing.B) {
-	backends := []struct {
-		name string
-		open func(b *testing.B) store.Backend
-	}{
-		{"local", func(b *testing.B) store.Backend {
-			be, err := local.Open(context.Background(), filepath.Join(b.TempDir(), "stolos.db"))
-			if err != nil {
-				b.Fatal(err)
-			}
-			return be
-		}},
-		{"redis", func(b *testing.B) store.Backend {
-			srv := redistest.Start(b)
-			be, err := redis.Open(context.Background(), redis.Options{Host: srv.Host(), Port: srv.Port()}, nil)
-			if err != nil {
-				b.Fatal(err)
-			}
-			return be
-		}},
-		{"zookeeper", func(b *testing.B) store.Backend {
-			srv := zktest.Start(b)
-			be, err := zookeeper.Open(context.Background(), zookeeper.Options{Hosts: srv.Hosts(), SessionTimeout: 10 * time.Second})
-			if err != nil {
-				b.Fatal(err)
-			}
-			return be
-		}},
-	}
-	for _, be := range backends {
+	for _, be := range backendtest.All {
 		for _, n := range []int{1000, 10000} {
-			b.Run(fmt.Sprintf("%s/jobs=%d", be.name, n), func(b *testing.B) {
+			b.Run(fmt.Sprintf("%s/jobs=%d", be.Name, n), func(b *testing.B) {
 				ctx := context.Background()
 				cfg, err := config.Parse([]byte(fmt.Sprintf(`{
 					"p": {"job_id": "{d}_{i}", "autofill_values": {"i": "0:%d"}},
@@ -60,8 +27,7 @@ func BenchmarkPoll(b *testing.B) {
 				if err != nil {
 					b.Fatal(err)
 				}
-				s := sched.New(cfg, be.open(b))
-				b.Cleanup(func() { s.Close() })
+				s := sched.New(cfg, be.Open(b))
 				items := make([]store.SubmitItem, n-1)
 				for i := range items {
 					items[i] = store.SubmitItem{Node: store.Node{Ref: store.Ref{App: "p", JobID: fmt.Sprintf("1_%d", i)}}, Priority: 100}

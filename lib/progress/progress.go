@@ -14,7 +14,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"strings"
 	"time"
 
 	"github.com/stolos-sched/stolos/lib/cli"
@@ -180,19 +179,12 @@ func verdict(t *cli.Tool, p *poller, status []Status, via []int32, r Report, now
 }
 
 // attempts is " (3 attempts; last: exit 1)", what a failed job's record
-// says, or "".
+// says (sched.Record), or "".
 func attempts(j store.Job) string {
-	var why []string
-	if j.Attempts > 0 {
-		why = append(why, fmt.Sprintf("%d attempts", j.Attempts))
+	if note := sched.Record(j); note != "" {
+		return " (" + note + ")"
 	}
-	if j.Outcome != "" {
-		why = append(why, "last: "+j.Outcome)
-	}
-	if len(why) == 0 {
-		return ""
-	}
-	return " (" + strings.Join(why, "; ") + ")"
+	return ""
 }
 
 // output writes reports: as JSON, as progress bars on a terminal, or as

@@ -701,7 +701,7 @@ func (s *Sched) Why(ctx context.Context, j store.Job, now time.Time) (string, *B
 		parts = append(parts, w)
 	}
 	if j.Attempts > 0 {
-		parts = append(parts, fmt.Sprintf("%d failed attempts", j.Attempts))
+		parts = append(parts, Plural(j.Attempts, "failed attempt"))
 	}
 	if j.Outcome != "" {
 		parts = append(parts, "last: "+j.Outcome)

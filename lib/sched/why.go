@@ -118,16 +118,9 @@ func (b Blockers) String(now time.Time) string {
 	}
 	var out string
 	if blocked {
-		var why []string
-		if a.Attempts > 0 {
-			why = append(why, fmt.Sprintf("%d attempts", a.Attempts))
-		}
-		if a.Outcome != "" {
-			why = append(why, "last: "+a.Outcome)
-		}
 		out = fmt.Sprintf("blocked: %s %s %s %s", noun, a.App, a.JobID, a.State)
-		if len(why) > 0 {
-			out += " (" + strings.Join(why, "; ") + ")"
+		if note := Record(a); note != "" {
+			out += " (" + note + ")"
 		}
 	} else {
 		st := string(a.State)
@@ -156,4 +149,26 @@ func anyHeld(rec map[store.Ref]store.Job, parents []Job) bool {
 		}
 	}
 	return false
+}
+
+// Record is what a job's record says of its attempts, for a person:
+// "3 attempts; last: exit 1", "1 attempt", "last: exit 0", or "".
+func Record(j store.Job) string {
+	var why []string
+	if j.Attempts > 0 {
+		why = append(why, Plural(j.Attempts, "attempt"))
+	}
+	if j.Outcome != "" {
+		why = append(why, "last: "+j.Outcome)
+	}
+	return strings.Join(why, "; ")
+}
+
+// Plural is n and noun, made plural unless n is 1: "1 attempt", "3
+// attempts".
+func Plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }

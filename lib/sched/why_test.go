@@ -3,22 +3,18 @@ package sched
 import (
 	"context"
 	"fmt"
-	"path/filepath"
 	"slices"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/stolos-sched/stolos/lib/backend/backendtest"
 	"github.com/stolos-sched/stolos/lib/config"
 	"github.com/stolos-sched/stolos/lib/store"
-	"github.com/stolos-sched/stolos/lib/store/local"
-	"github.com/stolos-sched/stolos/lib/store/redis"
-	"github.com/stolos-sched/stolos/lib/store/redis/redistest"
-	"github.com/stolos-sched/stolos/lib/store/zookeeper"
-	"github.com/stolos-sched/stolos/lib/store/zookeeper/zktest"
 )
 
-// fanIn is a Sched on be whose job "c 1" has n parents "p 1_0" .. "p 1_(n-1)".
+// fanIn is a Sched on be (closed by its opener, lib/backend/backendtest)
+// whose job "c 1" has n parents "p 1_0" .. "p 1_(n-1)".
 func fanIn(tb testing.TB, be store.Backend, n int) *Sched {
 	tb.Helper()
 	cfg, err := config.Parse([]byte(fmt.Sprintf(`{
@@ -27,16 +23,7 @@ func fanIn(tb testing.TB, be store.Backend, n int) *Sched {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	tb.Cleanup(func() { be.Close() })
 	return New(cfg, be)
-}
-
-func localBackend(tb testing.TB) store.Backend {
-	be, err := local.Open(context.Background(), filepath.Join(tb.TempDir(), "stolos.db"))
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return be
 }
 
 var child = store.Job{Ref: store.Ref{App: "c", JobID: "1"}, State: store.Pending}
@@ -45,7 +32,7 @@ var child = store.Job{Ref: store.Ref{App: "c", JobID: "1"}, State: store.Pending
 // rest; absent parents with no parents of their own are what the child
 // waits for.
 func TestBlockersBound(t *testing.T) {
-	s := fanIn(t, localBackend(t), MaxWhy+5)
+	s := fanIn(t, backendtest.Local.Open(t), MaxWhy+5)
 	ctx, now := context.Background(), time.Now()
 	b, err := s.Blockers(ctx, child, now)
 	if err != nil {
@@ -78,7 +65,7 @@ func TestBlockersBound(t *testing.T) {
 // (store.Unseen), and finds the failed one wherever it is.
 func TestBlockersFanIn(t *testing.T) {
 	const n = 2000 // more than MaxWhy; the two not completed are past it
-	s := fanIn(t, localBackend(t), n)
+	s := fanIn(t, backendtest.Local.Open(t), n)
 	ctx := context.Background()
 	items := make([]store.SubmitItem, n)
 	for i := range items {
@@ -145,32 +132,10 @@ func (c countGets) Unseen(ctx context.Context, child store.Ref, parents []store.
 // fan-in of n queued parents (every parent read, every one a blocker: the
 // worst case), on each backend. DESIGN.md: within 100 ms at 10,000.
 func BenchmarkWhy(b *testing.B) {
-	backends := []struct {
-		name string
-		open func(b *testing.B) store.Backend
-	}{
-		{"local", func(b *testing.B) store.Backend { return localBackend(b) }},
-		{"redis", func(b *testing.B) store.Backend {
-			srv := redistest.Start(b)
-			be, err := redis.Open(context.Background(), redis.Options{Host: srv.Host(), Port: srv.Port()}, nil)
-			if err != nil {
-				b.Fatal(err)
-			}
-			return be
-		}},
-		{"zookeeper", func(b *testing.B) store.Backend {
-			srv := zktest.Start(b)
-			be, err := zookeeper.Open(context.Background(), zookeeper.Options{Hosts: srv.Hosts(), SessionTimeout: 10 * time.Second})
-			if err != nil {
-				b.Fatal(err)
-			}
-			return be
-		}},
-	}
-	for _, be := range backends {
+	for _, be := range backendtest.All {
 		for _, n := range []int{100, 10000} {
-			b.Run(fmt.Sprintf("%s/parents=%d", be.name, n), func(b *testing.B) {
-				s := fanIn(b, be.open(b), n)
+			b.Run(fmt.Sprintf("%s/parents=%d", be.Name, n), func(b *testing.B) {
+				s := fanIn(b, be.Open(b), n)
 				ctx := context.Background()
 				items := make([]store.SubmitItem, n)
 				for i := range items {

@@ -31,8 +31,8 @@ func BenchmarkPages(b *testing.B) {
 		for _, n := range []int{1000, 1_000_000} {
 			// The outer function runs once: the fill is not timed, and
 			// -bench 'Pages/local/jobs=1000/' fills nothing else.
-			b.Run(fmt.Sprintf("%s/jobs=%d", be.name, n), func(b *testing.B) {
-				s := sched.New(cfg, be.open(b))
+			b.Run(fmt.Sprintf("%s/jobs=%d", be.Name, n), func(b *testing.B) {
+				s := sched.New(cfg, be.Open(b))
 				start := time.Now()
 				fillBench(b, s, "big", n)
 				fillBench(b, s, "small", 10)

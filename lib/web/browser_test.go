@@ -54,13 +54,13 @@ func TestBrowser(t *testing.T) {
 		opt.Dot = path
 	}
 	for _, be := range backends {
-		t.Run(be.name, func(t *testing.T) {
-			f := newFixture(t, be.open(t))
+		t.Run(be.Name, func(t *testing.T) {
+			f := newFixture(t, be.Open(t))
 			srv := f.serve(t, readOnly(f, t), opt)
 			for _, path := range browserPages {
 				i := slices.IndexFunc(pages, func(p pageCheck) bool { return p.path == path })
 				t.Run(path, func(t *testing.T) {
-					png := filepath.Join(dir, be.name+"-"+fileName(path)+".png")
+					png := filepath.Join(dir, be.Name+"-"+fileName(path)+".png")
 					d := parseDOM(t, chromium(t, srv.URL+path, png))
 					pages[i].check(t, d)
 					if st, err := os.Stat(png); err != nil || st.Size() == 0 {

@@ -10,13 +10,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stolos-sched/stolos/lib/backend/backendtest"
 	"github.com/stolos-sched/stolos/lib/config"
 	"github.com/stolos-sched/stolos/lib/jobid"
 	"github.com/stolos-sched/stolos/lib/sched"
 	"github.com/stolos-sched/stolos/lib/store"
-	"github.com/stolos-sched/stolos/lib/store/local"
-	"github.com/stolos-sched/stolos/lib/store/redis"
-	"github.com/stolos-sched/stolos/lib/store/redis/redistest"
 	"github.com/stolos-sched/stolos/lib/web"
 )
 
@@ -52,28 +50,7 @@ func loadConfig(tb testing.TB) *config.Config {
 
 // backends are the backends the pages are tested on: local always, and
 // Redis (a real server, or a skip or failure as testenv says).
-var backends = []struct {
-	name string
-	open func(tb testing.TB) store.Backend
-}{
-	{"local", func(tb testing.TB) store.Backend {
-		be, err := local.Open(context.Background(), filepath.Join(tb.TempDir(), "stolos.db"))
-		if err != nil {
-			tb.Fatal(err)
-		}
-		tb.Cleanup(func() { be.Close() })
-		return be
-	}},
-	{"redis", func(tb testing.TB) store.Backend {
-		srv := redistest.Start(tb)
-		be, err := redis.Open(context.Background(), redis.Options{Host: srv.Host(), Port: srv.Port()}, nil)
-		if err != nil {
-			tb.Fatal(err)
-		}
-		tb.Cleanup(func() { be.Close() })
-		return be
-	}},
-}
+var backends = []backendtest.Opener{backendtest.Local, backendtest.Redis}
 
 // The fixture's state, which the tests assert on every backend:
 //

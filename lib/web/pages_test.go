@@ -121,7 +121,7 @@ var pages = []pageCheck{
 	}},
 	{"/job/preprocess/20140602_1", 200, func(t *testing.T, d *node) {
 		eq(t, "status", d.TextOf("status"), "failed")
-		eq(t, "why", d.TextOf("why"), "1 failed attempts; last: exit 3")
+		eq(t, "why", d.TextOf("why"), "1 failed attempt; last: exit 3")
 		eqList(t, "history", cells(d.Rows("history"), 0, 3, 4, 5), []string{"1 | " + sched.Host() + " | exit 3 | log"})
 		eq(t, "parents", d.TextOf("parents"), "Parents none")
 		eqList(t, "children", d.Items("children"), []string{"model_build 20140602_churn absent", "model_build 20140602_ltv absent"})
@@ -132,7 +132,7 @@ var pages = []pageCheck{
 	}},
 	{"/job/daily_report/20140602", 200, func(t *testing.T, d *node) {
 		eq(t, "status", d.TextOf("status"), "pending")
-		eq(t, "why", d.TextOf("why"), "blocked: ancestor preprocess 20140602_1 failed (1 attempts; last: exit 3)")
+		eq(t, "why", d.TextOf("why"), "blocked: ancestor preprocess 20140602_1 failed (1 attempt; last: exit 3)")
 		eqList(t, "blockers", d.Items("blockers"), []string{
 			"blocked: model_build 20140602_churn absent › preprocess 20140602_1 failed",
 			"waiting: model_build 20140602_churn absent › preprocess 20140602_2 queued",
@@ -186,8 +186,8 @@ func get(t *testing.T, base, path string) (int, *node, string) {
 // (local and Redis), through net/http: status and content.
 func TestPages(t *testing.T) {
 	for _, be := range backends {
-		t.Run(be.name, func(t *testing.T) {
-			f := newFixture(t, be.open(t))
+		t.Run(be.Name, func(t *testing.T) {
+			f := newFixture(t, be.Open(t))
 			srv := f.serve(t, readOnly(f, t), web.Options{Dot: "dot"})
 			for _, p := range pages {
 				t.Run(p.path, func(t *testing.T) {
@@ -202,7 +202,7 @@ func TestPages(t *testing.T) {
 
 // TestLog: a log on this machine's disk is served as it is, as plain text.
 func TestLog(t *testing.T) {
-	f := newFixture(t, backends[0].open(t))
+	f := newFixture(t, backends[0].Open(t))
 	srv := f.serve(t, f.s, web.Options{})
 	r, err := http.Get(srv.URL + "/log/preprocess/1/20140602_1")
 	if err != nil {
@@ -221,7 +221,7 @@ func TestLog(t *testing.T) {
 // TestNoDot: without dot, the app page shows the graph's DOT text, and
 // /graph is a 404 saying why.
 func TestNoDot(t *testing.T) {
-	f := newFixture(t, backends[0].open(t))
+	f := newFixture(t, backends[0].Open(t))
 	srv := f.serve(t, f.s, web.Options{})
 	_, d, _ := get(t, srv.URL, "/app/daily_report")
 	eq(t, "img", d.ID("graph") == nil, true)
@@ -234,7 +234,7 @@ func TestNoDot(t *testing.T) {
 // TestMethods: only GET and HEAD are answered; everything else is 405
 // with an Allow header, and changes nothing.
 func TestMethods(t *testing.T) {
-	f := newFixture(t, backends[0].open(t))
+	f := newFixture(t, backends[0].Open(t))
 	srv := f.serve(t, readOnly(f, t), web.Options{})
 	for _, m := range []string{"POST", "PUT", "DELETE", "PATCH", "OPTIONS"} {
 		req, err := http.NewRequest(m, srv.URL+"/job/preprocess/20140602_1", strings.NewReader("state=completed"))
@@ -265,8 +265,8 @@ func TestMethods(t *testing.T) {
 // the first), and the backend reads the same before and after.
 func TestReadOnly(t *testing.T) {
 	for _, be := range backends {
-		t.Run(be.name, func(t *testing.T) {
-			f := newFixture(t, be.open(t))
+		t.Run(be.Name, func(t *testing.T) {
+			f := newFixture(t, be.Open(t))
 			before := f.snapshot(t)
 			if !strings.Contains(before, "preprocess 20140602_1 failed queued=false ") {
 				t.Fatalf("the snapshot misses the jobs' states: %s", before)
@@ -395,7 +395,7 @@ func TestWideFanIn(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := sched.New(cfg, backends[0].open(t))
+	s := sched.New(cfg, backends[0].Open(t))
 	ctx := context.Background()
 	j, err := s.Resolve(store.Ref{App: "c", JobID: "1"})
 	if err != nil {
@@ -442,7 +442,7 @@ func TestGraph(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := newFixture(t, backends[0].open(t))
+	f := newFixture(t, backends[0].Open(t))
 	srv := f.serve(t, f.s, web.Options{Dot: dot})
 	r, err := http.Get(srv.URL + "/graph/model_build")
 	if err != nil {
