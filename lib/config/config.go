@@ -33,6 +33,7 @@ type Config struct {
 	Apps   []*App // in file order
 	byName map[string]*App
 	Opts   Options
+	pools  map[string]int // pool sizes (limits.go)
 }
 
 // App is one app of the config.
@@ -50,6 +51,12 @@ type App struct {
 	Children  []Edge   // apps that depend on this one, in file order
 	Exec      Exec     // the keys stolos-exec reads
 	Raw       []member // every key as written
+	// MaxRunning caps the app's jobs running at once (0: no cap), and
+	// Pool names the pool it shares with other apps ("" if none); see
+	// Limits.
+	MaxRunning int
+	Pool       string
+	poolSize   int // pool_size as written here, 0 if not
 }
 
 // Values is an ordered set of normalized values: a list as written in the
@@ -269,6 +276,9 @@ func Parse(data []byte, opts Options) (*Config, error) {
 		}
 		_ = m
 	}
+	if err := c.checkPools(); err != nil {
+		return nil, err
+	}
 	if err := c.checkCycles(); err != nil {
 		return nil, err
 	}
@@ -331,6 +341,9 @@ func (c *Config) parseApp(i int, m member) (*App, error) {
 		if a.ValidIfOr, err = c.parseValidIfOr(a, raw); err != nil {
 			return nil, err
 		}
+	}
+	if err := parseLimits(a, get); err != nil {
+		return nil, err
 	}
 	if err := parseExec(a, get); err != nil {
 		return nil, err

@@ -3,6 +3,7 @@ package config
 import (
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 
 	"github.com/stolos-sched/stolos/lib/jobid"
@@ -21,6 +22,9 @@ func FuzzParse(f *testing.F) {
 		`{"a": {"job_id": "{n}", "depends_on": {"app_name": ["a"]}}}`,
 		`{"a": {"job_id": "{n}_{m}", "depends_on": {"x": {"app_name": ["a"], "job_id": ["1_2"]}}}}`,
 		`{"a": {}}`, `[]`, `{"a": {"job_id": "{n}"},}`,
+		`{"a": {"job_id": "{n}", "max_running": 2, "pool": "w", "pool_size": 4}, "b": {"job_id": "{n}", "pool": "w"}}`,
+		`{"a": {"job_id": "{n}", "max_running": -1}}`,
+		`{"a": {"job_id": "{n}", "pool": "w", "pool_size": 2}, "b": {"job_id": "{n}", "pool": "w", "pool_size": 3}}`,
 	} {
 		f.Add(s)
 	}
@@ -40,6 +44,11 @@ func FuzzParse(f *testing.F) {
 			for _, e := range a.Children {
 				if e.Child == a {
 					t.Fatalf("%s is its own child", a.Name)
+				}
+			}
+			for _, l := range c.Limits(a.Name) {
+				if l.Max < 1 || !slices.Contains(l.Apps, a.Name) {
+					t.Fatalf("limit %+v of %s", l, a.Name)
 				}
 			}
 		}

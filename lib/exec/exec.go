@@ -150,6 +150,7 @@ func run(ctx context.Context, t *cli.Tool, f *flags, args, rest []string) error 
 		return err
 	}
 	defer s.Close()
+	s.WaitSlots = f.Loop // the queue is not empty while a limit holds jobs back
 	if err := apps.resolve(s.Cfg); err != nil {
 		return err
 	}

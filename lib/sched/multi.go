@@ -66,6 +66,7 @@ func (s *Sched) ClaimAny(ctx context.Context, apps *Apps, c *Completion, recorde
 	}
 	for {
 		moved = false
+		limited := false
 		until := deadline // or sooner: when a lease or retry delay ends
 		heads, err := s.b.Heads(ctx, apps.Names)
 		if err != nil {
@@ -82,12 +83,13 @@ func (s *Sched) ClaimAny(ctx context.Context, apps *Apps, c *Completion, recorde
 		for _, i := range order {
 			r := req
 			r.App, r.N, r.MaxRetry = apps.Names[i], 1, apps.MaxRetry(apps.Names[i])
-			var next time.Time
+			var next nextClaim
 			n, err := s.claim(ctx, c, recorded, r, 0, got, report, &next)
 			c = nil
-			if !next.IsZero() && next.Before(until) {
-				until = next
+			if !next.at.IsZero() && next.at.Before(until) {
+				until = next.at
 			}
+			limited = limited || next.limited
 			if err != nil || n > 0 {
 				if n > 0 {
 					apps.next = (i + 1) % len(apps.Names)
@@ -100,8 +102,13 @@ func (s *Sched) ClaimAny(ctx context.Context, apps *Apps, c *Completion, recorde
 			return 0, nil
 		case moved:
 			continue
+		case limited && s.WaitSlots:
+			// A full limit holds jobs back: look again soon.
+			until = time.Now().Add(SlotPoll)
 		case wait <= 0 || !time.Now().Before(deadline):
 			return 0, nil
+		case limited && time.Now().Add(SlotPoll).Before(until):
+			until = time.Now().Add(SlotPoll)
 		}
 		if err := s.waitAny(ctx, apps.Names, until); err != nil {
 			if ctx.Err() != nil {

@@ -36,8 +36,14 @@ type Sched struct {
 	// (resuming another worker's bubble-down).
 	Warnf func(format string, args ...any)
 
+	// WaitSlots: a claim held back by a full limit (max_running, a
+	// pool) waits for a slot even past its wait (stolos-exec -loop: the
+	// queue is not empty).
+	WaitSlots bool
+
 	mu      sync.Mutex
-	resumed time.Time // when claim last looked for unfinished bubble-downs
+	resumed time.Time         // when claim last looked for unfinished bubble-downs
+	slots   map[string]string // Slots' answers, by app (read once per Sched)
 }
 
 // DefaultMaxRetry is the max_retry of an app that sets none, unless
@@ -285,10 +291,11 @@ func (s *Sched) CompleteClaim(ctx context.Context, c Completion, recorded func(e
 }
 
 // claim is Claim, and CompleteClaim with a completion c. With wait 0 and
-// a non-nil next, it sets *next to when a queue entry that was not
-// claimable may become so (store.ClaimResult.Next) if the queue had none
-// claimable.
-func (s *Sched) claim(ctx context.Context, c *Completion, recorded func(error), req store.ClaimRequest, wait time.Duration, got func(store.Lease) error, parked func(Parked), next *time.Time) (int, error) {
+// a non-nil nx, if the queue had nothing claimable, it sets nx.at to when
+// a queue entry that was not claimable may become so
+// (store.ClaimResult.Next), and nx.limited if a full limit held a job
+// back (the caller waits for a slot itself: WaitSlots does not apply).
+func (s *Sched) claim(ctx context.Context, c *Completion, recorded func(error), req store.ClaimRequest, wait time.Duration, got func(store.Lease) error, parked func(Parked), nx *nextClaim) (int, error) {
 	defer func() { // a completion no claim took along
 		if c != nil {
 			recorded(s.Complete(context.WithoutCancel(ctx), c.Lease, c.Outcome))
@@ -298,6 +305,7 @@ func (s *Sched) claim(ctx context.Context, c *Completion, recorded func(error), 
 		return 0, fmt.Errorf("unknown app %q", req.App)
 	}
 	req.Parents = s.parentRefs
+	req.Limits = s.limits(req.App)
 	s.resume(ctx, req.Lease)
 	deadline := time.Now().Add(wait)
 	n := 0
@@ -343,15 +351,25 @@ func (s *Sched) claim(ctx context.Context, c *Completion, recorded func(error), 
 		if len(res.Leases) > 0 || len(res.Failed) > 0 {
 			continue
 		}
-		if wait <= 0 || !time.Now().Before(deadline) {
-			if next != nil {
-				*next = res.Next
+		limited := res.Limited != "" && s.WaitSlots && nx == nil
+		if !limited && (wait <= 0 || !time.Now().Before(deadline)) {
+			if nx != nil {
+				nx.at, nx.limited = res.Next, res.Limited != ""
 			}
 			return n, nil
 		}
 		until := deadline
+		if limited && !until.After(time.Now()) {
+			until = time.Now().Add(SlotPoll)
+		}
 		if !res.Next.IsZero() && res.Next.Before(until) {
 			until = res.Next
+		}
+		if res.Limited != "" {
+			// No change of the queue says when a slot frees: look again.
+			if t := time.Now().Add(SlotPoll); t.Before(until) {
+				until = t
+			}
 		}
 		if err := s.b.Wait(ctx, req.App, until); err != nil {
 			if ctx.Err() != nil {
@@ -361,6 +379,12 @@ func (s *Sched) claim(ctx context.Context, c *Completion, recorded func(error), 
 		}
 	}
 	return n, nil
+}
+
+// nextClaim is what a claim that took nothing says of the next (claim).
+type nextClaim struct {
+	at      time.Time
+	limited bool
 }
 
 // resume finishes the bubble-downs that other workers left unfinished
@@ -657,6 +681,13 @@ func (s *Sched) Why(ctx context.Context, j store.Job, now time.Time) (string, *B
 		parts = append(parts, fmt.Sprintf("queued, retry at %s", j.NotBefore.UTC().Format(time.RFC3339)))
 	case j.Queued:
 		parts = append(parts, fmt.Sprintf("queued, priority %d", j.Priority))
+		slot, err := s.Slots(ctx, j.App)
+		if err != nil {
+			return "", nil, err
+		}
+		if slot != "" {
+			parts = append(parts, slot)
+		}
 	case j.State == store.Pending:
 		b, err := s.Blockers(ctx, j, now)
 		if err != nil {

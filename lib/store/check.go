@@ -99,6 +99,9 @@ func checkClaim(req ClaimRequest) error {
 	if err := checkPositive("lease", req.Lease); err != nil {
 		return invalidf("claim %s: %w", req.App, err)
 	}
+	if err := checkLimits(req.App, req.Limits); err != nil {
+		return invalidf("claim %s: %w", req.App, err)
+	}
 	return nil
 }
 

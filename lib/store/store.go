@@ -341,6 +341,10 @@ type ClaimRequest struct {
 	// MaxRetry is failed and left out of the claim. Zero: abandoned
 	// attempts are counted, and the jobs are claimed whatever the count.
 	MaxRetry int
+	// Limits, if any, cap the jobs of the app and of others that run at
+	// once (see Limit): the claim takes no more than they have room
+	// for, checked in the same atomic step.
+	Limits []Limit
 }
 
 // ClaimResult holds the leases taken, in queue order (priority, then
@@ -352,6 +356,10 @@ type ClaimResult struct {
 	Leases []Lease
 	Next   time.Time
 	Failed []Job
+	// Limited names the limit of the request (Limit.Name) that had no
+	// room when the claim took fewer jobs than asked, "" if none did.
+	// No change of the app's queue says when it has room again.
+	Limited string
 }
 
 // AbandonedOutcome is the outcome recorded for an abandoned attempt of the

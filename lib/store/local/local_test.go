@@ -32,6 +32,9 @@ func TestMain(m *testing.M) {
 
 func TestConformance(t *testing.T) { storetest.Run(t, harness()) }
 
+// BenchmarkLimits: claim and complete without and with limits (storetest).
+func BenchmarkLimits(b *testing.B) { storetest.BenchLimits(b, harness()) }
+
 func TestOpenErrors(t *testing.T) {
 	dir := t.TempDir()
 	missing := filepath.Join(dir, "no", "such", "stolos.db")

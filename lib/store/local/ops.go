@@ -231,8 +231,25 @@ func (tx *txn) claim(req store.ClaimRequest) (store.ClaimResult, error) {
 		res.Next = time.Unix(0, *next)
 	}
 	tx.seen = append(tx.seen, appGen{req.App, gen})
-	for len(res.Leases) < req.N {
-		rows, err := tx.candidates(req.App, req.N-len(res.Leases))
+	want, by, err := tx.room(req.Limits, req.N)
+	if err != nil {
+		return res, err
+	}
+	for {
+		if len(res.Leases) >= want {
+			if by != "" {
+				// Held back by a limit if a job is left to claim.
+				rows, err := tx.candidates(req.App, 1)
+				if err != nil {
+					return res, err
+				}
+				if len(rows) > 0 {
+					res.Limited = by
+				}
+			}
+			return res, nil
+		}
+		rows, err := tx.candidates(req.App, want-len(res.Leases))
 		if err != nil || len(rows) == 0 {
 			return res, err
 		}
@@ -266,7 +283,6 @@ func (tx *txn) claim(req store.ClaimRequest) (store.ClaimResult, error) {
 			}
 		}
 	}
-	return res, nil
 }
 
 // candidates reads the first n claimable entries of an app.

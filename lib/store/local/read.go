@@ -115,11 +115,14 @@ func (b *Backend) Count(ctx context.Context, app string) (store.Counts, error) {
 // implied by "wake > ?2", but SQLite uses a partial index only when the
 // query names its condition itself.
 const countQuery = "SELECT coalesce(a.pending, 0), coalesce(a.completed, 0), coalesce(a.failed, 0), " +
-	"coalesce(a.skipped, 0), coalesce(a.queued, 0), " +
-	"(SELECT count(*) FROM jobs WHERE app = ?1 AND queued = 1 AND wake > 0 AND wake > ?2 AND lease_until > ?2) + " +
-	"(SELECT count(*) FROM jobs WHERE app = ?1 AND queued = 0 AND token != '' AND lease_until > ?2), " +
+	"coalesce(a.skipped, 0), coalesce(a.queued, 0), " + runningExpr + ", " +
 	"coalesce((SELECT queued_at FROM jobs WHERE app = ?1 AND queued = 1 AND wake = 0 ORDER BY priority, seq LIMIT 1), 0) " +
 	"FROM (SELECT 1) LEFT JOIN apps a ON a.app = ?1"
+
+// runningExpr counts an app's (?1) live leases at a time (?2): its
+// claimed jobs, and the running jobs of its limits (limits.go).
+const runningExpr = "(SELECT count(*) FROM jobs WHERE app = ?1 AND queued = 1 AND wake > 0 AND wake > ?2 AND lease_until > ?2) + " +
+	"(SELECT count(*) FROM jobs WHERE app = ?1 AND queued = 0 AND token != '' AND lease_until > ?2)"
 
 // readGen reads an app's queue generation outside a write transaction.
 func (b *Backend) readGen(ctx context.Context, app string) (int64, error) {

@@ -391,6 +391,7 @@ func (b *Backend) Claim(ctx context.Context, req store.ClaimRequest) (store.Clai
 		}
 		res.Leases = append(res.Leases, got.Leases...)
 		res.Failed = append(res.Failed, got.Failed...)
+		res.Limited = got.Limited
 		if first {
 			res.Next = got.Next
 		}
@@ -401,13 +402,20 @@ func (b *Backend) Claim(ctx context.Context, req store.ClaimRequest) (store.Clai
 }
 
 func claimArgs(req store.ClaimRequest) []any {
-	return []any{req.App, req.Owner, strconv.Itoa(req.N), micros(req.Lease), flag(req.Transferable), strconv.Itoa(req.MaxRetry)}
+	args := []any{req.App, req.Owner, strconv.Itoa(req.N), micros(req.Lease), flag(req.Transferable), strconv.Itoa(req.MaxRetry), strconv.Itoa(len(req.Limits))}
+	for _, l := range req.Limits {
+		args = append(args, l.Name, strconv.Itoa(l.Max), strconv.Itoa(len(l.Apps)))
+		for _, a := range l.Apps {
+			args = append(args, a)
+		}
+	}
+	return args
 }
 
 // claimed parses the claim script's reply.
 func (b *Backend) claimed(req store.ClaimRequest, v any) (store.ClaimResult, error) {
 	r, _ := v.([]any)
-	if len(r) != 3 {
+	if len(r) != 4 {
 		return store.ClaimResult{}, fmt.Errorf("redis %s: claim: bad reply", b.addr)
 	}
 	var res store.ClaimResult
@@ -434,6 +442,7 @@ func (b *Backend) claimed(req store.ClaimRequest, v any) (store.ClaimResult, err
 		}
 		res.Failed = append(res.Failed, decodeJob(store.Ref{App: req.App, JobID: toStr(f[0])}, f[1]))
 	}
+	res.Limited = toStr(r[3])
 	return res, nil
 }
 

@@ -307,13 +307,17 @@ end
 return d
 `
 
-// Claim: app, owner, n, lease (µs), transferable, max retry. Moves expired
+// Claim: app, owner, n, lease (µs), transferable, max retry, the number of
+// limits, and each limit's name, max, number of apps and apps (see
+// store.Limit: n shrinks to the room they leave, their apps' live leases
+// counted by ZCOUNT of lq and lh). Moves expired
 // leases (counting abandoned attempts, failing the jobs that reach max
 // retry) and due delayed entries back first, then pops up to n pending jobs
 // off the head of the queue, consuming entries of jobs that are not pending
 // (a bounded number per call, so that one script never runs long; Wait sees
 // the rest and the next claim goes on). Returns {{id, token, until,
-// priority, attempts}...}, next, {{id, job fields}...} of the jobs failed.
+// priority, attempts}...}, next, {{id, job fields}...} of the jobs failed,
+// and the name of the limit that held a job back (empty if none).
 const claimBody = `
 local app, owner, n, dur, tr, maxr = ARGV[2], ARGV[3], tonumber(ARGV[4]), tonumber(ARGV[5]), ARGV[6], tonumber(ARGV[7])
 local k = K(app)
@@ -339,6 +343,17 @@ for _, id in ipairs(redis.call('ZRANGEBYSCORE', k .. 'd', '-inf', I(now), 'LIMIT
   redis.call('HDEL', h, 'nb')
   place(app, id, h)
 end
+local by, ai = '', 9
+for _ = 1, tonumber(ARGV[8]) do
+  local name, mx, na = ARGV[ai], tonumber(ARGV[ai + 1]), tonumber(ARGV[ai + 2])
+  local run = 0
+  for j = 1, na do
+    local kj = K(ARGV[ai + 2 + j])
+    run = run + redis.call('ZCOUNT', kj .. 'lq', '(' .. I(now), '+inf') + redis.call('ZCOUNT', kj .. 'lh', '(' .. I(now), '+inf')
+  end
+  if mx - run < n then n, by = math.max(mx - run, 0), name end
+  ai = ai + 3 + na
+end
 local out = {}
 local budget = n + 10000 -- stale entries consumed per claim, at most
 while #out < n and budget > 0 do
@@ -362,7 +377,8 @@ while #out < n and budget > 0 do
   end
 end
 local nxt = nextdue(k)
-return {out, nxt, failed}
+if by ~= '' and (#out < n or redis.call('ZCARD', k .. 'q') == 0) then by = '' end
+return {out, nxt, failed, by}
 `
 
 // Acquire: app, id, owner, lease (µs). Returns {token, until, priority,

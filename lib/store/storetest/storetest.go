@@ -166,6 +166,8 @@ func (s suite) cases() []testCase {
 		{"HistoryRing", s.testHistoryRing},
 		{"ReaddWide", s.testReaddWide},
 		{"ReaddKilled", s.testReaddKilled},
+		{"Limits", s.testLimits},
+		{"LimitsBadInput", s.testLimitsBadInput},
 	}
 }
 

@@ -15,6 +15,9 @@ var harness = storetest.Harness{New: newSpec, Open: openSpec}
 
 func TestConformance(t *testing.T) { storetest.Run(t, harness) }
 
+// BenchmarkLimits: claim and complete without and with limits (storetest).
+func BenchmarkLimits(b *testing.B) { storetest.BenchLimits(b, harness) }
+
 // No call blocks past its deadline when the server stops answering.
 func TestPartitioned(t *testing.T) {
 	storetest.Partitioned(t, server(t).Hosts(), func(addr string) (store.Backend, error) {

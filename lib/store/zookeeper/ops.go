@@ -343,6 +343,13 @@ func (b *Backend) Claim(ctx context.Context, req store.ClaimRequest) (store.Clai
 			if err != nil {
 				return res, err
 			}
+			res.Limited = got.Limited
+			if got.Limited != "" {
+				// A limit is full: the rest stay queued.
+				res.Leases = append(res.Leases, got.Leases...)
+				res.Failed = append(res.Failed, got.Failed...)
+				return res, nil
+			}
 			if len(got.Leases)+len(got.Failed) < n {
 				lost = true
 				b.contended()
@@ -406,8 +413,11 @@ func (b *Backend) spread(cands []candidate) []candidate {
 func (b *Backend) claimSome(ctx context.Context, req store.ClaimRequest, cands []candidate) (store.ClaimResult, error) {
 	var out store.ClaimResult
 	err := b.update(ctx, "claim "+req.App, func(t *txn) error {
-		var err error
-		out, err = t.claimCands(req, cands)
+		lim, err := b.limitsFor(ctx, req, len(cands), store.Ref{})
+		if err != nil {
+			return err
+		}
+		out, err = t.claimCands(req, cands, lim)
 		return err
 	})
 	return out, err
@@ -417,7 +427,10 @@ func (b *Backend) claimSome(ctx context.Context, req store.ClaimRequest, cands [
 // those whose abandoned attempt reaches req.MaxRetry (in out.Failed). The
 // jobs it leaves alone, and that t did not read for anything else, are not
 // checked by the commit.
-func (t *txn) claimCands(req store.ClaimRequest, cands []candidate) (store.ClaimResult, error) {
+//
+// With lim (req's limits), it claims at most lim.room jobs, each taking a
+// slot of each limit in the same multi-op (limits.go).
+func (t *txn) claimCands(req store.ClaimRequest, cands []candidate, lim *limited) (store.ClaimResult, error) {
 	var out store.ClaimResult
 	refs := make([]store.Ref, 0, len(cands))
 	parents := map[store.Ref][]store.Ref{}
@@ -439,6 +452,10 @@ func (t *txn) claimCands(req store.ClaimRequest, cands []candidate) (store.Claim
 	}
 	until := t.now + ms(req.Lease)
 	for _, c := range cands {
+		if lim != nil && len(out.Leases) >= lim.room {
+			out.Limited = lim.by
+			break
+		}
 		x := t.get(c.ref)
 		if !x.present || x.cur.Q != c.q || x.cur.State != store.Pending || x.cur.live(t.now) || x.changed {
 			// Taken or changed meanwhile: not ours to claim. (A
@@ -455,6 +472,11 @@ func (t *txn) claimCands(req store.ClaimRequest, cands []candidate) (store.Claim
 			continue
 		}
 		seq := d.lease(req.Owner, req.Transferable, t.now, until)
+		if lim != nil {
+			if err := t.take(lim.free, c.ref); err != nil {
+				return out, err
+			}
+		}
 		d.NotBefore = 0
 		d.Q = withNotBefore(d.Q, until)
 		t.putHeld(x, d)
@@ -662,16 +684,30 @@ func (b *Backend) CompleteClaim(ctx context.Context, l store.Lease, outcome stri
 		if from > 0 {
 			b.contended()
 		}
+		got = store.ClaimResult{}
 		done = t.complete(l, outcome, bb)
 		if done != nil && !errors.Is(done, store.ErrLeaseLost) && !errors.Is(done, store.ErrNotFound) && !errors.Is(done, store.ErrResetting) {
 			return done
+		}
+		// The completion frees l's slots in this multi-op: the claim
+		// may take them. A completion refused claims nothing here (the
+		// Claim below does, reading the slots again).
+		var lim *limited
+		if len(req.Limits) > 0 {
+			if done != nil {
+				return nil
+			}
+			var err error
+			if lim, err = b.limitsFor(ctx, req, req.N, l.Ref); err != nil {
+				return err
+			}
 		}
 		// Each attempt tries the next candidates: after a conflict, those
 		// of the last attempt were most likely claimed by someone else.
 		c := cands[min(from, len(cands)):min(from+req.N, len(cands))]
 		from += req.N
 		var err error
-		got, err = t.claimCands(req, c)
+		got, err = t.claimCands(req, c, lim)
 		return err
 	})
 	if err != nil {
@@ -684,7 +720,7 @@ func (b *Backend) CompleteClaim(ctx context.Context, l store.Lease, outcome stri
 		done = b.steps(ctx, bb)
 	}
 	res := got
-	if len(got.Leases) < req.N {
+	if len(got.Leases) < req.N && got.Limited == "" {
 		more := req
 		more.N -= len(got.Leases)
 		rest, err := b.Claim(ctx, more)

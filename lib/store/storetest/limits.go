@@ -1,0 +1,244 @@
+package storetest
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stolos-sched/stolos/lib/store"
+)
+
+// Limits of the tests: app a runs at most 2 jobs at once, and the pool p
+// of apps a and b at most 3.
+var (
+	limitA    = store.Limit{Name: "app a", Max: 2, Apps: []string{"a"}}
+	limitPool = store.Limit{Name: "pool p", Max: 3, Apps: []string{"a", "b"}}
+)
+
+// limitedReq is a claim request of app under the test limits.
+func limitedReq(app, owner string, n int) store.ClaimRequest {
+	req := claimReq(app, owner, n, longLease)
+	if app == "a" {
+		req.Limits = []store.Limit{limitA, limitPool}
+	} else {
+		req.Limits = []store.Limit{limitPool}
+	}
+	return req
+}
+
+// checkClaimed checks what a limited claim took and which limit it says
+// held it back.
+func checkClaimed(t *testing.T, what string, res store.ClaimResult, n int, limited string) {
+	t.Helper()
+	if len(res.Leases) != n || res.Limited != limited {
+		t.Fatalf("%s: %d leases %v, limited %q; want %d, limited %q", what, len(res.Leases), ids(res.Leases), res.Limited, n, limited)
+	}
+}
+
+// testLimits: a claim takes no more jobs than its limits have room for,
+// counting the live leases of every app of a limit (transferable ones
+// too); the jobs left stay queued; a lease that ends (completed,
+// released, expired) frees its slot.
+func (s suite) testLimits(t *testing.T) {
+	b1, spec := s.open(t)
+	b2 := s.openSpec(t, spec)
+	var items []store.SubmitItem
+	for _, id := range []string{"1", "2", "3", "4", "5", "6", "7", "8"} {
+		items = append(items, item("a", id, 100))
+	}
+	for _, id := range []string{"1", "2", "3"} {
+		items = append(items, item("b", id, 100))
+	}
+	submit(t, b1, items...)
+
+	// a: 2 of 5 (its own limit); b: 1 (the pool's third slot), then none.
+	ra := claimAs(t, b1, limitedReq("a", "w1", 5))
+	checkClaimed(t, "claim a", ra, 2, "app a")
+	rb := claimAs(t, b2, func() store.ClaimRequest { r := limitedReq("b", "w2", 5); r.Transferable = true; return r }())
+	checkClaimed(t, "claim b", rb, 1, "pool p")
+	checkClaimed(t, "claim b again", claimAs(t, b1, limitedReq("b", "w1", 1)), 0, "pool p")
+	checkClaimed(t, "claim a again", claimAs(t, b2, limitedReq("a", "w2", 1)), 0, "app a")
+	// Without limits the same queue is claimable: the jobs were left queued.
+	for _, r := range []store.Ref{ref("a", "3"), ref("b", "2")} {
+		checkJob(t, b1, r, pendingQueued(100))
+	}
+
+	// A completion frees a slot of both limits: b takes it.
+	complete(t, b1, ra.Leases[0])
+	rb2 := claimAs(t, b2, limitedReq("b", "w2", 5))
+	checkClaimed(t, "claim b after a completion", rb2, 1, "pool p")
+	checkClaimed(t, "claim a with the pool full", claimAs(t, b1, limitedReq("a", "w1", 1)), 0, "pool p")
+
+	// A release frees one too.
+	if err := b2.Release(ctx(t), rb2.Leases[0]); err != nil {
+		t.Fatal(err)
+	}
+	ra2 := claimAs(t, b1, limitedReq("a", "w1", 5))
+	checkClaimed(t, "claim a after a release", ra2, 1, "app a")
+
+	// A completion and the next claim in one step: the completion's slot
+	// is the claim's.
+	res, done, err := store.CompleteClaim(ctx(t), b2, ra2.Leases[0], "exit 0", nil, limitedReq("a", "w2", 5))
+	if done != nil || err != nil {
+		t.Fatalf("complete and claim: %v, %v", done, err)
+	}
+	checkClaimed(t, "complete and claim a", res, 1, "app a")
+
+	// An expired lease frees its slot: the claim that takes it over
+	// counts the abandoned attempt.
+	b3 := s.openSpec(t, spec)
+	for _, l := range append(ra.Leases[1:], res.Leases...) {
+		complete(t, b1, l)
+	}
+	short := limitedReq("a", "w3", 5)
+	short.Lease = shortLease
+	rs := claimAs(t, b3, short)
+	checkClaimed(t, "claim a for a short lease", rs, 2, "app a")
+	waitPast(t, rs.Leases[1].Until)
+	again := claimAs(t, b1, limitedReq("a", "w1", 5))
+	checkClaimed(t, "claim a after the leases expired", again, 2, "app a")
+	if got := strings.Join(ids(again.Leases), " "); got != "5 6" || again.Leases[0].Attempts != 1 {
+		t.Fatalf("claim a after the leases expired: %s (attempts %d), want 5 6 (1)", got, again.Leases[0].Attempts)
+	}
+
+	// A claim that runs out of jobs before its limit is not limited.
+	for _, l := range again.Leases {
+		complete(t, b1, l)
+	}
+	for _, l := range rb.Leases {
+		if err := b2.Release(ctx(t), l); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rest := claimAs(t, b2, limitedReq("b", "w2", 1))
+	checkClaimed(t, "claim b", rest, 1, "")
+	checkClaimed(t, "claim of the last a jobs", claimAs(t, b1, limitedReq("a", "w1", 5)), 2, "")
+}
+
+// testLimitsBadInput: limits that make no sense are refused, and change
+// nothing.
+func (s suite) testLimitsBadInput(t *testing.T) {
+	b, _ := s.open(t)
+	submit(t, b, item("a", "1", 100))
+	for _, tc := range []struct {
+		limit store.Limit
+		want  string
+	}{
+		{store.Limit{Name: "app a", Max: 0, Apps: []string{"a"}}, "claim a: limit app a: max 0 is less than 1"},
+		{store.Limit{Name: "pool p", Max: 1, Apps: []string{"b"}}, `claim a: limit pool p: its apps do not include "a"`},
+		{store.Limit{Max: 1, Apps: []string{"a"}}, "claim a: a limit with no name"},
+		{store.Limit{Name: "pool p", Max: 1, Apps: []string{"a", ""}}, "claim a: limit pool p: empty app name"},
+	} {
+		req := claimReq("a", "w", 1, longLease)
+		req.Limits = []store.Limit{tc.limit}
+		_, err := b.Claim(ctx(t), req)
+		if err == nil || !errors.Is(err, store.ErrInvalid) || !strings.HasSuffix(err.Error(), tc.want) {
+			t.Errorf("claim with %+v: %v, want store.ErrInvalid %q", tc.limit, err, tc.want)
+		}
+	}
+	checkJob(t, b, ref("a", "1"), pendingQueued(100))
+}
+
+// BenchLimits measures what limits cost a claim and completion: rounds
+// of b.N jobs claimed and completed one at a time by two workers, without
+// limits and with an app limit and a pool that never bind, alternating
+// in the order ABBA (so that both see the same load, and neither always
+// runs on the data the other left), each round in an app of its own. It
+// reports the median time and CPU time (of this process: all of it for
+// the local backend) per job of each, and their ratios.
+func BenchLimits(b *testing.B, h Harness) {
+	const rounds = 5
+	spec := h.New(b)
+	bs := make([]store.Backend, 2)
+	for i := range bs {
+		be, err := h.open(spec)
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer be.Close()
+		bs[i] = be
+	}
+	var none, limited, noneCPU, limitedCPU []float64
+	b.ResetTimer()
+	for r := range 2 * rounds {
+		b.StopTimer()
+		app := "a" + strconv.Itoa(r)
+		var items []store.SubmitItem
+		for i := 0; i < b.N; i++ {
+			items = append(items, item(app, strconv.Itoa(i), 100))
+			if len(items) == store.Batch || i == b.N-1 {
+				if _, err := bs[0].Submit(context.Background(), items); err != nil {
+					b.Fatal(err)
+				}
+				items = items[:0]
+			}
+		}
+		var limits []store.Limit
+		if r%4 == 1 || r%4 == 2 { // none, limited, limited, none, ...: neither always goes second
+			limits = []store.Limit{
+				{Name: "app " + app, Max: 1 << 20, Apps: []string{app}},
+				{Name: "pool p", Max: 1 << 20, Apps: []string{app, "b"}},
+			}
+		}
+		b.StartTimer()
+		start, cpu := time.Now(), cpuTime()
+		errs := make(chan error, len(bs))
+		for w, be := range bs {
+			go func() {
+				req := claimReq(app, "w"+strconv.Itoa(w), 1, longLease)
+				req.Limits = limits
+				for {
+					res, err := be.Claim(context.Background(), req)
+					if err != nil || len(res.Leases) == 0 {
+						errs <- err
+						return
+					}
+					if err := be.Complete(context.Background(), res.Leases[0], "exit 0", nil); err != nil {
+						errs <- err
+						return
+					}
+				}
+			}()
+		}
+		for range bs {
+			if err := <-errs; err != nil {
+				b.Fatal(err)
+			}
+		}
+		per := float64(time.Since(start).Nanoseconds()) / float64(b.N)
+		perCPU := float64((cpuTime() - cpu).Nanoseconds()) / float64(b.N)
+		if limits == nil {
+			none, noneCPU = append(none, per), append(noneCPU, perCPU)
+		} else {
+			limited, limitedCPU = append(limited, per), append(limitedCPU, perCPU)
+		}
+	}
+	mn, ml := median(none), median(limited)
+	cn, cl := median(noneCPU), median(limitedCPU)
+	b.ReportMetric(mn, "none-ns/job")
+	b.ReportMetric(ml, "limited-ns/job")
+	b.ReportMetric(ml/mn, "limited/none")
+	b.ReportMetric(cn, "none-cpu-ns/job")
+	b.ReportMetric(cl, "limited-cpu-ns/job")
+	b.ReportMetric(cl/cn, "limited/none-cpu")
+}
+
+// cpuTime is the CPU time this process has used.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+func median(xs []float64) float64 {
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	return s[len(s)/2]
+}
