@@ -22,13 +22,7 @@ func (b *Backend) Defer(ctx context.Context, l store.Lease, outcome string, dela
 			r.tries-- // nothing ran: the number is given back
 		}
 		r.outcome = outcome
-		if err := tx.enqueue(&r, r.priority); err != nil {
-			return err
-		}
-		if delay > 0 {
-			r.notBefore = tx.now + int64(delay)
-		}
-		return tx.save(&r)
+		return tx.requeue(&r, delay)
 	})
 	if err != nil {
 		return fmt.Errorf("defer %v: %w", l.Ref, err)

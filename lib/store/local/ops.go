@@ -525,15 +525,9 @@ func (b *Backend) Fail(ctx context.Context, l store.Lease, outcome string, maxRe
 		final = r.attempts >= maxRetry
 		if final {
 			r.state = store.Failed
-		} else {
-			if err := tx.enqueue(&r, r.priority); err != nil {
-				return err
-			}
-			if delay > 0 {
-				r.notBefore = tx.now + int64(delay)
-			}
+			return tx.save(&r)
 		}
-		return tx.save(&r)
+		return tx.requeue(&r, delay)
 	})
 	if err != nil {
 		return false, fmt.Errorf("fail %v: %w", l.Ref, err)

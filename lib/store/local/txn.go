@@ -213,6 +213,19 @@ func (tx *txn) save(r *row) error {
 
 // enqueue gives a job a queue entry at the back, with priority prio, unless
 // it has one.
+// requeue puts r, taken off its queue (dequeue), back on it, claimable
+// after delay (at once for 0), and saves it: a Fail that retries, or a
+// Defer.
+func (tx *txn) requeue(r *row, delay time.Duration) error {
+	if err := tx.enqueue(r, r.priority); err != nil {
+		return err
+	}
+	if delay > 0 {
+		r.notBefore = tx.now + int64(delay)
+	}
+	return tx.save(r)
+}
+
 func (tx *txn) enqueue(r *row, prio int) error {
 	if r.queued {
 		return nil

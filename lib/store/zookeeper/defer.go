@@ -22,16 +22,6 @@ func (b *Backend) Defer(ctx context.Context, l store.Lease, outcome string, dela
 			d.Try-- // nothing ran: the number is given back
 		}
 		d.Outcome = outcome
-		d.NotBefore = 0
-		var nb int64
-		if delay > 0 {
-			nb = t.now + ms(delay)
-			d.NotBefore = nb
-		}
-		if err := t.enqueue(x, &d, d.Prio, nb); err != nil {
-			return err
-		}
-		t.put(x, d)
-		return nil
+		return t.requeue(x, d, delay)
 	})
 }

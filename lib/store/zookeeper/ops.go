@@ -785,18 +785,26 @@ func (b *Backend) Fail(ctx context.Context, l store.Lease, outcome string, maxRe
 			t.put(x, d)
 			return nil
 		}
-		var nb int64
-		if delay > 0 {
-			nb = t.now + ms(delay)
-			d.NotBefore = nb
-		}
-		if err := t.enqueue(x, &d, d.Prio, nb); err != nil {
-			return err
-		}
-		t.put(x, d)
-		return nil
+		return t.requeue(x, d, delay)
 	})
 	return final, err
+}
+
+// requeue puts d, whose lease was cleared, back on its queue, claimable
+// after delay (at once for 0), and writes it: a Fail that retries, or a
+// Defer.
+func (t *txn) requeue(x *rec, d jobData, delay time.Duration) error {
+	d.NotBefore = 0
+	var nb int64
+	if delay > 0 {
+		nb = t.now + ms(delay)
+		d.NotBefore = nb
+	}
+	if err := t.enqueue(x, &d, d.Prio, nb); err != nil {
+		return err
+	}
+	t.put(x, d)
+	return nil
 }
 
 // Park is bubble-up: see store.Backend. A child with more parents and
