@@ -55,7 +55,7 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 func run(ctx context.Context, t *cli.Tool, f *flags, rest []string) error {
 	switch {
 	case len(rest) > 0:
-		return cli.Usagef("unexpected argument %q", rest[0])
+		return cli.NoArgs(rest)
 	case f.App == "":
 		return cli.Usagef("no app: give -a APP or set STOLOS_APP_NAME")
 	case f.N < 1:

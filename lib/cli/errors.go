@@ -39,6 +39,15 @@ func Usagef(format string, args ...any) error {
 	return &exitError{status: Usage, err: fmt.Errorf(format, args...), usage: true}
 }
 
+// NoArgs is the usage error of a tool that takes no arguments given some
+// (rest, what its flags left), or nil.
+func NoArgs(rest []string) error {
+	if len(rest) > 0 {
+		return Usagef("unexpected argument %q", rest[0])
+	}
+	return nil
+}
+
 // Invalid is a usage error (exit status Usage) printed without the usage
 // line, which would not help: a bad environment value or configuration,
 // an unknown app.

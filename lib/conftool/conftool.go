@@ -45,7 +45,7 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 func run(ctx context.Context, t *cli.Tool, f *flags, rest []string) error {
 	switch {
 	case len(rest) > 0:
-		return cli.Usagef("unexpected argument %q", rest[0])
+		return cli.NoArgs(rest)
 	case (f.Load != "") == f.Dump:
 		return cli.Usagef("give -load FILE or -dump")
 	case f.Load != "" && f.Config.Backend != "redis":

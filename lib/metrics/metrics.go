@@ -76,7 +76,7 @@ func run(ctx context.Context, t *cli.Tool, f *flags, rest []string) error {
 	var addr string
 	switch {
 	case len(rest) > 0:
-		return cli.Usagef("no arguments expected, got %q", rest[0])
+		return cli.NoArgs(rest)
 	case f.Window < 0:
 		return cli.Usagef("-window: want a duration of 0 or more, got %v", f.Window)
 	case f.Out != "" && f.Listen != "":

@@ -56,8 +56,8 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 // run opens the backend, listens, writes the address and serves until a
 // signal ends ctx.
 func run(ctx context.Context, t *cli.Tool, f *flags, rest []string) error {
-	if len(rest) > 0 {
-		return cli.Usagef("takes no arguments, got %q", rest[0])
+	if err := cli.NoArgs(rest); err != nil {
+		return err
 	}
 	addr, err := cli.ListenAddr(f.Listen)
 	if err != nil {
