@@ -377,6 +377,10 @@ func (n noWrites) Fail(context.Context, store.Lease, string, int, time.Duration)
 	return false, n.write("Fail")
 }
 
+func (n noWrites) Defer(context.Context, store.Lease, string, time.Duration) error {
+	return n.write("Defer")
+}
+
 func (n noWrites) Park(context.Context, store.Lease, []store.Ref, []store.Node) (store.ParkResult, error) {
 	return store.ParkResult{}, n.write("Park")
 }
