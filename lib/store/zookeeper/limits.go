@@ -3,6 +3,7 @@ package zookeeper
 import (
 	"context"
 	"fmt"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -87,9 +88,13 @@ func (b *Backend) readSlots(ctx context.Context, limits []store.Limit, n int, en
 			return nil, 0, "", err
 		}
 		byNum := map[int]slot{}
+		there := map[int]bool{}
 		counted := map[store.Ref]bool{}
 		for k, s := range taken {
 			num, err := strconv.Atoi(names[k])
+			if err == nil {
+				there[num] = true
+			}
 			live := s.version >= 0 && s.job.App != "" && s.job != ending && jobs[k].Owner != "" && jobs[k].Until.UnixMilli() > now && !counted[s.job]
 			if live {
 				counted[s.job] = true
@@ -99,10 +104,14 @@ func (b *Backend) readSlots(ctx context.Context, limits []store.Limit, n int, en
 				byNum[num] = s
 			}
 		}
-		for num := range l.Max {
-			if s, ok := byNum[num]; ok {
-				free[i] = append(free[i], s)
-			} else if !slices.Contains(names, strconv.Itoa(num)) {
+		// The free slots that are there, then as many missing ones (the
+		// lowest) as make n: the work is in the slots there and n, not in
+		// Max, which may be large.
+		for _, num := range slices.Sorted(maps.Keys(byNum)) {
+			free[i] = append(free[i], byNum[num])
+		}
+		for num := 0; num < l.Max && len(free[i]) < n; num++ {
+			if !there[num] {
 				free[i] = append(free[i], slot{path: dir + "/" + strconv.Itoa(num), version: -1})
 			}
 		}
