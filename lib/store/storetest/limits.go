@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -120,6 +121,92 @@ func (s suite) testLimits(t *testing.T) {
 	checkClaimed(t, "claim of the last a jobs", claimAs(t, b1, limitedReq("a", "w1", 5)), 2, "")
 }
 
+// testLimitsHandover: a limit's slot passes between backends, each of
+// which saw it free last (a backend may keep what it learned of the slots
+// its own leases held): a claim never takes one another backend took
+// meanwhile. Then workers of two backends, with a limit of 2, claim and
+// complete (in two steps, and in one) until the queue is empty, and the
+// jobs they hold at once, counted between a claim's return and its
+// completion's call (within the leases), never pass 2.
+func (s suite) testLimitsHandover(t *testing.T) {
+	b1, spec := s.open(t)
+	b2 := s.openSpec(t, spec)
+	var items []store.SubmitItem
+	for i := range 46 {
+		items = append(items, item("a", strconv.Itoa(i), 100))
+	}
+	submit(t, b1, items...)
+	one := store.Limit{Name: "app a", Max: 1, Apps: []string{"a"}}
+	req := func(owner string) store.ClaimRequest {
+		r := claimReq("a", owner, 1, longLease)
+		r.Limits = []store.Limit{one}
+		return r
+	}
+	r1 := claimAs(t, b1, req("w1"))
+	checkClaimed(t, "claim of b1", r1, 1, "")
+	complete(t, b1, r1.Leases[0])
+	r2 := claimAs(t, b2, req("w2"))
+	checkClaimed(t, "claim of b2 after b1's completion", r2, 1, "")
+	checkClaimed(t, "claim of b1 while b2 holds the slot", claimAs(t, b1, req("w1")), 0, "app a")
+	r3, done, err := store.CompleteClaim(ctx(t), b2, r2.Leases[0], "exit 0", nil, req("w2"))
+	if done != nil || err != nil {
+		t.Fatalf("complete and claim: %v, %v", done, err)
+	}
+	checkClaimed(t, "complete and claim of b2", r3, 1, "")
+	checkClaimed(t, "claim of b1 after b2's complete and claim", claimAs(t, b1, req("w1")), 0, "app a")
+	if err := b2.Release(ctx(t), r3.Leases[0]); err != nil {
+		t.Fatal(err)
+	}
+	r4 := claimAs(t, b1, req("w1"))
+	checkClaimed(t, "claim of b1 after b2's release", r4, 1, "")
+	complete(t, b1, r4.Leases[0])
+
+	two := store.Limit{Name: "pool p", Max: 2, Apps: []string{"a", "b"}}
+	var running, most atomic.Int32
+	errs := make(chan error, 4)
+	for w := range 4 {
+		be := []store.Backend{b1, b2}[w%2]
+		go func() {
+			r := claimReq("a", "w"+strconv.Itoa(w), 1, longLease)
+			r.Limits = []store.Limit{two}
+			errs <- func() error {
+				res, err := be.Claim(context.Background(), r)
+				for err == nil && (len(res.Leases) > 0 || res.Limited != "") {
+					if len(res.Leases) == 0 {
+						res, err = be.Claim(context.Background(), r)
+						continue
+					}
+					n := running.Add(1)
+					for m := most.Load(); n > m && !most.CompareAndSwap(m, n); m = most.Load() {
+					}
+					running.Add(-1)
+					if w < 2 {
+						if err = be.Complete(context.Background(), res.Leases[0], "exit 0", nil); err == nil {
+							res, err = be.Claim(context.Background(), r)
+						}
+					} else {
+						var done error
+						res, done, err = store.CompleteClaim(context.Background(), be, res.Leases[0], "exit 0", nil, r)
+						err = errors.Join(done, err)
+					}
+				}
+				return err
+			}()
+		}()
+	}
+	for range 4 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if m := most.Load(); m > 2 {
+		t.Fatalf("%d jobs held at once under a limit of 2", m)
+	}
+	for i := range 46 {
+		checkJob(t, b1, ref("a", strconv.Itoa(i)), view{State: store.Completed, Outcome: "exit 0"})
+	}
+}
+
 // testLimitsBadInput: limits that make no sense are refused, and change
 // nothing.
 func (s suite) testLimitsBadInput(t *testing.T) {
@@ -144,18 +231,31 @@ func (s suite) testLimitsBadInput(t *testing.T) {
 	checkJob(t, b, ref("a", "1"), pendingQueued(100))
 }
 
-// BenchLimits measures what limits cost a claim and completion. Each
-// iteration (b.N, 1 for a benchmark time under the time one takes, as
-// `make bench`'s default) runs blocks of four rounds in the order ABBA (so
-// that both sides see the same load, and neither always runs on the data
-// the other left): in each round two workers claim and complete jobs
-// (jobs of them, in an app of the round's own) one at a time, without
-// limits (A) or with an app limit and a pool that never bind (B). It
-// reports the median wall time and CPU time (of this process: all of it
-// for the local backend, the client's for the others) per job of each
-// side, and the median over the blocks of each side's ratio, limited over
-// none: the figures of one block are measured side by side.
+// BenchLimits measures what limits cost a claim and completion, in two
+// sub-benchmarks: Separate, a Claim and then a Complete of each job, and
+// Worker, a Claim and then CompleteClaim (the completion and the next
+// claim in one step), as a stolos-exec -loop worker does. Each iteration
+// (b.N, 1 for a benchmark time under the time one takes, as `make
+// bench`'s default) runs blocks of four rounds in the order ABBA (so that
+// both sides see the same load, and neither always runs on the data the
+// other left): in each round two workers claim and complete jobs (jobs of
+// them, in an app of the round's own) one at a time, without limits (A)
+// or with an app limit and a pool that never bind (B). It reports the
+// median wall time and CPU time (of this process: all of it for the local
+// backend, the client's for the others) per job of each side, and the
+// median over the blocks of each side's ratio, limited over none: the
+// figures of one block are measured side by side.
 func BenchLimits(b *testing.B, h Harness, jobs int) {
+	for _, worker := range []bool{false, true} {
+		name := "Separate"
+		if worker {
+			name = "Worker"
+		}
+		b.Run(name, func(b *testing.B) { benchLimits(b, h, jobs, worker) })
+	}
+}
+
+func benchLimits(b *testing.B, h Harness, jobs int, worker bool) {
 	const blocks = 3
 	spec := h.New(b)
 	bs := make([]store.Backend, 2)
@@ -174,7 +274,7 @@ func BenchLimits(b *testing.B, h Harness, jobs int) {
 		for range blocks {
 			var wall, cpu [2]float64 // none, limited
 			for k := range 4 {
-				w, c := limitsRound(b, bs, "a"+strconv.Itoa(r), jobs, k == 1 || k == 2)
+				w, c := limitsRound(b, bs, "a"+strconv.Itoa(r), jobs, k == 1 || k == 2, worker)
 				r++
 				if k == 1 || k == 2 {
 					limited, limitedCPU = append(limited, w), append(limitedCPU, c)
@@ -196,10 +296,11 @@ func BenchLimits(b *testing.B, h Harness, jobs int) {
 }
 
 // limitsRound queues jobs jobs of app, which the workers bs then claim and
-// complete one at a time, with limits that never bind if limited; it
+// complete one at a time (a CompleteClaim after the first Claim if
+// worker), with limits that never bind if limited; it
 // returns the wall and CPU time per job, in nanoseconds (the queueing is
 // not timed).
-func limitsRound(b *testing.B, bs []store.Backend, app string, jobs int, limited bool) (float64, float64) {
+func limitsRound(b *testing.B, bs []store.Backend, app string, jobs int, limited, worker bool) (float64, float64) {
 	b.StopTimer()
 	var items []store.SubmitItem
 	for i := range jobs {
@@ -229,6 +330,15 @@ func limitsRound(b *testing.B, bs []store.Backend, app string, jobs int, limited
 				res, err := be.Claim(context.Background(), req)
 				if err != nil || len(res.Leases) == 0 {
 					errs <- err
+					return
+				}
+				if worker {
+					var done error
+					res, done, err = store.CompleteClaim(context.Background(), be, res.Leases[0], "exit 0", nil, req)
+					for err == nil && done == nil && len(res.Leases) > 0 {
+						res, done, err = store.CompleteClaim(context.Background(), be, res.Leases[0], "exit 0", nil, req)
+					}
+					errs <- errors.Join(done, err)
 					return
 				}
 				if err := be.Complete(context.Background(), res.Leases[0], "exit 0", nil); err != nil {
