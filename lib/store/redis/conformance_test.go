@@ -15,8 +15,9 @@ var harness = storetest.Harness{New: newSpec, Open: openSpec}
 
 func TestConformance(t *testing.T) { storetest.Run(t, harness) }
 
-// BenchmarkLimits: claim and complete without and with limits (storetest).
-func BenchmarkLimits(b *testing.B) { storetest.BenchLimits(b, harness) }
+// BenchmarkLimits: claim and complete without and with limits
+// (storetest), rounds of 1,000 jobs.
+func BenchmarkLimits(b *testing.B) { storetest.BenchLimits(b, harness, 1000) }
 
 // No call blocks past its deadline when the server stops answering.
 func TestPartitioned(t *testing.T) {

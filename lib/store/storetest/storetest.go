@@ -168,6 +168,7 @@ func (s suite) cases() []testCase {
 		{"ReaddKilled", s.testReaddKilled},
 		{"Limits", s.testLimits},
 		{"LimitsBadInput", s.testLimitsBadInput},
+		{"LimitsHandover", s.testLimitsHandover},
 	}
 }
 
