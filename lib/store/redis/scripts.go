@@ -310,7 +310,8 @@ return d
 // Claim: app, owner, n, lease (µs), transferable, max retry, the number of
 // limits, and each limit's name, max, number of apps and apps (see
 // store.Limit: n shrinks to the room they leave, their apps' live leases
-// counted by ZCOUNT of lq and lh). Moves expired
+// counted by ZCOUNT of lq and lh when the leases there, ZCARD, leave less).
+// Moves expired
 // leases (counting abandoned attempts, failing the jobs that reach max
 // retry) and due delayed entries back first, then pops up to n pending jobs
 // off the head of the queue, consuming entries of jobs that are not pending
@@ -343,13 +344,24 @@ for _, id in ipairs(redis.call('ZRANGEBYSCORE', k .. 'd', '-inf', I(now), 'LIMIT
   redis.call('HDEL', h, 'nb')
   place(app, id, h)
 end
-local by, ai = '', 9
+local by, ai, held, live = '', 9, {}, {}
 for _ = 1, tonumber(ARGV[8]) do
   local name, mx, na = ARGV[ai], tonumber(ARGV[ai + 1]), tonumber(ARGV[ai + 2])
+  -- The leases held (ZCARD, each app once) bound the live ones: those
+  -- are counted (ZCOUNT past now) only when the bound leaves less room.
   local run = 0
   for j = 1, na do
-    local kj = K(ARGV[ai + 2 + j])
-    run = run + redis.call('ZCOUNT', kj .. 'lq', '(' .. I(now), '+inf') + redis.call('ZCOUNT', kj .. 'lh', '(' .. I(now), '+inf')
+    local a = ARGV[ai + 2 + j]
+    if not held[a] then held[a] = redis.call('ZCARD', K(a) .. 'lq') + redis.call('ZCARD', K(a) .. 'lh') end
+    run = run + held[a]
+  end
+  if mx - run < n then
+    run = 0
+    for j = 1, na do
+      local a = ARGV[ai + 2 + j]
+      if not live[a] then live[a] = redis.call('ZCOUNT', K(a) .. 'lq', '(' .. I(now), '+inf') + redis.call('ZCOUNT', K(a) .. 'lh', '(' .. I(now), '+inf') end
+      run = run + live[a]
+    end
   end
   if mx - run < n then n, by = math.max(mx - run, 0), name end
   ai = ai + 3 + na
