@@ -35,6 +35,10 @@ func TestConformance(t *testing.T) { storetest.Run(t, harness()) }
 // BenchmarkLimits: claim and complete without and with limits (storetest).
 func BenchmarkLimits(b *testing.B) { storetest.BenchLimits(b, harness()) }
 
+// BenchmarkClaimAcross: claim and complete across two apps against app by
+// app (storetest).
+func BenchmarkClaimAcross(b *testing.B) { storetest.BenchClaimAcross(b, harness()) }
+
 func TestOpenErrors(t *testing.T) {
 	dir := t.TempDir()
 	missing := filepath.Join(dir, "no", "such", "stolos.db")
