@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -120,6 +121,92 @@ func (s suite) testLimits(t *testing.T) {
 	checkClaimed(t, "claim of the last a jobs", claimAs(t, b1, limitedReq("a", "w1", 5)), 2, "")
 }
 
+// testLimitsHandover: a limit's slot passes between backends, each of
+// which saw it free last (a backend may keep what it learned of the slots
+// its own leases held): a claim never takes one another backend took
+// meanwhile. Then workers of two backends, with a limit of 2, claim and
+// complete (in two steps, and in one) until the queue is empty, and the
+// jobs they hold at once, counted between a claim's return and its
+// completion's call (within the leases), never pass 2.
+func (s suite) testLimitsHandover(t *testing.T) {
+	b1, spec := s.open(t)
+	b2 := s.openSpec(t, spec)
+	var items []store.SubmitItem
+	for i := range 46 {
+		items = append(items, item("a", strconv.Itoa(i), 100))
+	}
+	submit(t, b1, items...)
+	one := store.Limit{Name: "app a", Max: 1, Apps: []string{"a"}}
+	req := func(owner string) store.ClaimRequest {
+		r := claimReq("a", owner, 1, longLease)
+		r.Limits = []store.Limit{one}
+		return r
+	}
+	r1 := claimAs(t, b1, req("w1"))
+	checkClaimed(t, "claim of b1", r1, 1, "")
+	complete(t, b1, r1.Leases[0])
+	r2 := claimAs(t, b2, req("w2"))
+	checkClaimed(t, "claim of b2 after b1's completion", r2, 1, "")
+	checkClaimed(t, "claim of b1 while b2 holds the slot", claimAs(t, b1, req("w1")), 0, "app a")
+	r3, done, err := store.CompleteClaim(ctx(t), b2, r2.Leases[0], "exit 0", nil, req("w2"))
+	if done != nil || err != nil {
+		t.Fatalf("complete and claim: %v, %v", done, err)
+	}
+	checkClaimed(t, "complete and claim of b2", r3, 1, "")
+	checkClaimed(t, "claim of b1 after b2's complete and claim", claimAs(t, b1, req("w1")), 0, "app a")
+	if err := b2.Release(ctx(t), r3.Leases[0]); err != nil {
+		t.Fatal(err)
+	}
+	r4 := claimAs(t, b1, req("w1"))
+	checkClaimed(t, "claim of b1 after b2's release", r4, 1, "")
+	complete(t, b1, r4.Leases[0])
+
+	two := store.Limit{Name: "pool p", Max: 2, Apps: []string{"a", "b"}}
+	var running, most atomic.Int32
+	errs := make(chan error, 4)
+	for w := range 4 {
+		be := []store.Backend{b1, b2}[w%2]
+		go func() {
+			r := claimReq("a", "w"+strconv.Itoa(w), 1, longLease)
+			r.Limits = []store.Limit{two}
+			errs <- func() error {
+				res, err := be.Claim(context.Background(), r)
+				for err == nil && (len(res.Leases) > 0 || res.Limited != "") {
+					if len(res.Leases) == 0 {
+						res, err = be.Claim(context.Background(), r)
+						continue
+					}
+					n := running.Add(1)
+					for m := most.Load(); n > m && !most.CompareAndSwap(m, n); m = most.Load() {
+					}
+					running.Add(-1)
+					if w < 2 {
+						if err = be.Complete(context.Background(), res.Leases[0], "exit 0", nil); err == nil {
+							res, err = be.Claim(context.Background(), r)
+						}
+					} else {
+						var done error
+						res, done, err = store.CompleteClaim(context.Background(), be, res.Leases[0], "exit 0", nil, r)
+						err = errors.Join(done, err)
+					}
+				}
+				return err
+			}()
+		}()
+	}
+	for range 4 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if m := most.Load(); m > 2 {
+		t.Fatalf("%d jobs held at once under a limit of 2", m)
+	}
+	for i := range 46 {
+		checkJob(t, b1, ref("a", strconv.Itoa(i)), view{State: store.Completed, Outcome: "exit 0"})
+	}
+}
+
 // testLimitsBadInput: limits that make no sense are refused, and change
 // nothing.
 func (s suite) testLimitsBadInput(t *testing.T) {
@@ -144,15 +231,32 @@ func (s suite) testLimitsBadInput(t *testing.T) {
 	checkJob(t, b, ref("a", "1"), pendingQueued(100))
 }
 
-// BenchLimits measures what limits cost a claim and completion: rounds
-// of b.N jobs claimed and completed one at a time by two workers, without
-// limits and with an app limit and a pool that never bind, alternating
-// in the order ABBA (so that both see the same load, and neither always
-// runs on the data the other left), each round in an app of its own. It
-// reports the median time and CPU time (of this process: all of it for
-// the local backend) per job of each, and their ratios.
-func BenchLimits(b *testing.B, h Harness) {
-	const rounds = 5
+// BenchLimits measures what limits cost a claim and completion, in two
+// sub-benchmarks: Separate, a Claim and then a Complete of each job, and
+// Worker, a Claim and then CompleteClaim (the completion and the next
+// claim in one step), as a stolos-exec -loop worker does. Each iteration
+// (b.N, 1 for a benchmark time under the time one takes, as `make
+// bench`'s default) runs blocks of four rounds in the order ABBA (so that
+// both sides see the same load, and neither always runs on the data the
+// other left): in each round two workers claim and complete jobs (jobs of
+// them, in an app of the round's own) one at a time, without limits (A)
+// or with an app limit and a pool that never bind (B). It reports the
+// median wall time and CPU time (of this process: all of it for the local
+// backend, the client's for the others) per job of each side, and the
+// median over the blocks of each side's ratio, limited over none: the
+// figures of one block are measured side by side.
+func BenchLimits(b *testing.B, h Harness, jobs int) {
+	for _, worker := range []bool{false, true} {
+		name := "Separate"
+		if worker {
+			name = "Worker"
+		}
+		b.Run(name, func(b *testing.B) { benchLimits(b, h, jobs, worker) })
+	}
+}
+
+func benchLimits(b *testing.B, h Harness, jobs int, worker bool) {
+	const blocks = 3
 	spec := h.New(b)
 	bs := make([]store.Backend, 2)
 	for i := range bs {
@@ -163,69 +267,93 @@ func BenchLimits(b *testing.B, h Harness) {
 		defer be.Close()
 		bs[i] = be
 	}
-	var none, limited, noneCPU, limitedCPU []float64
+	var none, limited, noneCPU, limitedCPU, ratio, ratioCPU []float64
+	r := 0
 	b.ResetTimer()
-	for r := range 2 * rounds {
-		b.StopTimer()
-		app := "a" + strconv.Itoa(r)
-		var items []store.SubmitItem
-		for i := 0; i < b.N; i++ {
-			items = append(items, item(app, strconv.Itoa(i), 100))
-			if len(items) == store.Batch || i == b.N-1 {
-				if _, err := bs[0].Submit(context.Background(), items); err != nil {
-					b.Fatal(err)
+	for range b.N {
+		for range blocks {
+			var wall, cpu [2]float64 // none, limited
+			for k := range 4 {
+				w, c := limitsRound(b, bs, "a"+strconv.Itoa(r), jobs, k == 1 || k == 2, worker)
+				r++
+				if k == 1 || k == 2 {
+					limited, limitedCPU = append(limited, w), append(limitedCPU, c)
+					wall[1], cpu[1] = wall[1]+w, cpu[1]+c
+				} else {
+					none, noneCPU = append(none, w), append(noneCPU, c)
+					wall[0], cpu[0] = wall[0]+w, cpu[0]+c
 				}
-				items = items[:0]
 			}
-		}
-		var limits []store.Limit
-		if r%4 == 1 || r%4 == 2 { // none, limited, limited, none, ...: neither always goes second
-			limits = []store.Limit{
-				{Name: "app " + app, Max: 1 << 20, Apps: []string{app}},
-				{Name: "pool p", Max: 1 << 20, Apps: []string{app, "b"}},
-			}
-		}
-		b.StartTimer()
-		start, cpu := time.Now(), cpuTime()
-		errs := make(chan error, len(bs))
-		for w, be := range bs {
-			go func() {
-				req := claimReq(app, "w"+strconv.Itoa(w), 1, longLease)
-				req.Limits = limits
-				for {
-					res, err := be.Claim(context.Background(), req)
-					if err != nil || len(res.Leases) == 0 {
-						errs <- err
-						return
-					}
-					if err := be.Complete(context.Background(), res.Leases[0], "exit 0", nil); err != nil {
-						errs <- err
-						return
-					}
-				}
-			}()
-		}
-		for range bs {
-			if err := <-errs; err != nil {
-				b.Fatal(err)
-			}
-		}
-		per := float64(time.Since(start).Nanoseconds()) / float64(b.N)
-		perCPU := float64((cpuTime() - cpu).Nanoseconds()) / float64(b.N)
-		if limits == nil {
-			none, noneCPU = append(none, per), append(noneCPU, perCPU)
-		} else {
-			limited, limitedCPU = append(limited, per), append(limitedCPU, perCPU)
+			ratio, ratioCPU = append(ratio, wall[1]/wall[0]), append(ratioCPU, cpu[1]/cpu[0])
 		}
 	}
-	mn, ml := median(none), median(limited)
-	cn, cl := median(noneCPU), median(limitedCPU)
-	b.ReportMetric(mn, "none-ns/job")
-	b.ReportMetric(ml, "limited-ns/job")
-	b.ReportMetric(ml/mn, "limited/none")
-	b.ReportMetric(cn, "none-cpu-ns/job")
-	b.ReportMetric(cl, "limited-cpu-ns/job")
-	b.ReportMetric(cl/cn, "limited/none-cpu")
+	b.ReportMetric(median(none), "none-ns/job")
+	b.ReportMetric(median(limited), "limited-ns/job")
+	b.ReportMetric(median(ratio), "limited/none")
+	b.ReportMetric(median(noneCPU), "none-cpu-ns/job")
+	b.ReportMetric(median(limitedCPU), "limited-cpu-ns/job")
+	b.ReportMetric(median(ratioCPU), "limited/none-cpu")
+}
+
+// limitsRound queues jobs jobs of app, which the workers bs then claim and
+// complete one at a time (a CompleteClaim after the first Claim if
+// worker), with limits that never bind if limited; it
+// returns the wall and CPU time per job, in nanoseconds (the queueing is
+// not timed).
+func limitsRound(b *testing.B, bs []store.Backend, app string, jobs int, limited, worker bool) (float64, float64) {
+	b.StopTimer()
+	var items []store.SubmitItem
+	for i := range jobs {
+		items = append(items, item(app, strconv.Itoa(i), 100))
+		if len(items) == store.Batch || i == jobs-1 {
+			if _, err := bs[0].Submit(context.Background(), items); err != nil {
+				b.Fatal(err)
+			}
+			items = items[:0]
+		}
+	}
+	var limits []store.Limit
+	if limited {
+		limits = []store.Limit{
+			{Name: "app " + app, Max: 1 << 20, Apps: []string{app}},
+			{Name: "pool p", Max: 1 << 20, Apps: []string{app, "b"}},
+		}
+	}
+	b.StartTimer()
+	start, cpu := time.Now(), cpuTime()
+	errs := make(chan error, len(bs))
+	for w, be := range bs {
+		go func() {
+			req := claimReq(app, "w"+strconv.Itoa(w), 1, longLease)
+			req.Limits = limits
+			for {
+				res, err := be.Claim(context.Background(), req)
+				if err != nil || len(res.Leases) == 0 {
+					errs <- err
+					return
+				}
+				if worker {
+					var done error
+					res, done, err = store.CompleteClaim(context.Background(), be, res.Leases[0], "exit 0", nil, req)
+					for err == nil && done == nil && len(res.Leases) > 0 {
+						res, done, err = store.CompleteClaim(context.Background(), be, res.Leases[0], "exit 0", nil, req)
+					}
+					errs <- errors.Join(done, err)
+					return
+				}
+				if err := be.Complete(context.Background(), res.Leases[0], "exit 0", nil); err != nil {
+					errs <- err
+					return
+				}
+			}
+		}()
+	}
+	for range bs {
+		if err := <-errs; err != nil {
+			b.Fatal(err)
+		}
+	}
+	return float64(time.Since(start).Nanoseconds()) / float64(jobs), float64((cpuTime() - cpu).Nanoseconds()) / float64(jobs)
 }
 
 // cpuTime is the CPU time this process has used.

@@ -169,6 +169,7 @@ func (s suite) cases() []testCase {
 		{"ReaddKilled", s.testReaddKilled},
 		{"Limits", s.testLimits},
 		{"LimitsBadInput", s.testLimitsBadInput},
+		{"LimitsHandover", s.testLimitsHandover},
 	}
 }
 

@@ -106,6 +106,7 @@ type Backend struct {
 	counted  map[string]bool      // per app: its counts are kept (counts.go)
 	shards   map[string]shard     // per app: this backend's shard of its counts
 	parents  store.ParentMemo     // children's parents (fanin.go)
+	slots    slotCache            // limits' slots this backend knows (limits.go)
 	// clock is the time leases are measured by: time.Now; tests change it
 	// to put a host's clock off (test-only).
 	clock  func() time.Time
@@ -285,6 +286,7 @@ func newBackend(conn *zk.Conn, hosts, chroot string, keep int) *Backend {
 		present: map[string]time.Time{},
 		counted: map[string]bool{},
 		shards:  map[string]shard{},
+		slots:   slotCache{held: map[store.Ref]heldSlots{}, free: map[string][]slot{}},
 		clock:   time.Now,
 	}
 }

@@ -1,8 +1,10 @@
 package zookeeper
 
 import (
+	"cmp"
 	"context"
 	"fmt"
+	"path"
 	"slices"
 	"strconv"
 	"strings"
@@ -58,6 +60,7 @@ func (b *Backend) readSlots(ctx context.Context, limits []store.Limit, n int, en
 			return nil, 0, "", b.wrap(dir, err)
 		}
 		taken := make([]slot, len(names))
+		mtime := make([]int64, len(names))
 		if err := parallel(len(names), func(k int) error {
 			p := dir + "/" + names[k]
 			return b.retry(ctx, func() error {
@@ -70,6 +73,7 @@ func (b *Backend) readSlots(ctx context.Context, limits []store.Limit, n int, en
 					return err
 				}
 				taken[k] = slot{path: p, version: st.Version}
+				mtime[k] = st.Mtime
 				if app, id, ok := strings.Cut(string(data), "\t"); ok {
 					taken[k].job = store.Ref{App: app, JobID: id}
 				}
@@ -86,25 +90,45 @@ func (b *Backend) readSlots(ctx context.Context, limits []store.Limit, n int, en
 		if err != nil {
 			return nil, 0, "", err
 		}
-		byNum := map[int]slot{}
+		exist := map[int]bool{}
+		var old []int // free slots there, by index in taken
 		counted := map[store.Ref]bool{}
 		for k, s := range taken {
 			num, err := strconv.Atoi(names[k])
+			if err == nil && num < l.Max {
+				exist[num] = true
+			}
 			live := s.version >= 0 && s.job.App != "" && s.job != ending && jobs[k].Owner != "" && jobs[k].Until.UnixMilli() > now && !counted[s.job]
 			if live {
 				counted[s.job] = true
 				running[i]++
 			}
 			if err == nil && num < l.Max && !live {
-				byNum[num] = s
+				old = append(old, k)
 			}
 		}
-		for num := range l.Max {
-			if s, ok := byNum[num]; ok {
-				free[i] = append(free[i], s)
-			} else if !slices.Contains(names, strconv.Itoa(num)) {
-				free[i] = append(free[i], slot{path: dir + "/" + strconv.Itoa(num), version: -1})
+		// The free slots that are there, least lately written first
+		// (one lately freed is likely another backend's next, which it
+		// knows free: see knownFree), and as many missing ones (the
+		// lowest) as make n; the missing ones first unless a free one
+		// there would be left: a claim takes a slot no other backend
+		// knows free while one is, and there are at most n more slots
+		// than jobs running. The work is in the slots there and n, not in
+		// Max, which may be large.
+		slices.SortStableFunc(old, func(x, y int) int { return cmp.Compare(mtime[x], mtime[y]) })
+		var there, missing []slot
+		for _, k := range old {
+			there = append(there, taken[k])
+		}
+		for num := 0; num < l.Max && len(missing) < n; num++ {
+			if !exist[num] {
+				missing = append(missing, slot{path: dir + "/" + strconv.Itoa(num), version: -1})
 			}
+		}
+		if len(there) > n {
+			free[i] = append(there, missing...)
+		} else {
+			free[i] = append(missing, there...)
 		}
 	}
 	n, by := store.Room(limits, running, n)
@@ -150,11 +174,17 @@ func (t *txn) take(s slotSet, job store.Ref) error {
 		}
 		sl := s[i][k]
 		s[i] = append(s[i][:k:k], s[i][k+1:]...)
+		v := int32(0) // a created node's version
 		if sl.version < 0 {
 			t.add(&zk.CreateRequest{Path: sl.path, Data: data, Acl: t.b.acl})
 		} else {
 			t.add(&zk.SetDataRequest{Path: sl.path, Data: data, Version: sl.version})
+			v = sl.version + 1
 		}
+		if t.took == nil {
+			t.took = map[store.Ref][]slot{}
+		}
+		t.took[job] = append(t.took[job], slot{path: sl.path, version: v, job: job})
 	}
 	return nil
 }
@@ -168,16 +198,179 @@ type limited struct {
 	by   string
 }
 
-// limitsFor reads the slots of req's limits for a claim of n candidates;
-// nil when req has no limits. The lease of ending is taken as ended (the
-// claim's multi-op completes it).
-func (b *Backend) limitsFor(ctx context.Context, req store.ClaimRequest, n int, ending store.Ref) (*limited, error) {
+// limitsFor is the limits of req for a claim of n candidates in t; nil
+// when req has none. The lease ending is taken as ended (the claim's
+// multi-op completes it). The slots this backend knows free do, if each
+// limit has n of them (knownFree); otherwise it reads them (readSlots).
+func (t *txn) limitsFor(req store.ClaimRequest, n int, ending store.Lease) (*limited, error) {
 	if len(req.Limits) == 0 {
 		return nil, nil
 	}
-	free, room, by, err := b.readSlots(ctx, req.Limits, n, ending)
+	if lim := t.knownFree(req.Limits, n, ending); lim != nil {
+		return lim, nil
+	}
+	free, room, by, err := t.b.readSlots(t.ctx, req.Limits, n, ending.Ref)
 	if err != nil {
 		return nil, err
 	}
 	return &limited{free: free, room: room, by: by}, nil
+}
+
+// slotCache is what a backend knows of limits' slots: those its leases
+// took (held, by job), and those known free (free, by limit's node), in
+// knownFree's sense.
+type slotCache struct {
+	held map[store.Ref]heldSlots
+	free map[string][]slot
+}
+
+// heldSlots are the slots a lease of this backend (token) took, each with
+// the version its claim wrote.
+type heldSlots struct {
+	token string
+	slots []slot
+}
+
+// knownFree is the limits of a claim of n jobs made of slots this backend
+// knows free without reading anything, nil unless each limit has n of
+// them. A slot is known free when the lease that wrote it (at its
+// version) was this backend's and ended by a commit of this backend's
+// (completed, failed, released, ...: its job then had no lease), or is
+// ending, which the claim's commit ends. As for readSlots, such a slot
+// stays free until written again, and the commit checks its version: if
+// someone took it meanwhile, the commit fails, and the next attempt does
+// without it. The slots of the backend's known free that it uses are taken
+// off them (t.popped) until the commit settles (slotsSettled).
+func (t *txn) knownFree(limits []store.Limit, n int, ending store.Lease) *limited {
+	b := t.b
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	var mine []slot
+	if h, ok := b.slots.held[ending.Ref]; ok && ending.Token != "" && h.token == ending.Token {
+		mine = h.slots
+	}
+	free := make(slotSet, len(limits))
+	var popped []slot
+	for i, l := range limits {
+		dir := b.p.limit(l.Name)
+		for _, from := range [][]slot{mine, b.slots.free[dir]} {
+			for _, sl := range from {
+				if len(free[i]) < n && path.Dir(sl.path) == dir && slotBelow(sl.path, l.Max) && !slices.Contains(free[i], sl) {
+					free[i] = append(free[i], sl)
+					if !slices.Contains(mine, sl) {
+						popped = append(popped, sl)
+					}
+				}
+			}
+		}
+		if len(free[i]) < n {
+			return nil
+		}
+	}
+	for _, sl := range popped {
+		dir := path.Dir(sl.path)
+		b.slots.free[dir] = slices.DeleteFunc(b.slots.free[dir], func(f slot) bool { return f == sl })
+	}
+	t.popped = append(t.popped, popped...)
+	return &limited{free: free, room: n}
+}
+
+// slotBelow reports whether the slot at p is numbered below max.
+func slotBelow(p string, max int) bool {
+	num, err := strconv.Atoi(path.Base(p))
+	return err == nil && num < max
+}
+
+// slotsSettled updates the backend's known slots after an attempt at a
+// transition: committed (ok), the leases of this backend that the commit
+// ended leave their slots known free, those it took are held under the
+// new leases, and the known free slots it took off and did not use are
+// put back; not committed, those are put back unless the commit failed on
+// one of them (someone else took it).
+func (t *txn) slotsSettled(ok bool) {
+	if len(t.popped) == 0 && len(t.took) == 0 && !t.endsHeld() {
+		return
+	}
+	b := t.b
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if !ok {
+		failed := ""
+		for i, r := range t.res {
+			if r.Error != nil {
+				if i < len(t.sent) {
+					failed = opPath(t.sent[i])
+				}
+				break
+			}
+		}
+		for _, sl := range t.popped {
+			if sl.path != failed {
+				b.slots.free[path.Dir(sl.path)] = append(b.slots.free[path.Dir(sl.path)], sl)
+			}
+		}
+		return
+	}
+	for _, x := range t.order {
+		h, found := b.slots.held[x.ref]
+		if !found || !x.changed {
+			continue
+		}
+		ours := x.orig.Token == h.token || store.IsRevokedOf(x.orig.Token, h.token)
+		switch {
+		case ours && x.cur.Token == "":
+			// The lease ended: its job runs no more under it.
+			for _, sl := range h.slots {
+				b.slots.free[path.Dir(sl.path)] = append(b.slots.free[path.Dir(sl.path)], sl)
+			}
+			delete(b.slots.held, x.ref)
+		case !ours || (x.cur.Token != h.token && !store.IsRevokedOf(x.cur.Token, h.token)):
+			// Another lease: not ours to free.
+			delete(b.slots.held, x.ref)
+		}
+	}
+	used := map[string]bool{}
+	for ref, took := range t.took {
+		for _, sl := range took {
+			used[sl.path] = true
+			dir := path.Dir(sl.path)
+			b.slots.free[dir] = slices.DeleteFunc(b.slots.free[dir], func(f slot) bool { return f.path == sl.path })
+		}
+		if x := t.get(ref); x != nil && x.cur.Token != "" {
+			b.slots.held[ref] = heldSlots{token: x.cur.Token, slots: took}
+		}
+	}
+	for _, sl := range t.popped {
+		if !used[sl.path] {
+			b.slots.free[path.Dir(sl.path)] = append(b.slots.free[path.Dir(sl.path)], sl)
+		}
+	}
+}
+
+// endsHeld reports whether t writes a job a lease of this backend's took
+// slots for.
+func (t *txn) endsHeld() bool {
+	t.b.mu.Lock()
+	defer t.b.mu.Unlock()
+	for _, x := range t.order {
+		if _, ok := t.b.slots.held[x.ref]; ok && x.changed {
+			return true
+		}
+	}
+	return false
+}
+
+// opPath is the node an operation of a multi-op is on.
+func opPath(op any) string {
+	switch op := op.(type) {
+	case *zk.CreateRequest:
+		return op.Path
+	case *zk.SetDataRequest:
+		return op.Path
+	case *zk.DeleteRequest:
+		return op.Path
+	case *zk.CheckVersionRequest:
+		return op.Path
+	}
+	return ""
 }

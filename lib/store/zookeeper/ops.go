@@ -416,7 +416,7 @@ func (b *Backend) spread(cands []candidate) []candidate {
 func (b *Backend) claimSome(ctx context.Context, req store.ClaimRequest, cands []candidate) (store.ClaimResult, error) {
 	var out store.ClaimResult
 	err := b.update(ctx, "claim "+req.App, func(t *txn) error {
-		lim, err := b.limitsFor(ctx, req, len(cands), store.Ref{})
+		lim, err := t.limitsFor(req, len(cands), store.Lease{})
 		if err != nil {
 			return err
 		}
@@ -762,7 +762,7 @@ func (b *Backend) completeClaim(ctx context.Context, l store.Lease, outcome stri
 				return nil
 			}
 			var err error
-			if lim, err = b.limitsFor(ctx, req, req.N, l.Ref); err != nil {
+			if lim, err = t.limitsFor(req, req.N, l); err != nil {
 				return err
 			}
 		}

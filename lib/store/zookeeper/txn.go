@@ -290,6 +290,14 @@ type txn struct {
 	probe   string
 
 	building *kid // the child whose record t starts to build in steps (fanin.go)
+
+	// Limits' slots (limits.go): those the commit gives each job it
+	// claims, and those taken off the backend's known free ones.
+	took   map[store.Ref][]slot
+	popped []slot
+	// The multi-op sent and its answers, if any.
+	sent []any
+	res  []zk.MultiResponse
 }
 
 // add appends an operation on another node than a job's.
@@ -310,9 +318,11 @@ func (b *Backend) update(ctx context.Context, what string, build func(t *txn) er
 			records: map[string]*fnode{}, inSet: map[string]bool{}}
 		if err := build(t); err != nil {
 			t.uncache() // a lost lease, say: forget it
+			t.slotsSettled(false)
 			return err
 		}
 		err := t.commit()
+		t.slotsSettled(err == nil)
 		if !errors.Is(err, errConflict) {
 			return err
 		}
@@ -488,6 +498,7 @@ func (t *txn) commit() error {
 		res, err = t.b.conn.Multi(ops...)
 		return err
 	})
+	t.sent, t.res = ops, res
 	return t.settle(res, err, probe)
 }
 

@@ -91,30 +91,51 @@ func (h *harness) multiApp(kinds []string) error {
 
 // ---- 15: the claim-and-xargs pool, against as many -loop workers
 
-// claimPool is measurement 15: 2,000 jobs of solo run by
-// `stolos-claim -a solo -n 100 | xargs -P 4 -n 1 stolos-exec -a solo` until
-// stolos-claim finds none, against 4 `stolos-exec -loop -a solo` workers.
+// poolBatch is the job ids xargs gives each stolos-exec of the pool
+// recipe: stolos-claim's 100 split among the 4 workers.
+const poolBatch = 25
+
+// claimPool is measurement 15: 2,000 jobs of solo run by the pool recipe,
+// `stolos-claim -a solo -n 100 | xargs -P 4 -n 25 stolos-exec -a solo`
+// until stolos-claim finds none, against 4 `stolos-exec -loop -a solo`
+// workers. The same pool with a process per job (`-n 1`) is measured
+// beside them, with its floor: `xargs -P 4 -n 1` starting a stolos-exec
+// that does nothing (-version) for each of 2,000 ids.
 func (h *harness) claimPool(kinds []string) error {
 	submit := "stolos-expand -a solo " + dates20 + " " + clients100 + " collection_name=x | stolos-submit -a solo"
 	p := strconv.Itoa(poolWorkers)
+	pool := func(n int) string {
+		// The pipe, with stolos-claim's exit status kept (sh has no
+		// pipefail): 1 is "nothing left".
+		return `f=$(mktemp); trap 'rm -f "$f"' EXIT; while :; do s=0; stolos-claim -a solo -n 100 > "$f" || s=$?; ` +
+			`[ $s = 1 ] && break; [ $s = 0 ] || exit $s; xargs -P ` + p + ` -n ` + strconv.Itoa(n) + ` stolos-exec -a solo < "$f"; done`
+	}
 	sides := []side{
 		{"-loop", "stolos-exec -loop -a solo", poolWorkers},
-		// The pipe, with stolos-claim's exit status kept (sh has no pipefail):
-		// 1 is "nothing left".
-		{"claim | xargs", `f=$(mktemp); trap 'rm -f "$f"' EXIT; while :; do s=0; stolos-claim -a solo -n 100 > "$f" || s=$?; ` +
-			`[ $s = 1 ] && break; [ $s = 0 ] || exit $s; xargs -P ` + p + ` -n 1 stolos-exec -a solo < "$f"; done`, 1},
+		{"claim | xargs -n 25", pool(poolBatch), 1},
+		{"claim | xargs -n 1", pool(1), 1},
 	}
-	note("15: %s jobs of solo (`true`); `stolos-claim -a solo -n 100 | xargs -P %d -n 1 stolos-exec -a solo` until stolos-claim exits 1, against %d workers `%s`, %d rounds of each in turn, fresh namespaces, all completed checked",
-		num(chainJobs), poolWorkers, poolWorkers, sides[0].worker, poolRounds)
+	note("15: %s jobs of solo (`true`); `stolos-claim -a solo -n 100 | xargs -P %d -n %d stolos-exec -a solo` until stolos-claim exits 1, against %d workers `%s`, and the same pool with `-n 1`, %d rounds of each in turn, fresh namespaces, all completed checked; the floor of `-n 1` is `xargs -P %d -n 1 stolos-exec -version` over %s ids (a process per job that does nothing)",
+		num(chainJobs), poolWorkers, poolBatch, poolWorkers, sides[0].worker, poolRounds, poolWorkers, num(chainJobs))
 	for _, k := range kinds {
 		load := loadavg()
 		t, err := h.sideBySide(k, submit, []string{"solo"}, chainJobs, sides)
 		if err != nil {
 			return fmt.Errorf("%s: %v", k, err)
 		}
+		var floor time.Duration
+		for range poolRounds {
+			d, err := sh(h.env(), "seq "+strconv.Itoa(chainJobs)+" | xargs -P "+p+" -n 1 stolos-exec -version > /dev/null")
+			if err != nil {
+				return fmt.Errorf("floor: %v", err)
+			}
+			floor += d
+		}
 		ratio := t[1].Seconds() / t[0].Seconds()
-		h.add(result{"15", "claim | xargs -P 4 stolos-exec vs 4 -loop workers, time", k,
+		h.add(result{"15", "claim | xargs -P 4 -n 25 stolos-exec vs 4 -loop workers, time", k,
 			fmt.Sprintf("%s vs %s = %.2fx (load %s)", ms(t[1]/poolRounds), ms(t[0]/poolRounds), ratio, load), "<= 2x", met(ratio <= 2)})
+		h.add(result{"15", "the same with -n 1 (a process per job), and its floor", k,
+			fmt.Sprintf("%s = %.2fx; floor %s = %.2fx", ms(t[2]/poolRounds), t[2].Seconds()/t[0].Seconds(), ms(floor/poolRounds), floor.Seconds()/t[0].Seconds()), "(none)", "-"})
 	}
 	return nil
 }
