@@ -7,56 +7,56 @@ import (
 	"github.com/stolos-sched/stolos/lib/store"
 )
 
-// room is how many jobs, at most n, a claim's limits let it take now, and
-// the limit that allows fewer than n ("" if none): the live leases of each
-// limit's apps are counted in the claim's transaction (one statement for
-// all of them), so two claims never both take a limit's last slot.
-func (tx *txn) room(limits []store.Limit, n int) (int, string, error) {
-	if len(limits) == 0 {
-		return n, "", nil
-	}
+// limitApps is the apps of limits, each once, and for each limit the
+// indexes of its apps there.
+func limitApps(limits []store.Limit) ([]string, [][]int) {
 	var apps []string
 	at := map[string]int{}
-	for _, l := range limits {
-		for _, a := range l.Apps {
-			if _, ok := at[a]; !ok {
-				at[a] = len(apps)
-				apps = append(apps, a)
-			}
-		}
-	}
-	s, err := tx.stmt(runningQuery(len(apps)))
-	if err != nil {
-		return 0, "", err
-	}
-	args := []any{tx.now}
-	dst := make([]any, len(apps))
-	per := make([]int, len(apps))
-	for i, a := range apps {
-		args = append(args, a)
-		dst[i] = &per[i]
-	}
-	if err := s.QueryRowContext(tx.ctx, args...).Scan(dst...); err != nil {
-		return 0, "", err
-	}
-	running := make([]int, len(limits))
+	of := make([][]int, len(limits))
 	for i, l := range limits {
 		for _, a := range l.Apps {
-			running[i] += per[at[a]]
+			k, ok := at[a]
+			if !ok {
+				k = len(apps)
+				at[a] = k
+				apps = append(apps, a)
+			}
+			of[i] = append(of[i], k)
 		}
 	}
-	n, by := store.Room(limits, running, n)
-	return n, by, nil
+	return apps, of
 }
 
-// runningQuery reads the live leases of k apps (?2 to ?k+1) at a time
-// (?1), one column each: runningExpr of each.
-func runningQuery(k int) string {
-	cols := make([]string, k)
-	for i := range cols {
-		e := strings.ReplaceAll(runningExpr, "?2", "?T")
-		e = strings.ReplaceAll(e, "?1", "?"+strconv.Itoa(i+2))
-		cols[i] = strings.ReplaceAll(e, "?T", "?1")
+// room is how many jobs, at most n, a claim's limits let it take, and the
+// limit that allows fewer than n ("" if none), given the live leases of
+// each app of limitApps (per), which the claim's transaction counted (in
+// the statement of waiting), so two claims never both take a limit's last
+// slot.
+func room(limits []store.Limit, of [][]int, per []int, n int) (int, string) {
+	running := make([]int, len(limits))
+	for i := range limits {
+		for _, k := range of[i] {
+			running[i] += per[k]
+		}
 	}
-	return "SELECT " + strings.Join(cols, ", ")
+	return store.Room(limits, running, n)
+}
+
+// waitingQuery is the statement of waiting for k apps: when the app's (?1)
+// first waiting entry wakes, its queue generation, and the live leases at
+// a time (?2) of each of k apps (?3 to ?k+2): runningExpr of each. Made
+// once per k and Backend.
+func (b *Backend) waitingQuery(k int) string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if q, ok := b.waitingQ[k]; ok {
+		return q
+	}
+	q := "SELECT (SELECT min(wake) FROM jobs WHERE app = ?1 AND queued = 1 AND wake > 0), " +
+		"coalesce((SELECT gen FROM apps WHERE app = ?1), 0)"
+	for i := range k {
+		q += ", " + strings.ReplaceAll(runningExpr, "?1", "?"+strconv.Itoa(i+3))
+	}
+	b.waitingQ[k] = q
+	return q
 }

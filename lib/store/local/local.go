@@ -208,6 +208,8 @@ type Backend struct {
 	mu    sync.Mutex
 	seen  map[string]int64     // app -> queue generation seen by the last Claim or Wait
 	stmts map[string]*sql.Stmt // statements prepared on w
+	// waitingQ is the statement of waiting for k apps of limits, by k.
+	waitingQ map[int]string
 
 	parents store.ParentMemo // wide children's parents, read in steps (fanin.go)
 
@@ -261,7 +263,7 @@ func OpenWith(ctx context.Context, path string, o Options) (*Backend, error) {
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
 	b := &Backend{path: abs, keep: o.Keep, bell: abs + "-wake", watch: watch, wl: newWriteLock(abs + "-lock"), w: w, r: r,
-		seen: map[string]int64{}, stmts: map[string]*sql.Stmt{}}
+		seen: map[string]int64{}, stmts: map[string]*sql.Stmt{}, waitingQ: map[int]string{}}
 	if err := b.migrate(ctx); err != nil {
 		b.Close()
 		return nil, fmt.Errorf("open %s: %w", path, err)

@@ -215,7 +215,8 @@ func (tx *txn) claim(req store.ClaimRequest) (store.ClaimResult, error) {
 		return tx.claimApps(req)
 	}
 	var res store.ClaimResult
-	next, gen, err := tx.waiting(req.App)
+	apps, of := limitApps(req.Limits)
+	next, gen, per, err := tx.waiting(req.App, apps)
 	if err != nil {
 		return res, err
 	}
@@ -226,7 +227,7 @@ func (tx *txn) claim(req store.ClaimRequest) (store.ClaimResult, error) {
 		if err != nil {
 			return res, err
 		}
-		if next, _, err = tx.waiting(req.App); err != nil {
+		if next, _, _, err = tx.waiting(req.App, nil); err != nil {
 			return res, err
 		}
 	}
@@ -234,10 +235,7 @@ func (tx *txn) claim(req store.ClaimRequest) (store.ClaimResult, error) {
 		res.Next = time.Unix(0, *next)
 	}
 	tx.seen = append(tx.seen, appGen{req.App, gen})
-	want, by, err := tx.room(req.Limits, req.N)
-	if err != nil {
-		return res, err
-	}
+	want, by := room(req.Limits, of, per, req.N)
 	for {
 		if len(res.Leases) >= want {
 			if by != "" {
@@ -328,17 +326,27 @@ func (tx *txn) jobs(refs []store.Ref) ([]store.Job, error) {
 }
 
 // waiting reads when the app's first waiting entry (a live lease, a retry
-// delay) wakes, nil if none, and its queue generation, in one statement.
-func (tx *txn) waiting(app string) (*int64, int64, error) {
-	s, err := tx.stmt("SELECT (SELECT min(wake) FROM jobs WHERE app = ? AND queued = 1 AND wake > 0), " +
-		"coalesce((SELECT gen FROM apps WHERE app = ?), 0)")
+// delay) wakes, nil if none, its queue generation, and the live leases of
+// each of apps (the apps of a claim's limits), in one statement.
+func (tx *txn) waiting(app string, apps []string) (*int64, int64, []int, error) {
+	s, err := tx.stmt(tx.b.waitingQuery(len(apps)))
 	if err != nil {
-		return nil, 0, err
+		return nil, 0, nil, err
 	}
 	var next *int64
 	var gen int64
-	err = s.QueryRowContext(tx.ctx, app, app).Scan(&next, &gen)
-	return next, gen, err
+	per := make([]int, len(apps))
+	args := []any{app}
+	if len(apps) > 0 {
+		args = append(args, tx.now)
+	}
+	dst := []any{&next, &gen}
+	for i, a := range apps {
+		args = append(args, a)
+		dst = append(dst, &per[i])
+	}
+	err = s.QueryRowContext(tx.ctx, args...).Scan(dst...)
+	return next, gen, per, err
 }
 
 // Acquire takes a lease on one named job (see store.Backend).

@@ -319,7 +319,8 @@ return d
 // their count to maxr (if positive), within the limits given by the
 // arguments from ARGV[li]: their number, and each limit's name, max,
 // number of apps and apps (see store.Limit: n shrinks to the room they
-// leave, their apps' live leases counted by ZCOUNT of lq and lh). It moves
+// leave, their apps' live leases counted by ZCOUNT of lq and lh when the
+// leases there, ZCARD, leave less). It moves
 // expired leases (counting abandoned attempts, failing the jobs that reach
 // max retry) and due delayed entries back first, then pops up to n pending
 // jobs off the head of the queue, consuming entries of jobs that are not
@@ -366,13 +367,24 @@ local function claim(app, owner, n, dur, tr, maxr, li)
     redis.call('HDEL', h, 'nb')
     place(app, id, h)
   end
-  local by, ai = '', li + 1
+  local by, ai, held, live = '', li + 1, {}, {}
   for _ = 1, tonumber(ARGV[li]) do
     local name, mx, na = ARGV[ai], tonumber(ARGV[ai + 1]), tonumber(ARGV[ai + 2])
+    -- The leases held (ZCARD, each app once) bound the live ones: those
+    -- are counted (ZCOUNT past now) only when the bound leaves less room.
     local run = 0
     for j = 1, na do
-      local kj = K(ARGV[ai + 2 + j])
-      run = run + redis.call('ZCOUNT', kj .. 'lq', '(' .. I(now), '+inf') + redis.call('ZCOUNT', kj .. 'lh', '(' .. I(now), '+inf')
+      local a = ARGV[ai + 2 + j]
+      if not held[a] then held[a] = redis.call('ZCARD', K(a) .. 'lq') + redis.call('ZCARD', K(a) .. 'lh') end
+      run = run + held[a]
+    end
+    if mx - run < n then
+      run = 0
+      for j = 1, na do
+        local a = ARGV[ai + 2 + j]
+        if not live[a] then live[a] = redis.call('ZCOUNT', K(a) .. 'lq', '(' .. I(now), '+inf') + redis.call('ZCOUNT', K(a) .. 'lh', '(' .. I(now), '+inf') end
+        run = run + live[a]
+      end
     end
     if mx - run < n then n, by = math.max(mx - run, 0), name end
     ai = ai + 3 + na
