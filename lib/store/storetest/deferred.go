@@ -23,13 +23,13 @@ func (s suite) testDefer(t *testing.T) {
 	}
 	waiting := store.WaitingOutcome(since)
 	before := time.Now()
-	if err := b.Defer(ctx(t), withLog(l), waiting, 300*time.Millisecond); err != nil {
+	if err := b.Defer(ctx(t), withLog(l), waiting, held); err != nil {
 		t.Fatalf("defer: %v", err)
 	}
 	after := time.Now()
 	checkJob(t, b, q1, view{State: store.Pending, Queued: true, Priority: 100, Outcome: waiting})
 	j := getJobs(t, b, q1)[0]
-	checkUntil(t, "not before", j.NotBefore, before, after, 300*time.Millisecond)
+	checkUntil(t, "not before", j.NotBefore, before, after, held)
 	checkHistory(t, b, q1, since)
 
 	// Fenced: the lease is over.

@@ -46,13 +46,13 @@ func (s suite) testHeads(t *testing.T) {
 	}
 
 	// Claimed: the next entry is the head; none once all are claimed.
-	short := claimOne(t, b, "a", shortLease)
+	short := claimOne(t, b, "a", longLease)
 	hint(apps, store.Head{Ready: true, Priority: 50}, store.Head{Ready: true, Priority: -3}, store.Head{})
 	claimOne(t, b, "a", longLease)
 	hint(apps, store.Head{}, store.Head{Ready: true, Priority: -3}, store.Head{})
 
-	// The short lease ends: its entry is claimable again, and the head.
-	waitPast(t, short.Until)
+	// The first lease ends: its entry is claimable again, and the head.
+	expire(t, b, short)
 	hint([]string{"a"}, store.Head{Ready: true, Priority: 10})
 	if l := claimOne(t, b, "a", longLease); l.JobID != "y" {
 		t.Fatalf("claimed %v after the lease ended, want a y", l.Ref)

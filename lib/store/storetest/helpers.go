@@ -17,11 +17,19 @@ import (
 // (ReaddWide took 4 minutes at load 40) does not outlive it.
 const longLease = 10 * time.Minute
 
-// shortLease is a lease a test waits out.
+// shortLease is a lease a test waits out as soon as it has it. A lease that
+// must hold for a few calls before it runs out is taken for longLease and
+// ended by expire; one that cannot be renewed (revoked) is taken for held.
 const shortLease = 150 * time.Millisecond
 
-// deadline bounds every wait on a condition.
-const deadline = 10 * time.Second
+// held is a lease or delay that must outlast a few backend calls before
+// the test waits it out: on a loaded machine (load 20 to 50 on 2 cores) a
+// call can take longer than shortLease, which ended such leases early.
+const held = 3 * time.Second
+
+// deadline bounds every wait on a condition: generously, as it only ends a
+// wait that is wrong, and a loaded machine makes right ones slow.
+const deadline = time.Minute
 
 // tolerance is how far two times may differ when a backend stores them with
 // less than nanosecond precision.
@@ -286,6 +294,19 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
+}
+
+// expire makes l run out as the lease of a worker that stopped renewing it
+// does: it renews l for shortLease, waits until that has passed, and
+// returns the renewed lease (same token, its last Until).
+func expire(t *testing.T, b store.Backend, l store.Lease) store.Lease {
+	t.Helper()
+	nl, err := b.Renew(ctx(t), l, shortLease)
+	if err != nil {
+		t.Fatalf("renew %v for %v: %v", l.Ref, shortLease, err)
+	}
+	waitPast(t, nl.Until)
+	return nl
 }
 
 // waitPast waits until the machine clock is past tm.

@@ -289,11 +289,12 @@ func (s suite) testLeaseExpiry(t *testing.T) {
 	b1, spec := s.open(t)
 	b2 := s.openSpec(t, spec)
 	submit(t, b1, item("q", "1", 100))
-	l1 := claimOne(t, b1, "q", shortLease)
+	l1 := claimOne(t, b1, "q", longLease)
 	r := claim(t, b2, "q", 1, longLease)
 	if len(r.Leases) != 0 || !near(r.Next, l1.Until) {
 		t.Fatalf("claim of a held job: %v next %v, want none and %v", ids(r.Leases), r.Next, l1.Until)
 	}
+	l1 = expire(t, b1, l1)
 	var l2 store.Lease
 	waitFor(t, "claim after lease expiry", func() bool {
 		r := claimAs(t, b2, claimReq("q", "w2", 1, longLease))
@@ -318,7 +319,7 @@ func (s suite) testLeaseExpiry(t *testing.T) {
 func (s suite) testRenew(t *testing.T) {
 	b, _ := s.open(t)
 	submit(t, b, item("q", "1", 100), item("q", "2", 100))
-	l := claimOne(t, b, "q", shortLease)
+	l := claimOne(t, b, "q", held)
 	before := time.Now()
 	l2, err := b.Renew(ctx(t), l, longLease)
 	if err != nil {
@@ -575,10 +576,10 @@ func (s suite) testFailDelay(t *testing.T) {
 	submit(t, b, item("q", "1", 100))
 	l := claimOne(t, b, "q", longLease)
 	before := time.Now()
-	fail(t, b, l, "exit 1", 5, 300*time.Millisecond)
+	fail(t, b, l, "exit 1", 5, held)
 	after := time.Now()
 	j := getJobs(t, b, l.Ref)[0]
-	checkUntil(t, "not before", j.NotBefore, before, after, 300*time.Millisecond)
+	checkUntil(t, "not before", j.NotBefore, before, after, held)
 	submit(t, b, item("q", "2", 200))
 	r := claim(t, b, "q", 5, longLease)
 	if got := ids(r.Leases); !reflect.DeepEqual(got, []string{"2"}) || !near(r.Next, j.NotBefore) {

@@ -15,7 +15,7 @@ func (s suite) testRevokeReadd(t *testing.T) {
 	b, _ := s.open(t)
 	a1, a2 := ref("a", "1"), ref("a", "2")
 	l1 := acquire(t, b, a1, "w1", longLease)
-	l2 := acquire(t, b, a2, "w1", shortLease)
+	l2 := acquire(t, b, a2, "w1", held)
 	for _, r := range []store.Ref{a1, a2} {
 		readd := item(r.App, r.JobID, 5)
 		readd.Readd = true
@@ -58,17 +58,16 @@ func (s suite) testAbandoned(t *testing.T) {
 	b, _ := s.open(t)
 	q1, q2, q3, q4 := ref("q", "1"), ref("q", "2"), ref("q", "3"), ref("q", "4")
 	submit(t, b, item("q", "1", 1), item("q", "2", 2), item("q", "3", 3))
-	req := claimReq("q", "w1", 1, shortLease)
+	req := claimReq("q", "w1", 1, longLease)
 	req.MaxRetry = 2
+	expire(t, b, claimAs(t, b, req).Leases[0])
 	l := claimAs(t, b, req).Leases[0]
-	waitPast(t, l.Until)
-	l = claimAs(t, b, req).Leases[0]
 	if l.Ref != q1 || l.Attempts != 1 {
 		t.Fatalf("claim after an abandoned attempt: %+v, want q 1 with 1 attempt", l)
 	}
 	checkJob(t, b, q1, view{State: store.Pending, Queued: true, Priority: 1, Owner: "w1",
 		Attempts: 1, Outcome: store.AbandonedOutcome("w1")})
-	waitPast(t, l.Until)
+	expire(t, b, l)
 	res := claimAs(t, b, req)
 	if len(res.Leases) != 1 || res.Leases[0].Ref != q2 || res.Leases[0].Attempts != 0 {
 		t.Fatalf("claim after the last abandoned attempt: %+v, want q 2", res.Leases)
@@ -84,13 +83,13 @@ func (s suite) testAbandoned(t *testing.T) {
 		t.Fatalf("release: %v", err)
 	}
 	tr := req
-	tr.Transferable, tr.N = true, 2
+	tr.Transferable, tr.N, tr.Lease = true, 2, shortLease
 	ls := claimAs(t, b, tr).Leases
 	if got := ids(ls); !reflect.DeepEqual(got, []string{"2", "3"}) {
 		t.Fatalf("transferable claim: %v, want [2 3]", got)
 	}
 	waitPast(t, ls[1].Until)
-	l3 := acquire(t, b, q3, "w2", shortLease)
+	l3 := acquire(t, b, q3, "w2", held)
 	setState(t, b, q3, store.Pending, "")
 	waitPast(t, l3.Until)
 	req.N = 2
