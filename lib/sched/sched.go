@@ -301,11 +301,19 @@ func (s *Sched) claim(ctx context.Context, c *Completion, recorded func(error), 
 			recorded(s.Complete(context.WithoutCancel(ctx), c.Lease, c.Outcome))
 		}
 	}()
-	if s.Cfg.App(req.App) == nil {
-		return 0, fmt.Errorf("unknown app %q", req.App)
+	if len(req.Apps) == 0 {
+		if s.Cfg.App(req.App) == nil {
+			return 0, fmt.Errorf("unknown app %q", req.App)
+		}
+		req.Limits = s.limits(req.App)
+	}
+	for i, a := range req.Apps {
+		if s.Cfg.App(a.App) == nil {
+			return 0, fmt.Errorf("unknown app %q", a.App)
+		}
+		req.Apps[i].Limits = s.limits(a.App)
 	}
 	req.Parents = s.parentRefs
-	req.Limits = s.limits(req.App)
 	s.resume(ctx, req.Lease)
 	deadline := time.Now().Add(wait)
 	n := 0
@@ -371,7 +379,7 @@ func (s *Sched) claim(ctx context.Context, c *Completion, recorded func(error), 
 				until = t
 			}
 		}
-		if err := s.b.Wait(ctx, req.App, until); err != nil {
+		if err := s.wait(ctx, req, until); err != nil {
 			if ctx.Err() != nil {
 				return n, nil
 			}

@@ -87,6 +87,9 @@ func checkSubmit(items []SubmitItem) error {
 
 // checkClaim checks a claim request.
 func checkClaim(req ClaimRequest) error {
+	if len(req.Apps) > 0 {
+		return checkClaimApps(req)
+	}
 	if err := checkApp(req.App); err != nil {
 		return invalidf("claim: %w", err)
 	}
@@ -101,6 +104,20 @@ func checkClaim(req ClaimRequest) error {
 	}
 	if err := checkLimits(req.App, req.Limits); err != nil {
 		return invalidf("claim %s: %w", req.App, err)
+	}
+	return nil
+}
+
+// checkClaimApps checks a claim across apps: each app's claim, and that
+// the request leaves App, MaxRetry and Limits to them.
+func checkClaimApps(req ClaimRequest) error {
+	if req.App != "" || req.MaxRetry != 0 || req.Limits != nil {
+		return invalidf("claim across apps: app %q, max retry %d or limits given beside the apps", req.App, req.MaxRetry)
+	}
+	for i := range req.Apps {
+		if err := checkClaim(req.For(i)); err != nil {
+			return err
+		}
 	}
 	return nil
 }

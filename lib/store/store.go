@@ -23,6 +23,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -322,7 +323,8 @@ func ReleasedOutcome(revoked bool) string {
 // Slot is the ring slot of attempt seq when keep attempts are kept.
 func Slot(seq int64, keep int) int64 { return seq % int64(keep) }
 
-// ClaimRequest asks for up to N runnable jobs of one app.
+// ClaimRequest asks for up to N runnable jobs of one app, or of one of
+// several (Apps).
 type ClaimRequest struct {
 	App   string
 	Owner string // who holds the leases: "host:pid" or similar, shown by stolos-state
@@ -345,6 +347,50 @@ type ClaimRequest struct {
 	// once (see Limit): the claim takes no more than they have room
 	// for, checked in the same atomic step.
 	Limits []Limit
+	// Apps, if set, makes the request a claim across apps (a worker over
+	// several: sched.ClaimAny), and App, MaxRetry and Limits are each
+	// app's (AppClaim; the request's own are empty). The claim takes its
+	// jobs from one app: of the apps whose queue has a head (Heads), the
+	// one of the best priority, ties going to the earlier in Apps; if that
+	// app's claim takes nothing (a stale head, a full limit), the next in
+	// that order, and so on (ClaimInOrder). Local and Redis read the heads
+	// and claim in the one atomic step of the claim (and of the completion
+	// that CompleteClaim records first, so the children it queues compete
+	// in this claim); ZooKeeper, where a step cannot choose among queues,
+	// takes the heads from the listings it keeps under watches, a hint,
+	// before the step (the children compete from the next claim). The
+	// result is the claim of the app that took a job or failed one
+	// (ClaimResult.Leases and Failed name it), with the earliest Next and
+	// the first Limited of the apps tried.
+	Apps []AppClaim
+}
+
+// AppClaim is what a claim across apps (ClaimRequest.Apps) takes of each
+// app: its name, and its ClaimRequest.MaxRetry and Limits.
+type AppClaim struct {
+	App      string
+	MaxRetry int
+	Limits   []Limit
+}
+
+// For returns the claim of the app Apps[i] that req stands for.
+func (req ClaimRequest) For(i int) ClaimRequest {
+	a := req.Apps[i]
+	req.App, req.MaxRetry, req.Limits, req.Apps = a.App, a.MaxRetry, a.Limits, nil
+	return req
+}
+
+// Name names what req claims from, for messages: its app, or its apps
+// (Apps) joined by commas.
+func (req ClaimRequest) Name() string {
+	if len(req.Apps) == 0 {
+		return req.App
+	}
+	names := make([]string, len(req.Apps))
+	for i, a := range req.Apps {
+		names[i] = a.App
+	}
+	return strings.Join(names, ",")
 }
 
 // ClaimResult holds the leases taken, in queue order (priority, then

@@ -36,6 +36,10 @@ func TestConformance(t *testing.T) { storetest.Run(t, harness()) }
 // (storetest), rounds of 100 jobs.
 func BenchmarkLimits(b *testing.B) { storetest.BenchLimits(b, harness(), 100) }
 
+// BenchmarkClaimAcross: claim and complete across two apps against app by
+// app (storetest).
+func BenchmarkClaimAcross(b *testing.B) { storetest.BenchClaimAcross(b, harness()) }
+
 func TestOpenErrors(t *testing.T) {
 	dir := t.TempDir()
 	missing := filepath.Join(dir, "no", "such", "stolos.db")

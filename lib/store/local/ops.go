@@ -203,7 +203,7 @@ func (b *Backend) Claim(ctx context.Context, req store.ClaimRequest) (store.Clai
 		return err
 	})
 	if err != nil {
-		return store.ClaimResult{}, fmt.Errorf("claim %s: %w", req.App, err)
+		return store.ClaimResult{}, fmt.Errorf("claim %s: %w", req.Name(), err)
 	}
 	return res, nil
 }
@@ -211,6 +211,9 @@ func (b *Backend) Claim(ctx context.Context, req store.ClaimRequest) (store.Clai
 // claim takes up to req.N claimable jobs, and notes the app's queue
 // generation for Wait once the transaction commits.
 func (tx *txn) claim(req store.ClaimRequest) (store.ClaimResult, error) {
+	if len(req.Apps) > 0 {
+		return tx.claimApps(req)
+	}
 	var res store.ClaimResult
 	apps, of := limitApps(req.Limits)
 	next, gen, per, err := tx.waiting(req.App, apps)
@@ -500,7 +503,7 @@ func (b *Backend) CompleteClaim(ctx context.Context, l store.Lease, outcome stri
 	})
 	switch {
 	case err != nil && done == nil:
-		err = fmt.Errorf("complete %v and claim %s: %w", l.Ref, req.App, err)
+		err = fmt.Errorf("complete %v and claim %s: %w", l.Ref, req.Name(), err)
 		return store.ClaimResult{}, err, err
 	case err != nil:
 		err = fmt.Errorf("complete %v: %w", l.Ref, err)

@@ -19,6 +19,10 @@ func TestConformance(t *testing.T) { storetest.Run(t, harness) }
 // (storetest), rounds of 100 jobs.
 func BenchmarkLimits(b *testing.B) { storetest.BenchLimits(b, harness, 100) }
 
+// BenchmarkClaimAcross: claim and complete across two apps against app by
+// app (storetest).
+func BenchmarkClaimAcross(b *testing.B) { storetest.BenchClaimAcross(b, harness) }
+
 // No call blocks past its deadline when the server stops answering.
 func TestPartitioned(t *testing.T) {
 	shared.Require(t)

@@ -20,6 +20,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -86,6 +87,7 @@ type Backend struct {
 	keep   int    // attempts kept per job
 	s      scripts
 	wide   sync.Map // child app -> whether its children have more than eagerMax parents
+	ran    sync.Map // script hash -> true: run once by this process (pipeline)
 }
 
 var (
@@ -276,8 +278,24 @@ type call struct {
 // pipeline runs script calls in order in one round trip (EVALSHA), and
 // runs again, one by one with EVAL, those the server did not know (its
 // script cache was emptied by a restart): what a call did is always the
-// script's whole work, once.
+// script's whole work, once. Until this process has run each of the
+// scripts once, it runs them one by one (Run: EVALSHA, then EVAL if the
+// server does not know it): in a pipeline, a call after one that the
+// server did not know would run before it (a claim before the completion
+// that should come first, on a server that has not run the complete
+// script yet).
 func (b *Backend) pipeline(ctx context.Context, calls ...*call) {
+	for _, c := range calls {
+		if _, ok := b.ran.Load(c.sc.Hash()); !ok {
+			for _, c := range calls {
+				c.cmd = c.sc.Run(ctx, b.c, nil, c.args...)
+				if err := c.cmd.Err(); err == nil || !goredis.HasErrorPrefix(err, "NOSCRIPT") {
+					b.ran.Store(c.sc.Hash(), true)
+				}
+			}
+			return
+		}
+	}
 	pipe := b.c.Pipeline()
 	for _, c := range calls {
 		c.cmd = pipe.EvalSha(ctx, c.sc.Hash(), nil, c.args...)
@@ -373,7 +391,8 @@ func (b *Backend) ResumeReadd(ctx context.Context, job store.Ref, reset []store.
 	return nil
 }
 
-// Claim takes up to req.N jobs off the app's queue.
+// Claim takes up to req.N jobs off the app's queue (or, across apps, off
+// the queue of one of them: one script chooses and claims).
 func (b *Backend) Claim(ctx context.Context, req store.ClaimRequest) (store.ClaimResult, error) {
 	// One script per store.Batch jobs, so that a claim of many runs no
 	// long script; the call's answer is the first script's Next.
@@ -381,7 +400,8 @@ func (b *Backend) Claim(ctx context.Context, req store.ClaimRequest) (store.Clai
 	for first := true; ; first = false {
 		part := req
 		part.N = min(req.N-len(res.Leases), store.Batch)
-		v, err := b.run(ctx, b.s.claim, store.Ref{App: req.App}, claimArgs(part)...)
+		sc, args := b.claimCall(part)
+		v, err := b.run(ctx, sc, store.Ref{App: part.Name()}, args...)
 		if err != nil {
 			return res, err
 		}
@@ -398,12 +418,30 @@ func (b *Backend) Claim(ctx context.Context, req store.ClaimRequest) (store.Clai
 		if len(got.Leases) < part.N || len(res.Leases) == req.N {
 			return res, nil
 		}
+		if len(req.Apps) > 0 { // the rest from the app chosen
+			req = req.For(slices.IndexFunc(req.Apps, func(a store.AppClaim) bool { return a.App == got.Leases[0].App }))
+		}
 	}
 }
 
-func claimArgs(req store.ClaimRequest) []any {
-	args := []any{req.App, req.Owner, strconv.Itoa(req.N), micros(req.Lease), flag(req.Transferable), strconv.Itoa(req.MaxRetry), strconv.Itoa(len(req.Limits))}
-	for _, l := range req.Limits {
+// claimCall returns the script and arguments of a claim: of one app, or
+// across apps.
+func (b *Backend) claimCall(req store.ClaimRequest) (*goredis.Script, []any) {
+	if len(req.Apps) == 0 {
+		args := []any{req.App, req.Owner, strconv.Itoa(req.N), micros(req.Lease), flag(req.Transferable), strconv.Itoa(req.MaxRetry)}
+		return b.s.claim, limitArgs(args, req.Limits)
+	}
+	args := []any{req.Owner, strconv.Itoa(req.N), micros(req.Lease), flag(req.Transferable), strconv.Itoa(len(req.Apps))}
+	for _, a := range req.Apps {
+		args = limitArgs(append(args, a.App, strconv.Itoa(a.MaxRetry)), a.Limits)
+	}
+	return b.s.claimApps, args
+}
+
+// limitArgs appends the claim script's arguments of limits to args.
+func limitArgs(args []any, limits []store.Limit) []any {
+	args = append(args, strconv.Itoa(len(limits)))
+	for _, l := range limits {
 		args = append(args, l.Name, strconv.Itoa(l.Max), strconv.Itoa(len(l.Apps)))
 		for _, a := range l.Apps {
 			args = append(args, a)
@@ -415,6 +453,17 @@ func claimArgs(req store.ClaimRequest) []any {
 // claimed parses the claim script's reply.
 func (b *Backend) claimed(req store.ClaimRequest, v any) (store.ClaimResult, error) {
 	r, _ := v.([]any)
+	app := req.App
+	if len(req.Apps) > 0 && len(r) == 5 { // across apps: which one
+		i := toInt(r[4])
+		if i < 0 || i > len(req.Apps) {
+			return store.ClaimResult{}, fmt.Errorf("redis %s: claim: bad reply", b.addr)
+		}
+		if i > 0 {
+			app = req.Apps[i-1].App
+		}
+		r = r[:4]
+	}
 	if len(r) != 4 {
 		return store.ClaimResult{}, fmt.Errorf("redis %s: claim: bad reply", b.addr)
 	}
@@ -425,7 +474,7 @@ func (b *Backend) claimed(req store.ClaimRequest, v any) (store.ClaimResult, err
 			return store.ClaimResult{}, fmt.Errorf("redis %s: claim: bad reply", b.addr)
 		}
 		res.Leases = append(res.Leases, store.Lease{
-			Ref:      store.Ref{App: req.App, JobID: toStr(f[0])},
+			Ref:      store.Ref{App: app, JobID: toStr(f[0])},
 			Token:    toStr(f[1]),
 			Owner:    req.Owner,
 			Until:    toTime(f[2]),
@@ -440,7 +489,7 @@ func (b *Backend) claimed(req store.ClaimRequest, v any) (store.ClaimResult, err
 		if len(f) != 2 {
 			return store.ClaimResult{}, fmt.Errorf("redis %s: claim: bad reply", b.addr)
 		}
-		res.Failed = append(res.Failed, decodeJob(store.Ref{App: req.App, JobID: toStr(f[0])}, f[1]))
+		res.Failed = append(res.Failed, decodeJob(store.Ref{App: app, JobID: toStr(f[0])}, f[1]))
 	}
 	res.Limited = toStr(r[3])
 	return res, nil
@@ -514,7 +563,8 @@ func (b *Backend) CompleteClaim(ctx context.Context, l store.Lease, outcome stri
 		return res, fmt.Errorf("complete %v: %w", l.Ref, err), cerr
 	}
 	c := &call{sc: b.s.complete, ref: l.Ref, args: append([]any{b.argv1, l.App, l.JobID, l.Token, outcome, seqArg(l.Seq), l.Log}, win...)}
-	q := &call{sc: b.s.claim, ref: store.Ref{App: req.App}, args: append([]any{b.argv1}, claimArgs(req)...)}
+	sc, args := b.claimCall(req)
+	q := &call{sc: sc, ref: store.Ref{App: req.Name()}, args: append([]any{b.argv1}, args...)}
 	b.pipeline(ctx, c, q)
 	cv, done := b.reply(c.ref, c.cmd)
 	if done == nil {
@@ -842,6 +892,11 @@ func (b *Backend) Count(ctx context.Context, app string) (store.Counts, error) {
 // scripts build the same name.
 func (b *Backend) channel(app string) string {
 	return b.appKey(app) + "n"
+}
+
+// appKey is the prefix of the keys of app (K in scripts.go).
+func (b *Backend) appKey(app string) string {
+	return b.prefix + strconv.Itoa(len(app)) + ":" + app + ":"
 }
 
 // Wait subscribes to the app's channel, then looks whether work is

@@ -307,90 +307,163 @@ end
 return d
 `
 
-// Claim: app, owner, n, lease (µs), transferable, max retry, the number of
-// limits, and each limit's name, max, number of apps and apps (see
-// store.Limit: n shrinks to the room they leave, their apps' live leases
-// counted by ZCOUNT of lq and lh when the leases there, ZCARD, leave less).
-// Moves expired
-// leases (counting abandoned attempts, failing the jobs that reach max
-// retry) and due delayed entries back first, then pops up to n pending jobs
-// off the head of the queue, consuming entries of jobs that are not pending
-// (a bounded number per call, so that one script never runs long; Wait sees
-// the rest and the next claim goes on). Returns {{id, token, until,
-// priority, attempts}...}, next, {{id, job fields}...} of the jobs failed,
-// and the name of the limit that held a job back (empty if none).
-const claimBody = `
-local app, owner, n, dur, tr, maxr = ARGV[2], ARGV[3], tonumber(ARGV[4]), tonumber(ARGV[5]), ARGV[6], tonumber(ARGV[7])
-local k = K(app)
-local failed = {}
-for _, z in ipairs({'lq', 'lh'}) do
-  for _, id in ipairs(redis.call('ZRANGEBYSCORE', k .. z, '-inf', I(now), 'LIMIT', 0, 1000)) do
-    local h = H(app, id)
-    local att = abandoned(app, id, h)
-    detach(app, id, h)
-    clearlease(h)
-    if att and maxr > 0 and att >= maxr then
-      unqueue(h)
-      setstate(app, id, h, redis.call('HGET', h, 'state'), 'failed')
-      failed[#failed+1] = {id, job(h)}
-    else
-      place(app, id, h)
+// claimFuncs are the functions of the claim scripts and of Heads.
+//
+// head returns the priority of the head of app's queue (store.Head): its
+// first waiting entry's, or the best of the first 100 leases or retry
+// delays that have ended (claim makes those claimable first); false if
+// none.
+//
+// claim claims from app for owner up to n jobs under leases of dur µs,
+// transferable if tr is "1", failing those whose abandoned attempt brings
+// their count to maxr (if positive), within the limits given by the
+// arguments from ARGV[li]: their number, and each limit's name, max,
+// number of apps and apps (see store.Limit: n shrinks to the room they
+// leave, their apps' live leases counted by ZCOUNT of lq and lh when the
+// leases there, ZCARD, leave less). It moves
+// expired leases (counting abandoned attempts, failing the jobs that reach
+// max retry) and due delayed entries back first, then pops up to n pending
+// jobs off the head of the queue, consuming entries of jobs that are not
+// pending (a bounded number per call, so that one script never runs long;
+// Wait sees the rest and the next claim goes on). Returns {{id, token,
+// until, priority, attempts, seq}...}, next, {{id, job fields}...} of the
+// jobs failed, and the name of the limit that held a job back (empty if
+// none).
+const claimFuncs = `
+local function head(app)
+  local k = K(app)
+  local best = false
+  local top = redis.call('ZRANGE', k .. 'q', 0, 0, 'WITHSCORES')
+  if #top > 0 then best = tonumber(top[2]) end
+  for _, z in ipairs({'lq', 'd'}) do
+    for _, id in ipairs(redis.call('ZRANGEBYSCORE', k .. z, '-inf', I(now), 'LIMIT', 0, 100)) do
+      local p = tonumber(redis.call('HGET', H(app, id), 'pri') or DEFAULTPRI)
+      if not best or p < best then best = p end
     end
   end
+  return best
 end
-for _, id in ipairs(redis.call('ZRANGEBYSCORE', k .. 'd', '-inf', I(now), 'LIMIT', 0, 1000)) do
-  local h = H(app, id)
-  detach(app, id, h)
-  redis.call('HDEL', h, 'nb')
-  place(app, id, h)
-end
-local by, ai, held, live = '', 9, {}, {}
-for _ = 1, tonumber(ARGV[8]) do
-  local name, mx, na = ARGV[ai], tonumber(ARGV[ai + 1]), tonumber(ARGV[ai + 2])
-  -- The leases held (ZCARD, each app once) bound the live ones: those
-  -- are counted (ZCOUNT past now) only when the bound leaves less room.
-  local run = 0
-  for j = 1, na do
-    local a = ARGV[ai + 2 + j]
-    if not held[a] then held[a] = redis.call('ZCARD', K(a) .. 'lq') + redis.call('ZCARD', K(a) .. 'lh') end
-    run = run + held[a]
+local function claim(app, owner, n, dur, tr, maxr, li)
+  local k = K(app)
+  local failed = {}
+  for _, z in ipairs({'lq', 'lh'}) do
+    for _, id in ipairs(redis.call('ZRANGEBYSCORE', k .. z, '-inf', I(now), 'LIMIT', 0, 1000)) do
+      local h = H(app, id)
+      local att = abandoned(app, id, h)
+      detach(app, id, h)
+      clearlease(h)
+      if att and maxr > 0 and att >= maxr then
+        unqueue(h)
+        setstate(app, id, h, redis.call('HGET', h, 'state'), 'failed')
+        failed[#failed+1] = {id, job(h)}
+      else
+        place(app, id, h)
+      end
+    end
   end
-  if mx - run < n then
-    run = 0
+  for _, id in ipairs(redis.call('ZRANGEBYSCORE', k .. 'd', '-inf', I(now), 'LIMIT', 0, 1000)) do
+    local h = H(app, id)
+    detach(app, id, h)
+    redis.call('HDEL', h, 'nb')
+    place(app, id, h)
+  end
+  local by, ai, held, live = '', li + 1, {}, {}
+  for _ = 1, tonumber(ARGV[li]) do
+    local name, mx, na = ARGV[ai], tonumber(ARGV[ai + 1]), tonumber(ARGV[ai + 2])
+    -- The leases held (ZCARD, each app once) bound the live ones: those
+    -- are counted (ZCOUNT past now) only when the bound leaves less room.
+    local run = 0
     for j = 1, na do
       local a = ARGV[ai + 2 + j]
-      if not live[a] then live[a] = redis.call('ZCOUNT', K(a) .. 'lq', '(' .. I(now), '+inf') + redis.call('ZCOUNT', K(a) .. 'lh', '(' .. I(now), '+inf') end
-      run = run + live[a]
+      if not held[a] then held[a] = redis.call('ZCARD', K(a) .. 'lq') + redis.call('ZCARD', K(a) .. 'lh') end
+      run = run + held[a]
+    end
+    if mx - run < n then
+      run = 0
+      for j = 1, na do
+        local a = ARGV[ai + 2 + j]
+        if not live[a] then live[a] = redis.call('ZCOUNT', K(a) .. 'lq', '(' .. I(now), '+inf') + redis.call('ZCOUNT', K(a) .. 'lh', '(' .. I(now), '+inf') end
+        run = run + live[a]
+      end
+    end
+    if mx - run < n then n, by = math.max(mx - run, 0), name end
+    ai = ai + 3 + na
+  end
+  local out = {}
+  local budget = n + 10000 -- stale entries consumed per claim, at most
+  while #out < n and budget > 0 do
+    budget = budget - 1
+    local top = redis.call('ZRANGE', k .. 'q', 0, 0)
+    if #top == 0 then break end
+    local qm = top[1]
+    local id = string.sub(qm, 17)
+    local h = H(app, id)
+    local f = redis.call('HMGET', h, 'state', 'qm', 'pri', 'att')
+    if f[1] ~= 'pending' or f[2] ~= qm then
+      redis.call('ZREM', k .. 'q', qm)
+      if f[2] == qm then unqueue(h) end
+    else
+      local token = I(now) .. '-' .. redis.call('INCR', P .. 'tok')
+      local u = I(now + dur)
+      detach(app, id, h)
+      local seq = takelease(h, owner, token, u, tr)
+      place(app, id, h)
+      out[#out+1] = {id, token, u, f[3], f[4] or '0', seq}
     end
   end
-  if mx - run < n then n, by = math.max(mx - run, 0), name end
-  ai = ai + 3 + na
+  local nxt = nextdue(k)
+  if by ~= '' and (#out < n or redis.call('ZCARD', k .. 'q') == 0) then by = '' end
+  return {out, nxt, failed, by}
 end
+`
+
+// Claim: app, owner, n, lease (µs), transferable, max retry, the number of
+// limits, and each limit's name, max, number of apps and apps. Returns
+// what claim (claimFuncs) does.
+const claimBody = `
+return claim(ARGV[2], ARGV[3], tonumber(ARGV[4]), tonumber(ARGV[5]), ARGV[6], tonumber(ARGV[7]), 8)
+`
+
+// ClaimApps, a claim across apps (store.ClaimRequest.Apps): owner, n,
+// lease (µs), transferable, the number of apps, and for each app its
+// name, max retry, the number of its limits, and each limit's name, max,
+// number of apps and apps. It claims from the apps in order of their
+// heads' priorities (ties: in the order given) until one's claim takes or
+// fails a job, and returns that claim's jobs, the earliest next and the
+// first limit of the apps tried, and the number of that app from 1 (0:
+// none took any).
+const claimAppsBody = `
+local owner, n, dur, tr, na = ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4]), ARGV[5], tonumber(ARGV[6])
+local order, ai = {}, 7
+for i = 1, na do
+  local p = head(ARGV[ai])
+  if p then order[#order+1] = {i = i, app = ARGV[ai], maxr = tonumber(ARGV[ai + 1]), li = ai + 2, pri = p} end
+  ai = ai + 3
+  for _ = 1, tonumber(ARGV[ai - 1]) do ai = ai + 3 + tonumber(ARGV[ai + 2]) end
+end
+table.sort(order, function(x, y)
+  if x.pri ~= y.pri then return x.pri < y.pri end
+  return x.i < y.i
+end)
+local nxt, by = '', ''
+for _, a in ipairs(order) do
+  local r = claim(a.app, owner, n, dur, tr, a.maxr, a.li)
+  if r[2] ~= '' and (nxt == '' or tonumber(r[2]) < tonumber(nxt)) then nxt = r[2] end
+  if by == '' then by = r[4] end
+  if #r[1] > 0 or #r[3] > 0 then return {r[1], nxt, r[3], by, a.i} end
+end
+return {{}, nxt, {}, by, 0}
+`
+
+// Heads: apps. Returns the priority of the head of each app's queue
+// (head, in claimFuncs), "" for none. It changes nothing.
+const headsBody = `
 local out = {}
-local budget = n + 10000 -- stale entries consumed per claim, at most
-while #out < n and budget > 0 do
-  budget = budget - 1
-  local top = redis.call('ZRANGE', k .. 'q', 0, 0)
-  if #top == 0 then break end
-  local qm = top[1]
-  local id = string.sub(qm, 17)
-  local h = H(app, id)
-  local f = redis.call('HMGET', h, 'state', 'qm', 'pri', 'att')
-  if f[1] ~= 'pending' or f[2] ~= qm then
-    redis.call('ZREM', k .. 'q', qm)
-    if f[2] == qm then unqueue(h) end
-  else
-    local token = I(now) .. '-' .. redis.call('INCR', P .. 'tok')
-    local u = I(now + dur)
-    detach(app, id, h)
-    local seq = takelease(h, owner, token, u, tr)
-    place(app, id, h)
-    out[#out+1] = {id, token, u, f[3], f[4] or '0', seq}
-  end
+for i = 2, #ARGV do
+  local p = head(ARGV[i])
+  out[i - 1] = p and string.format('%d', p) or ''
 end
-local nxt = nextdue(k)
-if by ~= '' and (#out < n or redis.call('ZCARD', k .. 'q') == 0) then by = '' end
-return {out, nxt, failed, by}
+return out
 `
 
 // Acquire: app, id, owner, lease (µs). Returns {token, until, priority,
@@ -809,9 +882,9 @@ return {0, I(now), nxt}
 
 // scripts holds the loaded scripts of one backend.
 type scripts struct {
-	submit, readd, claim, acquire, renew, release, held, complete, bubble, unfinished, fail, park, setState, get, listPage, count, waitCheck *goredis.Script
-	history, appHistory                                                                                                                      *goredis.Script
-	install                                                                                                                                  *goredis.Script // without the prelude
+	submit, readd, claim, claimApps, heads, acquire, renew, release, held, complete, bubble, unfinished, fail, park, setState, get, listPage, count, waitCheck *goredis.Script
+	history, appHistory                                                                                                                                        *goredis.Script
+	install                                                                                                                                                    *goredis.Script // without the prelude
 
 }
 
@@ -848,7 +921,9 @@ func newScripts() scripts {
 	s := scripts{
 		submit:     mk(submitBody),
 		readd:      mk(readdBody),
-		claim:      mk(claimBody),
+		claim:      mk(claimFuncs + claimBody),
+		claimApps:  mk(claimFuncs + claimAppsBody),
+		heads:      mk(claimFuncs + headsBody),
 		acquire:    mk(acquireBody),
 		renew:      mk(renewBody),
 		release:    mk(releaseBody),

@@ -91,13 +91,27 @@ func claimAs(t *testing.T, b store.Backend, req store.ClaimRequest) store.ClaimR
 	}
 	tokens := map[string]bool{}
 	for _, l := range res.Leases {
-		if l.App != req.App || l.Owner != req.Owner || l.Token == "" || tokens[l.Token] {
+		if !claimsFrom(req, l.App) || l.Owner != req.Owner || l.Token == "" || tokens[l.Token] {
 			t.Fatalf("claim %+v: bad lease %+v", req, l)
 		}
 		tokens[l.Token] = true
 		checkUntil(t, "claim lease", l.Until, before, after, req.Lease)
 	}
 	return res
+}
+
+// claimsFrom says whether req claims from app: its App, or one of its
+// Apps.
+func claimsFrom(req store.ClaimRequest, app string) bool {
+	if len(req.Apps) == 0 {
+		return app == req.App
+	}
+	for _, a := range req.Apps {
+		if a.App == app {
+			return true
+		}
+	}
+	return false
 }
 
 // claimOne claims exactly one job of app and fails the test otherwise.

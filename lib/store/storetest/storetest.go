@@ -111,6 +111,7 @@ func (s suite) cases() []testCase {
 		{"ClaimNeverHandsOutNonPending", s.testClaimNonPending},
 		{"ClaimApps", s.testClaimApps},
 		{"Heads", s.testHeads},
+		{"ClaimAcross", s.testClaimAcross},
 		{"ClaimParents", s.testClaimParents},
 		{"LeaseExpiry", s.testLeaseExpiry},
 		{"Renew", s.testRenew},

@@ -20,6 +20,10 @@ func TestConformance(t *testing.T) { storetest.Run(t, harness) }
 // times slower than the others.
 func BenchmarkLimits(b *testing.B) { storetest.BenchLimits(b, harness, 25) }
 
+// BenchmarkClaimAcross: claim and complete across two apps against app by
+// app (storetest).
+func BenchmarkClaimAcross(b *testing.B) { storetest.BenchClaimAcross(b, harness) }
+
 // No call blocks past its deadline when the server stops answering.
 func TestPartitioned(t *testing.T) {
 	storetest.Partitioned(t, server(t).Hosts(), func(addr string) (store.Backend, error) {

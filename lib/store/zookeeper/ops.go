@@ -317,6 +317,9 @@ func (b *Backend) walkHead(ctx context.Context, app string, now int64, want int,
 
 // Claim takes up to N claimable jobs off an app's queue.
 func (b *Backend) Claim(ctx context.Context, req store.ClaimRequest) (store.ClaimResult, error) {
+	if len(req.Apps) > 0 {
+		return b.claimApps(ctx, req, func(r store.ClaimRequest) (store.ClaimResult, error) { return b.Claim(ctx, r) })
+	}
 	var res store.ClaimResult
 	if err := b.ensureApp(ctx, req.App); err != nil {
 		return res, err
@@ -665,22 +668,83 @@ func (t *txn) complete(l store.Lease, outcome string, bb *bubble) error {
 // completes the one and claims the others. Jobs the commit could not take
 // are claimed after, as Claim does.
 func (b *Backend) CompleteClaim(ctx context.Context, l store.Lease, outcome string, children []store.Child, req store.ClaimRequest) (store.ClaimResult, error, error) {
-	if err := b.ensureApp(ctx, req.App); err != nil {
-		return store.ClaimResult{}, b.Complete(ctx, l, outcome, children), err
+	if len(req.Apps) > 0 {
+		return b.completeClaimApps(ctx, l, outcome, children, req)
 	}
-	if err := b.checkClock(ctx, req.Lease); err != nil {
-		return store.ClaimResult{}, b.Complete(ctx, l, outcome, children), err
-	}
-	cands, _, err := b.head(ctx, req.App, b.now(), req.N+4)
+	cands, _, err := b.candidates(ctx, req)
 	if err != nil {
 		return store.ClaimResult{}, b.Complete(ctx, l, outcome, children), err
 	}
+	return b.completeClaim(ctx, l, outcome, children, req, cands)
+}
+
+// candidates lists the first claimable entries of req.App's queue, as
+// CompleteClaim does (head), once the app's nodes and the clock are
+// checked.
+func (b *Backend) candidates(ctx context.Context, req store.ClaimRequest) ([]candidate, int64, error) {
+	if err := b.ensureApp(ctx, req.App); err != nil {
+		return nil, 0, err
+	}
+	if err := b.checkClock(ctx, req.Lease); err != nil {
+		return nil, 0, err
+	}
+	return b.head(ctx, req.App, b.now(), req.N+4)
+}
+
+// completeClaimApps is CompleteClaim across apps (store.ClaimRequest.Apps):
+// in the order of the heads (Heads, from the watched listings), the
+// completion goes in one multi-op with the claim of the first app whose
+// queue lists a claimable entry, and the apps after it are claimed as
+// Claim does. The children the completion queues compete from the next
+// claim.
+func (b *Backend) completeClaimApps(ctx context.Context, l store.Lease, outcome string, children []store.Child, req store.ClaimRequest) (store.ClaimResult, error, error) {
+	completed := false
+	var done error
+	res, err := b.claimApps(ctx, req, func(r store.ClaimRequest) (store.ClaimResult, error) {
+		if completed {
+			return b.Claim(ctx, r)
+		}
+		cands, next, err := b.candidates(ctx, r)
+		if err != nil || len(cands) == 0 { // a stale head: the next app
+			var res store.ClaimResult
+			if next != 0 {
+				res.Next = time.UnixMilli(next)
+			}
+			return res, err
+		}
+		completed = true
+		res, d, err := b.completeClaim(ctx, l, outcome, children, r, cands)
+		done = d
+		return res, err
+	})
+	if !completed {
+		done = b.Complete(ctx, l, outcome, children)
+	}
+	return res, done, err
+}
+
+// claimApps is a claim across apps, given the claim of one (claim): in
+// the order of the heads (Heads).
+func (b *Backend) claimApps(ctx context.Context, req store.ClaimRequest, claim func(store.ClaimRequest) (store.ClaimResult, error)) (store.ClaimResult, error) {
+	names := make([]string, len(req.Apps))
+	for i, a := range req.Apps {
+		names[i] = a.App
+	}
+	h, err := b.Heads(ctx, names)
+	if err != nil {
+		return store.ClaimResult{}, err
+	}
+	return store.ClaimInOrder(req, h, claim)
+}
+
+// completeClaim is CompleteClaim of one app, given the candidates listed.
+func (b *Backend) completeClaim(ctx context.Context, l store.Lease, outcome string, children []store.Child, req store.ClaimRequest, cands []candidate) (store.ClaimResult, error, error) {
 	cands = b.spread(cands)
 	var got store.ClaimResult
 	var done error
 	from := 0
 	bb := &bubble{parent: l.Ref, children: children, max: store.Batch}
-	err = b.first(ctx, bb, "complete "+l.Ref.String()+" and claim "+req.App, func(t *txn) error {
+	err := b.first(ctx, bb, "complete "+l.Ref.String()+" and claim "+req.App, func(t *txn) error {
 		if from > 0 {
 			b.contended()
 		}
