@@ -33,8 +33,8 @@ func TestMain(m *testing.M) {
 func TestConformance(t *testing.T) { storetest.Run(t, harness()) }
 
 // BenchmarkLimits: claim and complete without and with limits
-// (storetest), rounds of 1,000 jobs.
-func BenchmarkLimits(b *testing.B) { storetest.BenchLimits(b, harness(), 1000) }
+// (storetest), rounds of 100 jobs.
+func BenchmarkLimits(b *testing.B) { storetest.BenchLimits(b, harness(), 100) }
 
 // BenchmarkClaimAcross: claim and complete across two apps against app by
 // app (storetest).

@@ -236,15 +236,16 @@ func (s suite) testLimitsBadInput(t *testing.T) {
 // Worker, a Claim and then CompleteClaim (the completion and the next
 // claim in one step), as a stolos-exec -loop worker does. Each iteration
 // (b.N, 1 for a benchmark time under the time one takes, as `make
-// bench`'s default) runs blocks of four rounds in the order ABBA (so that
-// both sides see the same load, and neither always runs on the data the
-// other left): in each round two workers claim and complete jobs (jobs of
-// them, in an app of the round's own) one at a time, without limits (A)
-// or with an app limit and a pool that never bind (B). It reports the
-// median wall time and CPU time (of this process: all of it for the local
-// backend, the client's for the others) per job of each side, and the
-// median over the blocks of each side's ratio, limited over none: the
-// figures of one block are measured side by side.
+// bench`'s default) runs many short blocks of four rounds in the order
+// ABBA (so that both sides see the same load, and neither always runs on
+// the data the other left): in each round two workers claim and complete
+// jobs (jobs of them, queued for the round, of one app throughout) one at
+// a time, without limits (A) or with an app limit and a pool that never
+// bind (B). It reports the median wall time and CPU time (of this
+// process: all of it for the local backend, the client's for the others)
+// per job of each side, and the median over the blocks of each block's
+// ratio, limited over none: the figures of one block are measured side
+// by side, within a second on a shared machine whose load swings.
 func BenchLimits(b *testing.B, h Harness, jobs int) {
 	for _, worker := range []bool{false, true} {
 		name := "Separate"
@@ -256,7 +257,7 @@ func BenchLimits(b *testing.B, h Harness, jobs int) {
 }
 
 func benchLimits(b *testing.B, h Harness, jobs int, worker bool) {
-	const blocks = 3
+	const blocks = 15
 	spec := h.New(b)
 	bs := make([]store.Backend, 2)
 	for i := range bs {
@@ -274,7 +275,7 @@ func benchLimits(b *testing.B, h Harness, jobs int, worker bool) {
 		for range blocks {
 			var wall, cpu [2]float64 // none, limited
 			for k := range 4 {
-				w, c := limitsRound(b, bs, "a"+strconv.Itoa(r), jobs, k == 1 || k == 2, worker)
+				w, c := limitsRound(b, bs, "r"+strconv.Itoa(r), jobs, k == 1 || k == 2, worker)
 				r++
 				if k == 1 || k == 2 {
 					limited, limitedCPU = append(limited, w), append(limitedCPU, c)
@@ -295,16 +296,17 @@ func benchLimits(b *testing.B, h Harness, jobs int, worker bool) {
 	b.ReportMetric(median(ratioCPU), "limited/none-cpu")
 }
 
-// limitsRound queues jobs jobs of app, which the workers bs then claim and
-// complete one at a time (a CompleteClaim after the first Claim if
-// worker), with limits that never bind if limited; it
-// returns the wall and CPU time per job, in nanoseconds (the queueing is
-// not timed).
-func limitsRound(b *testing.B, bs []store.Backend, app string, jobs int, limited, worker bool) (float64, float64) {
+// limitsRound queues jobs jobs of app a (their ids prefixed by round),
+// which the workers bs then claim and complete one at a time (a
+// CompleteClaim after the first Claim if worker), with limits that never
+// bind if limited; it returns the wall and CPU time per job, in
+// nanoseconds (the queueing is not timed).
+func limitsRound(b *testing.B, bs []store.Backend, round string, jobs int, limited, worker bool) (float64, float64) {
+	const app = "a"
 	b.StopTimer()
 	var items []store.SubmitItem
 	for i := range jobs {
-		items = append(items, item(app, strconv.Itoa(i), 100))
+		items = append(items, item(app, round+"-"+strconv.Itoa(i), 100))
 		if len(items) == store.Batch || i == jobs-1 {
 			if _, err := bs[0].Submit(context.Background(), items); err != nil {
 				b.Fatal(err)
@@ -315,7 +317,7 @@ func limitsRound(b *testing.B, bs []store.Backend, app string, jobs int, limited
 	var limits []store.Limit
 	if limited {
 		limits = []store.Limit{
-			{Name: "app " + app, Max: 1 << 20, Apps: []string{app}},
+			{Name: "app a", Max: 1 << 20, Apps: []string{app}},
 			{Name: "pool p", Max: 1 << 20, Apps: []string{app, "b"}},
 		}
 	}

@@ -50,14 +50,17 @@ func (b *Backend) readSlots(ctx context.Context, limits []store.Limit, n int, en
 	free := make(slotSet, len(limits))
 	running := make([]int, len(limits))
 	now := b.now()
-	for i, l := range limits {
+	// The limits are read in parallel, each in a few rounds of parallel
+	// reads: its slot list, its slots, their jobs.
+	err := parallel(len(limits), func(i int) error {
+		l := limits[i]
 		dir := b.p.limit(l.Name)
 		if err := b.ensure(ctx, dir); err != nil {
-			return nil, 0, "", err
+			return err
 		}
 		names, err := b.children(ctx, dir)
 		if err != nil {
-			return nil, 0, "", b.wrap(dir, err)
+			return b.wrap(dir, err)
 		}
 		taken := make([]slot, len(names))
 		mtime := make([]int64, len(names))
@@ -80,7 +83,7 @@ func (b *Backend) readSlots(ctx context.Context, limits []store.Limit, n int, en
 				return nil
 			})
 		}); err != nil {
-			return nil, 0, "", b.wrap(dir, err)
+			return b.wrap(dir, err)
 		}
 		refs := make([]store.Ref, len(taken))
 		for k, s := range taken {
@@ -88,7 +91,7 @@ func (b *Backend) readSlots(ctx context.Context, limits []store.Limit, n int, en
 		}
 		jobs, err := b.getSome(ctx, refs)
 		if err != nil {
-			return nil, 0, "", err
+			return err
 		}
 		exist := map[int]bool{}
 		var old []int // free slots there, by index in taken
@@ -130,6 +133,10 @@ func (b *Backend) readSlots(ctx context.Context, limits []store.Limit, n int, en
 		} else {
 			free[i] = append(missing, there...)
 		}
+		return nil
+	})
+	if err != nil {
+		return nil, 0, "", err
 	}
 	n, by := store.Room(limits, running, n)
 	return free, n, by, nil
