@@ -3,6 +3,7 @@ package stolos_test
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -674,7 +675,7 @@ type chaosRun struct {
 	worker     string // incarnation
 	pid        int
 	start, end int64  // unix nanoseconds; end 0 while unknown
-	how        string // "end" (succeeded), "term" (stopped by SIGTERM), "killed" (its worker was), "worker exited" (by itself; its reaper killed the run)
+	how        string // "end" (succeeded), "term" (stopped by SIGTERM), "stopped" (by SIGKILL; its worker went on), "killed" (its worker was), "worker exited" (by itself; its reaper killed the run)
 }
 
 func (r *chaosRun) String() string {
@@ -834,10 +835,34 @@ func (c *chaos) readRuns() []*chaosRun {
 	if err := sc.Err(); err != nil {
 		t.Fatal(err)
 	}
+	// A run with no end line whose worker went on to run something else
+	// was stopped by SIGKILL (its lease was lost, or the grace after
+	// SIGTERM, an eighth of the lease, ran out before its trap wrote the
+	// line, as on a loaded machine): it was over when that worker's next
+	// run started, since a worker starts nothing until its reaper says the
+	// last command's whole tree is gone. That start is the end's upper
+	// bound; the overlap checks stay as strict with it.
+	next := map[*chaosRun]int64{}
+	byWorker := map[string][]*chaosRun{}
+	for _, r := range runs {
+		byWorker[r.worker] = append(byWorker[r.worker], r)
+	}
+	for _, rs := range byWorker {
+		slices.SortFunc(rs, func(a, b *chaosRun) int { return cmp.Compare(a.start, b.start) })
+		for i, r := range rs {
+			if r.how == "" && i+1 < len(rs) {
+				next[r] = rs[i+1].start
+			}
+		}
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for _, r := range runs {
 		if r.how != "" {
+			continue
+		}
+		if at := next[r]; at != 0 {
+			r.how, r.end = "stopped", at
 			continue
 		}
 		k, ok := c.kills[r.worker]
