@@ -20,16 +20,7 @@ import (
 // each, and their ratios.
 func BenchClaimAcross(b *testing.B, h Harness) {
 	const rounds = 5
-	spec := h.New(b)
-	bs := make([]store.Backend, 2)
-	for i := range bs {
-		be, err := h.open(spec)
-		if err != nil {
-			b.Fatal(err)
-		}
-		defer be.Close()
-		bs[i] = be
-	}
+	bs := h.twoBackends(b)
 	ctx := context.Background()
 	// drain completes and claims with next until it claims nothing.
 	drain := func(be store.Backend, next func(last string) store.ClaimRequest) error {

@@ -258,16 +258,7 @@ func BenchLimits(b *testing.B, h Harness, jobs int) {
 
 func benchLimits(b *testing.B, h Harness, jobs int, worker bool) {
 	const blocks = 15
-	spec := h.New(b)
-	bs := make([]store.Backend, 2)
-	for i := range bs {
-		be, err := h.open(spec)
-		if err != nil {
-			b.Fatal(err)
-		}
-		defer be.Close()
-		bs[i] = be
-	}
+	bs := h.twoBackends(b)
 	var none, limited, noneCPU, limitedCPU, ratio, ratioCPU []float64
 	r := 0
 	b.ResetTimer()

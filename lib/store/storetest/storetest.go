@@ -77,6 +77,23 @@ func (h Harness) open(spec string) (store.Backend, error) {
 	return store.Checked(b), nil
 }
 
+// twoBackends opens two backends on one new namespace, closed when the
+// benchmark ends: two workers of the benchmarks, each with its own
+// connection.
+func (h Harness) twoBackends(b *testing.B) []store.Backend {
+	spec := h.New(b)
+	bs := make([]store.Backend, 2)
+	for i := range bs {
+		be, err := h.open(spec)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { be.Close() })
+		bs[i] = be
+	}
+	return bs
+}
+
 // oneByOne is a backend without CompleteClaim.
 type oneByOne struct{ store.Backend }
 
