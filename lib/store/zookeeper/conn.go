@@ -318,10 +318,16 @@ func (b *Backend) Close() error {
 }
 
 // transient reports errors after which a request may succeed once the
-// client has reconnected (or opened a new session).
+// client has reconnected (or opened a new session): the client's own, and
+// the network's, which go-zookeeper hands a request whose write failed
+// (the connection is then closed and the client reconnects, to another
+// server of the ensemble if need be). Whether the request was applied is
+// unknown after either, as call says.
 func transient(err error) bool {
+	var op *net.OpError
 	return errors.Is(err, zk.ErrConnectionClosed) || errors.Is(err, zk.ErrNoServer) ||
-		errors.Is(err, zk.ErrSessionExpired) || errors.Is(err, zk.ErrSessionMoved)
+		errors.Is(err, zk.ErrSessionExpired) || errors.Is(err, zk.ErrSessionMoved) ||
+		errors.As(err, &op)
 }
 
 // wrap names the node and the hosts in an error.

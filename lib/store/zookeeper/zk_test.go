@@ -5,11 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"os"
 	"regexp"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -627,6 +629,32 @@ func TestClockSkew(t *testing.T) {
 		// A lease 16 times the offset tolerates it.
 		if _, err := ob.Claim(ctx, store.ClaimRequest{App: "a", Owner: "x", N: 1, Lease: 200 * time.Second}); err != nil {
 			t.Errorf("offset %v, lease 200s: claim: %v", tc.offset, err)
+		}
+	}
+}
+
+// TestTransient: the errors after which a request is tried again include
+// the network's own, which go-zookeeper hands a request whose write to a
+// server that went away failed ("write: connection reset by peer", seen
+// in TestEnsembleNodeDown's submit as one node stopped); an answer of the
+// server and a context's end are not.
+func TestTransient(t *testing.T) {
+	reset := &net.OpError{Op: "write", Net: "tcp", Err: os.NewSyscallError("write", syscall.ECONNRESET)}
+	for _, c := range []struct {
+		err  error
+		want bool
+	}{
+		{zk.ErrConnectionClosed, true},
+		{fmt.Errorf("x: %w", zk.ErrSessionExpired), true},
+		{reset, true},
+		{fmt.Errorf("zookeeper h: /p: %w", reset), true},
+		{zk.ErrBadVersion, false},
+		{zk.ErrNoNode, false},
+		{fmt.Errorf("no answer from ZooKeeper: %w", context.DeadlineExceeded), false},
+		{nil, false},
+	} {
+		if got := transient(c.err); got != c.want {
+			t.Errorf("transient(%v) = %v, want %v", c.err, got, c.want)
 		}
 	}
 }
