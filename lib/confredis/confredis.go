@@ -284,12 +284,9 @@ func (c *conn) reply() (any, error) {
 	case ':':
 		return strconv.ParseInt(line[1:], 10, 64)
 	case '$':
-		n, err := strconv.Atoi(line[1:])
-		if err != nil || n < -1 {
-			return nil, fmt.Errorf("bad reply %q", line)
-		}
-		if n == -1 {
-			return nil, nil
+		n, err := length(line)
+		if n < 0 || err != nil {
+			return nil, err
 		}
 		b := make([]byte, n+2)
 		if _, err := io.ReadFull(c.r, b); err != nil {
@@ -297,12 +294,9 @@ func (c *conn) reply() (any, error) {
 		}
 		return string(b[:n]), nil
 	case '*':
-		n, err := strconv.Atoi(line[1:])
-		if err != nil || n < -1 {
-			return nil, fmt.Errorf("bad reply %q", line)
-		}
-		if n == -1 {
-			return nil, nil
+		n, err := length(line)
+		if n < 0 || err != nil {
+			return nil, err
 		}
 		out := make([]any, n)
 		for i := range out {
@@ -313,4 +307,14 @@ func (c *conn) reply() (any, error) {
 		return out, nil
 	}
 	return nil, fmt.Errorf("bad reply %q", line)
+}
+
+// length is the length in the header line of a bulk string or an array
+// ("$5", "*2"): -1 for a null one, with no error.
+func length(line string) (int, error) {
+	n, err := strconv.Atoi(line[1:])
+	if err != nil || n < -1 {
+		return -1, fmt.Errorf("bad reply %q", line)
+	}
+	return n, nil
 }

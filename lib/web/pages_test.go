@@ -167,8 +167,8 @@ var pages = []pageCheck{
 	{"/log/preprocess/x/20140602_1", 400, errorPage("400 Bad Request", `bad attempt number "x"`)},
 }
 
-// get fetches a page and parses it.
-func get(t *testing.T, base, path string) (int, *node, string) {
+// fetch fetches a path: its status, content type and body.
+func fetch(t *testing.T, base, path string) (int, string, string) {
 	t.Helper()
 	r, err := http.Get(base + path)
 	if err != nil {
@@ -179,7 +179,14 @@ func get(t *testing.T, base, path string) (int, *node, string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return r.StatusCode, parseDOM(t, string(b)), string(b)
+	return r.StatusCode, r.Header.Get("Content-Type"), string(b)
+}
+
+// get fetches a page and parses it.
+func get(t *testing.T, base, path string) (int, *node, string) {
+	t.Helper()
+	code, _, b := fetch(t, base, path)
+	return code, parseDOM(t, b), b
 }
 
 // TestPages checks every page of the fixture's, served over its backend
@@ -204,15 +211,10 @@ func TestPages(t *testing.T) {
 func TestLog(t *testing.T) {
 	f := newFixture(t, backends[0].Open(t))
 	srv := f.serve(t, f.s, web.Options{})
-	r, err := http.Get(srv.URL + "/log/preprocess/1/20140602_1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, _ := io.ReadAll(r.Body)
-	r.Body.Close()
-	eq(t, "status", r.StatusCode, 200)
-	eq(t, "type", r.Header.Get("Content-Type"), "text/plain; charset=utf-8")
-	eq(t, "log", string(b), "preprocess 20140602_1: no input\n")
+	code, typ, b := fetch(t, srv.URL, "/log/preprocess/1/20140602_1")
+	eq(t, "status", code, 200)
+	eq(t, "type", typ, "text/plain; charset=utf-8")
+	eq(t, "log", b, "preprocess 20140602_1: no input\n")
 	// The job page links it.
 	_, d, _ := get(t, srv.URL, "/job/preprocess/20140602_1")
 	eqList(t, "log link", d.ID("history").Links(), []string{"/log/preprocess/1/20140602_1"})
@@ -448,15 +450,10 @@ func TestGraph(t *testing.T) {
 	}
 	f := newFixture(t, backends[0].Open(t))
 	srv := f.serve(t, f.s, web.Options{Dot: dot})
-	r, err := http.Get(srv.URL + "/graph/model_build")
-	if err != nil {
-		t.Fatal(err)
-	}
-	svg, _ := io.ReadAll(r.Body)
-	r.Body.Close()
-	eq(t, "status", r.StatusCode, 200)
-	eq(t, "type", r.Header.Get("Content-Type"), "image/svg+xml")
-	eq(t, "node", strings.Contains(string(svg), "<title>model_build</title>"), true)
+	code, typ, svg := fetch(t, srv.URL, "/graph/model_build")
+	eq(t, "status", code, 200)
+	eq(t, "type", typ, "image/svg+xml")
+	eq(t, "node", strings.Contains(svg, "<title>model_build</title>"), true)
 
 	broken := filepath.Join(t.TempDir(), "dot")
 	if err := os.WriteFile(broken, []byte("#!/bin/sh\necho 'broken' >&2\nexit 1\n"), 0o755); err != nil {
